@@ -1,0 +1,94 @@
+"""bayescale: Bayesian neural scaling laws with honest uncertainty.
+
+The data flow is one way::
+
+    runs table -> law -> model -> posterior -> predictions / decisions / comparisons -> report
+
+Heavy dependencies (PyMC, PyTensor, ArviZ) are imported only when a function that needs them
+is first used, so ``import bayescale`` is fast.
+
+Examples
+--------
+>>> import bayescale as bs
+>>> runs = bs.datasets.load("chinchilla")            # doctest: +SKIP
+>>> fit = bs.fit(runs, law="chinchilla", seed=1)      # doctest: +SKIP
+>>> fit.summary()                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bayescale.errors import (
+    BayescaleError,
+    BayescaleWarning,
+    ConvergenceWarning,
+    DataWarning,
+    ProvenanceError,
+    RunsTableError,
+    SpecError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BayescaleError",
+    "BayescaleWarning",
+    "ConvergenceWarning",
+    "DataWarning",
+    "ProvenanceError",
+    "RunsTableError",
+    "SpecError",
+    "__version__",
+    "datasets",
+    "fit",
+    "get_law",
+    "laws",
+    "load_fit",
+    "load_spec",
+    "ModelSpec",
+    "prior_predictive",
+    "read_runs",
+    "validate_runs",
+    "ScalingFit",
+]
+
+# name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "datasets": ("bayescale.datasets", None),
+    "laws": ("bayescale.laws", None),
+    "get_law": ("bayescale.laws", "get_law"),
+    "validate_runs": ("bayescale.data.runs", "validate_runs"),
+    "read_runs": ("bayescale.data.runs", "read_runs"),
+    "ModelSpec": ("bayescale.modeling.spec", "ModelSpec"),
+    "load_spec": ("bayescale.modeling.spec", "load_spec"),
+    "fit": ("bayescale.inference.fit", "fit"),
+    "prior_predictive": ("bayescale.inference.fit", "prior_predictive"),
+    "ScalingFit": ("bayescale.inference.result", "ScalingFit"),
+    "load_fit": ("bayescale.inference.result", "load_fit"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'bayescale' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayescale import datasets, laws
+    from bayescale.data.runs import read_runs, validate_runs
+    from bayescale.inference.fit import fit, prior_predictive
+    from bayescale.inference.result import ScalingFit, load_fit
+    from bayescale.laws import get_law
+    from bayescale.modeling.spec import ModelSpec, load_spec
