@@ -1,4 +1,4 @@
-"""Scaling laws: pure functional forms with parameters and default priors.
+"""Scaling laws: pure functional forms and their parameters (default priors: ``models/``).
 
 Every law is a :class:`~bayescale.laws.base.Law` registered in the plain dict :data:`LAWS`.
 

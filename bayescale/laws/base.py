@@ -15,8 +15,9 @@ sampled parameters to the *natural* (published) parameters such as ``A`` and bac
 values can be checked and posterior draws can be compared with papers.
 
 Laws are plain frozen dataclasses kept in a plain dict registry (:data:`bayescale.laws.LAWS`).
-Default priors are stored as data (``pymc_extras.prior.Prior`` dictionaries) so that importing
-a law does not import PyMC.
+A law carries no priors: default priors are data, in the declarative specs of the top-level
+``models/`` folder (``models/chinchilla.toml`` ...), which users copy and edit.  Importing a law
+does not import PyMC.
 """
 
 from __future__ import annotations
@@ -44,29 +45,24 @@ class Parameter:
         Name used in the model and in the posterior (for example ``"alpha"``).
     description : str
         One line saying what the parameter means, including its reference scale if any.
-    prior : dict
-        Default prior as a ``pymc_extras.prior.Prior`` dictionary, e.g.
-        ``{"dist": "LogNormal", "kwargs": {"mu": -1.05, "sigma": 0.5}}``.
     support : {"real", "positive"}
         Where the parameter lives; used to validate user priors.
     role : {"exponent", "offset", "scale", "shape"}
         What kind of quantity it is.  Hierarchical models pool exponents and irreducible
         offsets by default.
     source : str
-        Where the default prior comes from (papers and values).
+        Published values that inform its default prior (papers and numbers).
 
     Examples
     --------
     >>> from bayescale.laws import Parameter
-    >>> p = Parameter("alpha", "N exponent", {"dist": "LogNormal", "kwargs": {"mu": -1.0,
-    ...               "sigma": 0.5}}, support="positive", role="exponent")
+    >>> p = Parameter("alpha", "N exponent", support="positive", role="exponent")
     >>> p.name
     'alpha'
     """
 
     name: str
     description: str
-    prior: Mapping[str, Any]
     support: Support = "real"
     role: Role = "scale"
     source: str = ""
@@ -78,7 +74,7 @@ ConvertFn = Callable[[ModuleType, Mapping[str, Any], Mapping[str, float]], dict[
 
 @dataclass(frozen=True)
 class Law:
-    """A scaling law: a pure log-loss expression plus its parameters and default priors.
+    """A scaling law: a pure log-loss expression plus its parameters and their meaning.
 
     Parameters
     ----------
@@ -147,17 +143,6 @@ class Law:
             f"law {self.name!r} has no parameter {name!r}; its parameters are "
             f"{', '.join(self.param_names)}"
         )
-
-    def default_priors(self) -> dict[str, dict[str, Any]]:
-        """Default priors as ``pymc_extras`` Prior dictionaries, keyed by parameter name.
-
-        Examples
-        --------
-        >>> from bayescale.laws import get_law
-        >>> sorted(get_law("compute").default_priors())
-        ['E', 'gamma', 'log_A0']
-        """
-        return {p.name: _deepcopy_dict(p.prior) for p in self.params}
 
     # ------------------------------------------------------------------ evaluation
     def log_reference(self, reference: Mapping[str, float]) -> dict[str, float]:
@@ -264,7 +249,3 @@ class Law:
                 f"missing {missing}"
             )
         return self.from_natural_fn(xp, natural, self.log_reference(reference))
-
-
-def _deepcopy_dict(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deepcopy_dict(v) if isinstance(v, Mapping) else v for k, v in d.items()}

@@ -8,21 +8,10 @@ with ``log_A0 = log A - alpha * log N0`` and ``log_B0 = log B - beta * log D0``:
 two reducible terms at the reference scales.  Evaluating in log space with ``logaddexp`` is
 stable for every N and D a user will try.
 
-Default priors (weakly informative; 95% prior ranges in brackets):
-
-- ``E ~ LogNormal(log 1.8, 0.5)`` [0.68, 4.8] nats.  Published irreducible losses: 1.69
-  (Hoffmann et al. 2022, Approach 3, MassiveText), 1.82 (Besiroglu et al. 2024 refit), 1.87
-  (Muennighoff et al. 2023, C4); other corpora and tokenizers sit between 1.5 and 3.5.
-- ``alpha, beta ~ LogNormal(log 0.33, 0.6)`` [0.10, 1.07].  Published: alpha 0.34 / beta 0.28
-  (Hoffmann), 0.35 / 0.37 (Besiroglu), 0.35 / 0.35 (Muennighoff).
-- ``log_A0, log_B0 ~ Normal(log 0.3, 1.5)``: each reducible term at the reference scale is
-  between 0.016 and 5.7 nats.  With ``N0 = 1e9`` and ``D0 = 1e11`` Hoffmann's values give
-  0.35 and 0.34 and Besiroglu's 0.36 and 0.20.
+Default priors, with the published values behind them, are in ``models/chinchilla.toml``.
 """
 
 from __future__ import annotations
-
-import math
 
 from bayescale.laws.base import Law, Parameter
 
@@ -65,7 +54,6 @@ CHINCHILLA = Law(
         Parameter(
             "E",
             "irreducible loss (nats/token)",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(1.8), 4), "sigma": 0.5}},
             support="positive",
             role="offset",
             source=_E_SRC,
@@ -73,14 +61,12 @@ CHINCHILLA = Law(
         Parameter(
             "log_A0",
             "log of the parameter-limited term A / N0^alpha at the reference N0",
-            {"dist": "Normal", "kwargs": {"mu": round(math.log(0.3), 4), "sigma": 1.5}},
             role="scale",
             source="Hoffmann 2022 and Besiroglu 2024 give 0.35-0.36 at N0 = 1e9",
         ),
         Parameter(
             "alpha",
             "parameter exponent",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(0.33), 4), "sigma": 0.6}},
             support="positive",
             role="exponent",
             source=_EXP_SRC,
@@ -88,14 +74,12 @@ CHINCHILLA = Law(
         Parameter(
             "log_B0",
             "log of the data-limited term B / D0^beta at the reference D0",
-            {"dist": "Normal", "kwargs": {"mu": round(math.log(0.3), 4), "sigma": 1.5}},
             role="scale",
             source="Hoffmann 2022 and Besiroglu 2024 give 0.20-0.34 at D0 = 1e11",
         ),
         Parameter(
             "beta",
             "data exponent",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(0.33), 4), "sigma": 0.6}},
             support="positive",
             role="exponent",
             source=_EXP_SRC,

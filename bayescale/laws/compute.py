@@ -4,18 +4,10 @@ Sampled parameterisation (reference scale ``C0``)::
 
     log L = logaddexp(log E, log_A0 - gamma * log(C / C0)),   log_A0 = log A - gamma * log C0.
 
-Default priors (weakly informative):
-
-- ``E ~ LogNormal(log 1.8, 0.5)``, as for the Chinchilla law.
-- ``gamma ~ LogNormal(log 0.15, 0.6)`` [0.046, 0.49].  The compute-optimal frontier of the
-  Chinchilla law decays as ``C**(-alpha*beta/(alpha+beta))``: 0.155 with Hoffmann et al.'s values
-  and 0.18 with Besiroglu et al.'s; Kaplan et al. report 0.050 for a law with no irreducible term.
-- ``log_A0 ~ Normal(log 0.5, 1.5)``: the reducible loss at the reference compute.
+Default priors, with the published values behind them, are in ``models/compute.toml``.
 """
 
 from __future__ import annotations
-
-import math
 
 from bayescale.laws.base import Law, Parameter
 
@@ -40,7 +32,6 @@ COMPUTE = Law(
         Parameter(
             "E",
             "irreducible loss (nats/token)",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(1.8), 4), "sigma": 0.5}},
             support="positive",
             role="offset",
             source="as for the Chinchilla law",
@@ -48,13 +39,11 @@ COMPUTE = Law(
         Parameter(
             "log_A0",
             "log of the reducible term at the reference compute C0",
-            {"dist": "Normal", "kwargs": {"mu": round(math.log(0.5), 4), "sigma": 1.5}},
             role="scale",
         ),
         Parameter(
             "gamma",
             "compute exponent",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(0.15), 4), "sigma": 0.6}},
             support="positive",
             role="exponent",
             source="Chinchilla frontier 0.155 (Hoffmann) / 0.18 (Besiroglu); Kaplan 0.050",

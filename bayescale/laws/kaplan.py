@@ -6,18 +6,10 @@ Sampled parameterisation (reference scales ``N0``, ``D0``; ``r = alpha_N / alpha
 
 with ``u0 = r * log(N_c / N0)`` and ``v0 = log(D_c / D0)``.  The law has no irreducible term.
 
-Default priors (weakly informative) centred on Kaplan et al.'s Table 2 values
-(``alpha_N = 0.076``, ``alpha_D = 0.095``, ``N_c = 6.4e13``, ``D_c = 1.8e13``; at ``N0 = 1e9``
-and ``D0 = 1e11`` these give ``u0 = 8.9`` and ``v0 = 5.2``):
-
-- ``alpha_N ~ LogNormal(log 0.076, 0.7)``, ``alpha_D ~ LogNormal(log 0.095, 0.7)``
-  (95% ranges [0.019, 0.30] and [0.024, 0.38]);
-- ``u0 ~ Normal(9, 4)``, ``v0 ~ Normal(5, 4)``.
+Default priors, with the published values behind them, are in ``models/kaplan.toml``.
 """
 
 from __future__ import annotations
-
-import math
 
 from bayescale.laws.base import Law, Parameter
 
@@ -57,7 +49,6 @@ KAPLAN = Law(
         Parameter(
             "alpha_N",
             "parameter exponent",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(0.076), 4), "sigma": 0.7}},
             support="positive",
             role="exponent",
             source=_SRC,
@@ -65,7 +56,6 @@ KAPLAN = Law(
         Parameter(
             "alpha_D",
             "data exponent (also the outer exponent)",
-            {"dist": "LogNormal", "kwargs": {"mu": round(math.log(0.095), 4), "sigma": 0.7}},
             support="positive",
             role="exponent",
             source=_SRC,
@@ -73,14 +63,12 @@ KAPLAN = Law(
         Parameter(
             "u0",
             "(alpha_N / alpha_D) * log(N_c / N0)",
-            {"dist": "Normal", "kwargs": {"mu": 9.0, "sigma": 4.0}},
             role="scale",
             source=_SRC,
         ),
         Parameter(
             "v0",
             "log(D_c / D0)",
-            {"dist": "Normal", "kwargs": {"mu": 5.0, "sigma": 4.0}},
             role="scale",
             source=_SRC,
         ),
