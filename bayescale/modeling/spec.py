@@ -393,7 +393,7 @@ class ModelSpec:
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of the spec (recorded in saved fits)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        blob = json.dumps(_canonical(self.to_dict()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -411,13 +411,41 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _toml_str(s: str) -> str:
+    """A TOML basic string in ASCII (json.dumps would write astral characters such as emoji as
+    surrogate pairs, which TOML rejects)."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= o < 0x7F:
+            out.append(ch)
+        elif 0xD800 <= o <= 0xDFFF:
+            raise SpecError(f"cannot write {s!r} to TOML: it holds a lone surrogate")
+        else:
+            out.append(f"\\u{o:04X}" if o <= 0xFFFF else f"\\U{o:08X}")
+    return '"' + "".join(out) + '"'
+
+
+def _canonical(v: Any) -> Any:
+    """Ints as floats (``sigma = 1`` and ``sigma = 1.0`` are equal specs with one hash)."""
+    if isinstance(v, Mapping):
+        return {str(k): _canonical(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_canonical(x) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    return v
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(float(v)) if isinstance(v, float) else str(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _toml_str(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, Mapping):
@@ -449,7 +477,7 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any]) -> ModelSpec:
         if not path.exists():
             raise SpecError(f"spec file {str(path)!r} does not exist")
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SpecError(f"spec file {str(path)!r} is not valid TOML: {exc}") from None
         return ModelSpec.from_dict(data, where=str(path))

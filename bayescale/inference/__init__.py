@@ -1,0 +1,1 @@
+"""Sampling, diagnostics, posterior predictive, and (later) LOO / leave-future-out comparison."""

@@ -1,0 +1,169 @@
+"""Sampler diagnostics: divergences, R-hat, ESS and E-BFMI, with concrete advice."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Diagnostics", "diagnose"]
+
+RHAT_MAX = 1.01
+ESS_MIN_PER_CHAIN = 100
+BFMI_MIN = 0.3
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Summary of a fit's sampling diagnostics.
+
+    Attributes
+    ----------
+    divergences : int
+        Divergent transitions after warm-up.
+    max_rhat : float
+        Largest rank-normalised split R-hat over the free parameters.
+    min_ess_bulk, min_ess_tail : float
+        Smallest bulk / tail effective sample sizes.
+    min_bfmi : float
+        Smallest E-BFMI over chains.
+    worst : dict
+        Parameter with the largest R-hat and the smallest ESS.
+    problems : list of str
+        Plain-language description of each failed check with advice.
+
+    Examples
+    --------
+    >>> from bayescale.inference.diagnostics import Diagnostics
+    >>> d = Diagnostics(0, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, [])
+    >>> d.ok
+    True
+    """
+
+    divergences: int
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    min_bfmi: float
+    chains: int
+    draws: int
+    worst: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+    def to_json(self) -> str:
+        """JSON text (stored in saved fits)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Diagnostics:
+        """Inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+    def __str__(self) -> str:
+        head = (
+            f"divergences {self.divergences}, max R-hat {self.max_rhat:.3f}, "
+            f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f}, "
+            f"min E-BFMI {self.min_bfmi:.2f} ({self.chains} chains x {self.draws} draws)"
+        )
+        if self.ok:
+            return head + ": all checks passed"
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def diagnose(tree: Any, var_names: list[str]) -> Diagnostics:
+    """Compute :class:`Diagnostics` from a DataTree with posterior and sample_stats.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        Result of sampling.
+    var_names : list of str
+        Free parameters to check (deterministics are functions of them).
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> rng = np.random.default_rng(0)
+    >>> tree = az.from_dict({"posterior": {"a": rng.normal(size=(4, 500))},
+    ...                      "sample_stats": {"diverging": np.zeros((4, 500), bool),
+    ...                                       "energy": rng.normal(size=(4, 500))}})
+    >>> diagnose(tree, ["a"]).divergences
+    0
+    """
+    import arviz as az
+
+    post = tree["posterior"].to_dataset()[var_names]
+    chains = int(post.sizes["chain"])
+    draws = int(post.sizes["draw"])
+    stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None
+    div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
+
+    rhat = az.rhat(post)
+    ess_b = az.ess(post, method="bulk")
+    ess_t = az.ess(post, method="tail")
+
+    def _extreme(ds, fn):
+        best_name, best_val = "", None
+        for name, da in ds.data_vars.items():
+            v = float(fn(np.asarray(da)))
+            if np.isnan(v):
+                continue
+            if best_val is None or fn([v, best_val]) == v:
+                best_name, best_val = name, v
+        return best_name, (np.nan if best_val is None else best_val)
+
+    rname, max_rhat = _extreme(rhat, np.nanmax) if chains > 1 else ("", 1.0)
+    ename, min_ess_b = _extreme(ess_b, np.nanmin)
+    _, min_ess_t = _extreme(ess_t, np.nanmin)
+    min_bfmi = np.nan
+    if stats is not None and "energy" in stats:
+        try:
+            min_bfmi = float(np.min(np.asarray(az.bfmi(tree))))
+        except Exception:  # pragma: no cover - arviz version differences
+            energy = np.asarray(stats["energy"])
+            min_bfmi = float(np.min(
+                np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)))
+
+    problems = []
+    if div:
+        problems.append(
+            f"{div} divergent transitions: the posterior has regions NUTS cannot explore, so "
+            "intervals may be wrong. Refit with target_accept=0.95 or 0.99 "
+            "(bayescale fit --target-accept 0.99); if they persist, tighten weak priors or "
+            "use a law with fewer parameters"
+        )
+    if chains > 1 and max_rhat > RHAT_MAX:
+        problems.append(
+            f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: chains disagree. Run "
+            "longer (draws=2000, tune=2000) or check for multiple modes"
+        )
+    if min_ess_b < ESS_MIN_PER_CHAIN * chains or min_ess_t < ESS_MIN_PER_CHAIN * chains:
+        problems.append(
+            f"effective sample size is low (bulk {min_ess_b:.0f}, tail {min_ess_t:.0f} for "
+            f"{ename!r}; want {ESS_MIN_PER_CHAIN * chains}): interval ends are noisy. Increase "
+            "draws"
+        )
+    if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
+        problems.append(
+            f"E-BFMI {min_bfmi:.2f} < {BFMI_MIN}: the energy distribution is poorly explored, "
+            "usually heavy tails or a funnel; in a hierarchical fit try pooling fewer parameters "
+            "or tighter pool scales"
+        )
+    return Diagnostics(
+        divergences=div,
+        max_rhat=float(max_rhat),
+        min_ess_bulk=float(min_ess_b),
+        min_ess_tail=float(min_ess_t),
+        min_bfmi=float(min_bfmi),
+        chains=chains,
+        draws=draws,
+        worst={"rhat": rname, "ess": ename},
+        problems=problems,
+    )

@@ -1,0 +1,596 @@
+"""The result of a fit: :class:`ScalingFit`, its predictions, and lossless save / load.
+
+A fit is an ``xarray.DataTree`` (the ArviZ 1.x result type) plus the spec, the validated runs and
+the reference scales.  Saved fits are netCDF files (h5netcdf) with provenance attributes
+(package version, law, spec TOML and hash, data hash, seed, sampler, library versions,
+diagnostics), written atomically; no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.data.runs import runs_hash
+from bayescale.errors import ProvenanceError
+from bayescale.inference.diagnostics import Diagnostics, diagnose
+from bayescale.modeling.model import GROUP_DIM, group_labels
+from bayescale.modeling.spec import ModelSpec
+
+__all__ = ["Prediction", "ScalingFit", "load_fit"]
+
+FORMAT_VERSION = "1"
+DEFAULT_CI = (0.5, 0.8, 0.95)
+_RUNS_GROUP = "runs"
+
+
+def _ci_columns(levels: Sequence[float]) -> list[str]:
+    out = []
+    for lv in levels:
+        tag = f"{round(100 * lv):d}"
+        out += [f"lo_{tag}", f"hi_{tag}"]
+    return out
+
+
+def interval_table(samples: np.ndarray, levels: Sequence[float] = DEFAULT_CI) -> pd.DataFrame:
+    """Median, mean and equal-tailed intervals of draws along axis 0.
+
+    Parameters
+    ----------
+    samples : ndarray, shape (S, ...) flattened to (S, P)
+        Draws in rows.
+    levels : sequence of float
+        Central interval probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.inference.result import interval_table
+    >>> t = interval_table(np.random.default_rng(0).normal(size=(4000, 2)), [0.9])
+    >>> list(t.columns)
+    ['mean', 'median', 'lo_90', 'hi_90']
+    """
+    x = np.asarray(samples, dtype=float).reshape(samples.shape[0], -1)
+    qs = []
+    for lv in levels:
+        if not 0 < lv < 1:
+            raise ValueError(f"interval levels must be in (0, 1), not {lv!r}")
+        qs += [(1 - lv) / 2, 1 - (1 - lv) / 2]
+    quant = np.quantile(x, [0.5, *qs], axis=0)
+    data = {"mean": x.mean(axis=0), "median": quant[0]}
+    for name, q in zip(_ci_columns(levels), quant[1:], strict=True):
+        data[name] = q
+    return pd.DataFrame(data)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Posterior predictive draws at new inputs.
+
+    Attributes
+    ----------
+    draws : xarray.DataArray
+        Predicted loss, dims ``(chain, draw, point)``.
+    table : pandas.DataFrame
+        One row per point: the inputs, ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` columns.
+    noise : bool
+        Whether run-to-run noise is included (a new run) or not (the mean law).
+
+    Examples
+    --------
+    >>> pred = fit.predict(N=[1e10], D=[2e11])   # doctest: +SKIP
+    >>> pred.table[["median", "lo_95", "hi_95"]] # doctest: +SKIP
+    """
+
+    draws: Any
+    table: pd.DataFrame
+    noise: bool
+
+    def _repr_html_(self) -> str:
+        return self.table._repr_html_()
+
+    def __repr__(self) -> str:
+        kind = "new runs (with noise)" if self.noise else "mean law (no noise)"
+        return f"Prediction of loss for {kind}:\n{self.table.to_string()}"
+
+
+class ScalingFit:
+    """A fitted scaling law: posterior DataTree + spec + runs + diagnostics.
+
+    Create with :func:`bayescale.fit` or :func:`load_fit`, not directly.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        ``posterior`` (sampled and natural parameters), ``log_likelihood``, ``sample_stats``,
+        ``observed_data``, ``constant_data`` and, if drawn, ``prior`` / ``prior_predictive``.
+    spec : ModelSpec
+        The model that was fitted.
+    runs : pandas.DataFrame
+        The validated runs table.
+    reference : dict
+        Reference scales that centre the law's log inputs.
+    diagnostics : Diagnostics
+        Divergences, R-hat, ESS, E-BFMI and advice.
+    meta : dict
+        Seed, sampler, settings, versions, creation time.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True))   # doctest: +SKIP
+    >>> fit.summary()                                                     # doctest: +SKIP
+    >>> fit.predict(N=70e9, D=1.4e12).table                                # doctest: +SKIP
+    """
+
+    def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
+                 diagnostics: Diagnostics, meta: Mapping[str, Any]):
+        self.tree = tree
+        self.spec = spec
+        self.runs = runs
+        self.reference = dict(reference)
+        self.diagnostics = diagnostics
+        self.meta = dict(meta)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def _from_sampling(cls, tree, *, spec, runs, reference, seed, sampler, settings):
+        import arviz
+        import pymc
+        import pytensor
+
+        law = spec.law_obj
+        free = [v for v in tree["posterior"].data_vars if v in cls._free_names(spec)]
+        diag = diagnose(tree, free)
+        meta = {
+            "bayescale_version": _version(),
+            "format_version": FORMAT_VERSION,
+            "law": law.name,
+            "spec_hash": spec.hash,
+            "data_hash": runs_hash(runs),
+            "seed": "none" if seed is None else int(seed),
+            "sampler": sampler,
+            "settings": json.dumps(settings),
+            "versions": json.dumps({
+                "pymc": pymc.__version__, "pytensor": pytensor.__version__,
+                "arviz": arviz.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                **_nutpie_version(sampler),
+            }),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "status": "ok" if diag.ok else "failed diagnostics",
+        }
+        return cls(tree, spec, runs, reference, diag, meta)
+
+    @staticmethod
+    def _free_names(spec: ModelSpec) -> list[str]:
+        names = []
+        for p in spec.law_obj.params:
+            if spec.pooling_of(p.name) == "pooled":
+                names += [f"{p.name}_mu", f"{p.name}_tau", f"{p.name}_z"]
+            else:
+                names.append(p.name)
+        from bayescale.modeling.spec import NOISE_PARAMS
+
+        return names + list(NOISE_PARAMS[spec.likelihood])
+
+    # ------------------------------------------------------------------ basic access
+    @property
+    def law(self):
+        """The fitted :class:`~bayescale.laws.Law`."""
+        return self.spec.law_obj
+
+    @property
+    def posterior(self):
+        """The posterior as an ``xarray.Dataset``."""
+        return self.tree["posterior"].to_dataset()
+
+    @property
+    def groups(self) -> list[str]:
+        """Group labels of a hierarchical fit (empty list otherwise)."""
+        post = self.tree["posterior"]
+        return [str(g) for g in post[GROUP_DIM].values] if GROUP_DIM in post.coords else []
+
+    def draws(self, names: Sequence[str] | None = None, *, kind: str = "natural") -> dict:
+        """Posterior draws flattened over chains, as numpy arrays of shape (S,) or (S, G).
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Variables to return; default depends on ``kind``.
+        kind : {"natural", "sampled", "noise"}
+            Natural (published) parameters, the sampled parameterisation, or the noise
+            parameters (``sigma`` and ``nu``).
+
+        Examples
+        --------
+        >>> d = fit.draws()                   # doctest: +SKIP
+        >>> d["alpha"].shape                  # doctest: +SKIP
+        (4000,)
+        """
+        from bayescale.modeling.spec import NOISE_PARAMS
+
+        if names is None:
+            names = {
+                "natural": self.law.natural,
+                "sampled": self.law.param_names,
+                "noise": NOISE_PARAMS[self.spec.likelihood],
+            }.get(kind)
+            if names is None:
+                raise ValueError(f"kind must be 'natural', 'sampled' or 'noise', not {kind!r}")
+        post = self.tree["posterior"]
+        out = {}
+        for n in names:
+            if n not in post.data_vars:
+                raise KeyError(f"{n!r} is not in the posterior; it has {list(post.data_vars)}")
+            a = np.asarray(post[n])
+            out[n] = a.reshape((a.shape[0] * a.shape[1], *a.shape[2:]))
+        return out
+
+    def summary(self, var_names: Sequence[str] | None = None, *, ci: float = 0.95,
+                kind: str = "natural") -> pd.DataFrame:
+        """Posterior summary table: mean, sd, median, interval, R-hat, ESS, MCSE.
+
+        Parameters
+        ----------
+        var_names : sequence of str, optional
+            Defaults to the law's natural parameters plus the noise parameters.
+        ci : float
+            Equal-tailed credible interval probability.
+        kind : {"natural", "sampled"}
+            Which parameterisation to summarise when ``var_names`` is omitted.
+
+        Examples
+        --------
+        >>> fit.summary().loc["alpha", ["median", "lo_95", "hi_95", "r_hat"]]  # doctest: +SKIP
+        """
+        import arviz as az
+
+        from bayescale.modeling.spec import NOISE_PARAMS
+
+        if var_names is None:
+            base = self.law.natural if kind == "natural" else self.law.param_names
+            var_names = [*base, *NOISE_PARAMS[self.spec.likelihood]]
+        post = self.tree["posterior"].to_dataset()[list(var_names)]
+        s = az.summary(post, ci_prob=ci, ci_kind="eti", round_to="none")
+        tag = f"{round(100 * ci):d}"
+        s = s.rename(columns={f"eti{tag}_lb": f"lo_{tag}", f"eti{tag}_ub": f"hi_{tag}"})
+        med = {}
+        for name in var_names:
+            a = np.asarray(post[name])
+            m = np.median(a.reshape(a.shape[0] * a.shape[1], -1), axis=0)
+            if a.ndim == 2:
+                med[name] = float(m[0])
+            else:
+                coords = post[name].coords[post[name].dims[2]].values
+                for c, v in zip(coords, m, strict=True):
+                    med[f"{name}[{c}]"] = float(v)
+        s.insert(2, "median", pd.Series(med))
+        return s
+
+    # ------------------------------------------------------------------ prediction
+    def predict(
+        self,
+        N: Any = None,
+        D: Any = None,
+        C: Any = None,
+        *,
+        group: str | None = None,
+        noise: bool = False,
+        ci: Sequence[float] = DEFAULT_CI,
+        seed: int | None = 0,
+        flops: float = 6.0,
+    ) -> Prediction:
+        """Posterior predictive loss at new inputs.
+
+        Parameters
+        ----------
+        N, D, C : array-like, optional
+            The law's inputs (broadcast together).  For an (N, D) law, give two of N, D, C
+            (``C = flops N D``).
+        group : str, optional
+            For hierarchical fits: an existing group label, or ``"new"`` for an unseen group
+            drawn from the population.
+        noise : bool
+            False: the mean law (uncertainty about the curve).  True: a new run's loss,
+            including run-to-run noise from the likelihood.
+        ci : sequence of float
+            Interval levels for the table.
+        seed : int or None
+            Seed for the noise draws (and new-group draws).
+        flops : float
+            FLOPs per parameter per token used to convert C.
+
+        Examples
+        --------
+        >>> fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table  # doctest: +SKIP
+        """
+        import xarray as xr
+
+        inputs = self._inputs(N=N, D=D, C=C, flops=flops)
+        n_points = len(next(iter(inputs.values())))
+        rng = np.random.default_rng(seed)
+        params = self._params_for_group(group, rng)
+        chains = self.tree["posterior"].sizes["chain"]
+        ndraw = self.tree["posterior"].sizes["draw"]
+        p2 = {k: v.reshape(-1, 1) for k, v in params.items()}
+        log_mu = self.law.log_loss(p2, {k: v[None, :] for k, v in inputs.items()},
+                                   self.reference)
+        log_mu = np.broadcast_to(log_mu, (chains * ndraw, n_points)).copy()
+        if noise:
+            nd = self.draws(kind="noise")
+            sigma = nd["sigma"].reshape(-1, 1)
+            if self.spec.likelihood == "student_t":
+                eps = rng.standard_t(nd["nu"].reshape(-1, 1), size=log_mu.shape)
+            else:
+                eps = rng.standard_normal(size=log_mu.shape)
+            log_mu = log_mu + sigma * eps
+        loss = np.exp(log_mu)
+        da = xr.DataArray(
+            loss.reshape(chains, ndraw, n_points),
+            dims=("chain", "draw", "point"),
+            coords={"chain": np.arange(chains), "draw": np.arange(ndraw),
+                    "point": np.arange(n_points)},
+            name="loss",
+            attrs={"noise": int(noise), "group": group or ""},
+        )
+        table = pd.DataFrame(inputs)
+        if group is not None:
+            table.insert(0, "group", group)
+        table = pd.concat([table, interval_table(loss, ci)], axis=1)
+        return Prediction(draws=da, table=table, noise=noise)
+
+    def _inputs(self, *, N, D, C, flops) -> dict[str, np.ndarray]:
+        law = self.law
+        given = {k: v for k, v in {"N": N, "D": D, "C": C}.items() if v is not None}
+        if law.inputs == ("C",):
+            if "C" not in given:
+                if "N" in given and "D" in given:
+                    given["C"] = flops * np.asarray(given["N"], float) * np.asarray(given["D"],
+                                                                                     float)
+                else:
+                    raise ValueError(f"law {law.name!r} needs C (or N and D) to predict")
+        else:
+            if "D" not in given and {"N", "C"} <= set(given):
+                given["D"] = np.asarray(given["C"], float) / (flops * np.asarray(given["N"],
+                                                                                 float))
+            if "N" not in given and {"D", "C"} <= set(given):
+                given["N"] = np.asarray(given["C"], float) / (flops * np.asarray(given["D"],
+                                                                                 float))
+            missing = [k for k in law.inputs if k not in given]
+            if missing:
+                raise ValueError(
+                    f"law {law.name!r} needs {list(law.inputs)} to predict (or C with one of "
+                    f"them); missing {missing}"
+                )
+        arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(given[k], dtype=float))
+                                       for k in law.inputs])
+        out = {}
+        for k, a in zip(law.inputs, arrays, strict=True):
+            a = a.ravel()
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                raise ValueError(f"{k} must be positive and finite to predict, got {a[a <= 0][:3]}")
+            out[k] = a
+        return out
+
+    def _params_for_group(self, group: str | None, rng) -> dict[str, np.ndarray]:
+        sampled = self.draws(kind="sampled")
+        groups = self.groups
+        if not groups:
+            if group not in (None, "all"):
+                raise ValueError(f"this fit has no groups, so group={group!r} is meaningless")
+            return sampled
+        if group is None:
+            raise ValueError(
+                f"this fit has groups {groups}; pass group=<one of them> or group='new' "
+                "for an unseen group"
+            )
+        out = {}
+        if group == "new":
+            for p in self.law.params:
+                mode = self.spec.pooling_of(p.name)
+                if mode == "shared":
+                    out[p.name] = sampled[p.name]
+                elif mode == "pooled":
+                    mu = self.draws([f"{p.name}_mu"], kind="natural")[f"{p.name}_mu"]
+                    tau = self.draws([f"{p.name}_tau"], kind="natural")[f"{p.name}_tau"]
+                    z = rng.standard_normal(mu.shape)
+                    out[p.name] = (np.exp(np.log(mu) + tau * z) if p.support == "positive"
+                                   else mu + tau * z)
+                else:
+                    raise ValueError(
+                        f"parameter {p.name!r} is independent per group, so a new group has no "
+                        "population to draw it from; pool it (pooling={p.name!r: 'pooled'})"
+                    )
+            return out
+        if group not in groups:
+            raise ValueError(f"unknown group {group!r}; groups are {groups} (or 'new')")
+        gi = groups.index(group)
+        for p in self.law.params:
+            v = sampled[p.name]
+            out[p.name] = v[:, gi] if v.ndim == 2 else v
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to a netCDF file atomically (temporary file, then rename).
+
+        Examples
+        --------
+        >>> fit.save("chinchilla_fit.nc")   # doctest: +SKIP
+        """
+        import xarray as xr
+
+        path = Path(path)
+        tree = self.tree.copy()
+        runs = self.runs.reset_index(drop=True).copy()
+        for c in runs.columns:
+            if runs[c].dtype == object or str(runs[c].dtype).startswith(("string", "category")):
+                runs[c] = runs[c].astype(str)
+            elif runs[c].dtype == bool:
+                runs[c] = runs[c].astype("int8")
+        ds = xr.Dataset.from_dataframe(runs.rename_axis("row"))
+        ds.attrs["bool_columns"] = json.dumps(
+            [c for c in self.runs.columns if self.runs[c].dtype == bool])
+        tree[_RUNS_GROUP] = xr.DataTree(ds)
+        attrs = {
+            **{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in self.meta.items()},
+            "spec_toml": self.spec.to_toml(),
+            "reference": json.dumps(self.reference),
+            "diagnostics": self.diagnostics.to_json(),
+        }
+        tree.attrs = {**{k: v for k, v in tree.attrs.items() if isinstance(v, str | int | float)},
+                      **attrs}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            tree.to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        s = self.summary(ci=0.95)
+        head = (f"ScalingFit: law {self.law.name!r} ({self.law.formula}), "
+                f"{len(self.runs)} runs, likelihood {self.spec.likelihood}")
+        if self.groups:
+            head += f", {len(self.groups)} groups by {list(self.spec.groups)}"
+        cols = ["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]
+        return f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}"
+
+    def _repr_html_(self) -> str:
+        s = self.summary(ci=0.95)[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]]
+        status = ("<span style='color:#1a7f37'>diagnostics ok</span>" if self.diagnostics.ok
+                  else "<span style='color:#cf222e'>diagnostics failed</span>")
+        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.diagnostics.problems)
+        return (
+            f"<div><b>ScalingFit</b> &middot; law <code>{html.escape(self.law.name)}</code> "
+            f"({html.escape(self.law.formula)}) &middot; {len(self.runs)} runs &middot; "
+            f"{html.escape(self.spec.likelihood)} likelihood &middot; {status}"
+            f"{s.to_html(float_format=_fmt, border=0)}"
+            f"<small>{html.escape(str(self.diagnostics).splitlines()[0])}</small>"
+            f"{'<ul>' + problems + '</ul>' if problems else ''}</div>"
+        )
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _version() -> str:
+    from bayescale import __version__
+
+    return __version__
+
+
+def _nutpie_version(sampler: str) -> dict[str, str]:
+    if sampler != "nutpie":
+        return {}
+    import nutpie
+
+    return {"nutpie": nutpie.__version__}
+
+
+def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
+             spec: ModelSpec | None = None) -> ScalingFit:
+    """Load a fit saved with :meth:`ScalingFit.save`, checking its provenance.
+
+    Parameters
+    ----------
+    path : path
+        The netCDF file.
+    runs : DataFrame, optional
+        If given, must be the same runs the fit was made from (compared by hash).
+    spec : ModelSpec, optional
+        If given, must be the spec the fit was made with (compared by hash).
+
+    Raises
+    ------
+    ProvenanceError
+        If the file is not a bayescale fit, was written by an incompatible version, or does not
+        match ``runs`` / ``spec``.
+
+    Examples
+    --------
+    >>> fit = bayescale.load_fit("chinchilla_fit.nc")   # doctest: +SKIP
+    """
+    import tomllib
+
+    import xarray as xr
+
+    from bayescale.data.runs import validate_runs
+    from bayescale.laws import LAWS
+
+    path = Path(path)
+    if not path.exists():
+        raise ProvenanceError(f"no fit file at {str(path)!r}")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as exc:
+        raise ProvenanceError(f"{str(path)!r} is not a readable netCDF fit: {exc}") from None
+    attrs = dict(tree.attrs)
+    if "spec_toml" not in attrs or "format_version" not in attrs:
+        raise ProvenanceError(f"{str(path)!r} is a netCDF file but not a bayescale fit")
+    if str(attrs["format_version"]) != FORMAT_VERSION:
+        raise ProvenanceError(
+            f"{str(path)!r} uses fit format {attrs['format_version']}, this bayescale "
+            f"({_version()}) reads format {FORMAT_VERSION}; refit or install the bayescale "
+            f"version that wrote it ({attrs.get('bayescale_version')})"
+        )
+    if attrs.get("law") not in LAWS:
+        raise ProvenanceError(
+            f"{str(path)!r} was fitted with law {attrs.get('law')!r}, which is not registered "
+            "here; register it (bayescale.laws.register_law) before loading"
+        )
+    saved_spec = ModelSpec.from_dict(tomllib.loads(attrs["spec_toml"]), where=str(path))
+    if saved_spec.hash != attrs["spec_hash"]:
+        raise ProvenanceError(
+            f"{str(path)!r}: the stored spec does not match its recorded hash (the file was "
+            "edited or corrupted); refit"
+        )
+    if spec is not None and spec.hash != saved_spec.hash:
+        raise ProvenanceError(
+            f"{str(path)!r} was fitted with a different spec (hash {saved_spec.hash[:12]} vs "
+            f"{spec.hash[:12]}); refit with your spec or load without spec="
+        )
+    runs_ds = tree[_RUNS_GROUP].to_dataset()
+    bool_cols = json.loads(runs_ds.attrs.get("bool_columns", "[]"))
+    table = runs_ds.to_dataframe().reset_index(drop=True)
+    for c in bool_cols:
+        table[c] = table[c].astype(bool)
+    table.attrs = {"flops": json.loads(attrs.get("settings", "{}")).get("flops", "")}
+    if runs_hash(table) != attrs["data_hash"]:
+        raise ProvenanceError(
+            f"{str(path)!r}: the stored runs do not match the recorded data hash; refit"
+        )
+    if runs is not None:
+        theirs = validate_runs(runs, require=(*saved_spec.law_obj.inputs, "loss"))
+        cols = [c for c in table.columns if c in theirs.columns]
+        if runs_hash(theirs.reset_index(drop=True), cols) != runs_hash(table, cols):
+            raise ProvenanceError(
+                f"{str(path)!r} was fitted on different runs than the ones given; refit on "
+                "these runs"
+            )
+    del tree[_RUNS_GROUP]
+    meta = {k: attrs[k] for k in ("bayescale_version", "format_version", "law", "spec_hash",
+                                  "data_hash", "seed", "sampler", "settings", "versions",
+                                  "created", "status") if k in attrs}
+    reference = json.loads(attrs["reference"])
+    diag = Diagnostics.from_json(attrs["diagnostics"])
+    if saved_spec.groups:
+        table.attrs["groups"] = sorted(group_labels(table, saved_spec.groups).unique())
+    return ScalingFit(tree, saved_spec, table, reference, diag, meta)
