@@ -58,6 +58,14 @@ CATEGORICAL_COLUMNS = ("family", "dataset", "setup")
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 _NUMBER_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([kKmMbBgGtT]?)\s*$")
 _MAX_ROWS_LISTED = 8
+# Common export names for the canonical columns (compared lower-case, without "_", "-", " ", "/"),
+# used only to suggest a columns= mapping when a required column is missing.
+_SYNONYMS = {
+    "N": ("params", "parameters", "nparams", "numparams", "nparameters", "modelsize"),
+    "D": ("tokens", "ntokens", "numtokens", "traintokens", "trainingtokens"),
+    "C": ("flops", "compute", "trainflops", "trainingflops"),
+    "loss": ("valloss", "evalloss", "validationloss", "testloss", "trainloss", "crossentropy"),
+}
 
 RunsLike = pd.DataFrame | str | os.PathLike
 
@@ -262,9 +270,11 @@ def validate_runs(
     if missing:
         parts = []
         for c in missing:
-            close = difflib.get_close_matches(c, [str(x) for x in df.columns], n=1, cutoff=0.5)
-            lower = [str(x) for x in df.columns if str(x).lower() == c.lower()]
-            guess = (lower or close or [None])[0]
+            names = [str(x) for x in df.columns if str(x) not in NUMERIC_COLUMNS]
+            close = difflib.get_close_matches(c, names, n=1, cutoff=0.5)
+            lower = [x for x in names if x.lower() == c.lower()]
+            alias = [x for x in names if re.sub(r"[\s_/-]", "", x.lower()) in _SYNONYMS.get(c, ())]
+            guess = (lower or alias or close or [None])[0]
             hint = f" (did you mean {guess!r}? pass columns={{{guess!r}: {c!r}}})" if guess else ""
             parts.append(f"{c!r}{hint}")
         extra = " (or C for training FLOPs, from which D = C / (k N))" if "D" in missing else ""

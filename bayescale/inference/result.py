@@ -454,8 +454,8 @@ class ScalingFit:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            tree.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
+            tree.to_netcdf(tmp, engine="h5netcdf", encoding=_compression(tree))
+            publish(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -485,6 +485,30 @@ class ScalingFit:
             f"<small>{html.escape(str(self.diagnostics).splitlines()[0])}</small>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}</div>"
         )
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Rename a finished temporary file into place with the usual permissions (umask).
+
+    ``tempfile.mkstemp`` creates files readable only by their owner; outputs such as reports
+    and fits should get the same permissions as any other file the user writes.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def _compression(tree) -> dict[str, dict[str, dict[str, Any]]]:
+    """zlib-compress the float arrays of every group (log_likelihood dominates file size)."""
+    enc: dict[str, dict[str, dict[str, Any]]] = {}
+    for node in tree.subtree:
+        per_var = {name: {"zlib": True, "complevel": 4}
+                   for name, da in node.dataset.data_vars.items()
+                   if da.dtype.kind == "f" and da.ndim >= 2}
+        if per_var:
+            enc[node.path] = per_var
+    return enc
 
 
 def _fmt(x: float) -> str:

@@ -1,0 +1,300 @@
+"""Command-line interface: a thin shell over the public API.
+
+Commands::
+
+    bayescale demo [--out DIR]                  fit the bundled Chinchilla runs and write a report
+    bayescale fit RUNS --law chinchilla --out FIT.nc [--spec FILE] [--columns a=N,b=loss]
+    bayescale summary FIT.nc
+    bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
+    bayescale datasets                          list bundled datasets
+    bayescale spec LAW                          print a built-in spec (copy it and edit)
+
+Errors go to stderr as one sentence with a non-zero exit status; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 1e9,3e9, not {text!r}"
+        ) from None
+
+
+def _mapping(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise argparse.ArgumentTypeError(
+                f"expected renames like params=N,tokens=D, not {part!r}"
+            )
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
+    p.add_argument("--draws", type=int, default=draws, help="posterior draws per chain")
+    p.add_argument("--tune", type=int, default=1000, help="warm-up iterations per chain")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    p.add_argument("--target-accept", type=float, default=0.9)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bayescale",
+        description="Bayesian scaling laws: posteriors, extrapolation and budget decisions.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="fit the bundled Chinchilla runs and write a report")
+    p.add_argument("--out", default="bayescale-demo", help="output folder")
+    _add_sampling(p)
+
+    p = sub.add_parser("fit", help="fit a law to a runs table (CSV / Parquet)")
+    p.add_argument("runs", help="runs table file, or dataset:NAME for a bundled dataset")
+    p.add_argument("--law", default=None, help="law or built-in spec name (default chinchilla)")
+    p.add_argument("--spec", default=None, help="TOML spec file (see models/)")
+    p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
+    p.add_argument("--flops", type=float, default=6.0, help="FLOPs per parameter per token")
+    p.add_argument("--groups", default=None, help="grouping column(s), comma-separated")
+    p.add_argument("--likelihood", choices=("normal", "student_t"), default=None)
+    p.add_argument("--out", required=True, help="output netCDF file for the fit")
+    _add_sampling(p)
+
+    p = sub.add_parser("summary", help="print the posterior summary of a saved fit")
+    p.add_argument("fit")
+    p.add_argument("--ci", type=float, default=0.95)
+
+    p = sub.add_parser("predict", help="posterior predictive loss at new N, D or C")
+    p.add_argument("fit")
+    p.add_argument("--N", type=_floats, default=None, help="parameters, e.g. 7e10 or 1e9,1e10")
+    p.add_argument("--D", type=_floats, default=None, help="training tokens")
+    p.add_argument("--C", type=_floats, default=None, help="training FLOPs")
+    p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
+    p.add_argument("--noise", action="store_true", help="include run-to-run noise (a new run)")
+    p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
+    p.add_argument("--seed", type=int, default=0)
+
+    sub.add_parser("datasets", help="list the bundled datasets")
+    p = sub.add_parser("spec", help="print a built-in model spec as TOML")
+    p.add_argument("law")
+    return parser
+
+
+def _load_runs(arg: str):
+    from bayescale import datasets
+
+    if arg.startswith("dataset:"):
+        return datasets.load(arg.split(":", 1)[1])
+    return arg
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        _publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _publish(tmp: str, path: Path) -> None:
+    """Give a finished temporary file normal permissions and rename it into place."""
+    from bayescale.inference.result import publish
+
+    publish(tmp, path)
+
+
+def _sampling_kwargs(a: argparse.Namespace) -> dict:
+    return dict(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, sampler=a.sampler,
+                target_accept=a.target_accept, progressbar=not a.no_progress)
+
+
+def _cmd_fit(a: argparse.Namespace) -> int:
+    import bayescale as bs
+
+    groups = a.groups.split(",") if a.groups else None
+    fit = bs.fit(_load_runs(a.runs), a.law, spec=a.spec, columns=a.columns, flops=a.flops,
+                 groups=groups, likelihood=a.likelihood, **_sampling_kwargs(a))
+    path = fit.save(a.out)
+    print(fit)
+    print(f"saved the fit to {path}")
+    return 0
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bayescale as bs
+    from bayescale.plots.fit_plot import plot_fit
+
+    out = Path(a.out)
+    runs = bs.datasets.load("chinchilla", drop_outliers=True)
+    print(f"fitting the Chinchilla law to {len(runs)} runs of Hoffmann et al. (2022) "
+          "(the 5 highest-loss runs dropped, as Besiroglu et al. 2024 did)", file=sys.stderr)
+    fit = bs.fit(runs, "chinchilla", **_sampling_kwargs(a))
+    out.mkdir(parents=True, exist_ok=True)
+    fit.save(out / "chinchilla_fit.nc")
+    fig = plot_fit(fit, extend=2.0)
+    _save_figure(fig, out / "chinchilla_fit.png")
+    try:
+        from bayescale.report import write_report
+    except ImportError:
+        write_report = None
+    if write_report is not None:
+        write_report(fit, out / "report.html", budgets=[5.76e23])
+    pred = fit.predict(N=[70e9], D=[1.4e12], noise=True).table
+    summary = fit.summary()
+    text = "\n".join([
+        "# bayescale demo: Chinchilla law, Hoffmann et al. (2022) runs",
+        "",
+        f"{len(runs)} runs; law `{fit.law.formula}`; {fit.spec.likelihood} likelihood on log "
+        "loss; NUTS (nutpie), "
+        f"{fit.diagnostics.chains} chains x {fit.diagnostics.draws} draws, seed {a.seed}.",
+        "",
+        "## Posterior (95% equal-tailed intervals)",
+        "",
+        summary[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]].to_markdown(floatfmt=".4g")
+        if _has_tabulate() else "```\n" + summary.to_string() + "\n```",
+        "",
+        "Besiroglu et al. (2024) report E 1.817 [1.769, 1.871], A 482 [285, 744], "
+        "B 2085 [1042, 5810], alpha 0.348 [0.317, 0.373], beta 0.366 [0.331, 0.415].",
+        "",
+        "## Chinchilla itself (N = 70e9, D = 1.4e12), a new run's loss",
+        "",
+        "```",
+        pred.to_string(index=False),
+        "```",
+        "",
+        f"## Sampling diagnostics\n\n{fit.diagnostics}",
+        "",
+        "![fit](chinchilla_fit.png)",
+        "",
+    ])
+    _atomic_write_text(out / "summary.md", text)
+    print(fit)
+    print(f"wrote {out / 'summary.md'}, {out / 'chinchilla_fit.png'}, "
+          f"{out / 'chinchilla_fit.nc'}" + (f", {out / 'report.html'}" if write_report else ""))
+    return 0
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _save_figure(fig, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        _publish(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _cmd_summary(a: argparse.Namespace) -> int:
+    import bayescale as bs
+
+    fit = bs.load_fit(a.fit)
+    print(fit.summary(ci=a.ci).to_string(float_format=lambda x: f"{x:.4g}"))
+    print(fit.diagnostics)
+    return 0
+
+
+def _cmd_predict(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import bayescale as bs
+
+    fit = bs.load_fit(a.fit)
+    pred = fit.predict(N=a.N, D=a.D, C=a.C, group=a.group, noise=a.noise, ci=a.ci, seed=a.seed)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(pred.table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def _cmd_datasets(a: argparse.Namespace) -> int:
+    from bayescale import datasets
+
+    for name in datasets.available():
+        df = datasets.load(name)
+        print(f"{name:14s} {len(df):5d} rows  {df.attrs.get('description', '')}")
+    return 0
+
+
+def _cmd_spec(a: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from bayescale.modeling.spec import builtin_spec_names, default_spec
+
+    if a.law not in builtin_spec_names():
+        default_spec(a.law)  # raises a SpecError naming the built-in specs
+    sys.stdout.write((resources.files("bayescale.models") / f"{a.law}.toml").read_text())
+    return 0
+
+
+_COMMANDS = {
+    "demo": _cmd_demo,
+    "fit": _cmd_fit,
+    "summary": _cmd_summary,
+    "predict": _cmd_predict,
+    "datasets": _cmd_datasets,
+    "spec": _cmd_spec,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Examples
+    --------
+    >>> from bayescale.cli import main
+    >>> main(["spec", "compute"])  # doctest: +ELLIPSIS
+    # Compute-only law ...
+    0
+    """
+    args = _parser().parse_args(argv)
+    from bayescale.errors import BayescaleError, BayescaleWarning
+
+    warnings.simplefilter("default", BayescaleWarning)
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("bayescale: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+    except (BayescaleError, ValueError, KeyError, FileNotFoundError) as exc:
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"bayescale: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

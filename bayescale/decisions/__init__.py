@@ -1,0 +1,69 @@
+"""Training-budget decisions from posterior draws of a scaling law (numpy only).
+
+Every function takes ``draws``: a mapping from the law's *natural* parameter names
+(``law.natural``; for Chinchilla ``E, A, B, alpha, beta``) to arrays of posterior draws of
+shape ``(S,)``, optionally with observation-noise draws ``sigma`` (log-loss scale) and ``nu``
+(Student-t degrees of freedom).  Decisions are computed per draw, so their spread is the
+decision's uncertainty; nothing here samples or imports PyMC.
+
+- :mod:`~bayescale.decisions.allocation`: :func:`compute_optimal`, :func:`exponents`,
+  :func:`allocation_table`;
+- :mod:`~bayescale.decisions.risk`: :func:`loss_draws`, :func:`prob_below`,
+  :func:`budget_for_target`, :func:`expected_loss`, :func:`loss_quantile`, :func:`cvar`;
+- :mod:`~bayescale.decisions.regret`: :func:`regret`;
+- :mod:`~bayescale.decisions.robust`: :func:`risk_averse_allocation`,
+  :func:`inference_aware_allocation`.
+
+Training FLOPs are ``flops_per_token * N * D`` (6 by default) unless a FLOP function
+``flops(N, D)`` is given.  Bad arguments raise :class:`DecisionError` (a ``ValueError``)
+naming the argument and value; unreachable targets raise :class:`UnreachableTargetError`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bayescale import decisions as bd
+>>> hoffmann = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+>>> opt = bd.compute_optimal(hoffmann, 5.76e23)
+>>> round(float(opt["tokens_per_param"][0, 0]), 1)
+92.6
+"""
+
+from __future__ import annotations
+
+from bayescale.decisions._common import DecisionError, UnreachableTargetError
+from bayescale.decisions.allocation import allocation_table, compute_optimal, exponents
+from bayescale.decisions.regret import RegretResult, regret
+from bayescale.decisions.risk import (
+    budget_for_target,
+    cvar,
+    expected_loss,
+    loss_draws,
+    loss_quantile,
+    prob_below,
+)
+from bayescale.decisions.robust import (
+    InferenceAwareAllocation,
+    RiskAverseAllocation,
+    inference_aware_allocation,
+    risk_averse_allocation,
+)
+
+__all__ = [
+    "DecisionError",
+    "InferenceAwareAllocation",
+    "RegretResult",
+    "RiskAverseAllocation",
+    "UnreachableTargetError",
+    "allocation_table",
+    "budget_for_target",
+    "compute_optimal",
+    "cvar",
+    "exponents",
+    "expected_loss",
+    "inference_aware_allocation",
+    "loss_draws",
+    "loss_quantile",
+    "prob_below",
+    "regret",
+    "risk_averse_allocation",
+]
