@@ -4,7 +4,11 @@ Every function takes ``draws``: a mapping from the law's *natural* parameter nam
 (``law.natural``; for Chinchilla ``E, A, B, alpha, beta``) to arrays of posterior draws of
 shape ``(S,)``, optionally with observation-noise draws ``sigma`` (log-loss scale) and ``nu``
 (Student-t degrees of freedom).  Decisions are computed per draw, so their spread is the
-decision's uncertainty; nothing here samples or imports PyMC.
+decision's uncertainty; nothing here samples or imports PyMC.  From a fit::
+
+    draws = {**fit.draws(), **fit.draws(kind="noise")}   # natural parameters + sigma (, nu)
+
+(for a hierarchical fit with per-group parameters of shape ``(S, G)``, select one group).
 
 - :mod:`~bayescale.decisions.allocation`: :func:`compute_optimal`, :func:`exponents`,
   :func:`allocation_table`;

@@ -94,8 +94,9 @@ def check_mapping(draws: Any) -> None:
 def natural_draws(draws: Any, law: Law) -> tuple[dict[str, np.ndarray], int]:
     """Validate ``draws`` against ``law.natural``; return ``({name: (S,) float array}, S)``.
 
-    Arrays may have any common shape (e.g. ``(chains, draws)``); they are flattened in C order.
-    A scalar counts as one draw.  Extra keys (``sigma``, ``nu``, ...) are ignored here.
+    Arrays must be 1-D ``(S,)`` (2-D arrays are refused: they are ambiguous between
+    ``(chain, draw)`` and per-group ``(S, G)``).  A scalar counts as one draw.  Extra keys
+    (``sigma``, ``nu``, ...) are ignored here.
     """
     check_mapping(draws)
     keys = _keys(draws)
@@ -119,6 +120,13 @@ def natural_draws(draws: Any, law: Law) -> tuple[dict[str, np.ndarray], int]:
         raise DecisionError(
             f"draws have mismatched shapes ({desc}); every parameter needs one value per "
             f"posterior draw, all with the same shape (usually (S,) with S = chains * draws)"
+        )
+    shape = next(iter(shapes.values()))
+    if len(shape) > 1:
+        raise DecisionError(
+            f"draws must be 1-D arrays of shape (S,), one value per posterior draw; got shape "
+            f"{shape}.  Flatten (chain, draw) arrays with .reshape(-1), and for a hierarchical "
+            f"fit with per-group parameters (S, G) pick one group: {{k: v[:, g]}}"
         )
     out = {k: a.reshape(-1) for k, a in arrays.items()}
     n = next(iter(out.values())).size

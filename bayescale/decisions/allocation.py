@@ -53,6 +53,7 @@ from bayescale.decisions._common import (
 )
 from bayescale.laws import Law
 from bayescale.laws.chinchilla import CHINCHILLA
+from bayescale.laws.compute import COMPUTE
 from bayescale.laws.kaplan import KAPLAN
 
 __all__ = ["allocation_table", "compute_optimal", "exponents"]
@@ -214,7 +215,7 @@ def inverse_frontier(
             log_x = -(red - log_k[:, None]) / gamma[:, None]
         log_x = np.where(np.exp(log_target) > e[:, None], log_x, np.inf)
         return log_x + math.log(fm.k)
-    if tuple(law.inputs) == ("C",) and law.log_loss_fn is _compute_log_loss_fn():
+    if tuple(law.inputs) == ("C",) and law.log_loss_fn is COMPUTE.log_loss_fn:
         e, a, g = nat["E"][:, None], nat["A"][:, None], nat["gamma"][:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             log_c = -(np.log(np.exp(log_target) - e) - np.log(a)) / g
@@ -254,12 +255,6 @@ def inverse_frontier(
     return out
 
 
-def _compute_log_loss_fn():
-    from bayescale.laws.compute import COMPUTE
-
-    return COMPUTE.log_loss_fn
-
-
 def _setup(draws: Any, law: str | Law, flops_per_token: Any, flops: Callable | None):
     law_obj = resolve_law(law)
     fm = flop_model(flops_per_token, flops)
@@ -283,8 +278,8 @@ def compute_optimal(
     ----------
     draws : mapping of str to array_like
         Posterior draws of the law's natural parameters (``law.natural``; for Chinchilla
-        ``E, A, B, alpha, beta``), each of shape ``(S,)`` (any common shape is flattened).
-        Extra keys such as ``sigma`` are ignored.
+        ``E, A, B, alpha, beta``), each of shape ``(S,)``, e.g. ``fit.draws()``.  Extra keys
+        such as ``sigma`` are ignored.
     budgets : float or array_like
         Training compute budgets ``C`` in FLOPs, positive; a scalar is one budget.
     law : str or Law, default "chinchilla"
