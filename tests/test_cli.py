@@ -1,0 +1,65 @@
+"""The command line: real fits with small draws, and one-sentence errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bayescale.cli import main
+
+
+def test_spec_and_datasets_commands(capsys):
+    assert main(["spec", "chinchilla"]) == 0
+    assert "[priors.alpha]" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "chinchilla" in out and "gadre_small" in out
+
+
+def test_unknown_spec_is_one_line_error(capsys):
+    assert main(["spec", "chinchila"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayescale: error:") and "chinchilla" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_fit_summary_predict_roundtrip(tmp_path, capsys, chinchilla_runs):
+    csv = tmp_path / "runs.csv"
+    chinchilla_runs.rename(columns={"N": "params", "loss": "val_loss"})[
+        ["params", "D", "val_loss"]].to_csv(csv, index=False)
+    out = tmp_path / "fit.nc"
+    code = main(["fit", str(csv), "--columns", "params=N,val_loss=loss", "--out", str(out),
+                 "--draws", "300", "--tune", "300", "--no-progress", "--seed", "3"])
+    assert code == 0, capsys.readouterr().err
+    assert out.exists()
+    assert "alpha" in capsys.readouterr().out
+    assert main(["summary", str(out)]) == 0
+    assert "beta" in capsys.readouterr().out
+    assert main(["predict", str(out), "--N", "7e10", "--D", "1.4e12", "--noise"]) == 0
+    table = capsys.readouterr().out
+    assert "median" in table and "hi_95" in table
+
+
+def test_fit_with_missing_column_fails_cleanly(tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"Params": [1e8, 2e8], "tokens": [1e9, 2e9], "loss": [3.0, 2.9]}).to_csv(
+        csv, index=False)
+    out = tmp_path / "fit.nc"
+    assert main(["fit", str(csv), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "'N'" in err and "Params" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_errors_exit_nonzero_without_traceback_in_a_subprocess(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", "summary", str(tmp_path / "nope.nc")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("bayescale: error:")
+    assert "Traceback" not in proc.stderr
