@@ -20,7 +20,7 @@ import pandas as pd
 
 from bayescale.data.runs import validate_runs
 from bayescale.errors import ConvergenceWarning, SpecError
-from bayescale.modeling.model import build_model, group_labels, resolve_reference
+from bayescale.modeling.model import OBS_DIM, build_model, group_labels, resolve_reference
 from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_spec
 
 __all__ = ["SAMPLERS", "fit", "prior_predictive", "resolve_spec"]
@@ -198,16 +198,18 @@ def fit(
     return result
 
 
-# Compiled models re-used across fits of the same structure (spec, reference scales, groups,
-# number of runs): a refit on new data only swaps the pm.Data values, so it samples in seconds
-# instead of paying the ~15 s nutpie/numba compile again.  Bounded, most recent last.
+# Compiled models re-used across fits of the same structure (spec, reference scales, groups):
+# a refit on new data only swaps the pm.Data values (and the length of the run dimension), so it
+# samples in seconds instead of paying the ~15 s nutpie/numba compile again.  Backtests refit on
+# growing subsets of the runs, so the number of runs is not part of the key.  Bounded, most
+# recent last.
 _COMPILED: dict[tuple, tuple[Any, Any]] = {}
 _COMPILED_MAX = 8
 
 
 def _structure_key(spec: ModelSpec, table: pd.DataFrame, ref: Mapping[str, float]) -> tuple:
     labels = tuple(sorted(group_labels(table, spec.groups).unique())) if spec.groups else ()
-    return (spec.hash, tuple(sorted(ref.items())), labels, len(table))
+    return (spec.hash, tuple(sorted(ref.items())), labels)
 
 
 def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], sampler: str):
@@ -219,7 +221,7 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
         model, compiled = _COMPILED.pop(key)
         fresh = build_model(table, spec, reference=ref)  # cheap: graph only, no compile
         values = {name: fresh[name].get_value() for name in _data_names(fresh)}
-        pm.set_data(values, model=model)
+        pm.set_data(values, model=model, coords={OBS_DIM: np.arange(len(table))})
         compiled = compiled.with_data(**values)
         _COMPILED[key] = (model, compiled)
         return model, compiled
