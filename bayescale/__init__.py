@@ -37,21 +37,29 @@ __all__ = [
     "BayescaleWarning",
     "ConvergenceWarning",
     "DataWarning",
+    "ModelSpec",
     "ProvenanceError",
     "RunsTableError",
+    "ScalingFit",
     "SpecError",
     "__version__",
+    "allocate",
+    "budget_for",
     "datasets",
+    "decisions",
     "fit",
     "get_law",
+    "inference_aware",
     "laws",
     "load_fit",
     "load_spec",
-    "ModelSpec",
+    "plan_regret",
     "prior_predictive",
+    "prob_target",
     "read_runs",
+    "risk_averse",
     "validate_runs",
-    "ScalingFit",
+    "write_report",
 ]
 
 # name -> (module, attribute or None for the module itself)
@@ -67,6 +75,14 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "prior_predictive": ("bayescale.inference.fit", "prior_predictive"),
     "ScalingFit": ("bayescale.inference.result", "ScalingFit"),
     "load_fit": ("bayescale.inference.result", "load_fit"),
+    "decisions": ("bayescale.decisions", None),
+    "allocate": ("bayescale.decisions.api", "allocate"),
+    "prob_target": ("bayescale.decisions.api", "prob_target"),
+    "budget_for": ("bayescale.decisions.api", "budget_for"),
+    "plan_regret": ("bayescale.decisions.api", "plan_regret"),
+    "risk_averse": ("bayescale.decisions.api", "risk_averse"),
+    "inference_aware": ("bayescale.decisions.api", "inference_aware"),
+    "write_report": ("bayescale.report", "write_report"),
 }
 
 
@@ -86,9 +102,18 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bayescale import datasets, laws
+    from bayescale import datasets, decisions, laws
     from bayescale.data.runs import read_runs, validate_runs
+    from bayescale.decisions.api import (
+        allocate,
+        budget_for,
+        inference_aware,
+        plan_regret,
+        prob_target,
+        risk_averse,
+    )
     from bayescale.inference.fit import fit, prior_predictive
     from bayescale.inference.result import ScalingFit, load_fit
     from bayescale.laws import get_law
     from bayescale.modeling.spec import ModelSpec, load_spec
+    from bayescale.report import write_report

@@ -16,7 +16,10 @@ decision's uncertainty; nothing here samples or imports PyMC.  From a fit::
   :func:`budget_for_target`, :func:`expected_loss`, :func:`loss_quantile`, :func:`cvar`;
 - :mod:`~bayescale.decisions.regret`: :func:`regret`;
 - :mod:`~bayescale.decisions.robust`: :func:`risk_averse_allocation`,
-  :func:`inference_aware_allocation`.
+  :func:`inference_aware_allocation`;
+- :mod:`~bayescale.decisions.api`: the same decisions taken from a fit (:func:`allocate`,
+  :func:`prob_target`, :func:`budget_for`, :func:`plan_regret`, :func:`risk_averse`,
+  :func:`inference_aware`; also exported as ``bayescale.allocate`` ...).
 
 Training FLOPs are ``flops_per_token * N * D`` (6 by default) unless a FLOP function
 ``flops(N, D)`` is given.  Bad arguments raise :class:`DecisionError` (a ``ValueError``)
@@ -36,6 +39,16 @@ from __future__ import annotations
 
 from bayescale.decisions._common import DecisionError, UnreachableTargetError
 from bayescale.decisions.allocation import allocation_table, compute_optimal, exponents
+from bayescale.decisions.api import (
+    allocate,
+    budget_for,
+    decision_draws,
+    extrapolation,
+    inference_aware,
+    plan_regret,
+    prob_target,
+    risk_averse,
+)
 from bayescale.decisions.regret import RegretResult, regret
 from bayescale.decisions.risk import (
     budget_for_target,
@@ -58,16 +71,24 @@ __all__ = [
     "RegretResult",
     "RiskAverseAllocation",
     "UnreachableTargetError",
+    "allocate",
     "allocation_table",
+    "budget_for",
     "budget_for_target",
     "compute_optimal",
     "cvar",
-    "exponents",
+    "decision_draws",
     "expected_loss",
+    "exponents",
+    "extrapolation",
+    "inference_aware",
     "inference_aware_allocation",
     "loss_draws",
     "loss_quantile",
+    "plan_regret",
     "prob_below",
+    "prob_target",
     "regret",
+    "risk_averse",
     "risk_averse_allocation",
 ]

@@ -441,6 +441,9 @@ class ScalingFit:
         ds = xr.Dataset.from_dataframe(runs.rename_axis("row"))
         ds.attrs["bool_columns"] = json.dumps(
             [c for c in self.runs.columns if self.runs[c].dtype == bool])
+        # Text metadata of the runs (dataset name, citation, provenance) travels with the fit.
+        ds.attrs["runs_attrs"] = json.dumps(
+            {str(k): v for k, v in self.runs.attrs.items() if isinstance(v, str)})
         tree[_RUNS_GROUP] = xr.DataTree(ds)
         attrs = {
             **{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in self.meta.items()},
@@ -596,7 +599,8 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     table = runs_ds.to_dataframe().reset_index(drop=True)
     for c in bool_cols:
         table[c] = table[c].astype(bool)
-    table.attrs = {"flops": json.loads(attrs.get("settings", "{}")).get("flops", "")}
+    table.attrs = {**json.loads(runs_ds.attrs.get("runs_attrs", "{}")),
+                   "flops": json.loads(attrs.get("settings", "{}")).get("flops", "")}
     if runs_hash(table) != attrs["data_hash"]:
         raise ProvenanceError(
             f"{str(path)!r}: the stored runs do not match the recorded data hash; refit"

@@ -1,5 +1,25 @@
-"""Plots: one function per figure, each returning a matplotlib Figure."""
+"""Plots: one function per figure, each returning a matplotlib Figure.
 
+- :func:`plot_fit`: runs and the fitted law with posterior bands (loss against compute);
+- :func:`plot_decision`: the same, extrapolated along the compute-optimal frontier to a budget;
+- :func:`plot_allocation`: the compute-optimal N* and D* against the budget;
+- :func:`plot_prob_target`: P(loss <= target) against the budget;
+- :func:`plot_regret`: excess loss and deadweight compute of a plan;
+- :func:`plot_prior_posterior`: prior against posterior for each parameter.
+"""
+
+from bayescale.plots.allocation_plot import plot_allocation
+from bayescale.plots.decision_plot import plot_decision
 from bayescale.plots.fit_plot import plot_fit
+from bayescale.plots.prior_posterior_plot import plot_prior_posterior
+from bayescale.plots.prob_plot import plot_prob_target
+from bayescale.plots.regret_plot import plot_regret
 
-__all__ = ["plot_fit"]
+__all__ = [
+    "plot_allocation",
+    "plot_decision",
+    "plot_fit",
+    "plot_prior_posterior",
+    "plot_prob_target",
+    "plot_regret",
+]

@@ -1,0 +1,471 @@
+"""Decisions from a fitted law: thin wrappers of the numpy decision layer that take a fit.
+
+Each function here takes a :class:`~bayescale.ScalingFit`, pulls its posterior draws (natural
+parameters plus the observation-noise parameters ``sigma`` and ``nu``) with
+:func:`decision_draws`, and calls the matching numpy function of :mod:`bayescale.decisions`:
+
+===========================  ==============================================================
+:func:`allocate`             :func:`~bayescale.decisions.allocation_table`
+:func:`prob_target`          :func:`~bayescale.decisions.prob_below`
+:func:`budget_for`           :func:`~bayescale.decisions.budget_for_target`
+:func:`plan_regret`          :func:`~bayescale.decisions.regret`
+:func:`risk_averse`          :func:`~bayescale.decisions.risk_averse_allocation`
+:func:`inference_aware`      :func:`~bayescale.decisions.inference_aware_allocation`
+:func:`extrapolation`        how far a budget lies beyond the runs, in orders of magnitude
+===========================  ==============================================================
+
+Training FLOPs default to the convention the fit's runs table was read with (``C = k N D``,
+``k = 6`` unless the fit was made with another ``flops``); pass ``flops_per_token`` or a FLOP
+function ``flops(N, D)`` to override it.  For a hierarchical fit pass ``group=`` (a group label,
+or ``"new"`` for an unseen group drawn from the population).
+
+Examples
+--------
+>>> import bayescale as bs                                             # doctest: +SKIP
+>>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True))   # doctest: +SKIP
+>>> bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))                      # doctest: +SKIP
+>>> bs.prob_target(fit, 2.0, budgets=5.76e23)                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.decisions._common import DecisionError, positive_values
+from bayescale.decisions.allocation import allocation_table
+from bayescale.decisions.regret import RegretResult, regret
+from bayescale.decisions.risk import budget_for_target, prob_below
+from bayescale.decisions.robust import (
+    InferenceAwareAllocation,
+    RiskAverseAllocation,
+    inference_aware_allocation,
+    risk_averse_allocation,
+)
+
+__all__ = [
+    "allocate",
+    "budget_for",
+    "decision_draws",
+    "extrapolation",
+    "fit_flops_per_token",
+    "inference_aware",
+    "plan_regret",
+    "prob_target",
+    "risk_averse",
+]
+
+_FLOPS_RE = re.compile(r"^\s*C\s*=\s*([0-9.eE+-]+)\s*N\s*D\s*$")
+
+
+def _check_fit(fit: Any) -> None:
+    if not all(hasattr(fit, a) for a in ("tree", "spec", "runs", "draws")):
+        raise DecisionError(
+            f"fit must be a bayescale ScalingFit (from bayescale.fit or bayescale.load_fit); got "
+            f"{type(fit).__name__}.  For raw arrays of draws use the functions of "
+            f"bayescale.decisions directly"
+        )
+
+
+def decision_draws(fit: Any, *, group: str | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Posterior draws of a fit in the form the decision layer takes.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fitted law.
+    group : str, optional
+        For a hierarchical fit: a group label, or ``"new"`` for an unseen group drawn from the
+        population (pooled parameters).  Must be omitted for a fit without groups.
+    seed : int, default 0
+        Seed of the population draws for ``group="new"``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The law's natural parameters (``fit.law.natural``) and the noise parameters
+        (``sigma``, and ``nu`` for a Student-t likelihood), each of shape ``(S,)`` with
+        ``S = chains * draws``.
+
+    Examples
+    --------
+    >>> from bayescale.decisions.api import decision_draws
+    >>> d = decision_draws(fit)                      # doctest: +SKIP
+    >>> sorted(d)                                    # doctest: +SKIP
+    ['A', 'B', 'E', 'alpha', 'beta', 'nu', 'sigma']
+    """
+    _check_fit(fit)
+    noise = fit.draws(kind="noise")
+    if not fit.groups:
+        if group not in (None, "all"):
+            raise DecisionError(
+                f"group={group!r} was given but this fit has no groups; omit group="
+            )
+        nat = fit.draws()
+    else:
+        if group is None:
+            raise DecisionError(
+                f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
+                f"(or group='new' for an unseen group drawn from the population)"
+            )
+        try:
+            sampled = fit._params_for_group(group, np.random.default_rng(seed))
+        except ValueError as exc:
+            raise DecisionError(str(exc)) from None
+        nat = fit.law.to_natural(sampled, fit.reference)
+    out = {k: np.asarray(nat[k], dtype=float).reshape(-1) for k in fit.law.natural}
+    size = next(iter(out.values())).size
+    for k in fit.law.natural:
+        if out[k].size != size:  # a scalar natural parameter (e.g. shared in a pooled law)
+            out[k] = np.broadcast_to(out[k], (size,)).copy()
+    out.update({k: np.asarray(v, dtype=float).reshape(-1) for k, v in noise.items()})
+    return out
+
+
+def fit_flops_per_token(fit: Any) -> float:
+    """FLOPs per parameter per token of the fit's runs table (``C = k N D``), 6 if unknown.
+
+    The runs table records its FLOP convention (``runs.attrs["flops"]`` such as
+    ``"C = 6 N D"``); decisions use the same convention by default so that a budget means the
+    same FLOPs as the runs' compute.  A fit made with a FLOP *function* falls back to 6: pass
+    that function as ``flops=`` to the decision functions.
+
+    Examples
+    --------
+    >>> from bayescale.decisions.api import fit_flops_per_token
+    >>> fit_flops_per_token(fit)        # doctest: +SKIP
+    6.0
+    """
+    desc = fit.runs.attrs.get("flops", "")
+    if not desc:
+        try:
+            desc = json.loads(fit.meta.get("settings", "{}")).get("flops", "")
+        except (TypeError, ValueError):
+            desc = ""
+    m = _FLOPS_RE.match(str(desc))
+    return float(m.group(1)) if m else 6.0
+
+
+def _opts(fit, flops_per_token, flops, method) -> dict[str, Any]:
+    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
+    return {"law": fit.law, "flops_per_token": k, "flops": flops, "method": method}
+
+
+def allocate(
+    fit: Any,
+    budgets: Any,
+    *,
+    ci: Sequence[float] = (0.5, 0.8, 0.95),
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+) -> pd.DataFrame:
+    """Compute-optimal allocation of each budget, with credible intervals, from a fit.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fitted law with inputs ``("N", "D")`` (Chinchilla, Kaplan, ...).
+    budgets : float or array_like
+        Training budgets in FLOPs.
+    ci : sequence of float, default (0.5, 0.8, 0.95)
+        Equal-tailed credible interval levels.
+    group : str, optional
+        Group of a hierarchical fit (see :func:`decision_draws`).
+    flops_per_token, flops, method
+        FLOP convention and solver, as in :func:`~bayescale.decisions.compute_optimal`;
+        ``flops_per_token`` defaults to the fit's own convention (:func:`fit_flops_per_token`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget x quantity (``N``, ``D``, ``loss``, ``tokens_per_param``) with
+        ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` columns.  ``loss`` is the law's loss at
+        the optimum (no run-to-run noise).
+
+    Raises
+    ------
+    DecisionError
+        For a non-positive budget or a law without an ``N``/``D`` split (the compute law).
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))          # doctest: +SKIP
+    >>> tab.set_index(["budget", "quantity"])["median"]               # doctest: +SKIP
+    """
+    return allocation_table(decision_draws(fit, group=group), budgets, ci=ci,
+                            **_opts(fit, flops_per_token, flops, method))
+
+
+def prob_target(
+    fit: Any,
+    target: float,
+    *,
+    budgets: Any = None,
+    plan: tuple[Any, Any] | None = None,
+    noise: bool = True,
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+) -> float | np.ndarray:
+    """Posterior probability that a training run reaches ``loss <= target``.
+
+    Give exactly one of ``budgets`` (each posterior draw uses its own compute-optimal
+    allocation of the budget) or ``plan`` (a fixed ``(N, D)``).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    target : float
+        Target loss in nats, positive.
+    budgets : float or array_like, optional
+        Training FLOPs.
+    plan : tuple (N, D), optional
+        A fixed allocation (``N`` and ``D`` may be arrays).
+    noise : bool, default True
+        Include run-to-run noise (the probability for *one* training run), integrated
+        analytically from the fit's ``sigma`` (and ``nu``).  ``False`` gives the probability
+        that the law's mean loss is below the target.
+    group, flops_per_token, flops, method
+        As in :func:`allocate`.
+
+    Returns
+    -------
+    float or ndarray
+        One probability per budget (or plan); a float for a scalar budget or plan.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> bs.prob_target(fit, 2.0, budgets=[1e21, 1e22, 1e23])       # doctest: +SKIP
+    array([0.  , 0.03, 1.  ])
+    >>> bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12))               # doctest: +SKIP
+    """
+    return prob_below(decision_draws(fit, group=group), target, budget=budgets, plan=plan,
+                      noise=noise, **_opts(fit, flops_per_token, flops, method))
+
+
+def budget_for(
+    fit: Any,
+    target: Any,
+    prob: float = 0.9,
+    *,
+    noise: bool = True,
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+    on_unreachable: str = "raise",
+) -> float | np.ndarray:
+    """Smallest budget whose compute-optimal run reaches ``target`` with probability ``prob``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    target : float or array_like
+        Target loss(es) in nats.
+    prob : float, default 0.9
+        Required probability, in ``(0, 1]``.
+    noise : bool, default True
+        Count run-to-run noise (see :func:`prob_target`).
+    group, flops_per_token, flops, method
+        As in :func:`allocate`.
+    on_unreachable : {"raise", "inf"}, default "raise"
+        A target at or below the irreducible loss in too many draws raises
+        :class:`~bayescale.decisions.UnreachableTargetError` (``"raise"``) or returns ``inf``.
+
+    Returns
+    -------
+    float or ndarray
+        Budget(s) in FLOPs.  A target that is met even by a tiny run returns the search's lower
+        end, 1 FLOP.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> f"{bs.budget_for(fit, 2.0, prob=0.9):.3g}"                  # doctest: +SKIP
+    '6.71e+22'
+    """
+    return budget_for_target(decision_draws(fit, group=group), target, prob, noise=noise,
+                             on_unreachable=on_unreachable,
+                             **_opts(fit, flops_per_token, flops, method))
+
+
+def plan_regret(
+    fit: Any,
+    plan: tuple[Any, Any],
+    *,
+    ci: Sequence[float] = (0.5, 0.8, 0.95),
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+) -> RegretResult:
+    """Excess loss and deadweight compute of a plan ``(N, D)`` under the fit's posterior.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    plan : tuple (N, D)
+        Parameters and training tokens of the proposed run(s).
+    ci, group, flops_per_token, flops, method
+        As in :func:`allocate`.
+
+    Returns
+    -------
+    RegretResult
+        Per-draw ``excess_loss`` (loss above the compute-optimal run with the same budget) and
+        ``deadweight_compute`` (fraction of the budget a compute-optimal run would not have
+        needed to reach the plan's loss), with a tidy ``summary``.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> r = bs.plan_regret(fit, (70e9, 1.4e12))                         # doctest: +SKIP
+    >>> r.summary.set_index("quantity")["median"]                       # doctest: +SKIP
+    """
+    return regret(decision_draws(fit, group=group), plan, ci=ci,
+                  **_opts(fit, flops_per_token, flops, method))
+
+
+def risk_averse(
+    fit: Any,
+    budget: float,
+    *,
+    utility: str | Callable[[np.ndarray], np.ndarray] = "mean",
+    level: float = 0.9,
+    noise: bool = False,
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+    seed: int = 0,
+) -> RiskAverseAllocation:
+    """The single allocation of ``budget`` that minimises a risk functional of the loss.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    budget : float
+        Training FLOPs.
+    utility : {"mean", "quantile", "cvar"} or callable, default "mean"
+        Posterior expected loss, its ``level`` quantile, or its CVaR (mean of the worst
+        ``1 - level`` of the draws); see
+        :func:`~bayescale.decisions.risk_averse_allocation`.
+    level : float, default 0.9
+    noise : bool, default False
+        Include run-to-run noise in the loss distribution.
+    group, flops_per_token, flops, method
+        As in :func:`allocate`.
+    seed : int, default 0
+        Seed of the noise draws (``noise=True``).
+
+    Returns
+    -------
+    RiskAverseAllocation
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)   # doctest: +SKIP
+    >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"                     # doctest: +SKIP
+    """
+    return risk_averse_allocation(decision_draws(fit, group=group), budget, utility=utility,
+                                  level=level, noise=noise, rng=seed,
+                                  **_opts(fit, flops_per_token, flops, method))
+
+
+def inference_aware(
+    fit: Any,
+    target_loss: float,
+    inference_tokens: float,
+    *,
+    inference_flops_per_token: float = 2.0,
+    ci: Sequence[float] = (0.5, 0.8, 0.95),
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    method: str = "auto",
+) -> InferenceAwareAllocation:
+    """Per-draw allocation minimising training plus lifetime inference FLOPs for a target loss.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    target_loss : float
+        Loss to reach, nats.
+    inference_tokens : float
+        Tokens the model will process at inference over its life.
+    inference_flops_per_token : float, default 2.0
+        Inference FLOPs per parameter per token.
+    ci, group, flops_per_token, method
+        As in :func:`allocate`.
+
+    Returns
+    -------
+    InferenceAwareAllocation
+        Per-draw ``N``, ``D``, FLOP totals and savings against the training-compute-optimal
+        run reaching the same target, and the number of draws for which the target is
+        unreachable (below the irreducible loss).
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)        # doctest: +SKIP
+    >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"] # doctest: +SKIP
+    """
+    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
+    return inference_aware_allocation(decision_draws(fit, group=group), target_loss,
+                                      inference_tokens, law=fit.law, flops_per_token=k,
+                                      inference_flops_per_token=inference_flops_per_token,
+                                      method=method, ci=ci)
+
+
+def extrapolation(fit: Any, budgets: Any, *, group: str | None = None) -> np.ndarray:
+    """Orders of magnitude of compute between each budget and the fit's runs.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    budgets : float or array_like
+        Training FLOPs.
+    group : str, optional
+        For a hierarchical fit, measure against this group's runs only.
+
+    Returns
+    -------
+    ndarray
+        ``log10(budget / largest run's compute)`` where the budget is above the largest run
+        (positive: an extrapolation), ``log10(budget / smallest run's compute)`` where it is
+        below the smallest (negative), and 0 inside the runs' range.
+
+    Examples
+    --------
+    >>> from bayescale.decisions.api import extrapolation
+    >>> extrapolation(fit, [1e20, 5.76e23]).round(2)            # doctest: +SKIP
+    array([0.  , 1.64])
+    """
+    _check_fit(fit)
+    c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
+    runs = fit.runs
+    if group is not None and fit.groups:
+        from bayescale.modeling.model import group_labels
+
+        runs = runs[group_labels(runs, fit.spec.groups) == group]
+        if runs.empty:
+            raise DecisionError(f"group {group!r} has no runs; groups are {fit.groups}")
+    if "C" in runs:
+        rc = runs["C"].to_numpy(dtype=float)
+    else:
+        rc = fit_flops_per_token(fit) * runs["N"].to_numpy(dtype=float) * runs["D"].to_numpy(
+            dtype=float)
+    hi, lo = np.log10(rc.max()), np.log10(rc.min())
+    lc = np.log10(c)
+    return np.where(lc > hi, lc - hi, np.where(lc < lo, lc - lo, 0.0))

@@ -1,0 +1,116 @@
+"""The compute-optimal frontier: model size N* and tokens D* against the budget, with bands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_allocation"]
+
+
+def plot_allocation(
+    fit: Any,
+    budgets: Sequence[float] | float | None = None,
+    *,
+    plan: tuple[float, float] | None = None,
+    ci: Sequence[float] = (0.5, 0.95),
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    n_grid: int = 60,
+    ax: Any = None,
+):
+    """Plot the compute-optimal allocation N*(C) and D*(C) with posterior bands, log-log.
+
+    The x-axis runs from the smallest run's compute to ten times the largest budget; compute
+    beyond the largest run is shaded.  The runs themselves are drawn as faint points (their
+    ``N`` and ``D`` against their compute), so the reader sees where the frontier is
+    interpolated and where it is extrapolated.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fitted law with inputs ``("N", "D")``.
+    budgets : float or sequence of float, optional
+        Budgets to mark with their median allocation and 95% interval.
+    plan : tuple (N, D), optional
+        A proposed run, drawn as stars at its compute ``k N D``.
+    ci : sequence of float, default (0.5, 0.95)
+        Interval levels of the bands (nested, lighter for wider).
+    group : str, optional
+        Group of a hierarchical fit.
+    flops_per_token : float, optional
+        ``k`` in ``C = k N D``; defaults to the fit's convention.
+    n_grid : int, default 60
+        Budgets evaluated along the frontier.
+    ax : matplotlib Axes, optional
+        Draw into this axes; a new figure is made otherwise.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from bayescale.plots import plot_allocation
+    >>> fig = plot_allocation(fit, [5.76e23], plan=(70e9, 1.4e12))   # doctest: +SKIP
+    >>> fig.savefig("frontier.png")                                  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    from bayescale.decisions import compute_optimal
+    from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.plots._style import shade_extrapolation
+
+    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
+    draws = decision_draws(fit, group=group)
+    opts = {"law": fit.law, "flops_per_token": k}
+    runs = fit.runs
+    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+    marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
+    top = [c_runs.max() * 10.0, *(marks * 10.0)]
+    if plan is not None:
+        top.append(k * plan[0] * plan[1] * 10.0)
+    grid = np.logspace(np.log10(c_runs.min()), np.log10(max(top)), n_grid)
+    opt = compute_optimal(draws, grid, **opts)
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    else:
+        fig = ax.figure
+    colours = {"N": "#1f77b4", "D": "#d62728"}
+    labels = {"N": "parameters N*", "D": "tokens D*"}
+    levels = sorted(ci, reverse=True)
+    for q in ("N", "D"):
+        for i, lv in enumerate(levels):
+            lo, hi = np.quantile(opt[q], [(1 - lv) / 2, (1 + lv) / 2], axis=0)
+            ax.fill_between(grid, lo, hi, color=colours[q], alpha=0.15 + 0.15 * i, lw=0,
+                            label=f"{lv:.0%} interval" if q == "N" else None)
+        ax.plot(grid, np.median(opt[q], axis=0), color=colours[q], lw=1.6,
+                label=f"{labels[q]} (median)")
+    ax.scatter(c_runs, runs["N"], s=6, color=colours["N"], alpha=0.25, lw=0, label="runs: N")
+    ax.scatter(c_runs, runs["D"], s=6, color=colours["D"], alpha=0.25, lw=0, marker="s",
+               label="runs: D")
+    if marks.size:
+        at = compute_optimal(draws, marks, **opts)
+        for q in ("N", "D"):
+            lo, med, hi = np.quantile(at[q], [0.025, 0.5, 0.975], axis=0)
+            ax.errorbar(marks, med, yerr=[med - lo, hi - med], fmt="o", color=colours[q],
+                        mec="k", ms=5, capsize=3, zorder=5)
+        for c in marks:
+            ax.axvline(c, color="0.4", lw=0.8, ls=":", zorder=1)
+    if plan is not None:
+        c_plan = k * plan[0] * plan[1]
+        ax.scatter([c_plan, c_plan], [plan[0], plan[1]], marker="*", s=160,
+                   color=[colours["N"], colours["D"]], edgecolor="k", zorder=6,
+                   label="your plan (N and D)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(grid[0], grid[-1])
+    shade_extrapolation(ax, c_runs.max())
+    ax.set_xlabel(f"training compute C = {k:g}ND (FLOPs)")
+    ax.set_ylabel("parameters / tokens")
+    ax.set_title("compute-optimal allocation: posterior median and intervals", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    return fig

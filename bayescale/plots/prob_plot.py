@@ -1,0 +1,119 @@
+"""P(loss <= target) against the training budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_prob_target"]
+
+
+def plot_prob_target(
+    fit: Any,
+    target: float,
+    *,
+    budgets: Sequence[float] | float | None = None,
+    plan: tuple[float, float] | None = None,
+    prob: float | None = 0.9,
+    span: tuple[float, float] | None = None,
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    n_grid: int = 80,
+    ax: Any = None,
+):
+    """Plot the probability that one training run reaches ``loss <= target``, per budget.
+
+    Two curves: for one real run (run-to-run noise included, solid) and for the law's mean
+    loss (dashed).  Both assume each budget is spent on the compute-optimal allocation.  The
+    budget axis is logarithmic; the probability axis is linear (a probability on a log axis
+    hides exactly the region between 0.5 and 1 that matters).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    target : float
+        Target loss (nats).
+    budgets : float or sequence of float, optional
+        Budgets to mark with their probability.
+    plan : tuple (N, D), optional
+        A proposed run, marked at its compute with its own probability.
+    prob : float or None, default 0.9
+        Draw the required probability and the smallest budget that reaches it; None to skip.
+    span : (float, float), optional
+        Budget range in FLOPs.  Default: from the smallest run's compute to 100 times the
+        largest of the runs, the budgets and the plan.
+    group : str, optional
+        Group of a hierarchical fit.
+    flops_per_token : float, optional
+        ``k`` in ``C = k N D``; defaults to the fit's convention.
+    n_grid : int, default 80
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from bayescale.plots import plot_prob_target
+    >>> fig = plot_prob_target(fit, 2.0, budgets=[5.76e23])     # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    from bayescale.decisions import budget_for_target, prob_below
+    from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.plots._style import shade_extrapolation
+
+    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
+    draws = decision_draws(fit, group=group)
+    opts = {"law": fit.law, "flops_per_token": k}
+    runs = fit.runs
+    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+    marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
+    c_plan = None if plan is None else k * float(plan[0]) * float(plan[1])
+    if span is None:
+        # where the probability climbs from 2% to 98%, widened to show the budgets and plan
+        edges = np.array([budget_for_target(draws, target, q, on_unreachable="inf", **opts)
+                          for q in (0.02, 0.98)])
+        pts = [*marks, *([c_plan] if c_plan else []), *edges[np.isfinite(edges)]]
+        pts = pts or [c_runs.min(), c_runs.max()]
+        span = (max(min(pts) / 10.0, 1.0), max(pts) * 10.0)
+    grid = np.logspace(np.log10(span[0]), np.log10(span[1]), n_grid)
+    p_run = prob_below(draws, target, budget=grid, **opts)
+    p_mean = prob_below(draws, target, budget=grid, noise=False, **opts)
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    else:
+        fig = ax.figure
+    ax.plot(grid, p_run, color="#1f77b4", lw=1.8, label="one training run (with noise)")
+    ax.plot(grid, p_mean, color="#1f77b4", lw=1.0, ls="--", label="the law's mean loss")
+    if marks.size:
+        pm = np.atleast_1d(prob_below(draws, target, budget=marks, **opts))
+        ax.scatter(marks, pm, color="#1f77b4", edgecolor="k", zorder=5, s=36,
+                   label="your budget(s)")
+        for c, p in zip(marks, pm, strict=True):
+            ax.annotate(f"{p:.0%}", (c, p), textcoords="offset points", xytext=(6, -12),
+                        fontsize=8)
+    if plan is not None:
+        pp = prob_below(draws, target, plan=plan, **opts)
+        ax.scatter([c_plan], [pp], marker="*", s=160, color="#ff7f0e", edgecolor="k",
+                   zorder=6, label=f"your plan: {pp:.0%}")
+    if prob is not None:
+        ax.axhline(prob, color="0.5", lw=0.8, ls=":")
+        c_req = budget_for_target(draws, target, prob, on_unreachable="inf", **opts)
+        if np.isfinite(c_req) and span[0] <= c_req <= span[1]:
+            ax.axvline(c_req, color="0.5", lw=0.8, ls=":")
+            ax.annotate(f"{prob:.0%} at {c_req:.2g} FLOPs", (c_req, prob),
+                        textcoords="offset points", xytext=(-4, 6), ha="right", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(-0.02, 1.02)
+    shade_extrapolation(ax, c_runs.max())
+    ax.set_xlabel(f"training compute C = {k:g}ND (FLOPs), compute-optimal allocation")
+    ax.set_ylabel(f"P(loss <= {target:g})")
+    ax.set_title(f"probability of reaching loss {target:g}", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
