@@ -6,6 +6,8 @@ Commands::
     bayescale fit RUNS --law chinchilla --out FIT.nc [--spec FILE] [--columns a=N,b=loss]
     bayescale summary FIT.nc
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
+    bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
+    bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale datasets                          list bundled datasets
     bayescale spec LAW                          print a built-in spec (copy it and edit)
 
@@ -15,12 +17,12 @@ Errors go to stderr as one sentence with a non-zero exit status; no traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+from bayescale._io import atomic_path, atomic_write_text
 
 __all__ = ["main"]
 
@@ -92,6 +94,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
     p.add_argument("--seed", type=int, default=0)
 
+    p = sub.add_parser("report", help="write a risk report (HTML + Markdown) for a budget")
+    p.add_argument("source", metavar="RUNS_OR_FIT",
+                   help="a saved fit (.nc), a runs table (CSV / Parquet), or dataset:NAME")
+    p.add_argument("--budget", type=_floats, default=None,
+                   help="training FLOPs, e.g. 5.76e23 or 1e22,1e23")
+    p.add_argument("--target-loss", type=float, default=None, help="a loss to reach (nats)")
+    p.add_argument("--plan", type=_floats, default=None,
+                   help="your run as N,D (parameters,tokens), e.g. 7e10,1.4e12")
+    p.add_argument("--prob", type=float, default=0.9, help="probability required of the target")
+    p.add_argument("--ci", type=float, default=0.95, help="credible interval level")
+    p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
+    p.add_argument("--inference-tokens", type=float, default=None,
+                   help="lifetime inference tokens (with --target-loss)")
+    p.add_argument("--no-loo", action="store_true", help="skip leave-one-out cross-validation")
+    p.add_argument("--no-markdown", action="store_true", help="write the HTML file only")
+    p.add_argument("-o", "--out", default="report.html", help="output HTML file")
+    p.add_argument("--law", default=None, help="law to fit a runs table with (default chinchilla)")
+    p.add_argument("--spec", default=None, help="TOML spec file to fit a runs table with")
+    p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
+    p.add_argument("--save-fit", default=None, help="also save the fit of a runs table here")
+    _add_sampling(p)
+
+    p = sub.add_parser("allocate", help="print the compute-optimal allocation of a saved fit")
+    p.add_argument("fit")
+    p.add_argument("--budget", type=_floats, required=True,
+                   help="training FLOPs, e.g. 1e22,1e23")
+    p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
+    p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
+    p.add_argument("--flops-per-token", type=float, default=None,
+                   help="k in C = k N D (default: the fit's own convention)")
+
     sub.add_parser("datasets", help="list the bundled datasets")
     p = sub.add_parser("spec", help="print a built-in model spec as TOML")
     p.add_argument("law")
@@ -104,26 +137,6 @@ def _load_runs(arg: str):
     if arg.startswith("dataset:"):
         return datasets.load(arg.split(":", 1)[1])
     return arg
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _publish(tmp: str, path: Path) -> None:
-    """Give a finished temporary file normal permissions and rename it into place."""
-    from bayescale.inference.result import publish
-
-    publish(tmp, path)
 
 
 def _sampling_kwargs(a: argparse.Namespace) -> dict:
@@ -164,7 +177,8 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     except ImportError:
         write_report = None
     if write_report is not None:
-        write_report(fit, out / "report.html", budgets=[5.76e23])
+        # Gopher's budget, and Chinchilla's own choice (70B parameters on 1.4T tokens) as the plan
+        write_report(fit, out / "report.html", budgets=[5.76e23], plan=(70e9, 1.4e12))
     pred = fit.predict(N=[70e9], D=[1.4e12], noise=True).table
     summary = fit.summary()
     text = "\n".join([
@@ -193,7 +207,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         "![fit](chinchilla_fit.png)",
         "",
     ])
-    _atomic_write_text(out / "summary.md", text)
+    atomic_write_text(out / "summary.md", text)
     print(fit)
     print(f"wrote {out / 'summary.md'}, {out / 'chinchilla_fit.png'}, "
           f"{out / 'chinchilla_fit.nc'}" + (f", {out / 'report.html'}" if write_report else ""))
@@ -209,15 +223,8 @@ def _has_tabulate() -> bool:
 
 
 def _save_figure(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _cmd_summary(a: argparse.Namespace) -> int:
@@ -238,6 +245,55 @@ def _cmd_predict(a: argparse.Namespace) -> int:
     pred = fit.predict(N=a.N, D=a.D, C=a.C, group=a.group, noise=a.noise, ci=a.ci, seed=a.seed)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(pred.table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def _cmd_report(a: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import bayescale as bs
+    from bayescale.report import write_report
+
+    if a.budget is None and a.plan is None:
+        raise ValueError("give --budget FLOPS (e.g. --budget 5.76e23) and/or --plan N,D")
+    plan = None
+    if a.plan is not None:
+        if len(a.plan) != 2:
+            raise ValueError(f"--plan takes two numbers N,D (parameters, tokens), e.g. "
+                             f"7e10,1.4e12; got {len(a.plan)} numbers")
+        plan = (a.plan[0], a.plan[1])
+    if a.source.lower().endswith((".nc", ".nc4", ".netcdf")):
+        fit = bs.load_fit(a.source)
+    else:
+        fit = bs.fit(_load_runs(a.source), a.law, spec=a.spec, columns=a.columns,
+                     **_sampling_kwargs(a))
+        if a.save_fit:
+            print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
+    files = write_report(fit, a.out, budgets=a.budget, target_loss=a.target_loss, plan=plan,
+                         prob=a.prob, ci=a.ci, group=a.group,
+                         inference_tokens=a.inference_tokens, loo=not a.no_loo,
+                         markdown=not a.no_markdown)
+    print(files.document.blocks[0].text)
+    print(f"wrote {files.html}" + (f" and {files.markdown}" if files.markdown else ""))
+    return 0
+
+
+def _cmd_allocate(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import bayescale as bs
+    from bayescale.decisions import extrapolation
+
+    fit = bs.load_fit(a.fit)
+    table = bs.allocate(fit, a.budget, ci=a.ci, group=a.group,
+                        flops_per_token=a.flops_per_token)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    for c, d in zip(a.budget, extrapolation(fit, a.budget, group=a.group), strict=True):
+        if d > 0:
+            print(f"note: {c:.3g} FLOPs is {d:.1f} orders of magnitude beyond the largest run; "
+                  "the intervals assume the law holds that far", file=sys.stderr)
     return 0
 
 
@@ -266,6 +322,8 @@ _COMMANDS = {
     "fit": _cmd_fit,
     "summary": _cmd_summary,
     "predict": _cmd_predict,
+    "report": _cmd_report,
+    "allocate": _cmd_allocate,
     "datasets": _cmd_datasets,
     "spec": _cmd_spec,
 }

@@ -12,7 +12,6 @@ import datetime as _dt
 import html
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale._io import atomic_path
 from bayescale.data.runs import runs_hash
 from bayescale.errors import ProvenanceError
 from bayescale.inference.diagnostics import Diagnostics, diagnose
@@ -289,6 +289,8 @@ class ScalingFit:
         ci: Sequence[float] = DEFAULT_CI,
         seed: int | None = 0,
         flops: float = 6.0,
+        discrepancy: Any = None,
+        **inputs: Any,
     ) -> Prediction:
         """Posterior predictive loss at new inputs.
 
@@ -309,6 +311,13 @@ class ScalingFit:
             Seed for the noise draws (and new-group draws).
         flops : float
             FLOPs per parameter per token used to convert C.
+        discrepancy : Discrepancy, optional
+            Extrapolation discrepancy term (:func:`bayescale.learn_discrepancy`): widens the
+            prediction beyond the fitted runs' largest compute by ``kappa`` per order of
+            magnitude; no effect inside the data.  Off by default.
+        **inputs
+            Other inputs of the law, e.g. ``U=`` (unique tokens) for the data-constrained law or
+            ``loss=`` for the link laws; for those the prediction is of the law's target column.
 
         Examples
         --------
@@ -316,7 +325,8 @@ class ScalingFit:
         """
         import xarray as xr
 
-        inputs = self._inputs(N=N, D=D, C=C, flops=flops)
+        extra = inputs
+        inputs = self._inputs(N=N, D=D, C=C, flops=flops, other=extra)
         n_points = len(next(iter(inputs.values())))
         rng = np.random.default_rng(seed)
         params = self._params_for_group(group, rng)
@@ -334,13 +344,16 @@ class ScalingFit:
             else:
                 eps = rng.standard_normal(size=log_mu.shape)
             log_mu = log_mu + sigma * eps
+        if discrepancy is not None:
+            along = self._along(discrepancy.by, inputs, extra, N=N, D=D, C=C, flops=flops)
+            log_mu = discrepancy.perturb(log_mu, along, rng)
         loss = np.exp(log_mu)
         da = xr.DataArray(
             loss.reshape(chains, ndraw, n_points),
             dims=("chain", "draw", "point"),
             coords={"chain": np.arange(chains), "draw": np.arange(ndraw),
                     "point": np.arange(n_points)},
-            name="loss",
+            name=self.law.target,
             attrs={"noise": int(noise), "group": group or ""},
         )
         table = pd.DataFrame(inputs)
@@ -349,9 +362,30 @@ class ScalingFit:
         table = pd.concat([table, interval_table(loss, ci)], axis=1)
         return Prediction(draws=da, table=table, noise=noise)
 
-    def _inputs(self, *, N, D, C, flops) -> dict[str, np.ndarray]:
+    def _along(self, by, inputs, extra, *, N, D, C, flops) -> np.ndarray:
+        """Values of ``by`` (C or N) at the prediction points, for the discrepancy term."""
+        if by in inputs:
+            return inputs[by]
+        n_points = len(next(iter(inputs.values())))
+        given = {k: v for k, v in {"N": N, "D": D, "C": C, **extra}.items() if v is not None}
+        if by == "C" and "C" not in given and {"N", "D"} <= set(given):
+            given["C"] = flops * np.asarray(given["N"], float) * np.asarray(given["D"], float)
+        if by not in given:
+            raise ValueError(
+                f"the discrepancy term grows with {by}, so pass {by}= (or N and D) to predict"
+            )
+        return np.broadcast_to(np.atleast_1d(np.asarray(given[by], dtype=float)).ravel(),
+                               (n_points,))
+
+    def _inputs(self, *, N, D, C, flops, other=None) -> dict[str, np.ndarray]:
         law = self.law
-        given = {k: v for k, v in {"N": N, "D": D, "C": C}.items() if v is not None}
+        other = dict(other or {})
+        unknown = [k for k in other if k not in law.inputs]
+        if unknown:
+            raise ValueError(
+                f"law {law.name!r} reads {list(law.inputs)}; it has no input(s) {unknown}"
+            )
+        given = {k: v for k, v in {"N": N, "D": D, "C": C, **other}.items() if v is not None}
         if law.inputs == ("C",):
             if "C" not in given:
                 if "N" in given and "D" in given:
@@ -453,16 +487,8 @@ class ScalingFit:
         }
         tree.attrs = {**{k: v for k, v in tree.attrs.items() if isinstance(v, str | int | float)},
                       **attrs}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             tree.to_netcdf(tmp, engine="h5netcdf", encoding=_compression(tree))
-            publish(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
         return path
 
     # ------------------------------------------------------------------ display
@@ -488,18 +514,6 @@ class ScalingFit:
             f"<small>{html.escape(str(self.diagnostics).splitlines()[0])}</small>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}</div>"
         )
-
-
-def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Rename a finished temporary file into place with the usual permissions (umask).
-
-    ``tempfile.mkstemp`` creates files readable only by their owner; outputs such as reports
-    and fits should get the same permissions as any other file the user writes.
-    """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
 
 
 def _compression(tree) -> dict[str, dict[str, dict[str, Any]]]:
@@ -606,7 +620,8 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
             f"{str(path)!r}: the stored runs do not match the recorded data hash; refit"
         )
     if runs is not None:
-        theirs = validate_runs(runs, require=(*saved_spec.law_obj.inputs, "loss"))
+        law = saved_spec.law_obj
+        theirs = validate_runs(runs, require=(*law.inputs, law.target))
         cols = [c for c in table.columns if c in theirs.columns]
         if runs_hash(theirs.reset_index(drop=True), cols) != runs_hash(table, cols):
             raise ProvenanceError(
