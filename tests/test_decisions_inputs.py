@@ -1,8 +1,6 @@
-"""Degenerate inputs, error messages and speed of bayescale.decisions."""
+"""Degenerate inputs and error messages of bayescale.decisions."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pandas as pd
@@ -158,19 +156,16 @@ def test_noise_without_sigma_is_deterministic():
     np.testing.assert_array_equal(bd.loss_draws(with_sigma, 1e9, 1e11, noise=False), b)
 
 
-def test_speed_4000_draws_by_200_budgets():
+def test_large_batch_4000_draws_by_200_budgets():
+    """Chunked evaluation of a full posterior over many budgets agrees with the closed form.
+
+    Timing lives in benchmarks/decisions_bench.py, not here.
+    """
     d = draws_of(4000, seed=9)
     budgets = np.logspace(18, 26, 200)
-    t0 = time.perf_counter()
     closed = bd.compute_optimal(d, budgets)
-    t_closed = time.perf_counter() - t0
-    t0 = time.perf_counter()
     numeric = bd.compute_optimal(d, budgets, method="numeric")
-    t_numeric = time.perf_counter() - t0
     np.testing.assert_allclose(numeric["N"], closed["N"], rtol=1e-5)
-    # typical: ~0.2 s and ~2 s on one core; generous bounds against noisy CI machines
-    assert t_closed < 1.5, t_closed
-    assert t_numeric < 15.0, t_numeric
 
 
 def test_flop_function_everywhere_and_infeasible_region():

@@ -178,7 +178,9 @@ def per_draw(value: Any, name: str, n: int, *, positive: bool, allow_zero: bool 
     if not ok.all():
         i = int(np.argmax(~ok))
         need = "non-negative" if allow_zero else "positive"
-        raise DecisionError(f"{name} must be {need} and finite; got {a[i]!r} (at draw {i})")
+        raise DecisionError(
+            f"{name} must be {need} and finite; got {float(a[i])!r} (at draw {i})"
+        )
     return a
 
 
@@ -220,7 +222,9 @@ def positive_values(x: Any, name: str, *, unit: str = "") -> tuple[np.ndarray, b
     try:
         a = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
-        raise DecisionError(f"{name} must be a positive number or array of numbers; got {x!r}")
+        raise DecisionError(
+            f"{name} must be a positive number or array of numbers; got {x!r}"
+        ) from None
     scalar = a.ndim == 0
     a = a.reshape(-1)
     if a.size == 0:
@@ -229,7 +233,7 @@ def positive_values(x: Any, name: str, *, unit: str = "") -> tuple[np.ndarray, b
     if bad.any():
         i = int(np.argmax(bad))
         where = "" if scalar else f" (at index {i})"
-        raise DecisionError(f"{name} must be positive and finite{unit}; got {a[i]!r}{where}")
+        raise DecisionError(f"{name} must be positive and finite{unit}; got {float(a[i])!r}{where}")
     return a, scalar
 
 

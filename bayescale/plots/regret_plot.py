@@ -21,9 +21,10 @@ def plot_regret(
 
     Left: ``L(plan) - L*(C)``, the loss left on the table against each draw's compute-optimal
     run with the same budget.  Right: deadweight compute, how much more compute (in % of the
-    optimum's) the plan spends than a compute-optimal run reaching the same loss, on a log axis
-    when it spans a wide range; draws where the plan is optimal to floating-point precision
-    are counted in the title.
+    optimum's) the plan spends than a compute-optimal run reaching the same loss.  Each panel
+    uses a log x-axis when its values span more than a factor of 3 (a near-optimal plan's
+    regret spans orders of magnitude); the title counts the draws for which the plan is
+    optimal to floating-point precision when there are at least 1% of them.
 
     Parameters
     ----------
@@ -49,38 +50,43 @@ def plot_regret(
 
     from bayescale.decisions import regret
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import fmt_count, plain_log_ticks
+    from bayescale.plots._style import fmt_count
 
     k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
     res = regret(decision_draws(fit, group=group), plan, law=fit.law, flops_per_token=k)
     excess = res.draws["excess_loss"]
     dead = 100.0 * res.draws["deadweight_compute"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
-    ax1.hist(excess, bins=bins, color="#9467bd", alpha=0.8)
-    med, hi = np.quantile(excess, [0.5, 0.95])
-    ax1.axvline(med, color="k", lw=1, label=f"median {med:.3g}")
-    ax1.axvline(hi, color="k", lw=1, ls="--", label=f"95th percentile {hi:.3g}")
-    ax1.set_xlabel("excess loss over the compute-optimal run (nats)")
+    _panel(ax1, excess, bins, "#9467bd", "excess loss over the optimal run (nats)",
+           lambda v: f"{v:.2g}")
+    _panel(ax2, dead, bins, "#8c564b", "deadweight compute (% extra)", lambda v: f"{v:.2g}%")
     ax1.set_ylabel("posterior draws")
-    ax1.legend(fontsize=7)
     tiny = dead < 1e-6
-    pos = dead[~tiny]
-    logx = pos.size > 0 and pos.max() > 3.0 * pos.min()
-    if pos.size:
-        edges = (np.logspace(np.log10(pos.min()), np.log10(pos.max()), bins) if logx
-                 else bins)
-        ax2.hist(pos, bins=edges, color="#8c564b", alpha=0.8)
-    med, hi = np.quantile(dead, [0.5, 0.95])
-    ax2.axvline(max(med, 1e-6), color="k", lw=1, label=f"median {med:.3g}%")
-    ax2.axvline(max(hi, 1e-6), color="k", lw=1, ls="--", label=f"95th percentile {hi:.3g}%")
-    if logx:
-        ax2.set_xscale("log")
-        plain_log_ticks(ax2.xaxis)
-    ax2.set_xlabel("deadweight compute: % more than an optimal run needs")
-    ax2.legend(fontsize=7)
     title = (f"regret of the plan N = {fmt_count(plan[0])}, D = {fmt_count(plan[1])} "
              f"(C = {res.plans['budget'].iloc[0]:.3g} FLOPs)")
-    if tiny.any():
+    if tiny.mean() >= 0.01:
         title += f"; optimal in {tiny.mean():.0%} of draws"
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _panel(ax, values, bins, colour, xlabel, fmt) -> None:
+    """Histogram on a log x-axis when the positive values span more than a factor of 3."""
+    from bayescale.plots._style import plain_log_ticks
+
+    pos = values[values > 1e-12 * max(float(values.max()), 1e-300)]
+    logx = pos.size > 1 and pos.max() > 3.0 * pos.min()
+    if logx:
+        edges = np.logspace(np.log10(pos.min()), np.log10(pos.max()), bins)
+        ax.hist(pos, bins=edges, color=colour, alpha=0.8)
+        ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis, max_ticks=6)
+    else:
+        ax.hist(values, bins=bins, color=colour, alpha=0.8)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    med, hi = np.quantile(values, [0.5, 0.95])
+    floor = pos.min() if logx else -np.inf
+    ax.axvline(max(med, floor), color="k", lw=1, label=f"median {fmt(med)}")
+    ax.axvline(max(hi, floor), color="k", lw=1, ls="--", label=f"95th percentile {fmt(hi)}")
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=7)

@@ -1,0 +1,891 @@
+"""The risk report: from a fitted law to a training-budget recommendation someone can sign.
+
+:func:`write_report` writes a self-contained HTML page (figures embedded as PNG, CSS inline, no
+scripts, nothing fetched from the network) and its Markdown twin (``report.md`` with the
+figures as PNG files in ``report_files/``).  :func:`build_report` returns the same content as
+a :class:`~bayescale.report.document.Document` without writing anything.
+
+The report leads with a one-paragraph answer in plain language, then the warnings a decision
+maker must read (extrapolation distance, sampling problems, runs that leave-one-out
+cross-validation flags, parameters the data barely inform), then the numbers behind the
+answer: the allocation table with intervals, P(loss <= target), the regret of the user's plan,
+and finally the data, the law and its priors, prior against posterior, the fit to the runs,
+sampling diagnostics and the provenance needed to reproduce it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale._io import atomic_write_bytes
+from bayescale.decisions._common import DecisionError
+from bayescale.report.document import (
+    Bullets,
+    Document,
+    Figure,
+    Heading,
+    Para,
+    Pre,
+    Table,
+    figure_png,
+    table,
+)
+
+__all__ = ["LOO_K_MAX", "ReportFiles", "build_report", "write_report"]
+
+#: Pareto k above which a run is flagged as too influential for PSIS-LOO (Vehtari et al. 2024).
+LOO_K_MAX = 0.7
+#: Posterior-to-prior spread ratio above which a parameter is "barely informed by the data".
+PRIOR_DOMINATED = 0.5
+#: Fewer posterior draws than this get a warning about rough interval ends.
+FEW_DRAWS = 1000
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Paths written by :func:`write_report`.
+
+    Attributes
+    ----------
+    html : Path
+        The self-contained HTML report.
+    markdown : Path or None
+        The Markdown twin (None with ``markdown=False``).
+    figures : tuple of Path
+        PNG files of the Markdown twin's figures.
+    document : Document
+        The report's content (blocks), e.g. to render it elsewhere.
+    """
+
+    html: Path
+    markdown: Path | None
+    figures: tuple[Path, ...]
+    document: Document = field(repr=False)
+
+
+# --------------------------------------------------------------------------- formatting
+def _sci(x: float) -> str:
+    """``5.76e+23 -> '5.76e23'``."""
+    if not np.isfinite(x):
+        return "infinite" if x > 0 else str(x)
+    return f"{x:.3g}".replace("e+", "e").replace("e0", "e").replace("e-0", "e-")
+
+
+def _count(x: float) -> str:
+    from bayescale.plots._style import fmt_count
+
+    return fmt_count(x)
+
+
+def _loss(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _pct(p: float) -> str:
+    if p >= 0.995 and p < 1.0:
+        return ">99%"
+    if 0 < p < 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
+def _interval(q: np.ndarray, fmt, sep: str = " to ") -> str:
+    """``'median [lo to hi]'`` from quantiles ``(lo, median, hi)``."""
+    return f"{fmt(q[1])} [{fmt(q[0])}{sep}{fmt(q[2])}]"
+
+
+def _share(x: float) -> str:
+    """A fraction as a percentage: ``0.0021 -> '0.21%'``, tiny values as ``'<0.01%'``."""
+    return "<0.01%" if x < 1e-4 else f"{100 * x:.2g}%"
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+# --------------------------------------------------------------------------- checks
+def _check_args(budgets, target_loss, plan, prob, ci, k):
+    if plan is not None:
+        try:
+            n_p, d_p = (float(v) for v in plan)
+        except (TypeError, ValueError):
+            raise DecisionError(f"plan must be a pair (N, D) of numbers; got {plan!r}") from None
+        if not (n_p > 0 and d_p > 0 and math.isfinite(n_p * d_p)):
+            raise DecisionError(f"plan N and D must be positive and finite; got {plan!r}")
+        plan = (n_p, d_p)
+    if budgets is None:
+        if plan is None:
+            raise DecisionError(
+                "give budgets=[...] (training FLOPs) or plan=(N, D) to write a report"
+            )
+        budgets = [k * plan[0] * plan[1]]
+    c = np.atleast_1d(np.asarray(budgets, dtype=float)).ravel()
+    if c.size == 0 or not np.all(np.isfinite(c) & (c > 0)):
+        raise DecisionError(f"budgets must be positive finite FLOPs; got {budgets!r}")
+    c = np.unique(c)
+    if target_loss is not None:
+        target_loss = float(target_loss)
+        if not (math.isfinite(target_loss) and target_loss > 0):
+            raise DecisionError(f"target_loss must be a positive loss in nats; got {target_loss!r}")
+    if not 0 < float(prob) < 1:
+        raise DecisionError(f"prob must be in (0, 1); got {prob!r}")
+    if not 0 < float(ci) < 1:
+        raise DecisionError(f"ci must be in (0, 1); got {ci!r}")
+    return c, target_loss, plan
+
+
+def _noisy(loss: np.ndarray, draws: dict, rng: np.random.Generator) -> np.ndarray:
+    """One training run's loss per draw: the law's loss times exp(noise)."""
+    sigma, nu = draws.get("sigma"), draws.get("nu")
+    if sigma is None:
+        return loss
+    shape = loss.shape
+    extra = (1,) * (len(shape) - 1)
+    if nu is None:
+        z = rng.standard_normal(shape)
+    else:
+        z = rng.standard_t(np.broadcast_to(nu.reshape(nu.shape + extra), shape))
+    return loss * np.exp(sigma.reshape(sigma.shape + extra) * z)
+
+
+def _loo(fit, loo) -> tuple[Any, str]:
+    """(ELPD result or None, note)."""
+    if loo is False or loo is None:
+        return None, "Leave-one-out cross-validation was not run for this report (loo=False)."
+    if loo is True:
+        if "log_likelihood" not in fit.tree.children:
+            return None, "Leave-one-out cross-validation needs the fit's log-likelihood, absent."
+        try:
+            import arviz as az
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = az.loo(fit.tree, pointwise=True)
+        except Exception as exc:  # a 1-draw fit, a broken log-likelihood...
+            return None, f"Leave-one-out cross-validation could not be computed: {exc}"
+    else:
+        res = loo
+    return res, ""
+
+
+# --------------------------------------------------------------------------- the report
+def build_report(
+    fit: Any,
+    *,
+    budgets: Sequence[float] | float | None = None,
+    target_loss: float | None = None,
+    plan: tuple[float, float] | None = None,
+    prob: float = 0.9,
+    ci: float = 0.95,
+    group: str | None = None,
+    inference_tokens: float | None = None,
+    loo: Any = True,
+    extra_warnings: Sequence[str] = (),
+    title: str | None = None,
+    dpi: int = 100,
+    seed: int = 0,
+) -> Document:
+    """Assemble the risk report of a fit without writing it (see :func:`write_report`).
+
+    Returns
+    -------
+    Document
+        Title and blocks; ``doc.to_html()`` and ``doc.to_markdown(figure_dir)`` render it.
+
+    Examples
+    --------
+    >>> from bayescale.report import build_report
+    >>> doc = build_report(fit, budgets=[5.76e23], target_loss=2.0)   # doctest: +SKIP
+    >>> [b.text for b in doc.blocks if type(b).__name__ == "Heading"]  # doctest: +SKIP
+    """
+    from bayescale.decisions import (
+        budget_for_target,
+        compute_optimal,
+        exponents,
+        inference_aware_allocation,
+        loss_draws,
+        prob_below,
+        regret,
+        risk_averse_allocation,
+    )
+    from bayescale.decisions.api import decision_draws, extrapolation, fit_flops_per_token
+    from bayescale.modeling.model import group_labels
+
+    k = fit_flops_per_token(fit)
+    budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
+    prob, ci = float(prob), float(ci)
+    law = fit.law
+    nd = set(law.inputs) == {"N", "D"}
+    draws = decision_draws(fit, group=group)
+    s = next(iter(draws.values())).size
+    opts = {"law": law, "flops_per_token": k}
+    rng = np.random.default_rng(seed)
+    qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
+    lab = f"{ci:.0%}"
+    runs = fit.runs
+    if group is not None and fit.groups:
+        runs = runs[group_labels(runs, fit.spec.groups) == group]
+    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+    ext = extrapolation(fit, budgets, group=group)
+    if plan is not None and not nd:
+        raise DecisionError(
+            f"plan=(N, D) needs a law with inputs ('N', 'D'); law {law.name!r} reads "
+            f"{law.inputs}: pass budgets only"
+        )
+    dataset = runs.attrs.get("name", "")
+    if title is None:
+        title = (f"Training-budget risk report: {law.name} law, {len(runs)} runs"
+                 + (f" ({dataset})" if dataset else "") + (f", group {group}" if group else ""))
+
+    # ------------------------------------------------------------------ the numbers
+    if nd:
+        opt = compute_optimal(draws, budgets, **opts)
+    else:
+        opt = {"loss": loss_draws(draws, C=budgets, law=law, noise=False)}
+    run_loss = _noisy(opt["loss"], draws, rng)  # (S, B): one training run at each budget
+    q_of = {key: np.quantile(v, qs, axis=0) for key, v in opt.items()}
+    q_run = np.quantile(run_loss, qs, axis=0)
+
+    p_target = p_target_mean = None
+    c_req = c_half = None
+    if target_loss is not None:
+        p_target = np.atleast_1d(prob_below(draws, target_loss, budget=budgets, **opts))
+        p_target_mean = np.atleast_1d(prob_below(draws, target_loss, budget=budgets,
+                                                 noise=False, **opts))
+        c_req = budget_for_target(draws, target_loss, prob, on_unreachable="inf", **opts)
+        c_half = budget_for_target(draws, target_loss, 0.5, on_unreachable="inf", **opts)
+        e_draws = draws.get("E")
+        below_floor = float(np.mean(e_draws >= target_loss)) if e_draws is not None else 0.0
+    met = None  # (count, compute, loss) of the runs that already reach the target
+    if target_loss is not None and "loss" in runs:
+        hit = runs["loss"].to_numpy(dtype=float) <= target_loss
+        if hit.any():
+            j = int(np.argmin(np.where(hit, c_runs, np.inf)))
+            met = (int(hit.sum()), float(c_runs[j]), float(runs["loss"].iloc[j]))
+
+    reg = plan_loss = p_plan = None
+    if plan is not None:
+        reg = regret(draws, plan, **opts)
+        plan_loss = np.quantile(loss_draws(draws, plan[0], plan[1], law=law, rng=rng), qs)
+        if target_loss is not None:
+            p_plan = prob_below(draws, target_loss, plan=plan, **opts)
+        c_plan = k * plan[0] * plan[1]
+        ext_plan = float(extrapolation(fit, c_plan, group=group)[0])
+
+    expo = None
+    if nd:
+        try:
+            expo = exponents(draws, law=law)
+        except DecisionError:
+            expo = None
+
+    loo_res, loo_note = _loo(fit, loo)
+
+    # ------------------------------------------------------------------ warnings
+    warn: list[str] = []
+    c_max, c_min = c_runs.max(), c_runs.min()
+    for c, d in zip(budgets, ext, strict=True):
+        if d > 0.05:
+            strength = "far " if d >= 2 else ""
+            warn.append(
+                f"Extrapolation: {_sci(c)} FLOPs is {d:.1f} orders of magnitude "
+                f"({10**d:,.0f}x) more compute than the largest run ({_sci(c_max)} FLOPs), "
+                f"{strength}beyond the data.  The intervals assume the {law.name} law keeps "
+                f"holding over that range; they do not include the risk that it bends (a "
+                f"different law, a change of data, architecture or training recipe), so treat "
+                f"them as a lower bound on the real uncertainty."
+            )
+        elif d < -0.05:
+            warn.append(
+                f"Extrapolation downward: {_sci(c)} FLOPs is {-d:.1f} orders of magnitude below "
+                f"the smallest run ({_sci(c_min)} FLOPs); the law is not checked there."
+            )
+    if nd:
+        n_max = float(runs["N"].max())
+        for c, n_med in zip(budgets, q_of["N"][1], strict=True):
+            if n_med > 10 * n_max:
+                warn.append(
+                    f"Model size: at {_sci(c)} FLOPs the recommended model ({_count(n_med)} "
+                    f"parameters) is {n_med / n_max:.0f}x larger than the largest model in the "
+                    f"data ({_count(n_max)})."
+                )
+    if plan is not None and ext_plan > max(0.05, float(ext.max()) + 0.05):
+        warn.append(f"Your plan's compute ({_sci(c_plan)} FLOPs) is {ext_plan:.1f} orders of "
+                    f"magnitude beyond the largest run.")
+    diag = fit.diagnostics
+    for problem in diag.problems:
+        warn.append(f"Sampling: {problem}.")
+    if loo_res is not None:
+        kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
+        bad = np.nonzero(kvals > LOO_K_MAX)[0]
+        if bad.size:
+            shown = [_run_label(fit.runs, i, kvals[i]) for i in bad[np.argsort(-kvals[bad])][:8]]
+            more = f" and {bad.size - 8} more" if bad.size > 8 else ""
+            warn.append(
+                f"Leave-one-out cross-validation flags {bad.size} run(s) as too influential "
+                f"(Pareto k > {LOO_K_MAX}): {'; '.join(shown)}{more}.  The fit leans on these "
+                f"runs and its LOO estimate is unreliable: check them for errors or "
+                f"diverged training, or compare with a likelihood or law that explains them."
+            )
+    if s < FEW_DRAWS:
+        warn.append(f"Only {s} posterior draw{'s' if s != 1 else ''}: the ends of the "
+                    f"intervals are rough; refit with more draws (at least {FEW_DRAWS}) before "
+                    f"signing.")
+    dominated = _prior_dominated(fit)
+    if dominated:
+        warn.append(
+            "The data barely inform " + ", ".join(dominated) + ": the posterior is nearly as "
+            "wide as the prior, so those numbers mostly restate the prior (see 'Prior and "
+            "posterior')."
+        )
+    if target_loss is not None:
+        if not np.isfinite(c_req):
+            floor = (f"; the target is at or below the irreducible loss E in "
+                     f"{_pct(below_floor)} of the posterior draws" if below_floor > 0 else "")
+            warn.append(f"Target: no budget reaches loss {target_loss:g} with probability "
+                        f"{prob:.0%}{floor}.")
+    warn += [str(w) for w in extra_warnings]
+
+    # ------------------------------------------------------------------ lead paragraph
+    lead = []
+    shown_b = list(range(min(3, budgets.size)))
+    for j in shown_b:
+        c = budgets[j]
+        if nd:
+            lead.append(
+                f"With {_sci(c)} FLOPs, train a model of about {_count(q_of['N'][1, j])} "
+                f"parameters ({lab} interval {_count(q_of['N'][0, j])} to "
+                f"{_count(q_of['N'][2, j])}) on about {_count(q_of['D'][1, j])} tokens "
+                f"({_count(q_of['D'][0, j])} to {_count(q_of['D'][2, j])}), "
+                f"{_ratio(q_of['tokens_per_param'][1, j])} tokens per parameter "
+                f"({_ratio(q_of['tokens_per_param'][0, j])} to "
+                f"{_ratio(q_of['tokens_per_param'][2, j])}); such a run should reach a loss of "
+                f"{_loss(q_run[1, j])} ({_loss(q_run[0, j])} to {_loss(q_run[2, j])}, run-to-run "
+                f"noise included)."
+            )
+        else:
+            lead.append(
+                f"With {_sci(c)} FLOPs the {law.name} law predicts a loss of "
+                f"{_loss(q_run[1, j])} ({lab} interval {_loss(q_run[0, j])} to "
+                f"{_loss(q_run[2, j])}); this law models loss against compute alone, so it "
+                f"cannot say how to split the budget between parameters and tokens."
+            )
+    if budgets.size > len(shown_b):
+        lead.append(f"The table below gives the other {budgets.size - len(shown_b)} budgets.")
+    if target_loss is not None:
+        ps = ", ".join(f"{_pct(p)} at {_sci(c)} FLOPs" for c, p in zip(budgets, p_target,
+                                                                      strict=True))
+        sentence = f"The chance that one run reaches your target loss {target_loss:g} is {ps}"
+        if np.isfinite(c_req):
+            sentence += (f"; a {prob:.0%} chance needs about {_sci(c_req)} FLOPs "
+                         f"(even odds: {_sci(c_half)})." if np.isfinite(c_half) else ".")
+        else:
+            sentence += f"; no budget gives a {prob:.0%} chance."
+        lead.append(sentence)
+        if met is not None:
+            lead.append(
+                f"Your data already contain {met[0]} run(s) at or below this loss, the cheapest "
+                f"with {_sci(met[1])} FLOPs (loss {_loss(met[2])}), so reaching the target "
+                f"needs no extrapolation."
+            )
+    if plan is not None:
+        rq = reg.draws
+        ex = np.quantile(rq["excess_loss"], qs)
+        dw = np.quantile(rq["deadweight_compute"], qs)
+        sentence = (
+            f"Your plan ({_count(plan[0])} parameters on {_count(plan[1])} tokens, "
+            f"{_sci(c_plan)} FLOPs) should reach {_loss(plan_loss[1])} ({_loss(plan_loss[0])} "
+            f"to {_loss(plan_loss[2])}); against the compute-optimal split of the same budget "
+            f"it gives up {ex[1]:.2g} nats (up to {ex[2]:.2g}), as if {_share(dw[1])} more "
+            f"compute had been spent than needed (up to {_share(dw[2])})"
+        )
+        if p_plan is not None:
+            sentence += f"; its chance of reaching {target_loss:g} is {_pct(p_plan)}"
+        lead.append(sentence + ".")
+    far, low = float(ext.max()), float(ext.min())
+    if far > 0.05:
+        lead.append(f"Caution: this extrapolates {far:.1f} orders of magnitude of compute beyond "
+                    f"the largest run and assumes the law keeps holding; the warnings below say "
+                    f"what that means.")
+    if low < -0.05:
+        lead.append(f"Caution: {_sci(budgets[0])} FLOPs lies {-low:.1f} orders of magnitude "
+                    f"below the smallest run, where the law was not checked.")
+    if far <= 0.05 and low >= -0.05:
+        lead.append("The budget" + ("s lie" if budgets.size > 1 else " lies")
+                    + " within the compute range of the runs.")
+    lead.append("Sampling diagnostics passed." if diag.ok else
+                "Sampling diagnostics FAILED: do not use these numbers until the fit is "
+                "repaired (see the warnings).")
+
+    blocks: list[Any] = [Para(" ".join(lead), kind="answer")]
+    blocks.append(Para(f"Intervals are {lab} equal-tailed posterior credible intervals from "
+                       f"{s} posterior draws; FLOPs = {k:g} N D.", kind="note"))
+    blocks.append(Heading("Warnings"))
+    blocks.append(Bullets(tuple(warn), kind="warnings") if warn else
+                  Para("No warnings: the budget is within the data, sampling diagnostics passed "
+                       "and no run is flagged by leave-one-out cross-validation."))
+
+    # ------------------------------------------------------------------ recommendation
+    blocks.append(Heading("Recommendation at your budget" + ("s" if budgets.size > 1 else "")))
+    rows = []
+    for j, c in enumerate(budgets):
+        beyond = f"+{ext[j]:.1f}" if ext[j] > 0 else (f"{ext[j]:.1f}" if ext[j] < 0 else "inside")
+        row = [_sci(c), beyond]
+        if nd:
+            row += [_interval(q_of["N"][:, j], _count), _interval(q_of["D"][:, j], _count),
+                    _interval(q_of["tokens_per_param"][:, j], _ratio)]
+        row += [_interval(q_of["loss"][:, j], _loss), _interval(q_run[:, j], _loss)]
+        rows.append(row)
+    cols = ["budget (FLOPs)", "orders beyond the runs"]
+    if nd:
+        cols += ["parameters N*", "tokens D*", "tokens per parameter"]
+    cols += ["loss of the law", "loss of one run"]
+    blocks.append(Table(table(rows, cols), caption=f"Compute-optimal allocation: median [{lab}]"))
+    if expo is not None:
+        qa, qb = np.quantile(expo["a"], qs), np.quantile(expo["b"], qs)
+        blocks.append(Para(
+            f"Along the frontier the optimal model size grows as C^a and the tokens as C^b, "
+            f"with a = {_interval(qa, lambda v: f'{v:.3f}')} and "
+            f"b = {_interval(qb, lambda v: f'{v:.3f}')} ({lab}); a = b = 0.5 would mean "
+            f"scaling parameters and tokens equally."))
+    if nd:
+        from bayescale.plots import plot_allocation, plot_decision
+
+        blocks.append(Figure("extrapolation", figure_png(
+            plot_decision(fit, budgets, plan=plan, target=target_loss, ci=ci, group=group,
+                          seed=seed), dpi=dpi),
+            "The runs, the fitted law per model size, and the compute-optimal loss extrapolated "
+            f"to your budget ({lab} bands); shaded: compute beyond the largest run."))
+        blocks.append(Figure("allocation", figure_png(
+            plot_allocation(fit, budgets, plan=plan, group=group), dpi=dpi),
+            "Compute-optimal parameters N* and tokens D* against compute, with 50% and 95% "
+            "bands; faint points: the runs' own N and D."))
+        blocks += _risk_averse_blocks(draws, budgets, q_of, opts, risk_averse_allocation, lab)
+    else:
+        from bayescale.plots import plot_fit
+
+        blocks.append(Figure("extrapolation", figure_png(
+            plot_fit(fit, group=group, ci=ci, extend=max(float(ext.max()), 0.0) + 0.3),
+            dpi=dpi), f"The runs and the fitted law extrapolated to your budget ({lab} band)."))
+
+    # ------------------------------------------------------------------ target
+    if target_loss is not None:
+        blocks.append(Heading(f"Probability of reaching loss {target_loss:g}"))
+        rows = [[_sci(c), _pct(p), _pct(pm)] for c, p, pm in zip(budgets, p_target,
+                                                                 p_target_mean, strict=True)]
+        rows.append([f"{_sci(c_half)} (smallest for even odds)", "50%", ""])
+        rows.append([f"{_sci(c_req)} (smallest for {prob:.0%})", f"{prob:.0%}", ""])
+        blocks.append(Table(table(rows, ["budget (FLOPs)", "P(one run reaches the target)",
+                                         "P(the law's mean loss does)"]),
+                            caption="Each budget spent on its compute-optimal allocation"))
+        blocks.append(Para(
+            "One run's probability includes run-to-run noise (the spread of the runs around the "
+            "law, from the likelihood); the law's probability is about the expected loss only."
+            , kind="note"))
+        from bayescale.plots import plot_prob_target
+
+        blocks.append(Figure("probability", figure_png(
+            plot_prob_target(fit, target_loss, budgets=budgets, plan=plan, prob=prob,
+                             group=group), dpi=dpi),
+            f"P(loss <= {target_loss:g}) against the budget; dotted: {prob:.0%} and the smallest "
+            f"budget reaching it."))
+
+    # ------------------------------------------------------------------ plan
+    if plan is not None:
+        blocks.append(Heading("Your plan"))
+        sm = reg.summary.set_index("quantity")
+        lo_c, hi_c = _ci_cols(sm, ci)
+        rows = [["parameters N", _count(plan[0])], ["tokens D", _count(plan[1])],
+                ["tokens per parameter", _ratio(plan[1] / plan[0])],
+                ["budget (FLOPs)", _sci(c_plan)],
+                ["loss of one run", _interval(plan_loss, _loss)]]
+        if p_plan is not None:
+            rows.append([f"P(loss <= {target_loss:g})", _pct(p_plan)])
+
+        def srow(name, qname, fmt):
+            v = sm.loc[qname]
+            return [name, f"{fmt(v['median'])} [{fmt(v[lo_c])} to {fmt(v[hi_c])}]"]
+
+        rows += [srow("optimal N at this budget", "N_opt", _count),
+                 srow("optimal D at this budget", "D_opt", _count),
+                 srow("excess loss over the optimum (nats)", "excess_loss", lambda v: f"{v:.3g}"),
+                 srow("deadweight compute", "deadweight_compute", _share)]
+        blocks.append(Table(table(rows, ["", f"median [{lab}]"]),
+                            caption="Regret of your plan against each draw's optimum"))
+        blocks.append(Para(
+            "Excess loss: how much lower the loss of a compute-optimal run with the same budget "
+            "would be.  Deadweight compute: how much more compute the plan spends than a "
+            "compute-optimal run reaching the same loss.", kind="note"))
+        from bayescale.plots import plot_regret
+
+        blocks.append(Figure("regret", figure_png(plot_regret(fit, plan, group=group), dpi=dpi),
+                             "Posterior of the plan's excess loss and deadweight compute."))
+
+    # ------------------------------------------------------------------ inference
+    if inference_tokens is not None and target_loss is not None and nd:
+        ia = inference_aware_allocation(draws, target_loss, inference_tokens, ci=(ci,),
+                                        law=law, flops_per_token=k)
+        blocks.append(Heading("Accounting for inference"))
+        lo_c, hi_c = _ci_cols(ia.summary.set_index("quantity"), ci)
+        sm = ia.summary.set_index("quantity")
+        rows = [[q, f"{fmt(sm.loc[q, 'median'])} [{fmt(sm.loc[q, lo_c])} to "
+                    f"{fmt(sm.loc[q, hi_c])}]"]
+                for q, fmt in (("N", _count), ("D", _count), ("tokens_per_param", _ratio),
+                               ("total_flops", _sci), ("N_compute_optimal", _count),
+                               ("total_flops_compute_optimal", _sci),
+                               ("savings", lambda v: f"{v:.1%}"))]
+        names = {"N": "parameters N", "D": "tokens D", "tokens_per_param": "tokens per parameter",
+                 "total_flops": "training + inference FLOPs",
+                 "N_compute_optimal": "parameters of the training-optimal run",
+                 "total_flops_compute_optimal": "its training + inference FLOPs",
+                 "savings": "FLOPs saved"}
+        rows = [[names[r[0]], r[1]] for r in rows]
+        blocks.append(Table(table(rows, ["", f"median [{lab}]"]), caption=(
+            f"Smallest training + inference FLOPs reaching loss {target_loss:g} with "
+            f"{_sci(inference_tokens)} inference tokens")))
+        if ia.n_unreachable:
+            blocks.append(Para(f"{ia.n_unreachable} of {s} draws cannot reach the target at any "
+                               f"size and are left out.", kind="note"))
+
+    # ------------------------------------------------------------------ data, law, priors
+    blocks += _data_blocks(runs, fit, k)
+    blocks += _law_blocks(fit)
+    blocks += _prior_posterior_blocks(fit, ci, dpi)
+
+    # ------------------------------------------------------------------ fit and LOO
+    from bayescale.plots import plot_fit
+
+    blocks.append(Heading("The fit to the runs"))
+    blocks.append(Figure("fit", figure_png(plot_fit(fit, group=group, ci=ci, extend=0.3),
+                                           dpi=dpi),
+                         f"Loss against compute on log-log axes: the runs (points) and the "
+                         f"posterior median and {lab} band of the law for several model sizes."))
+    if loo_res is not None:
+        kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
+        blocks.append(Para(
+            f"Leave-one-out cross-validation (PSIS-LOO): elpd_loo {float(loo_res.elpd):.1f} "
+            f"(SE {float(loo_res.se):.1f}), effective number of parameters "
+            f"{float(loo_res.p):.1f}; {int(np.sum(kvals > LOO_K_MAX))} of {kvals.size} runs "
+            f"have Pareto k > {LOO_K_MAX} (largest {np.nanmax(kvals):.2f})."))
+    else:
+        blocks.append(Para(loo_note, kind="note"))
+
+    # ------------------------------------------------------------------ diagnostics
+    blocks.append(Heading("Sampling diagnostics"))
+    blocks.append(Pre(str(diag)))
+    blocks += _summary_blocks(fit, ci)
+
+    # ------------------------------------------------------------------ provenance
+    blocks.append(Heading("Reproducibility"))
+    meta = fit.meta
+    rows = [[key, str(meta[key])] for key in ("bayescale_version", "law", "seed", "sampler",
+                                              "settings", "versions", "spec_hash", "data_hash",
+                                              "created", "status") if key in meta]
+    blocks.append(Table(table(rows, ["", "value"])))
+    from bayescale import __version__
+
+    blocks.append(Para(
+        f"Report generated by bayescale {__version__} on "
+        f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", kind="note"))
+    return Document(title, blocks)
+
+
+def _ci_cols(summary: pd.DataFrame, ci: float) -> tuple[str, str]:
+    from bayescale.decisions._common import level_label
+
+    tag = level_label(ci)
+    return f"lo_{tag}", f"hi_{tag}"
+
+
+def _run_label(runs: pd.DataFrame, i: int, kval: float) -> str:
+    row = runs.iloc[int(i)]
+    parts = [f"row {int(i)}"]
+    for col, fmt in (("N", _count), ("D", _count), ("C", _sci), ("loss", _loss)):
+        if col in row.index and pd.notna(row[col]):
+            parts.append(f"{col} {fmt(float(row[col]))}")
+    return ", ".join(parts) + f" (k {kval:.2f})"
+
+
+def _prior_dominated(fit) -> list[str]:
+    if "prior" not in fit.tree.children:
+        return []
+    prior, post = fit.tree["prior"], fit.tree["posterior"]
+    out = []
+    for name in fit.law.natural:
+        if name not in prior.data_vars or name not in post.data_vars:
+            continue
+        pr = np.asarray(prior[name], dtype=float).ravel()
+        po = np.asarray(post[name], dtype=float).ravel()
+        if pr.size < 10 or po.size < 10:
+            continue
+        if np.all(pr > 0) and np.all(po > 0):
+            pr, po = np.log(pr), np.log(po)
+        w_pr = np.subtract(*np.quantile(pr, [0.95, 0.05]))
+        w_po = np.subtract(*np.quantile(po, [0.95, 0.05]))
+        if w_pr > 0 and w_po / w_pr > PRIOR_DOMINATED:
+            out.append(name)
+    return out
+
+
+def _risk_averse_blocks(draws, budgets, q_of, opts, risk_averse_allocation, lab) -> list:
+    rows = []
+    for j, c in enumerate(budgets[:4]):
+        mean = risk_averse_allocation(draws, c, utility="mean", **opts)
+        tail = risk_averse_allocation(draws, c, utility="cvar", level=0.9, **opts)
+        rows.append([_sci(c), _count(q_of["N"][1, j]),
+                     f"{_count(mean.N)} ({_ratio(mean.tokens_per_param)} tok/param)",
+                     f"{_count(tail.N)} ({_ratio(tail.tokens_per_param)} tok/param)",
+                     f"{_loss(mean.objective)} / {_loss(tail.objective)}"])
+    return [
+        Heading("Choosing one allocation under uncertainty", level=3),
+        Table(table(rows, ["budget (FLOPs)", "median of per-draw optima N",
+                           "N minimising expected loss", "N minimising the worst 10% (CVaR 90)",
+                           "expected loss / CVaR 90"])),
+        Para("The table above summarises each posterior draw's own optimum.  A single run must "
+             "commit to one (N, D): these are the sizes that minimise the expected loss and the "
+             "average of the worst 10% of outcomes over the whole posterior.  When they agree "
+             "with the median the decision is robust to the remaining uncertainty.",
+             kind="note"),
+    ]
+
+
+def _data_blocks(runs: pd.DataFrame, fit, k: float) -> list:
+    blocks: list[Any] = [Heading("The data")]
+    attrs = runs.attrs
+    desc = [f"{len(runs)} training runs"]
+    if attrs.get("name"):
+        desc.append(f"from the bundled dataset '{attrs['name']}'")
+    if attrs.get("description"):
+        desc.append(f"({attrs['description']})")
+    text = " ".join(desc) + "."
+    if attrs.get("notes"):
+        text += f"  Loader notes: {attrs['notes']}"
+    blocks.append(Para(text))
+    rows = []
+    for col, fmt in (("N", _count), ("D", _count), ("C", _sci), ("loss", _loss)):
+        if col in runs:
+            v = runs[col].to_numpy(dtype=float)
+            rows.append([col, fmt(v.min()), fmt(np.median(v)), fmt(v.max())])
+    if "N" in runs and "D" in runs:
+        tpp = (runs["D"] / runs["N"]).to_numpy(dtype=float)
+        rows.append(["tokens per parameter", _ratio(tpp.min()), _ratio(np.median(tpp)),
+                     _ratio(tpp.max())])
+    blocks.append(Table(table(rows, ["column", "min", "median", "max"]),
+                        caption=f"Runs table ({attrs.get('flops', f'C = {k:g} N D')})"))
+    if fit.groups:
+        blocks.append(Para(f"Groups ({', '.join(fit.spec.groups)}): {', '.join(fit.groups)}."))
+    if attrs.get("source"):
+        blocks.append(Para(f"Source: {attrs['source']}"))
+    if attrs.get("citation"):
+        blocks.append(Para("If you use these data, cite:"))
+        blocks.append(Pre(str(attrs["citation"]).strip()))
+    return blocks
+
+
+def _prior_text(prior: dict) -> str:
+    kw = ", ".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}"
+                   for k, v in prior.get("kwargs", {}).items())
+    return f"{prior['dist']}({kw})"
+
+
+def _law_blocks(fit) -> list:
+    law, spec = fit.law, fit.spec
+    blocks: list[Any] = [Heading("The law and its priors"), Pre(law.formula)]
+    if law.description:
+        blocks.append(Para(law.description))
+    if law.citation:
+        blocks.append(Para(f"Reference: {law.citation}"))
+    ref = ", ".join(f"{k}0 = {_sci(v)}" for k, v in fit.reference.items())
+    blocks.append(Para(
+        f"Sampled parameters are centred on reference scales ({ref}); likelihood: "
+        f"{spec.likelihood.replace('_', '-')} on log loss.  Spec '{spec.name}'"
+        + (f": {spec.description}" if getattr(spec, "description", "") else ".")))
+    rows = []
+    for p in law.params:
+        prior = spec.priors.get(p.name)
+        if prior is None:
+            continue
+        pooling = spec.pooling_of(p.name) if spec.groups else ""
+        rows.append([p.name, _prior_text(prior), p.description]
+                    + ([pooling] if spec.groups else []))
+    for name, prior in spec.noise_priors.items():
+        rows.append([name, _prior_text(prior), "observation noise"]
+                    + ([""] if spec.groups else []))
+    cols = ["parameter", "prior", "meaning"] + (["pooling"] if spec.groups else [])
+    blocks.append(Table(table(rows, cols), caption="Priors as specified"))
+    return blocks
+
+
+def _prior_posterior_blocks(fit, ci: float, dpi: int) -> list:
+    from bayescale.modeling.spec import NOISE_PARAMS
+
+    blocks: list[Any] = [Heading("Prior and posterior")]
+    if "prior" not in fit.tree.children:
+        blocks.append(Para("This fit holds no prior draws (it was made with prior_draws=0), so "
+                           "prior and posterior cannot be compared here.", kind="note"))
+        return blocks
+    prior, post = fit.tree["prior"], fit.tree["posterior"]
+    qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
+    lab = f"{ci:.0%}"
+    rows = []
+    for name in [*fit.law.natural, *NOISE_PARAMS[fit.spec.likelihood]]:
+        if name not in prior.data_vars or name not in post.data_vars:
+            continue
+        pr = np.asarray(prior[name], dtype=float).ravel()
+        po = np.asarray(post[name], dtype=float).ravel()
+        qp, qq = np.quantile(pr, qs), np.quantile(po, qs)
+        # widths on the log scale for positive parameters (A and B span many decades)
+        wp, wq = (np.log(qp), np.log(qq)) if qp[0] > 0 and qq[0] > 0 else (qp, qq)
+        width = (wq[2] - wq[0]) / (wp[2] - wp[0]) if wp[2] > wp[0] else float("nan")
+        rows.append([name, f"{qp[0]:.3g} to {qp[2]:.3g}", _interval(qq, lambda v: f"{v:.4g}"),
+                     f"{width:.2g}"])
+    blocks.append(Table(table(rows, ["parameter", f"prior {lab}", f"posterior median [{lab}]",
+                                     "posterior / prior width*"]),
+                        caption="What the data changed (natural parameters)"))
+    from bayescale.plots import plot_prior_posterior
+
+    try:
+        fig = plot_prior_posterior(fit)
+    except ValueError as exc:
+        blocks.append(Para(str(exc), kind="note"))
+    else:
+        blocks.append(Figure("prior_posterior", figure_png(fig, dpi=dpi),
+                             "Prior (grey) and posterior (blue) of each parameter."))
+    blocks.insert(2, Para("* Width of the posterior interval over the prior's, on the log "
+                          "scale for positive parameters: near 0 the data decided, near 1 the "
+                          "prior did.", kind="note"))
+    return blocks
+
+
+def _summary_blocks(fit, ci: float) -> list:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            summ = fit.summary(ci=ci)
+    except Exception as exc:  # e.g. a single draw
+        return [Para(f"The posterior summary table could not be computed: {exc}", kind="note")]
+    tag = f"{round(100 * ci):d}"
+    cols = [c for c in ("median", f"lo_{tag}", f"hi_{tag}", "r_hat", "ess_bulk", "ess_tail")
+            if c in summ.columns]
+    rows = [[str(idx), *(f"{float(v):.4g}" for v in summ.loc[idx, cols])] for idx in summ.index]
+    return [Table(table(rows, ["parameter", *cols]),
+                  caption="Posterior summary with convergence diagnostics")]
+
+
+# --------------------------------------------------------------------------- writing
+def write_report(
+    fit: Any,
+    path: str | os.PathLike,
+    *,
+    budgets: Sequence[float] | float | None = None,
+    target_loss: float | None = None,
+    plan: tuple[float, float] | None = None,
+    prob: float = 0.9,
+    ci: float = 0.95,
+    group: str | None = None,
+    inference_tokens: float | None = None,
+    loo: Any = True,
+    extra_warnings: Sequence[str] = (),
+    title: str | None = None,
+    markdown: bool = True,
+    dpi: int = 100,
+    seed: int = 0,
+) -> ReportFiles:
+    """Write the risk report of a fit: a self-contained HTML page and its Markdown twin.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fitted law (Chinchilla, Kaplan, compute, or a hierarchical fit with ``group``).
+    path : path
+        The HTML file to write, e.g. ``"report.html"``.  The Markdown twin goes next to it
+        (``report.md``) with its figures in ``report_files/``.
+    budgets : float or sequence of float, optional
+        Training budgets in FLOPs.  Default: the plan's budget (``k N D``); one of ``budgets``
+        and ``plan`` is required.
+    target_loss : float, optional
+        A loss to reach: adds P(loss <= target) per budget and the smallest budget reaching
+        it with probability ``prob``.
+    plan : tuple (N, D), optional
+        Your proposed run: adds its predicted loss and its regret against the optimum.
+    prob : float, default 0.9
+        Probability required of the target.
+    ci : float, default 0.95
+        Level of the reported credible intervals.
+    group : str, optional
+        Group of a hierarchical fit (a label, or ``"new"`` for an unseen group).
+    inference_tokens : float, optional
+        With ``target_loss``: adds the allocation minimising training plus inference FLOPs.
+    loo : bool or ELPDData, default True
+        Run PSIS-LOO (``arviz.loo``) and name the runs with Pareto k > 0.7 in the warnings;
+        pass a precomputed result to reuse it, or False to skip.
+    extra_warnings : sequence of str, optional
+        More plain-language warnings to list (for example from a law comparison that flags
+        this law).
+    title : str, optional
+        Page title; a default names the law, the number of runs and the dataset.
+    markdown : bool, default True
+        Also write the Markdown twin and its PNG figures.
+    dpi : int, default 100
+        Resolution of the figures.
+    seed : int, default 0
+        Seed of simulated run-to-run noise (intervals of one run's loss).
+
+    Returns
+    -------
+    ReportFiles
+        The paths written and the report's content.
+
+    Raises
+    ------
+    DecisionError
+        (a ``ValueError``) for invalid budgets, plan, target, probability or interval level,
+        and for a plan with a law that has no ``N``/``D`` split.
+
+    Notes
+    -----
+    Every file is written to a temporary file in the destination folder and renamed into
+    place, so an interrupted run never leaves a half-written report; figures are written
+    before the Markdown, and the HTML last.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True))   # doctest: +SKIP
+    >>> files = bs.write_report(fit, "report.html", budgets=[5.76e23], target_loss=2.0,
+    ...                         plan=(70e9, 1.4e12))                       # doctest: +SKIP
+    >>> files.markdown.name                                                # doctest: +SKIP
+    'report.md'
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".md":
+        raise DecisionError(
+            f"path {str(path)!r} ends in .md; give the HTML file (e.g. report.html): the "
+            f"Markdown twin is written next to it"
+        )
+    doc = build_report(fit, budgets=budgets, target_loss=target_loss, plan=plan, prob=prob,
+                       ci=ci, group=group, inference_tokens=inference_tokens, loo=loo,
+                       extra_warnings=extra_warnings, title=title, dpi=dpi, seed=seed)
+    md_path = None
+    figures: list[Path] = []
+    if markdown:
+        fig_dir_name = f"{path.stem}_files"
+        fig_dir = path.parent / fig_dir_name
+        for f in doc.figures:
+            out = fig_dir / f"{f.name}.png"
+            atomic_write_bytes(out, f.png)
+            figures.append(out)
+        md_path = path.with_suffix(".md")
+        atomic_write_bytes(md_path, doc.to_markdown(fig_dir_name).encode("utf-8"))
+    atomic_write_bytes(path, doc.to_html().encode("utf-8"))
+    return ReportFiles(html=path, markdown=md_path, figures=tuple(figures), document=doc)

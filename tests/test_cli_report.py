@@ -1,0 +1,62 @@
+"""The report and allocate commands: real fits with small draws, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bayescale.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def saved_fit(chinchilla_fit, tmp_path_factory):
+    return chinchilla_fit.save(tmp_path_factory.mktemp("fit") / "fit.nc")
+
+
+def test_allocate_prints_the_table(saved_fit, capsys):
+    assert main(["allocate", str(saved_fit), "--budget", "1e22,5.76e23", "--ci", "0.95"]) == 0
+    out, err = capsys.readouterr()
+    assert "tokens_per_param" in out and "lo_95" in out and "5.76e+23" in out
+    assert "orders of magnitude beyond the largest run" in err
+
+
+def test_allocate_errors_are_one_line(saved_fit, tmp_path, capsys):
+    assert main(["allocate", str(saved_fit), "--budget", "1e22,-5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayescale: error: budgets must be positive") and "-5" in err
+    assert "Traceback" not in err
+    assert main(["allocate", str(tmp_path / "missing.nc"), "--budget", "1e22"]) == 2
+    assert "no fit file" in capsys.readouterr().err
+
+
+def test_report_from_a_saved_fit(saved_fit, tmp_path, capsys):
+    out = tmp_path / "r" / "report.html"
+    code = main(["report", str(saved_fit), "--budget", "5.76e23", "--target-loss", "2.0",
+                 "--plan", "7e10,1.4e12", "--no-loo", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "With 5.76e23 FLOPs, train a model" in printed and "wrote" in printed
+    assert out.exists() and out.with_suffix(".md").exists()
+    # the saved fit kept the dataset's citation
+    assert "Besiroglu" in out.read_text()
+
+
+def test_report_fits_a_bundled_dataset(tmp_path, capsys):
+    out = tmp_path / "report.html"
+    code = main(["report", "dataset:chinchilla", "--budget", "1e23", "--no-markdown",
+                 "--draws", "150", "--tune", "150", "--chains", "2", "--no-progress",
+                 "--seed", "5", "-o", str(out), "--save-fit", str(tmp_path / "fit.nc")])
+    assert code == 0, capsys.readouterr().err
+    assert out.exists() and not out.with_suffix(".md").exists()
+    assert (tmp_path / "fit.nc").exists()
+    html = out.read_text()
+    assert "245 runs" in html and "Only 300 posterior draws" in html
+
+
+def test_report_argument_errors(saved_fit, tmp_path, capsys):
+    assert main(["report", str(saved_fit), "-o", str(tmp_path / "r.html")]) == 2
+    assert "--budget" in capsys.readouterr().err
+    assert main(["report", str(saved_fit), "--plan", "7e10", "-o", str(tmp_path / "r.html")]) == 2
+    assert "two numbers N,D" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

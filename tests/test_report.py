@@ -1,0 +1,188 @@
+"""The risk report: self-contained HTML + Markdown twin, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import subprocess
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import bayescale as bs
+from bayescale.inference.result import ScalingFit
+from bayescale.report import build_report
+
+pytestmark = pytest.mark.slow
+
+PLAN = (70e9, 1.4e12)
+IMG_RE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _chromium() -> str | None:
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _decode_png(data: bytes):
+    from PIL import Image
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    img = Image.open(io.BytesIO(data))
+    img.load()  # full decode, not just the header
+    return img
+
+
+@pytest.fixture(scope="module")
+def report(chinchilla_fit, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    files = bs.write_report(chinchilla_fit, out, budgets=[1e22, 5.76e23], target_loss=2.0,
+                            plan=PLAN, inference_tokens=1e13)
+    return files
+
+
+def test_files_written_atomically_and_self_contained(report):
+    html = report.html.read_text()
+    folder = report.html.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.md",
+                                                        "report_files"]
+    assert not [p for p in folder.rglob("*") if ".part" in p.name or p.name.endswith(".tmp")]
+    # nothing fetched: no scripts, stylesheets, frames or remote sources
+    for bad in ("<script", "<link", "<iframe", "@import", 'src="http', "src='http", "url("):
+        assert bad not in html, bad
+    imgs = IMG_RE.findall(html)
+    assert len(imgs) == len(report.figures) == 6
+    assert html.count("<img ") == len(imgs)
+    for data in imgs:
+        img = _decode_png(base64.b64decode(data))
+        assert img.size[0] > 300 and img.size[1] > 200
+
+
+def test_markdown_twin_mirrors_the_html(report):
+    md = report.markdown.read_text()
+    html = report.html.read_text()
+    md_heads = re.findall(r"^## (.+)$", md, flags=re.M)
+    html_heads = re.findall(r"<h2>(.+?)</h2>", html)
+    assert md_heads == [h.replace("&#x27;", "'") for h in html_heads]
+    links = re.findall(r"!\[[^\]]*\]\((report_files/[^)]+\.png)\)", md)
+    assert len(links) == 6
+    for link in links:
+        _decode_png((report.markdown.parent / link).read_bytes())
+
+
+def test_report_contents(report, chinchilla_fit):
+    doc = report.document
+    lead = doc.blocks[0]
+    assert lead.kind == "answer"
+    # the answer names the budget, a model size and the probability of the target
+    assert "5.76e23 FLOPs" in lead.text and "parameters" in lead.text
+    assert "target loss 2" in lead.text and "Your plan" in lead.text
+    assert "1.6 orders of magnitude" in lead.text
+    text = report.markdown.read_text()
+    for needle in ("## Warnings", "orders of magnitude", "Recommendation at your budgets",
+                   "tokens per parameter", "Probability of reaching loss 2", "Your plan",
+                   "deadweight compute", "Accounting for inference", "## The data",
+                   "Besiroglu", "Hoffmann", "The law and its priors", "LogNormal",
+                   "Prior and posterior", "The fit to the runs", "Pareto k",
+                   "Sampling diagnostics", "r_hat", "Reproducibility",
+                   chinchilla_fit.meta["data_hash"]):
+        assert needle in text, needle
+    # the allocation table agrees with bs.allocate
+    tab = bs.allocate(chinchilla_fit, 5.76e23, ci=(0.95,)).set_index("quantity")
+    ratio = tab.loc["tokens_per_param", "median"]
+    assert f"{ratio:.3g} [" in text
+
+
+def test_loo_hook_names_influential_runs(chinchilla_fit):
+    n = len(chinchilla_fit.runs)
+    k = np.zeros(n)
+    k[[3, 17]] = [0.95, 0.75]
+    fake = SimpleNamespace(pareto_k=k, elpd=100.0, se=5.0, p=6.0)
+    doc = build_report(chinchilla_fit, budgets=[1e21], loo=fake,
+                                 extra_warnings=["A law comparison prefers another law."])
+    warnings = next(b for b in doc.blocks if type(b).__name__ == "Bullets").items
+    flagged = next(w for w in warnings if "Pareto k" in w)
+    assert "2 run(s)" in flagged and "row 3" in flagged and "row 17" in flagged
+    assert flagged.index("row 3") < flagged.index("row 17")  # worst first
+    assert "A law comparison prefers another law." in warnings
+    # within the data: no extrapolation warning, and the lead says so
+    assert not any(w.startswith("Extrapolation") for w in warnings)
+    assert "within the compute range" in doc.blocks[0].text
+
+
+def test_degenerate_report_one_draw_low_budget_met_target(chinchilla_fit, tmp_path):
+    f = chinchilla_fit
+    one = ScalingFit(f.tree.isel(chain=slice(0, 1), draw=slice(0, 1)), f.spec, f.runs,
+                     f.reference, f.diagnostics, f.meta)
+    worst = float(f.runs["loss"].max())
+    files = bs.write_report(one, tmp_path / "r.html", budgets=[1e15], target_loss=worst + 0.5,
+                            loo=False)
+    doc = files.document
+    warnings = next(b for b in doc.blocks if type(b).__name__ == "Bullets").items
+    assert any("Only 1 posterior draw:" in w for w in warnings)
+    assert any(w.startswith("Extrapolation downward") for w in warnings)
+    assert "below the smallest run" in doc.blocks[0].text
+    assert f"already contain {len(f.runs)} run(s)" in doc.blocks[0].text
+    assert "not run" in files.html.read_text()  # the LOO note
+
+
+def test_report_argument_errors(chinchilla_fit, tmp_path):
+    with pytest.raises(ValueError, match=r"budgets=.*or plan="):
+        bs.write_report(chinchilla_fit, tmp_path / "r.html")
+    with pytest.raises(ValueError, match=r"ends in \.md"):
+        bs.write_report(chinchilla_fit, tmp_path / "r.md", budgets=[1e22])
+    with pytest.raises(ValueError, match="plan N and D must be positive"):
+        bs.write_report(chinchilla_fit, tmp_path / "r.html", plan=(0, 1e12))
+    with pytest.raises(ValueError, match="target_loss must be a positive"):
+        bs.write_report(chinchilla_fit, tmp_path / "r.html", budgets=[1e22], target_loss=-2)
+    assert not list(tmp_path.iterdir())  # nothing written on error
+
+
+def test_renders_in_headless_chromium(report, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium); "
+                    ".ci/run installs it")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    url = report.html.resolve().as_uri()
+
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([*flags, "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
+                           "--window-size=1200,3000", url], capture_output=True, text=True,
+                          timeout=180, env=env, check=False)
+    assert shot.exists(), proc.stderr[-2000:]
+    for bad in ("Uncaught", "ERROR:CONSOLE", "Not allowed to load", "net::ERR"):
+        assert bad not in proc.stderr, proc.stderr[-2000:]
+    img = _decode_png(shot.read_bytes()).convert("RGB")
+    assert img.size == (1200, 3000)
+    pixels = np.asarray(img).reshape(-1, 3)
+    non_white = np.mean(np.any(pixels < 235, axis=1))
+    colours = len(np.unique(pixels[::7], axis=0))
+    assert non_white > 0.05, non_white  # text, tables and figures, not a blank page
+    assert colours > 500, colours  # anti-aliased plots, not a flat error page
+
+    # Did every figure decode in the browser?  A test-only copy of the page gets a script that
+    # writes each image's decoded width into the DOM, which --dump-dom prints after load.
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.html.read_text().replace(
+        "</body>",
+        "<script>window.addEventListener('load', () => { document.body.dataset.widths = "
+        "Array.from(document.images).map(i => i.complete ? i.naturalWidth : -1).join(','); "
+        "});</script></body>"))
+    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=180, env=env, check=False)
+    m = re.search(r'data-widths="([^"]*)"', dom.stdout)
+    assert m, dom.stderr[-2000:]
+    widths = [int(w) for w in m.group(1).split(",")]
+    assert len(widths) == 6 and all(w > 300 for w in widths), widths
+    assert dom.stdout.count("<h2>") == report.html.read_text().count("<h2>")
