@@ -186,3 +186,18 @@ def test_renders_in_headless_chromium(report, tmp_path):
     widths = [int(w) for w in m.group(1).split(",")]
     assert len(widths) == 6 and all(w > 300 for w in widths), widths
     assert dom.stdout.count("<h2>") == report.html.read_text().count("<h2>")
+
+
+def test_report_for_the_compute_law(chinchilla_runs, tmp_path):
+    """A law of compute alone: a loss prediction and P(target), no allocation, no plan."""
+    fit = bs.fit(chinchilla_runs, "compute", draws=200, tune=200, chains=2, seed=3,
+                 progressbar=False, prior_draws=100, warn=False)
+    files = bs.write_report(fit, tmp_path / "r.html", budgets=[1e23], target_loss=2.0,
+                            loo=False)
+    lead = files.document.blocks[0].text
+    assert "compute law predicts a loss of" in lead and "cannot say how to split" in lead
+    heads = [b.text for b in files.document.blocks if type(b).__name__ == "Heading"]
+    assert "Probability of reaching loss 2" in heads and "Your plan" not in heads
+    assert len(IMG_RE.findall(files.html.read_text())) == len(files.figures) == 4
+    with pytest.raises(ValueError, match="needs a law with inputs"):
+        bs.write_report(fit, tmp_path / "r2.html", plan=(1e9, 1e10))

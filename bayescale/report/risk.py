@@ -179,6 +179,114 @@ def _loo(fit, loo) -> tuple[Any, str]:
 
 
 # --------------------------------------------------------------------------- the report
+@dataclass
+class _Facts:
+    """Everything the report says, computed once from the posterior (private)."""
+
+    fit: Any
+    law: Any
+    nd: bool
+    k: float
+    draws: dict
+    s: int
+    opts: dict
+    qs: list
+    lab: str
+    runs: pd.DataFrame
+    c_runs: np.ndarray
+    budgets: np.ndarray
+    ext: np.ndarray
+    q_of: dict
+    q_run: np.ndarray
+    target_loss: float | None
+    prob: float
+    ci: float
+    group: str | None
+    plan: tuple[float, float] | None
+    p_target: np.ndarray | None = None
+    p_target_mean: np.ndarray | None = None
+    c_req: float = math.nan
+    c_half: float = math.nan
+    below_floor: float = 0.0
+    met: tuple[int, float, float] | None = None
+    reg: Any = None
+    plan_loss: np.ndarray | None = None
+    p_plan: float | None = None
+    c_plan: float = math.nan
+    ext_plan: float = 0.0
+    expo: dict | None = None
+
+
+def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed) -> _Facts:
+    from bayescale.decisions import (
+        budget_for_target,
+        compute_optimal,
+        exponents,
+        loss_draws,
+        prob_below,
+        regret,
+    )
+    from bayescale.decisions.api import decision_draws, extrapolation, fit_flops_per_token
+    from bayescale.modeling.model import group_labels
+
+    k = fit_flops_per_token(fit)
+    budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
+    law = fit.law
+    nd = set(law.inputs) == {"N", "D"}
+    if plan is not None and not nd:
+        raise DecisionError(
+            f"plan=(N, D) needs a law with inputs ('N', 'D'); law {law.name!r} reads "
+            f"{law.inputs}: pass budgets only"
+        )
+    draws = decision_draws(fit, group=group)
+    opts = {"law": law, "flops_per_token": k}
+    rng = np.random.default_rng(seed)
+    qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
+    runs = fit.runs
+    if group is not None and fit.groups:
+        runs = runs[group_labels(runs, fit.spec.groups) == group]
+    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+    if nd:
+        opt = compute_optimal(draws, budgets, **opts)
+    else:
+        opt = {"loss": loss_draws(draws, C=budgets, law=law, noise=False)}
+    run_loss = _noisy(opt["loss"], draws, rng)  # (S, B): one training run at each budget
+    f = _Facts(
+        fit=fit, law=law, nd=nd, k=k, draws=draws, s=next(iter(draws.values())).size,
+        opts=opts, qs=qs, lab=f"{ci:.0%}", runs=runs, c_runs=c_runs, budgets=budgets,
+        ext=extrapolation(fit, budgets, group=group),
+        q_of={key: np.quantile(v, qs, axis=0) for key, v in opt.items()},
+        q_run=np.quantile(run_loss, qs, axis=0), target_loss=target_loss, prob=prob, ci=ci,
+        group=group, plan=plan,
+    )
+    if target_loss is not None:
+        f.p_target = np.atleast_1d(prob_below(draws, target_loss, budget=budgets, **opts))
+        f.p_target_mean = np.atleast_1d(prob_below(draws, target_loss, budget=budgets,
+                                                   noise=False, **opts))
+        f.c_req = budget_for_target(draws, target_loss, prob, on_unreachable="inf", **opts)
+        f.c_half = budget_for_target(draws, target_loss, 0.5, on_unreachable="inf", **opts)
+        if "E" in draws:
+            f.below_floor = float(np.mean(draws["E"] >= target_loss))
+        if "loss" in runs:  # runs that already reach the target: (count, cheapest C, its loss)
+            hit = runs["loss"].to_numpy(dtype=float) <= target_loss
+            if hit.any():
+                j = int(np.argmin(np.where(hit, c_runs, np.inf)))
+                f.met = (int(hit.sum()), float(c_runs[j]), float(runs["loss"].iloc[j]))
+    if plan is not None:
+        f.reg = regret(draws, plan, **opts)
+        f.plan_loss = np.quantile(loss_draws(draws, plan[0], plan[1], law=law, rng=rng), qs)
+        if target_loss is not None:
+            f.p_plan = prob_below(draws, target_loss, plan=plan, **opts)
+        f.c_plan = k * plan[0] * plan[1]
+        f.ext_plan = float(extrapolation(fit, f.c_plan, group=group)[0])
+    if nd:
+        try:
+            f.expo = exponents(draws, law=law)
+        except DecisionError:  # no closed-form exponents for this law
+            f.expo = None
+    return f
+
+
 def build_report(
     fit: Any,
     *,
@@ -197,6 +305,8 @@ def build_report(
 ) -> Document:
     """Assemble the risk report of a fit without writing it (see :func:`write_report`).
 
+    Parameters are those of :func:`write_report` (without ``path`` and ``markdown``).
+
     Returns
     -------
     Document
@@ -208,99 +318,50 @@ def build_report(
     >>> doc = build_report(fit, budgets=[5.76e23], target_loss=2.0)   # doctest: +SKIP
     >>> [b.text for b in doc.blocks if type(b).__name__ == "Heading"]  # doctest: +SKIP
     """
-    from bayescale.decisions import (
-        budget_for_target,
-        compute_optimal,
-        exponents,
-        inference_aware_allocation,
-        loss_draws,
-        prob_below,
-        regret,
-        risk_averse_allocation,
-    )
-    from bayescale.decisions.api import decision_draws, extrapolation, fit_flops_per_token
-    from bayescale.modeling.model import group_labels
-
-    k = fit_flops_per_token(fit)
-    budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
-    prob, ci = float(prob), float(ci)
-    law = fit.law
-    nd = set(law.inputs) == {"N", "D"}
-    draws = decision_draws(fit, group=group)
-    s = next(iter(draws.values())).size
-    opts = {"law": law, "flops_per_token": k}
-    rng = np.random.default_rng(seed)
-    qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
-    lab = f"{ci:.0%}"
-    runs = fit.runs
-    if group is not None and fit.groups:
-        runs = runs[group_labels(runs, fit.spec.groups) == group]
-    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
-    ext = extrapolation(fit, budgets, group=group)
-    if plan is not None and not nd:
-        raise DecisionError(
-            f"plan=(N, D) needs a law with inputs ('N', 'D'); law {law.name!r} reads "
-            f"{law.inputs}: pass budgets only"
-        )
-    dataset = runs.attrs.get("name", "")
-    if title is None:
-        title = (f"Training-budget risk report: {law.name} law, {len(runs)} runs"
-                 + (f" ({dataset})" if dataset else "") + (f", group {group}" if group else ""))
-
-    # ------------------------------------------------------------------ the numbers
-    if nd:
-        opt = compute_optimal(draws, budgets, **opts)
-    else:
-        opt = {"loss": loss_draws(draws, C=budgets, law=law, noise=False)}
-    run_loss = _noisy(opt["loss"], draws, rng)  # (S, B): one training run at each budget
-    q_of = {key: np.quantile(v, qs, axis=0) for key, v in opt.items()}
-    q_run = np.quantile(run_loss, qs, axis=0)
-
-    p_target = p_target_mean = None
-    c_req = c_half = None
-    if target_loss is not None:
-        p_target = np.atleast_1d(prob_below(draws, target_loss, budget=budgets, **opts))
-        p_target_mean = np.atleast_1d(prob_below(draws, target_loss, budget=budgets,
-                                                 noise=False, **opts))
-        c_req = budget_for_target(draws, target_loss, prob, on_unreachable="inf", **opts)
-        c_half = budget_for_target(draws, target_loss, 0.5, on_unreachable="inf", **opts)
-        e_draws = draws.get("E")
-        below_floor = float(np.mean(e_draws >= target_loss)) if e_draws is not None else 0.0
-    met = None  # (count, compute, loss) of the runs that already reach the target
-    if target_loss is not None and "loss" in runs:
-        hit = runs["loss"].to_numpy(dtype=float) <= target_loss
-        if hit.any():
-            j = int(np.argmin(np.where(hit, c_runs, np.inf)))
-            met = (int(hit.sum()), float(c_runs[j]), float(runs["loss"].iloc[j]))
-
-    reg = plan_loss = p_plan = None
-    if plan is not None:
-        reg = regret(draws, plan, **opts)
-        plan_loss = np.quantile(loss_draws(draws, plan[0], plan[1], law=law, rng=rng), qs)
-        if target_loss is not None:
-            p_plan = prob_below(draws, target_loss, plan=plan, **opts)
-        c_plan = k * plan[0] * plan[1]
-        ext_plan = float(extrapolation(fit, c_plan, group=group)[0])
-
-    expo = None
-    if nd:
-        try:
-            expo = exponents(draws, law=law)
-        except DecisionError:
-            expo = None
-
+    f = _facts(fit, budgets, target_loss, plan, float(prob), float(ci), group, seed)
     loo_res, loo_note = _loo(fit, loo)
+    warn = _warnings(f, loo_res, extra_warnings)
+    if title is None:
+        dataset = f.runs.attrs.get("name", "")
+        title = (f"Training-budget risk report: {f.law.name} law, {len(f.runs)} runs"
+                 + (f" ({dataset})" if dataset else "") + (f", group {group}" if group else ""))
+    blocks: list[Any] = [
+        Para(_lead(f), kind="answer"),
+        Para(f"Intervals are {f.lab} equal-tailed posterior credible intervals from {f.s} "
+             f"posterior draws; FLOPs = {f.k:g} N D.", kind="note"),
+        Heading("Warnings"),
+        Bullets(tuple(warn), kind="warnings") if warn else
+        Para("No warnings: the budget is within the data, sampling diagnostics passed and no "
+             "run is flagged by leave-one-out cross-validation."),
+    ]
+    blocks += _recommendation_blocks(f, dpi, seed)
+    if f.target_loss is not None:
+        blocks += _target_blocks(f, dpi)
+    if f.plan is not None:
+        blocks += _plan_blocks(f, dpi)
+    if inference_tokens is not None and f.target_loss is not None and f.nd:
+        blocks += _inference_blocks(f, inference_tokens)
+    blocks += _data_blocks(f.runs, fit, f.k)
+    blocks += _law_blocks(fit)
+    blocks += _prior_posterior_blocks(fit, f.ci, dpi)
+    blocks += _fit_blocks(f, loo_res, loo_note, dpi)
+    blocks += [Heading("Sampling diagnostics"), Pre(str(fit.diagnostics))]
+    blocks += _summary_blocks(fit, f.ci)
+    blocks += _provenance_blocks(fit)
+    return Document(title, blocks)
 
-    # ------------------------------------------------------------------ warnings
+
+def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
+    """Plain-language warnings, most important first."""
     warn: list[str] = []
-    c_max, c_min = c_runs.max(), c_runs.min()
-    for c, d in zip(budgets, ext, strict=True):
+    c_max, c_min = f.c_runs.max(), f.c_runs.min()
+    for c, d in zip(f.budgets, f.ext, strict=True):
         if d > 0.05:
             strength = "far " if d >= 2 else ""
             warn.append(
                 f"Extrapolation: {_sci(c)} FLOPs is {d:.1f} orders of magnitude "
                 f"({10**d:,.0f}x) more compute than the largest run ({_sci(c_max)} FLOPs), "
-                f"{strength}beyond the data.  The intervals assume the {law.name} law keeps "
+                f"{strength}beyond the data.  The intervals assume the {f.law.name} law keeps "
                 f"holding over that range; they do not include the risk that it bends (a "
                 f"different law, a change of data, architecture or training recipe), so treat "
                 f"them as a lower bound on the real uncertainty."
@@ -310,26 +371,25 @@ def build_report(
                 f"Extrapolation downward: {_sci(c)} FLOPs is {-d:.1f} orders of magnitude below "
                 f"the smallest run ({_sci(c_min)} FLOPs); the law is not checked there."
             )
-    if nd:
-        n_max = float(runs["N"].max())
-        for c, n_med in zip(budgets, q_of["N"][1], strict=True):
+    if f.nd:
+        n_max = float(f.runs["N"].max())
+        for c, n_med in zip(f.budgets, f.q_of["N"][1], strict=True):
             if n_med > 10 * n_max:
                 warn.append(
                     f"Model size: at {_sci(c)} FLOPs the recommended model ({_count(n_med)} "
                     f"parameters) is {n_med / n_max:.0f}x larger than the largest model in the "
                     f"data ({_count(n_max)})."
                 )
-    if plan is not None and ext_plan > max(0.05, float(ext.max()) + 0.05):
-        warn.append(f"Your plan's compute ({_sci(c_plan)} FLOPs) is {ext_plan:.1f} orders of "
-                    f"magnitude beyond the largest run.")
-    diag = fit.diagnostics
-    for problem in diag.problems:
-        warn.append(f"Sampling: {problem}.")
+    if f.plan is not None and f.ext_plan > max(0.05, float(f.ext.max()) + 0.05):
+        warn.append(f"Your plan's compute ({_sci(f.c_plan)} FLOPs) is {f.ext_plan:.1f} orders "
+                    f"of magnitude beyond the largest run.")
+    warn += [f"Sampling: {problem}." for problem in f.fit.diagnostics.problems]
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
         if bad.size:
-            shown = [_run_label(fit.runs, i, kvals[i]) for i in bad[np.argsort(-kvals[bad])][:8]]
+            worst = bad[np.argsort(-kvals[bad])][:8]
+            shown = [_run_label(f.fit.runs, i, kvals[i]) for i in worst]
             more = f" and {bad.size - 8} more" if bad.size > 8 else ""
             warn.append(
                 f"Leave-one-out cross-validation flags {bad.size} run(s) as too influential "
@@ -337,31 +397,33 @@ def build_report(
                 f"runs and its LOO estimate is unreliable: check them for errors or "
                 f"diverged training, or compare with a likelihood or law that explains them."
             )
-    if s < FEW_DRAWS:
-        warn.append(f"Only {s} posterior draw{'s' if s != 1 else ''}: the ends of the "
+    if f.s < FEW_DRAWS:
+        warn.append(f"Only {f.s} posterior draw{'s' if f.s != 1 else ''}: the ends of the "
                     f"intervals are rough; refit with more draws (at least {FEW_DRAWS}) before "
                     f"signing.")
-    dominated = _prior_dominated(fit)
+    dominated = _prior_dominated(f.fit)
     if dominated:
         warn.append(
             "The data barely inform " + ", ".join(dominated) + ": the posterior is nearly as "
             "wide as the prior, so those numbers mostly restate the prior (see 'Prior and "
             "posterior')."
         )
-    if target_loss is not None:
-        if not np.isfinite(c_req):
-            floor = (f"; the target is at or below the irreducible loss E in "
-                     f"{_pct(below_floor)} of the posterior draws" if below_floor > 0 else "")
-            warn.append(f"Target: no budget reaches loss {target_loss:g} with probability "
-                        f"{prob:.0%}{floor}.")
-    warn += [str(w) for w in extra_warnings]
+    if f.target_loss is not None and not np.isfinite(f.c_req):
+        floor = (f"; the target is at or below the irreducible loss E in "
+                 f"{_pct(f.below_floor)} of the posterior draws" if f.below_floor > 0 else "")
+        warn.append(f"Target: no budget reaches loss {f.target_loss:g} with probability "
+                    f"{f.prob:.0%}{floor}.")
+    return warn + [str(w) for w in extra]
 
-    # ------------------------------------------------------------------ lead paragraph
+
+def _lead(f: _Facts) -> str:
+    """The one-paragraph answer for the person signing the budget."""
+    q_of, q_run, lab = f.q_of, f.q_run, f.lab
     lead = []
-    shown_b = list(range(min(3, budgets.size)))
-    for j in shown_b:
-        c = budgets[j]
-        if nd:
+    shown = min(3, f.budgets.size)
+    for j in range(shown):
+        c = f.budgets[j]
+        if f.nd:
             lead.append(
                 f"With {_sci(c)} FLOPs, train a model of about {_count(q_of['N'][1, j])} "
                 f"parameters ({lab} interval {_count(q_of['N'][0, j])} to "
@@ -375,232 +437,243 @@ def build_report(
             )
         else:
             lead.append(
-                f"With {_sci(c)} FLOPs the {law.name} law predicts a loss of "
+                f"With {_sci(c)} FLOPs the {f.law.name} law predicts a loss of "
                 f"{_loss(q_run[1, j])} ({lab} interval {_loss(q_run[0, j])} to "
                 f"{_loss(q_run[2, j])}); this law models loss against compute alone, so it "
                 f"cannot say how to split the budget between parameters and tokens."
             )
-    if budgets.size > len(shown_b):
-        lead.append(f"The table below gives the other {budgets.size - len(shown_b)} budgets.")
-    if target_loss is not None:
-        ps = ", ".join(f"{_pct(p)} at {_sci(c)} FLOPs" for c, p in zip(budgets, p_target,
-                                                                      strict=True))
-        sentence = f"The chance that one run reaches your target loss {target_loss:g} is {ps}"
-        if np.isfinite(c_req):
-            sentence += (f"; a {prob:.0%} chance needs about {_sci(c_req)} FLOPs "
-                         f"(even odds: {_sci(c_half)})." if np.isfinite(c_half) else ".")
+    if f.budgets.size > shown:
+        lead.append(f"The table below gives the other {f.budgets.size - shown} budgets.")
+    if f.target_loss is not None:
+        ps = ", ".join(f"{_pct(p)} at {_sci(c)} FLOPs"
+                       for c, p in zip(f.budgets, f.p_target, strict=True))
+        sentence = f"The chance that one run reaches your target loss {f.target_loss:g} is {ps}"
+        if np.isfinite(f.c_req):
+            sentence += (f"; a {f.prob:.0%} chance needs about {_sci(f.c_req)} FLOPs "
+                         f"(even odds: {_sci(f.c_half)}).")
         else:
-            sentence += f"; no budget gives a {prob:.0%} chance."
+            sentence += f"; no budget gives a {f.prob:.0%} chance."
         lead.append(sentence)
-        if met is not None:
+        if f.met is not None:
             lead.append(
-                f"Your data already contain {met[0]} run(s) at or below this loss, the cheapest "
-                f"with {_sci(met[1])} FLOPs (loss {_loss(met[2])}), so reaching the target "
-                f"needs no extrapolation."
+                f"Your data already contain {f.met[0]} run(s) at or below this loss, the "
+                f"cheapest with {_sci(f.met[1])} FLOPs (loss {_loss(f.met[2])}), so reaching "
+                f"the target needs no extrapolation."
             )
-    if plan is not None:
-        rq = reg.draws
-        ex = np.quantile(rq["excess_loss"], qs)
-        dw = np.quantile(rq["deadweight_compute"], qs)
+    if f.plan is not None:
+        ex = np.quantile(f.reg.draws["excess_loss"], f.qs)
+        dw = np.quantile(f.reg.draws["deadweight_compute"], f.qs)
+        pl = f.plan_loss
         sentence = (
-            f"Your plan ({_count(plan[0])} parameters on {_count(plan[1])} tokens, "
-            f"{_sci(c_plan)} FLOPs) should reach {_loss(plan_loss[1])} ({_loss(plan_loss[0])} "
-            f"to {_loss(plan_loss[2])}); against the compute-optimal split of the same budget "
-            f"it gives up {ex[1]:.2g} nats (up to {ex[2]:.2g}), as if {_share(dw[1])} more "
-            f"compute had been spent than needed (up to {_share(dw[2])})"
+            f"Your plan ({_count(f.plan[0])} parameters on {_count(f.plan[1])} tokens, "
+            f"{_sci(f.c_plan)} FLOPs) should reach {_loss(pl[1])} ({_loss(pl[0])} to "
+            f"{_loss(pl[2])}); against the compute-optimal split of the same budget it gives "
+            f"up {ex[1]:.2g} nats (up to {ex[2]:.2g}), as if {_share(dw[1])} more compute had "
+            f"been spent than needed (up to {_share(dw[2])})"
         )
-        if p_plan is not None:
-            sentence += f"; its chance of reaching {target_loss:g} is {_pct(p_plan)}"
+        if f.p_plan is not None:
+            sentence += f"; its chance of reaching {f.target_loss:g} is {_pct(f.p_plan)}"
         lead.append(sentence + ".")
-    far, low = float(ext.max()), float(ext.min())
+    far, low = float(f.ext.max()), float(f.ext.min())
     if far > 0.05:
         lead.append(f"Caution: this extrapolates {far:.1f} orders of magnitude of compute beyond "
                     f"the largest run and assumes the law keeps holding; the warnings below say "
                     f"what that means.")
     if low < -0.05:
-        lead.append(f"Caution: {_sci(budgets[0])} FLOPs lies {-low:.1f} orders of magnitude "
+        lead.append(f"Caution: {_sci(f.budgets[0])} FLOPs lies {-low:.1f} orders of magnitude "
                     f"below the smallest run, where the law was not checked.")
     if far <= 0.05 and low >= -0.05:
-        lead.append("The budget" + ("s lie" if budgets.size > 1 else " lies")
+        lead.append("The budget" + ("s lie" if f.budgets.size > 1 else " lies")
                     + " within the compute range of the runs.")
-    lead.append("Sampling diagnostics passed." if diag.ok else
+    lead.append("Sampling diagnostics passed." if f.fit.diagnostics.ok else
                 "Sampling diagnostics FAILED: do not use these numbers until the fit is "
                 "repaired (see the warnings).")
+    return " ".join(lead)
 
-    blocks: list[Any] = [Para(" ".join(lead), kind="answer")]
-    blocks.append(Para(f"Intervals are {lab} equal-tailed posterior credible intervals from "
-                       f"{s} posterior draws; FLOPs = {k:g} N D.", kind="note"))
-    blocks.append(Heading("Warnings"))
-    blocks.append(Bullets(tuple(warn), kind="warnings") if warn else
-                  Para("No warnings: the budget is within the data, sampling diagnostics passed "
-                       "and no run is flagged by leave-one-out cross-validation."))
 
-    # ------------------------------------------------------------------ recommendation
-    blocks.append(Heading("Recommendation at your budget" + ("s" if budgets.size > 1 else "")))
+def _recommendation_blocks(f: _Facts, dpi: int, seed: int) -> list:
+    from bayescale.decisions import risk_averse_allocation
+    from bayescale.plots import plot_allocation, plot_decision, plot_fit
+
+    q_of, lab = f.q_of, f.lab
+    blocks: list[Any] = [
+        Heading("Recommendation at your budget" + ("s" if f.budgets.size > 1 else ""))]
     rows = []
-    for j, c in enumerate(budgets):
-        beyond = f"+{ext[j]:.1f}" if ext[j] > 0 else (f"{ext[j]:.1f}" if ext[j] < 0 else "inside")
-        row = [_sci(c), beyond]
-        if nd:
+    for j, c in enumerate(f.budgets):
+        d = f.ext[j]
+        row = [_sci(c), f"+{d:.1f}" if d > 0 else (f"{d:.1f}" if d < 0 else "inside")]
+        if f.nd:
             row += [_interval(q_of["N"][:, j], _count), _interval(q_of["D"][:, j], _count),
                     _interval(q_of["tokens_per_param"][:, j], _ratio)]
-        row += [_interval(q_of["loss"][:, j], _loss), _interval(q_run[:, j], _loss)]
+        row += [_interval(q_of["loss"][:, j], _loss), _interval(f.q_run[:, j], _loss)]
         rows.append(row)
     cols = ["budget (FLOPs)", "orders beyond the runs"]
-    if nd:
+    if f.nd:
         cols += ["parameters N*", "tokens D*", "tokens per parameter"]
     cols += ["loss of the law", "loss of one run"]
     blocks.append(Table(table(rows, cols), caption=f"Compute-optimal allocation: median [{lab}]"))
-    if expo is not None:
-        qa, qb = np.quantile(expo["a"], qs), np.quantile(expo["b"], qs)
+    if f.expo is not None:
+        qa, qb = np.quantile(f.expo["a"], f.qs), np.quantile(f.expo["b"], f.qs)
         blocks.append(Para(
             f"Along the frontier the optimal model size grows as C^a and the tokens as C^b, "
             f"with a = {_interval(qa, lambda v: f'{v:.3f}')} and "
             f"b = {_interval(qb, lambda v: f'{v:.3f}')} ({lab}); a = b = 0.5 would mean "
             f"scaling parameters and tokens equally."))
-    if nd:
-        from bayescale.plots import plot_allocation, plot_decision
-
+    if not f.nd:
         blocks.append(Figure("extrapolation", figure_png(
-            plot_decision(fit, budgets, plan=plan, target=target_loss, ci=ci, group=group,
-                          seed=seed), dpi=dpi),
-            "The runs, the fitted law per model size, and the compute-optimal loss extrapolated "
-            f"to your budget ({lab} bands); shaded: compute beyond the largest run."))
-        blocks.append(Figure("allocation", figure_png(
-            plot_allocation(fit, budgets, plan=plan, group=group), dpi=dpi),
-            "Compute-optimal parameters N* and tokens D* against compute, with 50% and 95% "
-            "bands; faint points: the runs' own N and D."))
-        blocks += _risk_averse_blocks(draws, budgets, q_of, opts, risk_averse_allocation, lab)
-    else:
-        from bayescale.plots import plot_fit
-
-        blocks.append(Figure("extrapolation", figure_png(
-            plot_fit(fit, group=group, ci=ci, extend=max(float(ext.max()), 0.0) + 0.3),
+            plot_fit(f.fit, group=f.group, ci=f.ci, extend=max(float(f.ext.max()), 0.0) + 0.3),
             dpi=dpi), f"The runs and the fitted law extrapolated to your budget ({lab} band)."))
+        return blocks
+    blocks.append(Figure("extrapolation", figure_png(
+        plot_decision(f.fit, f.budgets, plan=f.plan, target=f.target_loss, ci=f.ci,
+                      group=f.group, seed=seed), dpi=dpi),
+        "The runs, the fitted law per model size, and the compute-optimal loss extrapolated "
+        f"to your budget ({lab} bands); shaded: compute beyond the largest run."))
+    blocks.append(Figure("allocation", figure_png(
+        plot_allocation(f.fit, f.budgets, plan=f.plan, group=f.group), dpi=dpi),
+        "Compute-optimal parameters N* and tokens D* against compute, with 50% and 95% "
+        "bands; faint points: the runs' own N and D."))
+    rows = []
+    for j, c in enumerate(f.budgets[:4]):
+        mean = risk_averse_allocation(f.draws, c, utility="mean", **f.opts)
+        tail = risk_averse_allocation(f.draws, c, utility="cvar", level=0.9, **f.opts)
+        rows.append([_sci(c), _count(q_of["N"][1, j]),
+                     f"{_count(mean.N)} ({_ratio(mean.tokens_per_param)} tok/param)",
+                     f"{_count(tail.N)} ({_ratio(tail.tokens_per_param)} tok/param)",
+                     f"{_loss(mean.objective)} / {_loss(tail.objective)}"])
+    blocks += [
+        Heading("Choosing one allocation under uncertainty", level=3),
+        Table(table(rows, ["budget (FLOPs)", "median of per-draw optima N",
+                           "N minimising expected loss", "N minimising the worst 10% (CVaR 90)",
+                           "expected loss / CVaR 90"])),
+        Para("The table above summarises each posterior draw's own optimum.  A single run must "
+             "commit to one (N, D): these are the sizes that minimise the expected loss and the "
+             "average of the worst 10% of outcomes over the whole posterior.  When they agree "
+             "with the median the decision is robust to the remaining uncertainty.",
+             kind="note"),
+    ]
+    return blocks
 
-    # ------------------------------------------------------------------ target
-    if target_loss is not None:
-        blocks.append(Heading(f"Probability of reaching loss {target_loss:g}"))
-        rows = [[_sci(c), _pct(p), _pct(pm)] for c, p, pm in zip(budgets, p_target,
-                                                                 p_target_mean, strict=True)]
-        rows.append([f"{_sci(c_half)} (smallest for even odds)", "50%", ""])
-        rows.append([f"{_sci(c_req)} (smallest for {prob:.0%})", f"{prob:.0%}", ""])
-        blocks.append(Table(table(rows, ["budget (FLOPs)", "P(one run reaches the target)",
-                                         "P(the law's mean loss does)"]),
-                            caption="Each budget spent on its compute-optimal allocation"))
-        blocks.append(Para(
-            "One run's probability includes run-to-run noise (the spread of the runs around the "
-            "law, from the likelihood); the law's probability is about the expected loss only."
-            , kind="note"))
-        from bayescale.plots import plot_prob_target
 
-        blocks.append(Figure("probability", figure_png(
-            plot_prob_target(fit, target_loss, budgets=budgets, plan=plan, prob=prob,
-                             group=group), dpi=dpi),
-            f"P(loss <= {target_loss:g}) against the budget; dotted: {prob:.0%} and the smallest "
-            f"budget reaching it."))
+def _target_blocks(f: _Facts, dpi: int) -> list:
+    from bayescale.plots import plot_prob_target
 
-    # ------------------------------------------------------------------ plan
-    if plan is not None:
-        blocks.append(Heading("Your plan"))
-        sm = reg.summary.set_index("quantity")
-        lo_c, hi_c = _ci_cols(sm, ci)
-        rows = [["parameters N", _count(plan[0])], ["tokens D", _count(plan[1])],
-                ["tokens per parameter", _ratio(plan[1] / plan[0])],
-                ["budget (FLOPs)", _sci(c_plan)],
-                ["loss of one run", _interval(plan_loss, _loss)]]
-        if p_plan is not None:
-            rows.append([f"P(loss <= {target_loss:g})", _pct(p_plan)])
+    t = f.target_loss
+    rows = [[_sci(c), _pct(p), _pct(pm)]
+            for c, p, pm in zip(f.budgets, f.p_target, f.p_target_mean, strict=True)]
+    rows.append([f"{_sci(f.c_half)} (smallest for even odds)", "50%", ""])
+    rows.append([f"{_sci(f.c_req)} (smallest for {f.prob:.0%})", f"{f.prob:.0%}", ""])
+    return [
+        Heading(f"Probability of reaching loss {t:g}"),
+        Table(table(rows, ["budget (FLOPs)", "P(one run reaches the target)",
+                           "P(the law's mean loss does)"]),
+              caption="Each budget spent on its compute-optimal allocation"),
+        Para("One run's probability includes run-to-run noise (the spread of the runs around "
+             "the law, from the likelihood); the law's probability is about the expected loss "
+             "only.", kind="note"),
+        Figure("probability", figure_png(
+            plot_prob_target(f.fit, t, budgets=f.budgets, plan=f.plan, prob=f.prob,
+                             group=f.group), dpi=dpi),
+            f"P(loss <= {t:g}) against the budget; dotted: {f.prob:.0%} and the smallest "
+            f"budget reaching it."),
+    ]
 
-        def srow(name, qname, fmt):
-            v = sm.loc[qname]
-            return [name, f"{fmt(v['median'])} [{fmt(v[lo_c])} to {fmt(v[hi_c])}]"]
 
-        rows += [srow("optimal N at this budget", "N_opt", _count),
-                 srow("optimal D at this budget", "D_opt", _count),
-                 srow("excess loss over the optimum (nats)", "excess_loss", lambda v: f"{v:.3g}"),
-                 srow("deadweight compute", "deadweight_compute", _share)]
-        blocks.append(Table(table(rows, ["", f"median [{lab}]"]),
-                            caption="Regret of your plan against each draw's optimum"))
-        blocks.append(Para(
-            "Excess loss: how much lower the loss of a compute-optimal run with the same budget "
-            "would be.  Deadweight compute: how much more compute the plan spends than a "
-            "compute-optimal run reaching the same loss.", kind="note"))
-        from bayescale.plots import plot_regret
+def _plan_blocks(f: _Facts, dpi: int) -> list:
+    from bayescale.plots import plot_regret
 
-        blocks.append(Figure("regret", figure_png(plot_regret(fit, plan, group=group), dpi=dpi),
-                             "Posterior of the plan's excess loss and deadweight compute."))
+    plan = f.plan
+    sm = f.reg.summary.set_index("quantity")
+    lo_c, hi_c = _ci_cols(f.ci)
+    rows = [["parameters N", _count(plan[0])], ["tokens D", _count(plan[1])],
+            ["tokens per parameter", _ratio(plan[1] / plan[0])],
+            ["budget (FLOPs)", _sci(f.c_plan)],
+            ["loss of one run", _interval(f.plan_loss, _loss)]]
+    if f.p_plan is not None:
+        rows.append([f"P(loss <= {f.target_loss:g})", _pct(f.p_plan)])
+    for name, q, fmt in (("optimal N at this budget", "N_opt", _count),
+                         ("optimal D at this budget", "D_opt", _count),
+                         ("excess loss over the optimum (nats)", "excess_loss",
+                          lambda v: f"{v:.3g}"),
+                         ("deadweight compute", "deadweight_compute", _share)):
+        v = sm.loc[q]
+        rows.append([name, f"{fmt(v['median'])} [{fmt(v[lo_c])} to {fmt(v[hi_c])}]"])
+    return [
+        Heading("Your plan"),
+        Table(table(rows, ["", f"median [{f.lab}]"]),
+              caption="Regret of your plan against each draw's optimum"),
+        Para("Excess loss: how much lower the loss of a compute-optimal run with the same budget "
+             "would be.  Deadweight compute: how much more compute the plan spends than a "
+             "compute-optimal run reaching the same loss.", kind="note"),
+        Figure("regret", figure_png(plot_regret(f.fit, plan, group=f.group), dpi=dpi),
+               "Posterior of the plan's excess loss and deadweight compute."),
+    ]
 
-    # ------------------------------------------------------------------ inference
-    if inference_tokens is not None and target_loss is not None and nd:
-        ia = inference_aware_allocation(draws, target_loss, inference_tokens, ci=(ci,),
-                                        law=law, flops_per_token=k)
-        blocks.append(Heading("Accounting for inference"))
-        lo_c, hi_c = _ci_cols(ia.summary.set_index("quantity"), ci)
-        sm = ia.summary.set_index("quantity")
-        rows = [[q, f"{fmt(sm.loc[q, 'median'])} [{fmt(sm.loc[q, lo_c])} to "
-                    f"{fmt(sm.loc[q, hi_c])}]"]
-                for q, fmt in (("N", _count), ("D", _count), ("tokens_per_param", _ratio),
-                               ("total_flops", _sci), ("N_compute_optimal", _count),
-                               ("total_flops_compute_optimal", _sci),
-                               ("savings", lambda v: f"{v:.1%}"))]
-        names = {"N": "parameters N", "D": "tokens D", "tokens_per_param": "tokens per parameter",
-                 "total_flops": "training + inference FLOPs",
-                 "N_compute_optimal": "parameters of the training-optimal run",
-                 "total_flops_compute_optimal": "its training + inference FLOPs",
-                 "savings": "FLOPs saved"}
-        rows = [[names[r[0]], r[1]] for r in rows]
-        blocks.append(Table(table(rows, ["", f"median [{lab}]"]), caption=(
-            f"Smallest training + inference FLOPs reaching loss {target_loss:g} with "
-            f"{_sci(inference_tokens)} inference tokens")))
-        if ia.n_unreachable:
-            blocks.append(Para(f"{ia.n_unreachable} of {s} draws cannot reach the target at any "
-                               f"size and are left out.", kind="note"))
 
-    # ------------------------------------------------------------------ data, law, priors
-    blocks += _data_blocks(runs, fit, k)
-    blocks += _law_blocks(fit)
-    blocks += _prior_posterior_blocks(fit, ci, dpi)
+def _inference_blocks(f: _Facts, inference_tokens: float) -> list:
+    from bayescale.decisions import inference_aware_allocation
 
-    # ------------------------------------------------------------------ fit and LOO
+    ia = inference_aware_allocation(f.draws, f.target_loss, inference_tokens, ci=(f.ci,),
+                                    **f.opts)
+    sm = ia.summary.set_index("quantity")
+    lo_c, hi_c = _ci_cols(f.ci)
+    rows = [[name, f"{fmt(sm.loc[q, 'median'])} [{fmt(sm.loc[q, lo_c])} to "
+                   f"{fmt(sm.loc[q, hi_c])}]"]
+            for name, q, fmt in (
+                ("parameters N", "N", _count), ("tokens D", "D", _count),
+                ("tokens per parameter", "tokens_per_param", _ratio),
+                ("training + inference FLOPs", "total_flops", _sci),
+                ("parameters of the training-optimal run", "N_compute_optimal", _count),
+                ("its training + inference FLOPs", "total_flops_compute_optimal", _sci),
+                ("FLOPs saved", "savings", lambda v: f"{v:.1%}"))]
+    blocks: list[Any] = [
+        Heading("Accounting for inference"),
+        Table(table(rows, ["", f"median [{f.lab}]"]), caption=(
+            f"Smallest training + inference FLOPs reaching loss {f.target_loss:g} with "
+            f"{_sci(inference_tokens)} inference tokens")),
+    ]
+    if ia.n_unreachable:
+        blocks.append(Para(f"{ia.n_unreachable} of {f.s} draws cannot reach the target at any "
+                           f"size and are left out.", kind="note"))
+    return blocks
+
+
+def _fit_blocks(f: _Facts, loo_res: Any, loo_note: str, dpi: int) -> list:
     from bayescale.plots import plot_fit
 
-    blocks.append(Heading("The fit to the runs"))
-    blocks.append(Figure("fit", figure_png(plot_fit(fit, group=group, ci=ci, extend=0.3),
-                                           dpi=dpi),
-                         f"Loss against compute on log-log axes: the runs (points) and the "
-                         f"posterior median and {lab} band of the law for several model sizes."))
-    if loo_res is not None:
-        kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
-        blocks.append(Para(
-            f"Leave-one-out cross-validation (PSIS-LOO): elpd_loo {float(loo_res.elpd):.1f} "
-            f"(SE {float(loo_res.se):.1f}), effective number of parameters "
-            f"{float(loo_res.p):.1f}; {int(np.sum(kvals > LOO_K_MAX))} of {kvals.size} runs "
-            f"have Pareto k > {LOO_K_MAX} (largest {np.nanmax(kvals):.2f})."))
-    else:
-        blocks.append(Para(loo_note, kind="note"))
+    blocks: list[Any] = [
+        Heading("The fit to the runs"),
+        Figure("fit", figure_png(plot_fit(f.fit, group=f.group, ci=f.ci, extend=0.3), dpi=dpi),
+               f"Loss against compute on log-log axes: the runs (points) and the posterior "
+               f"median and {f.lab} band of the law for several model sizes."),
+    ]
+    if loo_res is None:
+        return [*blocks, Para(loo_note, kind="note")]
+    kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
+    blocks.append(Para(
+        f"Leave-one-out cross-validation (PSIS-LOO): elpd_loo {float(loo_res.elpd):.1f} "
+        f"(SE {float(loo_res.se):.1f}), effective number of parameters "
+        f"{float(loo_res.p):.1f}; {int(np.sum(kvals > LOO_K_MAX))} of {kvals.size} runs "
+        f"have Pareto k > {LOO_K_MAX} (largest {np.nanmax(kvals):.2f})."))
+    return blocks
 
-    # ------------------------------------------------------------------ diagnostics
-    blocks.append(Heading("Sampling diagnostics"))
-    blocks.append(Pre(str(diag)))
-    blocks += _summary_blocks(fit, ci)
 
-    # ------------------------------------------------------------------ provenance
-    blocks.append(Heading("Reproducibility"))
+def _provenance_blocks(fit) -> list:
+    from bayescale import __version__
+
     meta = fit.meta
     rows = [[key, str(meta[key])] for key in ("bayescale_version", "law", "seed", "sampler",
                                               "settings", "versions", "spec_hash", "data_hash",
                                               "created", "status") if key in meta]
-    blocks.append(Table(table(rows, ["", "value"])))
-    from bayescale import __version__
+    return [
+        Heading("Reproducibility"),
+        Table(table(rows, ["", "value"])),
+        Para(f"Report generated by bayescale {__version__} on "
+             f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", kind="note"),
+    ]
 
-    blocks.append(Para(
-        f"Report generated by bayescale {__version__} on "
-        f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", kind="note"))
-    return Document(title, blocks)
 
-
-def _ci_cols(summary: pd.DataFrame, ci: float) -> tuple[str, str]:
+def _ci_cols(ci: float) -> tuple[str, str]:
     from bayescale.decisions._common import level_label
 
     tag = level_label(ci)
@@ -635,28 +708,6 @@ def _prior_dominated(fit) -> list[str]:
         if w_pr > 0 and w_po / w_pr > PRIOR_DOMINATED:
             out.append(name)
     return out
-
-
-def _risk_averse_blocks(draws, budgets, q_of, opts, risk_averse_allocation, lab) -> list:
-    rows = []
-    for j, c in enumerate(budgets[:4]):
-        mean = risk_averse_allocation(draws, c, utility="mean", **opts)
-        tail = risk_averse_allocation(draws, c, utility="cvar", level=0.9, **opts)
-        rows.append([_sci(c), _count(q_of["N"][1, j]),
-                     f"{_count(mean.N)} ({_ratio(mean.tokens_per_param)} tok/param)",
-                     f"{_count(tail.N)} ({_ratio(tail.tokens_per_param)} tok/param)",
-                     f"{_loss(mean.objective)} / {_loss(tail.objective)}"])
-    return [
-        Heading("Choosing one allocation under uncertainty", level=3),
-        Table(table(rows, ["budget (FLOPs)", "median of per-draw optima N",
-                           "N minimising expected loss", "N minimising the worst 10% (CVaR 90)",
-                           "expected loss / CVaR 90"])),
-        Para("The table above summarises each posterior draw's own optimum.  A single run must "
-             "commit to one (N, D): these are the sizes that minimise the expected loss and the "
-             "average of the worst 10% of outcomes over the whole posterior.  When they agree "
-             "with the median the decision is robust to the remaining uncertainty.",
-             kind="note"),
-    ]
 
 
 def _data_blocks(runs: pd.DataFrame, fit, k: float) -> list:
