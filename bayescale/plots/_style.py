@@ -10,6 +10,8 @@ import numpy as np
 __all__ = ["fmt_count", "plain_log_ticks", "shade_extrapolation"]
 
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+_FINE = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.5, 4.0, 4.5,
+         5.0, 6.0, 7.0, 8.0, 9.0)
 
 
 def plain_log_ticks(axis: Any, *, max_ticks: int = 8) -> None:
@@ -24,12 +26,15 @@ def plain_log_ticks(axis: Any, *, max_ticks: int = 8) -> None:
     lo, hi = sorted(axis.get_view_interval())
     if not (lo > 0 and np.isfinite(hi)) or math.log10(hi / lo) > 2:
         return
-    ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)) - 1,
-                                        math.ceil(math.log10(hi)) + 1)
-             for m in _NICE]
-    ticks = [t for t in ticks if lo <= t <= hi]
-    while len(ticks) > max_ticks:
-        ticks = ticks[::2]
+    for mantissas in (_NICE, _FINE):  # the finer set when the coarse one gives < 3 ticks
+        ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)) - 1,
+                                            math.ceil(math.log10(hi)) + 1)
+                 for m in mantissas]
+        ticks = [t for t in ticks if lo <= t <= hi]
+        while len(ticks) > max_ticks:
+            ticks = ticks[::2]
+        if len(ticks) >= 3:
+            break
     if len(ticks) < 2:
         return
     axis.set_major_locator(ticker.FixedLocator(ticks))

@@ -52,6 +52,7 @@ def plot_prior_posterior(
     import matplotlib.pyplot as plt
 
     from bayescale.modeling.spec import NOISE_PARAMS
+    from bayescale.plots._style import plain_log_ticks
 
     if "prior" not in fit.tree.children:
         raise ValueError(
@@ -90,6 +91,7 @@ def plot_prior_posterior(
                 ha="right", va="top", fontsize=7)
         if logx:
             ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis, max_ticks=5)
         ax.set_yticks([])
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
