@@ -228,9 +228,9 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
     model = build_model(table, spec, reference=ref)
     if sampler != "nutpie":
         return model, None
-    import nutpie
+    from bayescale.inference.compile_cache import compile_nutpie
 
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    compiled = compile_nutpie(model)  # nutpie's numba compile, cached on disk across processes
     _COMPILED[key] = (model, compiled)
     while len(_COMPILED) > _COMPILED_MAX:
         _COMPILED.pop(next(iter(_COMPILED)))

@@ -1,0 +1,221 @@
+"""Compile a PyMC model for nutpie with a persistent (on-disk) cache.
+
+``nutpie.compile_pymc_model(model, backend="numba")`` wraps PyTensor's numba function for the
+log density and its gradient in a ``numba.cfunc`` that nutpie's Rust sampler calls.  That
+wrapper reads the model's data through closures over numpy arrays, which numba cannot cache, so
+*every new process* pays the full numba compile again (on the Chinchilla model about 20-40 s on
+the 2-core machines here, most of it re-typing PyTensor's already cached functions for the
+wrapper and compiling numba's own array helpers).  This is what made a command-line fit slow.
+
+:func:`compile_nutpie` builds the same nutpie model with a wrapper generated as source code
+that reads the data pointers from nutpie's own ``user_data`` record (so :meth:`with_data` works
+unchanged) and has no dynamic globals.  It is registered with PyTensor's numba cache locator
+under a key derived from PyTensor's key of the compiled graph, so it is written to and loaded
+from PyTensor's compile directory (``~/.pytensor`` unless ``PYTENSOR_FLAGS=base_compiledir=...``
+says otherwise): the second process that fits a model of the same structure loads the compiled
+wrapper in well under a second instead of compiling it.  The sampler, its settings and its
+results are nutpie's; only where the machine code comes from changes.
+
+If anything in this path fails (a nutpie or PyTensor release that changed the private helpers
+it uses, a graph PyTensor does not cache), it falls back to ``nutpie.compile_pymc_model``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+
+__all__ = ["compile_nutpie"]
+
+_log = logging.getLogger(__name__)
+
+# Bump when the generated wrapper source changes in a way its text does not show.
+_WRAPPER_VERSION = "1"
+
+_LOGP_TEMPLATE = """
+def bayescale_logp(dim, x_, out_, logp_, ud_):
+    if dim != {n_dim}:
+        return -1
+    try:
+        ud = numba.carray(ud_, ({n_words},), np.uint64)
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_dim},))
+{extract}
+        lp, g = inner({call})
+        logp_[0] = lp
+        bad = False
+        for i in range({n_dim}):
+            out[i] = g[i]
+            if not np.isfinite(g[i]):
+                bad = True
+        if bad:
+            return 3
+        if not np.isfinite(lp):
+            return 4
+    except Exception:
+        return 1
+    return 0
+"""
+
+_EXPAND_TEMPLATE = """
+def bayescale_expand(dim, expanded, x_, out_, ud_):
+    if dim != {n_dim}:
+        return -1
+    if expanded != {n_expanded}:
+        return -1
+    try:
+        ud = numba.carray(ud_, ({n_words},), np.uint64)
+        x = numba.carray(x_, ({n_dim},))
+        out = numba.carray(out_, ({n_expanded},))
+{extract}
+        (values,) = inner({call})
+        for i in range({n_expanded}):
+            out[i] = values[i]
+    except Exception:
+        return -2
+    return 0
+"""
+
+
+def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
+    """Compile ``model`` for ``nutpie.sample`` with the numba backend, cached on disk.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The model (its ``pm.Data`` containers stay swappable with ``.with_data``).
+    cache : bool
+        Use the persistent wrapper cache (default).  ``False`` calls
+        ``nutpie.compile_pymc_model(model, backend="numba")`` directly.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+        The same type nutpie returns; pass it to ``nutpie.sample``.
+
+    Examples
+    --------
+    >>> import pymc as pm, nutpie                                   # doctest: +SKIP
+    >>> from bayescale.inference.compile_cache import compile_nutpie
+    >>> with pm.Model() as m:                                       # doctest: +SKIP
+    ...     pm.Normal("x")
+    >>> tree = nutpie.sample(compile_nutpie(m), draws=100, progress_bar=False)  # doctest: +SKIP
+    """
+    import nutpie
+
+    if cache:
+        try:
+            return _compile_cached(model)
+        except Exception as exc:  # any failure: nutpie's own (uncached) compile is always right
+            _log.info("persistent nutpie compile cache not used (%s: %s)", type(exc).__name__, exc)
+    return nutpie.compile_pymc_model(model, backend="numba")
+
+
+def _compile_cached(model: Any) -> Any:
+    import numba
+    import nutpie
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    # What nutpie.compile_pymc_model(model, backend="numba") does before its cfunc step.
+    point_fn = ncp._wrap_with_lock(make_initial_point_fn(
+        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    ))
+    n_dim, n_expanded, logp_pt, expand_pt, init_fn, shape_info, reparam = ncp._make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True,
+        pymc_initial_point_fn=point_fn,
+    )
+    shared_data: dict[str, np.ndarray] = {}
+    keys: dict[Any, str] = {}
+    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
+        if var in keys:
+            continue
+        key = f"s{len(keys)}"
+        keys[var] = key
+        value = np.array(var.get_value(), order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[key] = value
+    user_data = ncp.make_user_data(keys, shared_data)
+    layout = _Layout(user_data.dtype)
+
+    def wrap(kind: str, fn: Any, shared: list) -> Any:
+        base_key = CACHED_SRC_FUNCTIONS.get(fn.py_func)
+        if base_key is None:
+            raise RuntimeError(f"PyTensor does not cache the {kind} graph of this model")
+        extract, args = [], []
+        for i, var in enumerate(shared):
+            k = keys[var]
+            arr = shared_data[k]
+            dims = "".join(f"ud[{layout.slot('shape', k) + j}], " for j in range(arr.ndim))
+            extract.append(
+                f"        a{i} = numba.carray(address_as_void_pointer(ud[{layout.slot('data', k)}]),"
+                f" ({dims}), np.{arr.dtype.name})"
+            )
+            args.append(f"a{i}")
+        template = _LOGP_TEMPLATE if kind == "logp" else _EXPAND_TEMPLATE
+        src = template.format(n_dim=n_dim, n_expanded=n_expanded, n_words=layout.n_words,
+                              extract="\n".join(extract) or "        pass",
+                              call=", ".join(["x", *args]))
+        namespace = {"__name__": __name__, "numba": numba, "np": np, "inner": fn,
+                     "address_as_void_pointer": ncp.address_as_void_pointer}
+        exec(compile(src, f"<bayescale-nutpie-{kind}>", "exec"), namespace)  # generated above
+        py_func = namespace[f"bayescale_{kind}"]
+        ident = "\n".join([_WRAPPER_VERSION, base_key, src, numba.__version__, nutpie.__version__])
+        CACHED_SRC_FUNCTIONS[py_func] = hashlib.sha256(ident.encode()).hexdigest()
+        return numba.cfunc(_signature(kind), cache=True)(py_func)
+
+    logp_c = wrap("logp", logp_pt.vm.jit_fn, list(logp_pt.get_shared()))
+    expand_c = wrap("expand", expand_pt.vm.jit_fn, list(expand_pt.get_shared()))
+    dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
+    return ncp.CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp_c,
+        compiled_expand_func=expand_c,
+        initial_point_func=init_fn,
+        shared_data=shared_data,
+        shared_var_keys=keys,
+        user_data=user_data,
+        n_expanded=n_expanded,
+        shape_info=shape_info,
+        logp_func=logp_pt,
+        expand_func=expand_pt,
+        reparameterized_names=reparam,
+    )
+
+
+class _Layout:
+    """Word offsets of the fields of nutpie's ``user_data`` record (pointers, sizes, shapes)."""
+
+    def __init__(self, dtype: np.dtype):
+        if dtype.itemsize % 8:
+            raise RuntimeError("unexpected nutpie user_data layout")
+        self.dtype = dtype
+        self.n_words = dtype.itemsize // 8
+
+    def slot(self, field: str, key: str) -> int:
+        shared, shared_off = self.dtype.fields["shared"][:2]
+        sub, sub_off = shared.fields[field][:2]
+        item, item_off = sub.fields[key][:2]
+        if item.base.itemsize != 8:
+            raise RuntimeError("unexpected nutpie user_data field size")
+        offset = shared_off + sub_off + item_off
+        if offset % 8:
+            raise RuntimeError("unexpected nutpie user_data alignment")
+        return offset // 8
+
+
+def _signature(kind: str) -> Any:
+    from numba import types
+
+    double_p = types.CPointer(types.double)
+    if kind == "logp":  # nutpie's C ABI: (dim, x, grad out, logp out, user data)
+        return types.int64(types.uint64, double_p, double_p, double_p, types.voidptr)
+    return types.int64(types.uint64, types.uint64, double_p, double_p, types.voidptr)
