@@ -197,7 +197,8 @@ def sweep(
     >>> tasks = [{"dataset": "chinchilla", "law": law, "seed": 0}
     ...          for law in ("chinchilla", "kaplan", "compute")]
     >>> table = sweep(tasks)                                   # doctest: +SKIP
-    >>> table[table.error.isna()].pivot(index="param", columns="law", values="median")  # doctest: +SKIP
+    >>> ok = table[table.error.isna()]                         # doctest: +SKIP
+    >>> ok.pivot(index="param", columns="law", values="median")  # doctest: +SKIP
     >>> sweep(tasks, client="tcp://scheduler:8786")            # doctest: +SKIP
 
     A function of your own, with a failing task reported rather than raised:
@@ -263,7 +264,7 @@ def _run_on_dask(fn, rows, *, client, n_workers, threads_per_worker, retries):
     try:
         futures = [client.submit(_run_task, fn, t, pure=False, retries=retries) for t in rows]
         outputs = []
-        for t, fut in zip(rows, futures, strict=True):
+        for fut in futures:
             try:
                 outputs.append(fut.result())
             except Exception as exc:  # the worker died (segfault, out of memory...)

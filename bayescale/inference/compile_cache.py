@@ -152,10 +152,8 @@ def _compile_cached(model: Any) -> Any:
             k = keys[var]
             arr = shared_data[k]
             dims = "".join(f"ud[{layout.slot('shape', k) + j}], " for j in range(arr.ndim))
-            extract.append(
-                f"        a{i} = numba.carray(address_as_void_pointer(ud[{layout.slot('data', k)}]),"
-                f" ({dims}), np.{arr.dtype.name})"
-            )
+            pointer = f"address_as_void_pointer(ud[{layout.slot('data', k)}])"
+            extract.append(f"        a{i} = numba.carray({pointer}, ({dims}), np.{arr.dtype.name})")
             args.append(f"a{i}")
         template = _LOGP_TEMPLATE if kind == "logp" else _EXPAND_TEMPLATE
         src = template.format(n_dim=n_dim, n_expanded=n_expanded, n_words=layout.n_words,
