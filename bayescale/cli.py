@@ -10,6 +10,7 @@ Commands::
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale datasets                          list bundled datasets
     bayescale spec LAW                          print a built-in spec (copy it and edit)
+    bayescale sbc --law chinchilla --sims 100 [--groups family] [--out ranks.csv] [--plot sbc.png]
 
 Errors go to stderr as one sentence with a non-zero exit status; no traceback.
 """
@@ -17,6 +18,7 @@ Errors go to stderr as one sentence with a non-zero exit status; no traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections.abc import Sequence
@@ -125,6 +127,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--flops-per-token", type=float, default=None,
                    help="k in C = k N D (default: the fit's own convention)")
 
+    p = sub.add_parser("sbc", help="simulation-based calibration of a law's fit (slow)",
+                       description="Simulation-based calibration (Talts et al. 2018): fit the "
+                       "law to --sims data sets simulated from its prior and test that the ranks "
+                       "of the true parameters among the posterior draws are uniform.")
+    p.add_argument("--law", default="chinchilla", help="law or built-in spec name")
+    p.add_argument("--spec", default=None, help="TOML spec file instead of --law")
+    p.add_argument("--sims", type=int, default=100, help="simulated data sets (>= 100 advised)")
+    p.add_argument("--groups", default=None,
+                   help="calibrate the hierarchical model grouped by this column (the default "
+                   "design then has --n-groups groups)")
+    p.add_argument("--n-groups", type=int, default=3, help="groups in the default design")
+    p.add_argument("--design", default=None,
+                   help="runs table whose inputs (N, D, C, groups) to simulate at")
+    p.add_argument("--ranks", type=int, default=100, help="possible rank values (thinned draws+1)")
+    p.add_argument("--out", default=None, help="CSV file for the ranks")
+    p.add_argument("--plot", default=None, help="PNG file for the ECDF-difference plot")
+    _add_sampling(p)
+
     sub.add_parser("datasets", help="list the bundled datasets")
     p = sub.add_parser("spec", help="print a built-in model spec as TOML")
     p.add_argument("law")
@@ -232,7 +252,7 @@ def _cmd_summary(a: argparse.Namespace) -> int:
 
     fit = bs.load_fit(a.fit)
     print(fit.summary(ci=a.ci).to_string(float_format=lambda x: f"{x:.4g}"))
-    print(fit.diagnostics)
+    print(f"status: {fit.status}; {fit.diagnostics}")
     return 0
 
 
@@ -297,6 +317,109 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sbc(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bayescale.inference.sbc import rank_uniformity, sbc
+
+    groups = a.groups.split(",") if a.groups else None
+    design = None
+    if a.design:
+        from bayescale.data.runs import read_runs
+
+        design = read_runs(a.design)
+    ranks = sbc(a.spec or a.law, design, n_sims=a.sims, groups=groups, n_groups=a.n_groups,
+                draws=a.draws,
+                tune=a.tune, chains=a.chains, n_ranks=a.ranks, seed=a.seed,
+                target_accept=a.target_accept, progress=not a.no_progress)
+    table = rank_uniformity(ranks)
+    per_sim = ranks.groupby("sim")[["divergences", "max_rhat", "min_ess_bulk"]].first()
+    threshold = 0.01 / len(table)
+    attrs = ranks.attrs
+    print(f"SBC of {attrs['law']}" + (f" grouped by {attrs['groups']}" if attrs["groups"] else "")
+          + f": {attrs['n_sims']} simulations of {attrs['n_runs']} runs, {attrs['chains']} chains"
+          f" x {attrs['draws']} draws (+{attrs['tune']} warm-up) thinned to "
+          f"{attrs['n_ranks'] - 1}; {attrs['runtime_s']:.0f} s")
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(table.to_string(float_format=lambda x: f"{x:.3g}"))
+    print(f"simulations with divergences: {int((per_sim['divergences'] > 0).sum())}/{len(per_sim)}"
+          f"; with R-hat > 1.01: {int((per_sim['max_rhat'] > 1.01).sum())}; with bulk ESS < "
+          f"{attrs['n_ranks'] - 1}: {int((per_sim['min_ess_bulk'] < attrs['n_ranks'] - 1).sum())}")
+    worst = float(table["p_ecdf"].min())
+    verdict = "no evidence of miscalibration" if worst >= threshold else "MISCALIBRATED"
+    print(f"smallest ECDF p-value {worst:.3g} vs Bonferroni threshold 0.01/{len(table)} = "
+          f"{threshold:.2g}: {verdict}")
+    if a.out:
+        with atomic_path(Path(a.out)) as tmp:
+            ranks.to_csv(tmp, index=False)
+        print(f"wrote the ranks to {a.out}")
+    if a.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from bayescale.plots.sbc_plot import plot_sbc_ecdf
+
+        _save_figure(plot_sbc_ecdf(ranks), Path(a.plot))
+        print(f"wrote the ECDF plot to {a.plot}")
+    return 0
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import bayescale as bs
+
+    laws = _laws_arg(a.laws)
+    if len(laws) < 2:
+        raise ValueError("compare needs at least two laws, e.g. --laws chinchilla,datablations")
+    runs = _load_runs(a.runs)
+    groups = a.groups.split(",") if a.groups else None
+    fits = {}
+    for law in laws:
+        label = Path(law).stem if law.endswith(".toml") else law
+        spec = law if law.endswith(".toml") else None
+        fits[label] = bs.fit(runs, None if spec else law, spec=spec, columns=a.columns,
+                             flops=a.flops, groups=groups, **_sampling_kwargs(a))
+    result = bs.compare(fits, groups=a.logo.split(",") if a.logo else None)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(result)
+    if a.out:
+        with atomic_path(Path(a.out)) as tmp:
+            result.table.to_csv(tmp)
+        print(f"wrote the comparison table to {a.out}")
+    return 0
+
+
+def _cmd_backtest(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import bayescale as bs
+
+    laws = _laws_arg(a.laws)
+    groups = a.groups.split(",") if a.groups else None
+    kw = {"groups": groups} if groups else {}
+    bt = bs.backtest(_load_runs(a.runs), laws, cutoffs=a.cutoffs, by=a.by,
+                     discrepancy=a.discrepancy, baseline=a.baseline, columns=a.columns,
+                     flops=a.flops, draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed,
+                     progressbar=not a.no_progress, sampler=a.sampler,
+                     target_accept=a.target_accept, **kw)
+    with pd.option_context("display.width", 220, "display.max_columns", 40):
+        print(bs.backtest_summary(bt).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if a.out:
+        with atomic_path(Path(a.out)) as tmp:
+            bt.to_csv(tmp, index=False)
+        print(f"wrote the per-run backtest table to {a.out}")
+    if a.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from bayescale.plots import plot_backtest
+
+        _save_figure(plot_backtest(bt), Path(a.plot))
+        print(f"wrote the backtest plot to {a.plot}")
+    return 0
+
+
 def _cmd_datasets(a: argparse.Namespace) -> int:
     from bayescale import datasets
 
@@ -326,7 +449,18 @@ _COMMANDS = {
     "allocate": _cmd_allocate,
     "datasets": _cmd_datasets,
     "spec": _cmd_spec,
+    "sbc": _cmd_sbc,
 }
+
+def _log_to_stderr() -> None:
+    """Show bayescale's progress messages ("sampling 4 chains x 1000 draws ...") on stderr."""
+    log = logging.getLogger("bayescale")
+    if not any(getattr(h, "_bayescale_cli", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("bayescale: %(message)s"))
+        handler._bayescale_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -343,6 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bayescale.errors import BayescaleError, BayescaleWarning
 
     warnings.simplefilter("default", BayescaleWarning)
+    _log_to_stderr()
     try:
         return _COMMANDS[args.command](args)
     except KeyboardInterrupt:

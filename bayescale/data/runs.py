@@ -46,7 +46,9 @@ from bayescale.errors import DataWarning, RunsTableError
 
 __all__ = [
     "CATEGORICAL_COLUMNS",
+    "MIN_DISTINCT",
     "NUMERIC_COLUMNS",
+    "check_design",
     "read_runs",
     "runs_hash",
     "validate_runs",
@@ -370,9 +372,12 @@ def validate_runs(
         )
 
     if "loss" in df.columns:
+        sources = [str(k) for k, v in (columns or {}).items() if v == "loss"]
+        _warn_loss_units(sources[0] if sources else "loss")
         _warn_suspicious_loss(df)
     dup_cols = [c for c in ("N", "D", "loss", *groups, "seed") if c in df.columns]
-    dup = df.duplicated(subset=dup_cols, keep="first").to_numpy()
+    dup = (df.duplicated(subset=dup_cols, keep="first").to_numpy() if dup_cols
+           else np.zeros(len(df), dtype=bool))
     if dup.any():
         warnings.warn(
             f"{_rows(df.index[dup])} repeat an earlier run exactly ({', '.join(dup_cols)}); "
@@ -381,6 +386,107 @@ def validate_runs(
             stacklevel=2,
         )
     return df
+
+
+def _warn_loss_units(name: str) -> None:
+    """Warn when the column mapped to ``loss`` is named like bits or perplexity."""
+    words = set(re.split(r"[^a-z]+", name.lower()))
+    if words & {"bits", "bit", "bpb", "bpc", "bpt", "bpw", "bpd"}:
+        warnings.warn(
+            f"the loss column {name!r} looks like bits (per byte or per token), but bayescale "
+            f"expects nats per token: pass bits per token times ln 2 (runs[{name!r}] * "
+            "math.log(2)); bits per byte also need the tokenizer's bytes per token. Ignore this "
+            "warning if the values are already in nats",
+            DataWarning,
+            stacklevel=3,
+        )
+    elif words & {"ppl", "perplexity", "pplx"} and "log" not in words:
+        warnings.warn(
+            f"the loss column {name!r} looks like perplexity, but bayescale expects cross-entropy "
+            f"in nats per token: pass log(perplexity) (numpy.log(runs[{name!r}])). Ignore this "
+            "warning if the values are already in nats",
+            DataWarning,
+            stacklevel=3,
+        )
+
+
+# Fewest distinct values of each scale input that can identify a law: a power law plus an
+# offset (or a curve in that direction) is fitted exactly by any two points, so a third is the
+# first that tests it.
+MIN_DISTINCT = 3
+_SCALE_INPUTS = ("N", "D", "C", "loss")
+
+
+def check_design(runs: pd.DataFrame, law: Any) -> None:
+    """Check that a validated runs table can identify a law's parameters.
+
+    Raises when an input of the law (``N``, ``D``, ``C``, or ``loss`` for link laws) takes
+    fewer than :data:`MIN_DISTINCT` distinct values, or when the runs have fewer distinct input
+    combinations than the law has parameters.  Warns (:class:`~bayescale.errors.DataWarning`)
+    when ``log N`` and ``log D`` are almost collinear (every run at one tokens-per-parameter
+    ratio), so that the N and D terms of the law cannot be told apart.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Output of :func:`validate_runs`.
+    law : bayescale.laws.Law
+        The law to fit.
+
+    Raises
+    ------
+    RunsTableError
+        Naming the column, its distinct values and the fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.data.runs import check_design
+    >>> from bayescale.laws import get_law
+    >>> runs = pd.DataFrame({"N": [1e8, 1e8, 1e9, 1e9], "D": [1e9, 1e10, 1e9, 1e10],
+    ...                      "loss": [3.2, 3.0, 3.0, 2.8]})
+    >>> check_design(runs, get_law("chinchilla"))
+    Traceback (most recent call last):
+    ...
+    bayescale.errors.RunsTableError: column 'N' has only 2 distinct values (1e+08, 1e+09), ...
+    """
+    name = getattr(law, "name", str(law))
+    for col in law.inputs:
+        if col not in _SCALE_INPUTS or col not in runs.columns:
+            continue
+        values = np.unique(runs[col].to_numpy(dtype=float))
+        if values.size < MIN_DISTINCT:
+            shown = ", ".join(f"{v:.4g}" for v in values)
+            raise RunsTableError(
+                f"column {col!r} has only {values.size} distinct value"
+                f"{'s' if values.size != 1 else ''} ({shown}), but law {name!r} needs at least "
+                f"{MIN_DISTINCT} distinct {col} values to identify its parameters (any "
+                f"{values.size} point{'s' if values.size != 1 else ''} fit its curve in {col} "
+                f"exactly); add runs at other values of {col}"
+                + (", or fit law='compute' to the runs' C" if col in ("N", "D") else "")
+            )
+    cols = [c for c in law.inputs if c in runs.columns]
+    n_points = len(runs[cols].drop_duplicates()) if cols else 0
+    n_params = len(law.params)
+    if cols and n_points < n_params:
+        raise RunsTableError(
+            f"the runs have {n_points} distinct combinations of {', '.join(cols)}, fewer than "
+            f"the {n_params} parameters of law {name!r}; add runs at new {', '.join(cols)} or "
+            "choose a law with fewer parameters"
+        )
+    if {"N", "D"} <= set(law.inputs) and {"N", "D"} <= set(runs.columns) and len(runs) > 2:
+        ln, ld = np.log(runs["N"].to_numpy(float)), np.log(runs["D"].to_numpy(float))
+        if ln.std() > 0 and ld.std() > 0 and abs(np.corrcoef(ln, ld)[0, 1]) > 0.99:
+            ratio = np.median(runs["D"].to_numpy(float) / runs["N"].to_numpy(float))
+            warnings.warn(
+                f"log N and log D are almost collinear (correlation "
+                f"{np.corrcoef(ln, ld)[0, 1]:.3f}; median D/N = {ratio:.3g}): the runs cannot "
+                f"tell law {name!r}'s N term from its D term, so predictions at other "
+                "tokens-per-parameter ratios (and compute-optimal allocations) come from the "
+                "priors; add runs with more and fewer tokens per parameter",
+                DataWarning,
+                stacklevel=3,
+            )
 
 
 def _warn_suspicious_loss(df: pd.DataFrame) -> None:

@@ -57,6 +57,45 @@ class Diagnostics:
         """True when every check passed."""
         return not self.problems
 
+    @property
+    def status(self) -> str:
+        """``"ok"`` or ``"failed diagnostics"`` (the value saved fits record)."""
+        return "ok" if self.ok else "failed diagnostics"
+
+    def table(self):
+        """One row per check: value, threshold, pass / fail and advice, as a DataFrame.
+
+        Examples
+        --------
+        >>> from bayescale.inference.diagnostics import Diagnostics
+        >>> d = Diagnostics(3, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, ["3 divergent ..."])
+        >>> t = d.table()
+        >>> bool(t.loc["divergences", "ok"]), bool(t.loc["max_rhat", "ok"])
+        (False, True)
+        """
+        import pandas as pd
+
+        ess_min = float(ESS_MIN_PER_CHAIN * self.chains)
+        checks = [
+            ("divergences", float(self.divergences), "== 0", self.divergences == 0, "divergent"),
+            ("max_rhat", self.max_rhat, f"<= {RHAT_MAX}",
+             self.chains < 2 or not self.max_rhat > RHAT_MAX, "R-hat"),
+            ("min_ess_bulk", self.min_ess_bulk, f">= {ess_min:g}",
+             not self.min_ess_bulk < ess_min, "effective sample size"),
+            ("min_ess_tail", self.min_ess_tail, f">= {ess_min:g}",
+             not self.min_ess_tail < ess_min, "effective sample size"),
+            ("min_bfmi", self.min_bfmi, f">= {BFMI_MIN}",
+             not (np.isfinite(self.min_bfmi) and self.min_bfmi < BFMI_MIN), "E-BFMI"),
+        ]
+        rows = {}
+        for name, value, threshold, ok, key in checks:
+            advice = "" if ok else next((p for p in self.problems if key in p), "")
+            rows[name] = {"value": value, "threshold": threshold, "ok": bool(ok),
+                          "advice": advice}
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = "check"
+        return out
+
     def to_json(self) -> str:
         """JSON text (stored in saved fits)."""
         return json.dumps(asdict(self))

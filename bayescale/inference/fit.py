@@ -9,6 +9,8 @@ size (backtests, simulation-based calibration, seeds) skips compilation.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 import warnings
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.data.runs import validate_runs
+from bayescale.data.runs import check_design, validate_runs
 from bayescale.errors import ConvergenceWarning, SpecError
 from bayescale.modeling.model import OBS_DIM, build_model, group_labels, resolve_reference
 from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_spec
@@ -26,6 +28,7 @@ from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_
 __all__ = ["SAMPLERS", "fit", "prior_predictive", "resolve_spec"]
 
 SAMPLERS = ("nutpie", "pymc")
+_log = logging.getLogger("bayescale")
 
 
 def resolve_spec(
@@ -175,6 +178,7 @@ def fit(
                 f"groups={list(s.groups)} gives a single group; a hierarchical fit needs two or "
                 "more (drop groups= to fit one population)"
             )
+    check_design(table, s.law_obj)
     ref = resolve_reference(table, s)
     model, compiled = _model_for(table, s, ref, sampler)
     tree = _sample(model, compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
@@ -186,9 +190,16 @@ def fit(
                   "target_accept": target_accept, "flops": table.attrs.get("flops", "")},
     )
     if retry and result.diagnostics.divergences and target_accept < 0.99:
-        return fit(table, spec=s, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                   sampler=sampler, target_accept=0.99, progressbar=progressbar,
-                   prior_draws=prior_draws, retry=False, warn=warn)
+        _log.info("%d divergent transitions at target_accept=%g: refitting at 0.99",
+                  result.diagnostics.divergences, target_accept)
+        again = fit(table, spec=s, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                    sampler=sampler, target_accept=0.99, progressbar=progressbar,
+                    prior_draws=prior_draws, retry=False, warn=warn)
+        settings = json.loads(again.meta["settings"])
+        settings["retried"] = {"target_accept": target_accept,
+                               "divergences": result.diagnostics.divergences}
+        again.meta["settings"] = json.dumps(settings)
+        return again
     if warn and not result.diagnostics.ok:
         warnings.warn(
             "the fit's sampling diagnostics failed:\n" + str(result.diagnostics),
@@ -247,6 +258,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
     import pymc as pm
 
     seed_int = int(seed)
+    _log.info("sampling %d chains x %d draws (+%d warm-up) with %s", chains, draws, tune, sampler)
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*np.dot.*", category=RuntimeWarning)
         if sampler == "nutpie":
@@ -257,11 +269,19 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
             # A low-rank correction to the diagonal mass matrix absorbs the correlations of
             # irreducible loss, exponents and scales: on the Chinchilla data it cuts NUTS trees
             # from ~41 to ~6 leapfrog steps and triples ESS (benchmarks/).
-            tree = nutpie.sample(
+            background = nutpie.sample(
                 compiled, draws=draws, tune=tune, chains=chains, seed=int(seed_int),
                 save_warmup=False, progress_bar=progressbar, adaptation="low_rank",
                 target_accept=target_accept, cores=cores or min(chains, os.cpu_count() or 1),
+                blocking=False,
             )
+            # nutpie.sample(blocking=True) answers Ctrl-C by returning the draws made so far;
+            # a partial posterior must never pass for a fit, so discard it and re-raise.
+            try:
+                tree = background.wait()
+            except KeyboardInterrupt:
+                background.cancel()
+                raise KeyboardInterrupt("sampling was interrupted; nothing was kept") from None
             patch_nutpie_idata(tree, model, sampling_time=time.time() - start)
         else:
             tree = pm.sample(
@@ -270,6 +290,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
                 compute_convergence_checks=False,
                 cores=cores or min(chains, os.cpu_count() or 1),
             )
+        _check_complete(tree, chains=chains, draws=draws)
         pm.compute_log_likelihood(tree, progressbar=False)
         if prior_draws:
             prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed_int) + 1)
@@ -277,6 +298,21 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
                 if group in prior.children:
                     tree[group] = prior[group]
     return tree
+
+
+def _check_complete(tree, *, chains: int, draws: int) -> None:
+    """Raise KeyboardInterrupt when the sampler returned fewer draws than asked for.
+
+    PyMC's and nutpie's samplers catch Ctrl-C and return the draws made so far; bayescale
+    re-raises instead, so that an interrupted fit is never summarised or saved as a whole one.
+    """
+    post = tree["posterior"] if "posterior" in tree.children else None
+    got = (0, 0) if post is None else (post.sizes.get("chain", 0), post.sizes.get("draw", 0))
+    if got != (chains, draws):
+        raise KeyboardInterrupt(
+            f"sampling was interrupted after {got[1]} of {draws} draws per chain; the partial "
+            "posterior was discarded"
+        )
 
 
 def prior_predictive(

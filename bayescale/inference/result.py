@@ -236,9 +236,38 @@ class ScalingFit:
             out[n] = a.reshape((a.shape[0] * a.shape[1], *a.shape[2:]))
         return out
 
+    @property
+    def status(self) -> str:
+        """``"ok"``, or ``"failed diagnostics"`` when any sampler check failed (see :meth:`check`).
+
+        Examples
+        --------
+        >>> fit.status                      # doctest: +SKIP
+        'ok'
+        """
+        return self.diagnostics.status
+
+    def check(self) -> pd.DataFrame:
+        """The sampler checks: divergences, R-hat, bulk / tail ESS and E-BFMI, with advice.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per check with ``value``, ``threshold``, ``ok`` and ``advice`` (what to do
+            when the check failed).
+
+        Examples
+        --------
+        >>> fit.check()[["value", "threshold", "ok"]]   # doctest: +SKIP
+        """
+        return self.diagnostics.table()
+
     def summary(self, var_names: Sequence[str] | None = None, *, ci: float = 0.95,
                 kind: str = "natural") -> pd.DataFrame:
         """Posterior summary table: mean, sd, median, interval, R-hat, ESS, MCSE.
+
+        The table's ``attrs`` carry the fit's ``status`` (``"ok"`` or ``"failed diagnostics"``)
+        and the ``diagnostics`` text with advice; :meth:`check` gives the checks as a table.
 
         Parameters
         ----------
@@ -275,6 +304,7 @@ class ScalingFit:
                 for c, v in zip(coords, m, strict=True):
                     med[f"{name}[{c}]"] = float(v)
         s.insert(2, "median", pd.Series(med))
+        s.attrs = {"status": self.status, "diagnostics": str(self.diagnostics)}
         return s
 
     # ------------------------------------------------------------------ prediction

@@ -6,6 +6,7 @@
 - :func:`plot_prob_target`: P(loss <= target) against the budget;
 - :func:`plot_regret`: excess loss and deadweight compute of a plan;
 - :func:`plot_prior_posterior`: prior against posterior for each parameter.
+- :func:`plot_sbc_ecdf`: simulation-based calibration ranks against uniform, simultaneous bands.
 """
 
 from bayescale.plots.allocation_plot import plot_allocation
@@ -14,6 +15,7 @@ from bayescale.plots.fit_plot import plot_fit
 from bayescale.plots.prior_posterior_plot import plot_prior_posterior
 from bayescale.plots.prob_plot import plot_prob_target
 from bayescale.plots.regret_plot import plot_regret
+from bayescale.plots.sbc_plot import plot_sbc_ecdf
 
 __all__ = [
     "plot_allocation",
@@ -22,4 +24,5 @@ __all__ = [
     "plot_prior_posterior",
     "plot_prob_target",
     "plot_regret",
+    "plot_sbc_ecdf",
 ]

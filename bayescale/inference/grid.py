@@ -1,0 +1,192 @@
+"""Posterior predictions and allocation regret over a large (N, D) grid in bounded memory.
+
+:meth:`ScalingFit.predict <bayescale.ScalingFit.predict>` returns every posterior draw at every
+point, which is what one wants for a handful of points.  On a 200 x 200 planning grid with 4,000
+draws that is 160 million numbers (1.3 GB per float64 array, and several such arrays while
+computing the table).  The functions here walk the grid in chunks of points, keep only each
+point's summary (mean, median, intervals), and so use memory proportional to ``max_bytes``
+whatever the grid size.
+
+Examples
+--------
+>>> import numpy as np
+>>> from bayescale.inference.grid import predict_grid, regret_grid
+>>> N, D = np.logspace(8, 11, 200), np.logspace(9, 13, 200)
+>>> table = predict_grid(fit, N, D)        # doctest: +SKIP
+>>> regret = regret_grid(fit, N, D)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.inference.result import DEFAULT_CI, interval_table
+
+__all__ = ["predict_grid", "regret_grid"]
+
+_DEFAULT_MAX_BYTES = 128 * 2**20
+
+
+def _grid(N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
+    out = []
+    for name, v in (("N", N), ("D", D)):
+        a = np.atleast_1d(np.asarray(v, dtype=float)).ravel()
+        if not a.size or not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise ValueError(f"{name} must be a non-empty array of positive finite values")
+        out.append(a)
+    n, d = np.meshgrid(out[0], out[1], indexing="ij")
+    return n.ravel(), d.ravel()
+
+
+def _chunks(n_points: int, n_draws: int, max_bytes: int, arrays: int) -> Iterator[slice]:
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, not {max_bytes!r}")
+    step = max(1, int(max_bytes) // (8 * n_draws * arrays))
+    for start in range(0, n_points, step):
+        yield slice(start, min(start + step, n_points))
+
+
+def predict_grid(
+    fit: Any,
+    N: Any,
+    D: Any,
+    *,
+    group: str | None = None,
+    noise: bool = False,
+    ci: Sequence[float] = DEFAULT_CI,
+    seed: int | None = 0,
+    flops: float = 6.0,
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+) -> pd.DataFrame:
+    """Posterior predictive loss summary on the grid ``N x D``, chunked.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fit of a law with inputs ``N`` and ``D``.
+    N, D : array_like
+        Grid axes (1-D); the grid has ``len(N) * len(D)`` points, ``N`` varying slowest.
+    group, noise, ci, seed
+        As for :meth:`ScalingFit.predict`.  With ``noise=True`` the noise draws depend on
+        ``max_bytes`` (the chunking), not only on ``seed``.
+    flops : float
+        FLOPs per parameter per token, for the ``C`` column.
+    max_bytes : int
+        Memory for draws per chunk (default 128 MiB); peak memory is a small multiple of it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per grid point: ``N``, ``D``, ``C``, ``mean``, ``median``, ``lo_XX``, ``hi_XX``.
+
+    Examples
+    --------
+    >>> t = predict_grid(fit, np.logspace(8, 11, 200), np.logspace(9, 13, 200))  # doctest: +SKIP
+    >>> t.shape                                                                   # doctest: +SKIP
+    (40000, 11)
+    """
+    law = fit.law
+    if law.inputs != ("N", "D"):
+        raise ValueError(f"predict_grid needs a law of N and D; {law.name!r} reads {law.inputs}")
+    n, d = _grid(N, D)
+    rng = np.random.default_rng(seed)
+    params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._params_for_group(group, rng).items()}
+    n_draws = next(iter(params.values())).shape[0]
+    if noise:
+        nd = fit.draws(kind="noise")
+        sigma = nd["sigma"].reshape(-1, 1)
+        nu = nd["nu"].reshape(-1, 1) if fit.spec.likelihood == "student_t" else None
+    parts = []
+    for sl in _chunks(len(n), n_draws, max_bytes, arrays=3):
+        log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
+        log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
+        if noise:
+            shape = log_mu.shape
+            eps = (rng.standard_t(nu, size=shape) if nu is not None
+                   else rng.standard_normal(size=shape))
+            log_mu = log_mu + sigma * eps
+        parts.append(interval_table(np.exp(log_mu), ci))
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "C", flops * n * d)
+    table.insert(0, "D", d)
+    table.insert(0, "N", n)
+    return table
+
+
+def regret_grid(
+    fit: Any,
+    N: Any,
+    D: Any,
+    *,
+    group: str | None = None,
+    flops_per_token: float = 6.0,
+    tolerance: float = 0.01,
+    max_bytes: int = _DEFAULT_MAX_BYTES,
+) -> pd.DataFrame:
+    """Allocation regret of every grid point against the compute-optimal plan, per draw.
+
+    A point ``(N, D)`` costs ``C = flops_per_token * N * D``.  For each posterior draw its
+    regret is how much higher its (mean-law) loss is than the loss of that draw's
+    compute-optimal allocation of the same ``C``; summarising over draws says which plans are
+    safe whichever law is true.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fit of a law with inputs ``N`` and ``D`` that
+        :func:`bayescale.decisions.compute_optimal` supports.
+    N, D : array_like
+        Grid axes (1-D).
+    group : str, optional
+        Group of a hierarchical fit (or ``"new"``).
+    flops_per_token : float
+        ``k`` in ``C = k N D``.
+    tolerance : float
+        Relative regret counted as near-optimal for ``p_near_optimal``.
+    max_bytes : int
+        Memory for draws per chunk (default 128 MiB).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per grid point: ``N``, ``D``, ``C``, ``expected_regret`` (mean of
+        ``loss / optimal_loss - 1`` over draws), ``p_near_optimal`` (share of draws whose
+        relative regret is below ``tolerance``) and ``p_optimal_side`` (share of draws whose
+        optimal ``N`` at this budget is above this point's ``N``).
+
+    Examples
+    --------
+    >>> r = regret_grid(fit, np.logspace(8, 11, 200), np.logspace(9, 13, 200))  # doctest: +SKIP
+    >>> r.nsmallest(3, "expected_regret")                                       # doctest: +SKIP
+    """
+    from bayescale.decisions import compute_optimal
+
+    law = fit.law
+    if law.inputs != ("N", "D"):
+        raise ValueError(f"regret_grid needs a law of N and D; {law.name!r} reads {law.inputs}")
+    n, d = _grid(N, D)
+    rng = np.random.default_rng(0)
+    sampled = fit._params_for_group(group, rng)
+    natural = law.to_natural(sampled, fit.reference)
+    params = {k: np.asarray(v).reshape(-1, 1) for k, v in sampled.items()}
+    n_draws = next(iter(params.values())).shape[0]
+    c = flops_per_token * n * d
+    parts = []
+    for sl in _chunks(len(n), n_draws, max_bytes, arrays=6):
+        log_l = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
+        opt = compute_optimal(natural, c[sl], law=law, flops_per_token=flops_per_token)
+        rel = np.exp(log_l - np.log(opt["loss"])) - 1.0
+        parts.append(pd.DataFrame({
+            "expected_regret": rel.mean(axis=0),
+            "p_near_optimal": (rel < tolerance).mean(axis=0),
+            "p_optimal_side": (opt["N"] > n[None, sl]).mean(axis=0),
+        }))
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "C", c)
+    table.insert(0, "D", d)
+    table.insert(0, "N", n)
+    return table
