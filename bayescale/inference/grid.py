@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.inference.result import DEFAULT_CI, interval_table
+from bayescale.inference.result import DEFAULT_CI, _ci_columns
 
 __all__ = ["predict_grid", "regret_grid"]
 
@@ -48,6 +48,34 @@ def _chunks(n_points: int, n_draws: int, max_bytes: int, arrays: int) -> Iterato
     step = max(1, int(max_bytes) // (8 * n_draws * arrays))
     for start in range(0, n_points, step):
         yield slice(start, min(start + step, n_points))
+
+
+def _interval_table_sorted(x: np.ndarray, levels: Sequence[float]) -> pd.DataFrame:
+    """Same numbers as :func:`interval_table` (numpy's linear quantiles), from one sort.
+
+    ``np.quantile`` partitions once per requested quantile; sorting each point's draws once
+    and interpolating is several times faster for the seven quantiles of a summary.
+    """
+    for lv in levels:
+        if not 0 < lv < 1:
+            raise ValueError(f"interval levels must be in (0, 1), not {lv!r}")
+    qs = [0.5]
+    for lv in levels:
+        qs += [(1 - lv) / 2, 1 - (1 - lv) / 2]
+    xs = np.sort(x.T, axis=1)  # (points, draws)
+    n = xs.shape[1]
+    out = {"mean": x.mean(axis=0)}
+    cols = ["median", *_ci_columns(levels)]
+    for name, q in zip(cols, qs, strict=True):
+        h = q * (n - 1)
+        lo = int(np.floor(h))
+        hi = min(lo + 1, n - 1)
+        t = h - lo
+        a, b = xs[:, lo], xs[:, hi]
+        diff = b - a
+        # numpy's _lerp: a + (b - a) t, or b - (b - a)(1 - t) when t >= 0.5
+        out[name] = b - diff * (1 - t) if t >= 0.5 else a + diff * t
+    return pd.DataFrame(out)
 
 
 def predict_grid(
@@ -109,7 +137,7 @@ def predict_grid(
             eps = (rng.standard_t(nu, size=shape) if nu is not None
                    else rng.standard_normal(size=shape))
             log_mu = log_mu + sigma * eps
-        parts.append(interval_table(np.exp(log_mu), ci))
+        parts.append(_interval_table_sorted(np.exp(log_mu), ci))
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "C", flops * n * d)
     table.insert(0, "D", d)
