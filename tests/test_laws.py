@@ -48,14 +48,62 @@ NATURAL_RANGES = {
         "alpha_D": exponent,
     },
     "compute": {"E": st.floats(0.5, 4.0), "A": log_uniform(1.0, 1e5), "gamma": exponent},
+    "datablations": {
+        "E": st.floats(0.5, 4.0),
+        "A": log_uniform(1.0, 1e5),
+        "B": log_uniform(1.0, 1e5),
+        "alpha": exponent,
+        "beta": exponent,
+        "R_D_star": log_uniform(0.5, 100.0),
+        "R_N_star": log_uniform(0.5, 100.0),
+    },
+    "overtraining": {"E": st.floats(0.5, 4.0), "a": log_uniform(1.0, 1e5),
+                     "b": log_uniform(1.0, 1e5), "eta": st.floats(0.025, 0.5)},
+    # c1 is drawn as the ratio (c0 + c1) / c0 > 0 (a decreasing law) and mapped below
+    "broken_power": {"E": st.floats(0.5, 4.0), "A": log_uniform(1.0, 1e5), "c0": exponent,
+                     "c1": st.floats(0.05, 3.0), "d1": C_values, "f1": st.floats(0.05, 3.0)},
+    "loss_to_loss": {"K": log_uniform(0.05, 20.0), "kappa": st.floats(0.2, 3.0),
+                     "E_src": st.floats(0.3, 1.5), "E_tgt": st.floats(0.3, 4.0)},
+    # k is drawn as the fraction of eps the decay term reaches at the smallest loss, mapped below
+    "downstream_error": {"eps": st.floats(0.3, 1.0), "k": st.floats(0.01, 0.95),
+                         "gamma": st.floats(0.2, 3.0)},
 }
-NATURAL = {name: st.fixed_dictionaries(r) for name, r in NATURAL_RANGES.items()}
-INPUTS = {"N": N_values, "D": D_values, "C": C_values}
+LOSS_MIN = 1.6  # smallest source loss drawn: above every E_src, and where the error law is valid
+
+
+def _constrain(name: str, p: dict) -> dict:
+    p = dict(p)
+    if name == "broken_power":
+        p["c1"] = p["c0"] * (p["c1"] - 1.0)
+    if name == "downstream_error":
+        p["k"] = p["k"] * p["eps"] * math.exp(p["gamma"] * LOSS_MIN)
+    return p
+
+
+NATURAL = {name: st.fixed_dictionaries(r).map(lambda p, n=name: _constrain(n, p))
+           for name, r in NATURAL_RANGES.items()}
+INPUTS = {"N": N_values, "D": D_values, "C": C_values, "U": D_values,
+          "loss": st.floats(LOSS_MIN, 10.0)}
+
+
+@st.composite
+def _with_unique(draw, base):
+    x = draw(base)
+    x["U"] = x["D"] / draw(log_uniform(1.0, 1e4))  # 1 to 10,000 epochs
+    return x
+
+
+def inputs_for(name: str):
+    """One valid input point of a law (unique tokens never exceed training tokens)."""
+    law = LAWS[name]
+    base = st.fixed_dictionaries({k: INPUTS[k] for k in law.inputs if k != "U"})
+    return _with_unique(base) if "U" in law.inputs else base
 
 
 def reference_for(law: Law):
-    # reference scales anywhere a user might centre the data
-    return st.fixed_dictionaries({k: log_uniform(1e3, 1e25) for k in law.inputs})
+    # reference scales anywhere a user might centre the data (losses: where losses are)
+    return st.fixed_dictionaries({k: log_uniform(0.5, 20.0) if k == "loss" else
+                                  log_uniform(1e3, 1e25) for k in law.reference_inputs})
 
 
 def test_every_registered_law_has_strategies():
@@ -65,6 +113,7 @@ def test_every_registered_law_has_strategies():
         assert get_law(name) is law
         assert set(NATURAL_RANGES[name]) == set(law.natural)
         assert set(law.inputs) <= set(INPUTS)
+        assert law.target not in law.inputs
 
 
 # ---------------------------------------------------------------------------- analytic reference
@@ -78,6 +127,26 @@ def closed_form(name: str, p: dict, **x: float) -> float:
         ]
     if name == "compute":
         return p["E"] + p["A"] * x["C"] ** (-p["gamma"])
+    if name == "datablations":  # the authors' scaling_law (datablations README), verbatim maths
+        A, B, alpha, beta = p["A"], p["B"], p["alpha"], p["beta"]
+        G = ((alpha * A) / (beta * B)) ** (1 / (alpha + beta))
+        N, D, U = x["N"], x["D"], x["U"]
+        RD = max(D / U - 1, 0)
+        UN = min(N, (U * G) ** (beta / alpha) * G)
+        RN = max(N / UN - 1, 0)
+        rn, rd = p["R_N_star"], p["R_D_star"]
+        return (p["E"] + A / (UN + UN * rn * (1 - math.exp(-RN / rn))) ** alpha
+                + B / (U + U * rd * (1 - math.exp(-RD / rd))) ** beta)
+    if name == "overtraining":  # Gadre et al. eq. 4 in (C, M)
+        C, M = 6 * x["N"] * x["D"], x["D"] / x["N"]
+        return p["E"] + (p["a"] * M ** p["eta"] + p["b"] * M ** -p["eta"]) * C ** -p["eta"]
+    if name == "broken_power":
+        return p["E"] + p["A"] * x["C"] ** -p["c0"] * (
+            1 + (x["C"] / p["d1"]) ** (1 / p["f1"])) ** (-p["c1"] * p["f1"])
+    if name == "loss_to_loss":
+        return p["K"] * (x["loss"] - p["E_src"]) ** p["kappa"] + p["E_tgt"]
+    if name == "downstream_error":
+        return p["eps"] - p["k"] * math.exp(-p["gamma"] * x["loss"])
     raise KeyError(name)
 
 
@@ -112,7 +181,7 @@ def test_loss_finite_positive_and_matches_closed_form(name):
     law = LAWS[name]
 
     @FAST
-    @given(p=NATURAL[name], x=st.fixed_dictionaries({k: INPUTS[k] for k in law.inputs}))
+    @given(p=NATURAL[name], x=inputs_for(name))
     def check(p, x):
         loss = float(law.loss(p, **x))
         assert np.isfinite(loss) and loss > 0
@@ -128,7 +197,7 @@ def test_loss_strictly_decreasing(name, which):
     law = LAWS[name]
 
     @FAST
-    @given(p=NATURAL[name], x=st.fixed_dictionaries({k: INPUTS[k] for k in law.inputs}), f=factor)
+    @given(p=NATURAL[name], x=inputs_for(name), f=factor)
     def check(p, x, f):
         bigger = {**x, which: x[which] * f}
         l1, l2 = float(law.loss(p, **x)), float(law.loss(p, **bigger))
@@ -202,8 +271,7 @@ def test_loss_independent_of_reference(name):
     law = LAWS[name]
 
     @FAST
-    @given(p=NATURAL[name], ref=reference_for(law),
-           x=st.fixed_dictionaries({k: INPUTS[k] for k in law.inputs}))
+    @given(p=NATURAL[name], ref=reference_for(law), x=inputs_for(name))
     def check(p, ref, x):
         sampled = law.from_natural(p, ref)
         via_ref = float(np.exp(law.log_loss(sampled, x, ref)))
@@ -226,7 +294,7 @@ def test_natural_maps_broadcast_over_draws():
 
 
 # ---------------------------------------------------------------------------- numpy vs PyTensor
-REFERENCE = {"N": 1e9, "D": 1e11, "C": 1e20}
+REFERENCE = {"N": 1e9, "D": 1e11, "C": 1e20, "loss": 3.0}
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +304,7 @@ def compiled():
     for name, law in LAWS.items():
         params = {k: pt.dscalar(k) for k in law.param_names}
         inputs = {k: pt.dvector(k) for k in law.inputs}
-        reference = {k: REFERENCE[k] for k in law.inputs}
+        reference = {k: REFERENCE[k] for k in law.reference_inputs}
         out = law.log_loss(params, inputs, reference, xp=pt)
         fns[name] = pytensor.function(
             [*params.values(), *inputs.values()], out, mode="FAST_COMPILE"
@@ -247,7 +315,7 @@ def compiled():
 @pytest.mark.parametrize("name", sorted(LAWS))
 def test_numpy_and_pytensor_agree(name, compiled):
     law = LAWS[name]
-    reference = {k: REFERENCE[k] for k in law.inputs}
+    reference = {k: REFERENCE[k] for k in law.reference_inputs}
     fn = compiled[name]
 
     @settings(max_examples=80, deadline=None)

@@ -78,7 +78,7 @@ def test_builtin_spec_covers_exactly_the_law_parameters(path):
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     law = LAWS[raw["law"]]
     assert set(raw["priors"]) == set(law.param_names)
-    assert set(raw.get("reference", {})) == set(law.inputs)
+    assert set(raw.get("reference", {})) == set(law.reference_inputs)
     # positive parameters have priors on the positive reals
     spec = load_spec(path)
     for name in law.param_names:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data.runs import check_design, validate_runs
-from bayescale.errors import ConvergenceWarning, SpecError
+from bayescale.errors import ConvergenceWarning, RunsTableError, SpecError
 from bayescale.modeling.model import OBS_DIM, build_model, group_labels, resolve_reference
 from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_spec
 
@@ -72,14 +72,25 @@ def resolve_spec(
 def _prepare(runs, spec: ModelSpec, columns, flops):
     law = spec.law_obj
     n_free = len(law.params) + len(NOISE_PARAMS[spec.likelihood])
-    return validate_runs(
+    table = validate_runs(
         runs,
         columns=columns,
         flops=flops,
-        require=(*law.inputs, "loss"),
+        require=(*law.inputs, law.target),
         groups=spec.groups,
         min_rows=n_free + 1,
     )
+    for col in (*law.inputs, law.target):  # columns the runs schema does not check (U, error...)
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            rows = ", ".join(str(r) for r in table.index[bad][:8])
+            raise RunsTableError(
+                f"law {law.name!r} reads column {col!r}, which must hold positive finite numbers, "
+                f"but rows {rows} do not; drop or fix those runs"
+            )
+        table[col] = values
+    return table
 
 
 def fit(

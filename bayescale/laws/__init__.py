@@ -6,7 +6,7 @@ Examples
 --------
 >>> from bayescale.laws import LAWS, get_law
 >>> sorted(LAWS)[:3]
-['chinchilla', 'compute', 'kaplan']
+['broken_power', 'chinchilla', 'compute']
 >>> get_law("chinchilla").natural
 ('E', 'A', 'B', 'alpha', 'beta')
 """
@@ -16,9 +16,13 @@ from __future__ import annotations
 import difflib
 
 from bayescale.laws.base import Law, Parameter
+from bayescale.laws.broken import BROKEN_POWER
 from bayescale.laws.chinchilla import CHINCHILLA
 from bayescale.laws.compute import COMPUTE
+from bayescale.laws.datablations import DATABLATIONS
 from bayescale.laws.kaplan import KAPLAN
+from bayescale.laws.links import DOWNSTREAM_ERROR, LOSS_TO_LOSS
+from bayescale.laws.overtraining import OVERTRAINING
 
 __all__ = ["LAWS", "Law", "Parameter", "get_law", "register_law"]
 
@@ -26,6 +30,11 @@ LAWS: dict[str, Law] = {
     CHINCHILLA.name: CHINCHILLA,
     KAPLAN.name: KAPLAN,
     COMPUTE.name: COMPUTE,
+    DATABLATIONS.name: DATABLATIONS,
+    OVERTRAINING.name: OVERTRAINING,
+    BROKEN_POWER.name: BROKEN_POWER,
+    LOSS_TO_LOSS.name: LOSS_TO_LOSS,
+    DOWNSTREAM_ERROR.name: DOWNSTREAM_ERROR,
 }
 
 

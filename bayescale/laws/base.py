@@ -2,8 +2,14 @@
 
 A scaling law in bayescale is a :class:`Law`: a pure function that maps *centred log inputs*
 (``x["N"] = log(N / N0)``) and *sampled parameters* to the log of the predicted loss, written
-once against an array namespace ``xp`` that is either :mod:`numpy` or :mod:`pytensor.tensor`
-(both provide ``exp``, ``log`` and ``logaddexp``).
+once against an array namespace ``xp`` that is either :mod:`numpy` or :mod:`pytensor.tensor`.
+Both provide, with the same meaning, the functions a law may use: ``exp``, ``log``, ``logaddexp``,
+``expm1``, ``log1p``, ``minimum`` and ``maximum`` (plus arithmetic).
+
+Most laws predict the final ``loss`` from scale (``N``, ``D``, ``C``, unique tokens ``U``).  Link
+laws predict another quantity from the loss: a law's :attr:`Law.target` names the runs-table
+column it predicts (``"loss"`` by default; ``"error"`` for downstream error, ``"target_loss"``
+for loss-to-loss prediction), and its inputs may then include ``"loss"``.
 
 Why centred parameters?  A law such as ``E + A / N**alpha`` sampled in ``(log A, alpha)`` has a
 posterior ridge: with ``N ~ 1e9`` every change of ``alpha`` must be compensated by a change of
@@ -99,6 +105,12 @@ class Law:
         The paper(s) that introduced the functional form.
     description : str
         One paragraph for reports and docs.
+    target : str
+        The runs-table column the law predicts (default ``"loss"``).
+    reference_of : mapping
+        Inputs centred on *another* input's reference scale, e.g. ``{"U": "D"}``: unique tokens
+        share the reference of training tokens so that the law can form the ratio ``D / U`` from
+        centred logs.  Such inputs have no reference scale of their own in a spec.
 
     Examples
     --------
@@ -120,6 +132,18 @@ class Law:
     from_natural_fn: ConvertFn = field(repr=False)
     citation: str = ""
     description: str = ""
+    target: str = "loss"
+    reference_of: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for k, v in self.reference_of.items():
+            if k not in self.inputs or v not in self.inputs or v in self.reference_of:
+                raise ValueError(
+                    f"law {self.name!r}: reference_of maps {k!r} -> {v!r}, but both must be inputs "
+                    f"of the law ({self.inputs}) and {v!r} must have its own reference scale"
+                )
+        if self.target in self.inputs:
+            raise ValueError(f"law {self.name!r} predicts {self.target!r}, so it cannot read it")
 
     # ------------------------------------------------------------------ introspection
     @property
@@ -144,13 +168,30 @@ class Law:
             f"{', '.join(self.param_names)}"
         )
 
+    @property
+    def reference_inputs(self) -> tuple[str, ...]:
+        """Inputs with a reference scale of their own (all but those in ``reference_of``).
+
+        Examples
+        --------
+        >>> from bayescale.laws import get_law
+        >>> get_law("datablations").reference_inputs
+        ('N', 'D')
+        """
+        return tuple(k for k in self.inputs if k not in self.reference_of)
+
     # ------------------------------------------------------------------ evaluation
     def log_reference(self, reference: Mapping[str, float]) -> dict[str, float]:
-        """Natural logs of the reference scales for this law's inputs."""
-        missing = [k for k in self.inputs if k not in reference]
+        """Natural logs of the reference scales for this law's inputs.
+
+        Inputs listed in ``reference_of`` get the reference of the input they are measured
+        against (``U`` gets ``D``'s).
+        """
+        missing = [k for k in self.reference_inputs if k not in reference]
         if missing:
             raise KeyError(f"law {self.name!r} needs reference scales for {missing}")
-        return {k: float(np.log(float(reference[k]))) for k in self.inputs}
+        return {k: float(np.log(float(reference[self.reference_of.get(k, k)])))
+                for k in self.inputs}
 
     def centred_inputs(
         self, inputs: Mapping[str, Any], reference: Mapping[str, float], xp: ModuleType = np

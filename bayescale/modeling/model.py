@@ -107,8 +107,8 @@ def build_model(
     Parameters
     ----------
     runs : pandas.DataFrame
-        Output of :func:`bayescale.data.runs.validate_runs` with the law's inputs, ``loss`` and
-        the spec's grouping columns.
+        Output of :func:`bayescale.data.runs.validate_runs` with the law's inputs, its target
+        column (``loss`` for most laws) and the spec's grouping columns.
     spec : ModelSpec
         Law, priors, likelihood and pooling.
     reference : mapping, optional
@@ -156,7 +156,7 @@ def build_model(
             k: pm.Data(f"x_{k}", np.log(runs[k].to_numpy(dtype=float)) - logref[k], dims=OBS_DIM)
             for k in law.inputs
         }
-        y = pm.Data("y", np.log(runs["loss"].to_numpy(dtype=float)), dims=OBS_DIM)
+        y = pm.Data("y", np.log(runs[law.target].to_numpy(dtype=float)), dims=OBS_DIM)
         if spec.groups:
             g = pm.Data("group_idx", gidx, dims=OBS_DIM)
 

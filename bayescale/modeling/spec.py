@@ -190,9 +190,14 @@ class ModelSpec:
                                    for k in need}
         )
         ref = dict(self.reference)
-        for k in law.inputs:
+        for k in law.reference_inputs:
             ref.setdefault(k, "auto")
         for k, v in ref.items():
+            if k in law.reference_of:
+                raise SpecError(
+                    f"reference scale given for {k!r}, but law {self.law!r} centres {k!r} on "
+                    f"the reference of {law.reference_of[k]!r}; drop reference.{k}"
+                )
             if k not in law.inputs:
                 raise SpecError(
                     f"reference scale given for {k!r}, but law {self.law!r} reads only "
@@ -203,7 +208,7 @@ class ModelSpec:
                 or not math.isfinite(v)
             ):
                 raise SpecError(f"reference.{k} must be a positive number or 'auto', not {v!r}")
-        object.__setattr__(self, "reference", {k: ref[k] for k in law.inputs})
+        object.__setattr__(self, "reference", {k: ref[k] for k in law.reference_inputs})
         groups = tuple(self.groups)
         if any(not isinstance(g, str) or not g for g in groups):
             raise SpecError(f"groups must be column names, not {self.groups!r}")
