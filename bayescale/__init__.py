@@ -60,6 +60,12 @@ __all__ = [
     "risk_averse",
     "validate_runs",
     "write_report",
+    "Comparison",
+    "Discrepancy",
+    "backtest",
+    "backtest_summary",
+    "compare",
+    "learn_discrepancy",
 ]
 
 # name -> (module, attribute or None for the module itself)
@@ -83,6 +89,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "risk_averse": ("bayescale.decisions.api", "risk_averse"),
     "inference_aware": ("bayescale.decisions.api", "inference_aware"),
     "write_report": ("bayescale.report", "write_report"),
+    "compare": ("bayescale.inference.compare", "compare"),
+    "Comparison": ("bayescale.inference.compare", "Comparison"),
+    "backtest": ("bayescale.inference.backtest", "backtest"),
+    "backtest_summary": ("bayescale.inference.backtest", "backtest_summary"),
+    "learn_discrepancy": ("bayescale.inference.extrapolation", "learn_discrepancy"),
+    "Discrepancy": ("bayescale.inference.extrapolation", "Discrepancy"),
 }
 
 
@@ -112,6 +124,9 @@ if TYPE_CHECKING:  # pragma: no cover
         prob_target,
         risk_averse,
     )
+    from bayescale.inference.backtest import backtest, backtest_summary
+    from bayescale.inference.compare import Comparison, compare
+    from bayescale.inference.extrapolation import Discrepancy, learn_discrepancy
     from bayescale.inference.fit import fit, prior_predictive
     from bayescale.inference.result import ScalingFit, load_fit
     from bayescale.laws import get_law

@@ -6,10 +6,12 @@
 - :func:`plot_prob_target`: P(loss <= target) against the budget;
 - :func:`plot_regret`: excess loss and deadweight compute of a plan;
 - :func:`plot_prior_posterior`: prior against posterior for each parameter.
+- :func:`plot_backtest`: leave-future-out error and coverage against extrapolation distance.
 - :func:`plot_sbc_ecdf`: simulation-based calibration ranks against uniform, simultaneous bands.
 """
 
 from bayescale.plots.allocation_plot import plot_allocation
+from bayescale.plots.backtest_plot import plot_backtest
 from bayescale.plots.decision_plot import plot_decision
 from bayescale.plots.fit_plot import plot_fit
 from bayescale.plots.prior_posterior_plot import plot_prior_posterior
@@ -19,6 +21,7 @@ from bayescale.plots.sbc_plot import plot_sbc_ecdf
 
 __all__ = [
     "plot_allocation",
+    "plot_backtest",
     "plot_decision",
     "plot_fit",
     "plot_prior_posterior",
