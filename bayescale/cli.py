@@ -8,6 +8,9 @@ Commands::
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
     bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
+    bayescale compare RUNS --laws chinchilla,datablations [--logo COLUMN] [--out table.csv]
+    bayescale backtest RUNS --laws chinchilla,datablations [--cutoffs 1e20,1e21] [--discrepancy]
+                       [--baseline] [--out backtest.csv] [--plot backtest.png]
     bayescale datasets                          list bundled datasets
     bayescale spec LAW                          print a built-in spec (copy it and edit)
     bayescale sbc --law chinchilla --sims 100 [--groups family] [--out ranks.csv] [--plot sbc.png]
@@ -145,10 +148,54 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="PNG file for the ECDF-difference plot")
     _add_sampling(p)
 
+    p = sub.add_parser("compare", help="compare laws fitted to the same runs by PSIS-LOO",
+                       description="Fit each law to the runs and compare them by PSIS-LOO "
+                       "(ArviZ's table: elpd, se, differences, stacking weights); runs with "
+                       "high Pareto k are listed by name.")
+    p.add_argument("runs", help="runs table file, or dataset:NAME for a bundled dataset")
+    p.add_argument("--laws", required=True, help="comma-separated laws or spec files")
+    p.add_argument("--logo", default=None,
+                   help="leave one group out: column(s) whose groups are left out together")
+    _add_fit_options(p)
+    p.add_argument("--out", default=None, help="CSV file for the comparison table")
+    _add_sampling(p)
+
+    p = sub.add_parser("backtest", help="leave-future-out backtest of laws on the larger runs",
+                       description="Fit each law on the runs below each cutoff and score the "
+                       "held-out larger runs: log predictive density, error of the median, "
+                       "interval coverage.")
+    p.add_argument("runs", help="runs table file, or dataset:NAME for a bundled dataset")
+    p.add_argument("--laws", required=True, help="comma-separated laws or spec files")
+    p.add_argument("--cutoffs", type=_floats, default=None,
+                   help="values of --by to train below (default: 0.5, 1, 1.5 decades below "
+                   "the largest run)")
+    p.add_argument("--by", choices=("C", "N"), default="C", help="split by compute or by N")
+    p.add_argument("--discrepancy", action="store_true",
+                   help="also score with the extrapolation discrepancy term (nested LFO)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also score the Huber point fit + bootstrap anchor")
+    _add_fit_options(p)
+    p.add_argument("--out", default=None, help="CSV file for the per-run backtest table")
+    p.add_argument("--plot", default=None, help="PNG file for the backtest plot")
+    _add_sampling(p, draws=400)
+
     sub.add_parser("datasets", help="list the bundled datasets")
     p = sub.add_parser("spec", help="print a built-in model spec as TOML")
     p.add_argument("law")
     return parser
+
+
+def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
+    p.add_argument("--flops", type=float, default=6.0, help="FLOPs per parameter per token")
+    p.add_argument("--groups", default=None, help="grouping column(s) of hierarchical fits")
+
+
+def _laws_arg(text: str) -> list[str]:
+    laws = [x.strip() for x in text.split(",") if x.strip()]
+    if not laws:
+        raise ValueError("--laws is empty; name laws like --laws chinchilla,datablations")
+    return laws
 
 
 def _load_runs(arg: str):
@@ -449,8 +496,11 @@ _COMMANDS = {
     "allocate": _cmd_allocate,
     "datasets": _cmd_datasets,
     "spec": _cmd_spec,
+    "compare": _cmd_compare,
+    "backtest": _cmd_backtest,
     "sbc": _cmd_sbc,
 }
+
 
 def _log_to_stderr() -> None:
     """Show bayescale's progress messages ("sampling 4 chains x 1000 draws ...") on stderr."""
