@@ -143,6 +143,7 @@ def test_plot_backtest_returns_a_figure():
     fig = plot_backtest(bt)
     assert isinstance(fig, Figure)
     ax_err, ax_cov = fig.axes[:2]
+    assert ax_cov.get_xscale() == "log"
     assert ax_err.get_xscale() == "log" and ax_err.get_yscale() == "log"
     with pytest.raises(ValueError, match="no law"):
         plot_backtest(bt, laws=["zzz"])

@@ -66,7 +66,7 @@ def test_leave_one_group_out_sums_runs_before_psis(datablations_fits):
     # the group's elpd_i is a log predictive density of all its runs together
     pooled = bs.compare(datablations_fits)
     assert cmp.table.loc["datablations", "elpd"] < pooled.table.loc["datablations", "elpd"] + 50
-    assert list(cmp.table.index)[0] == "datablations"
+    assert cmp.table.index[0] == "datablations"
 
 
 def test_hierarchical_fits_pointwise_and_by_group():

@@ -138,7 +138,7 @@ def _group_tree(fit, cols: Sequence[str]):
     labels = runs[list(cols)].astype(str).agg("/".join, axis=1).to_numpy()
     order = list(dict.fromkeys(labels))
     ll = fit.tree["log_likelihood"][OBSERVED]
-    dim = [d for d in ll.dims if d not in ("chain", "draw")][0]
+    dim = next(d for d in ll.dims if d not in ("chain", "draw"))
     summed = np.stack(
         [np.asarray(ll.isel({dim: np.flatnonzero(labels == g)})).sum(axis=-1) for g in order],
         axis=-1,
