@@ -66,6 +66,9 @@ __all__ = [
     "backtest_summary",
     "compare",
     "learn_discrepancy",
+    "group_draws",
+    "group_summary",
+    "population_summary",
 ]
 
 # name -> (module, attribute or None for the module itself)
@@ -95,6 +98,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "backtest_summary": ("bayescale.inference.backtest", "backtest_summary"),
     "learn_discrepancy": ("bayescale.inference.extrapolation", "learn_discrepancy"),
     "Discrepancy": ("bayescale.inference.extrapolation", "Discrepancy"),
+    "group_draws": ("bayescale.inference.hierarchy", "group_draws"),
+    "group_summary": ("bayescale.inference.hierarchy", "group_summary"),
+    "population_summary": ("bayescale.inference.hierarchy", "population_summary"),
 }
 
 
@@ -128,6 +134,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayescale.inference.compare import Comparison, compare
     from bayescale.inference.extrapolation import Discrepancy, learn_discrepancy
     from bayescale.inference.fit import fit, prior_predictive
+    from bayescale.inference.hierarchy import group_draws, group_summary, population_summary
     from bayescale.inference.result import ScalingFit, load_fit
     from bayescale.laws import get_law
     from bayescale.modeling.spec import ModelSpec, load_spec

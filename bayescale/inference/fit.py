@@ -22,7 +22,13 @@ import pandas as pd
 
 from bayescale.data.runs import check_design, validate_runs
 from bayescale.errors import ConvergenceWarning, RunsTableError, SpecError
-from bayescale.modeling.model import OBS_DIM, build_model, group_labels, resolve_reference
+from bayescale.modeling.model import (
+    OBS_DIM,
+    build_model,
+    group_labels,
+    resolve_centered,
+    resolve_reference,
+)
 from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_spec
 
 __all__ = ["SAMPLERS", "fit", "prior_predictive", "resolve_spec"]
@@ -40,6 +46,8 @@ def resolve_spec(
     groups: Sequence[str] | None = None,
     pooling: Mapping[str, str] | None = None,
     reference: Mapping[str, float | str] | None = None,
+    grouping: str | None = None,
+    centered: Sequence[str] | None = None,
 ) -> ModelSpec:
     """Combine a law name or spec with keyword overrides into one validated :class:`ModelSpec`.
 
@@ -64,6 +72,10 @@ def resolve_spec(
         changes["groups"] = tuple([groups] if isinstance(groups, str) else groups)
     if pooling is not None:
         changes["pooling"] = {**s.pooling, **pooling}
+    if grouping is not None:
+        changes["grouping"] = grouping
+    if centered is not None:
+        changes["centered"] = tuple([centered] if isinstance(centered, str) else centered)
     if reference is not None:
         changes["reference"] = {**s.reference, **reference}
     return s.replace(**changes) if changes else s
@@ -103,6 +115,8 @@ def fit(
     groups: Sequence[str] | str | None = None,
     pooling: Mapping[str, str] | None = None,
     reference: Mapping[str, float | str] | None = None,
+    grouping: str | None = None,
+    centered: Sequence[str] | None = None,
     columns: Mapping[str, str] | None = None,
     flops: float | Callable[[Any, Any], Any] = 6.0,
     draws: int = 1000,
@@ -128,8 +142,11 @@ def fit(
         ``"chinchilla"`` unless ``spec`` is given.
     spec : ModelSpec, path, name or dict, optional
         A full model specification, e.g. an edited copy of ``models/chinchilla.toml``.
-    priors, likelihood, groups, pooling, reference
-        Overrides of the spec's fields (see :class:`~bayescale.modeling.spec.ModelSpec`).
+    priors, likelihood, groups, pooling, reference, grouping, centered
+        Overrides of the spec's fields (see :class:`~bayescale.modeling.spec.ModelSpec`):
+        ``groups=["dataset"]`` fits one hierarchical model across data sets;
+        ``grouping="nested"`` or ``"crossed"`` says how two or more grouping columns combine
+        (:mod:`bayescale.modeling.groups`).
     columns : mapping, optional
         Column renames, ``{"params": "N"}``.
     flops : float or callable
@@ -178,7 +195,7 @@ def fit(
     if not 0.5 <= target_accept < 1:
         raise ValueError(f"target_accept must be in [0.5, 1), not {target_accept!r}")
     s = resolve_spec(law, spec, priors=priors, likelihood=likelihood, groups=groups,
-                     pooling=pooling, reference=reference)
+                     pooling=pooling, reference=reference, grouping=grouping, centered=centered)
     if seed is None:  # draw one so that the fit records a seed that reproduces it
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     table = _prepare(runs, s, columns, flops)
@@ -190,6 +207,7 @@ def fit(
                 "more (drop groups= to fit one population)"
             )
     check_design(table, s.law_obj)
+    s = resolve_centered(table, s)  # the fitted spec records which group effects are centred
     ref = resolve_reference(table, s)
     model, compiled = _model_for(table, s, ref, sampler)
     tree = _sample(model, compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
@@ -200,6 +218,15 @@ def fit(
         settings={"draws": draws, "tune": tune, "chains": chains,
                   "target_accept": target_accept, "flops": table.attrs.get("flops", "")},
     )
+    if s.groups and not result.diagnostics.ok:
+        from dataclasses import replace as _replace
+
+        from bayescale.inference.hierarchy import hierarchy_advice
+
+        advice = hierarchy_advice(s, result.diagnostics, table)
+        if advice:
+            result.diagnostics = _replace(result.diagnostics,
+                                          problems=[*result.diagnostics.problems, *advice])
     if retry and result.diagnostics.divergences and target_accept < 0.99:
         _log.info("%d divergent transitions at target_accept=%g: refitting at 0.99",
                   result.diagnostics.divergences, target_accept)

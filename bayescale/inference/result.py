@@ -173,15 +173,9 @@ class ScalingFit:
 
     @staticmethod
     def _free_names(spec: ModelSpec) -> list[str]:
-        names = []
-        for p in spec.law_obj.params:
-            if spec.pooling_of(p.name) == "pooled":
-                names += [f"{p.name}_mu", f"{p.name}_tau", f"{p.name}_z"]
-            else:
-                names.append(p.name)
-        from bayescale.modeling.spec import NOISE_PARAMS
+        from bayescale.modeling.model import free_variable_names
 
-        return names + list(NOISE_PARAMS[spec.likelihood])
+        return free_variable_names(spec)
 
     # ------------------------------------------------------------------ basic access
     @property
@@ -314,7 +308,7 @@ class ScalingFit:
         D: Any = None,
         C: Any = None,
         *,
-        group: str | None = None,
+        group: str | Mapping[str, str] | None = None,
         noise: bool = False,
         ci: Sequence[float] = DEFAULT_CI,
         seed: int | None = 0,
@@ -329,9 +323,12 @@ class ScalingFit:
         N, D, C : array-like, optional
             The law's inputs (broadcast together).  For an (N, D) law, give two of N, D, C
             (``C = flops N D``).
-        group : str, optional
-            For hierarchical fits: an existing group label, or ``"new"`` for an unseen group
-            drawn from the population.
+        group : str or mapping, optional
+            For hierarchical fits: an existing group label (``fit.groups``), ``"new"`` for an
+            unseen group drawn from the population, or a mapping of each grouping column to a
+            value or ``"new"`` (``{"dataset": "rw", "family": "new"}``; an unobserved
+            combination of observed values under a crossed grouping).  See
+            :func:`bayescale.inference.hierarchy.group_draws`.
         noise : bool
             False: the mean law (uncertainty about the curve).  True: a new run's loss,
             including run-to-run noise from the likelihood.
@@ -354,6 +351,8 @@ class ScalingFit:
         >>> fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table  # doctest: +SKIP
         """
         import xarray as xr
+
+        from bayescale.inference.hierarchy import group_label
 
         extra = inputs
         inputs = self._inputs(N=N, D=D, C=C, flops=flops, other=extra)
@@ -384,11 +383,11 @@ class ScalingFit:
             coords={"chain": np.arange(chains), "draw": np.arange(ndraw),
                     "point": np.arange(n_points)},
             name=self.law.target,
-            attrs={"noise": int(noise), "group": group or ""},
+            attrs={"noise": int(noise), "group": "" if group is None else group_label(group)},
         )
         table = pd.DataFrame(inputs)
         if group is not None:
-            table.insert(0, "group", group)
+            table.insert(0, "group", group_label(group))
         table = pd.concat([table, interval_table(loss, ci)], axis=1)
         return Prediction(draws=da, table=table, noise=noise)
 
@@ -446,7 +445,8 @@ class ScalingFit:
             out[k] = a
         return out
 
-    def _params_for_group(self, group: str | None, rng) -> dict[str, np.ndarray]:
+    def _params_for_group(self, group: str | Mapping[str, str] | None,
+                          rng) -> dict[str, np.ndarray]:
         sampled = self.draws(kind="sampled")
         groups = self.groups
         if not groups:
@@ -458,31 +458,9 @@ class ScalingFit:
                 f"this fit has groups {groups}; pass group=<one of them> or group='new' "
                 "for an unseen group"
             )
-        out = {}
-        if group == "new":
-            for p in self.law.params:
-                mode = self.spec.pooling_of(p.name)
-                if mode == "shared":
-                    out[p.name] = sampled[p.name]
-                elif mode == "pooled":
-                    mu = self.draws([f"{p.name}_mu"], kind="natural")[f"{p.name}_mu"]
-                    tau = self.draws([f"{p.name}_tau"], kind="natural")[f"{p.name}_tau"]
-                    z = rng.standard_normal(mu.shape)
-                    out[p.name] = (np.exp(np.log(mu) + tau * z) if p.support == "positive"
-                                   else mu + tau * z)
-                else:
-                    raise ValueError(
-                        f"parameter {p.name!r} is independent per group, so a new group has no "
-                        "population to draw it from; pool it (pooling={p.name!r: 'pooled'})"
-                    )
-            return out
-        if group not in groups:
-            raise ValueError(f"unknown group {group!r}; groups are {groups} (or 'new')")
-        gi = groups.index(group)
-        for p in self.law.params:
-            v = sampled[p.name]
-            out[p.name] = v[:, gi] if v.ndim == 2 else v
-        return out
+        from bayescale.inference.hierarchy import group_draws
+
+        return group_draws(self, group, kind="sampled", rng=rng)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -497,14 +475,23 @@ class ScalingFit:
         path = Path(path)
         tree = self.tree.copy()
         runs = self.runs.reset_index(drop=True).copy()
+        # nullable integers (Int64: seeds, batch sizes) have no netCDF type: stored as floats
+        # with NaN for <NA> and restored on load
+        nullable = [c for c in runs.columns if isinstance(runs[c].dtype, pd.api.extensions
+                                                          .ExtensionDtype)
+                    and pd.api.types.is_integer_dtype(runs[c].dtype)]
         for c in runs.columns:
-            if runs[c].dtype == object or str(runs[c].dtype).startswith(("string", "category")):
+            if c in nullable:
+                runs[c] = runs[c].astype("float64")
+            elif runs[c].dtype == object or str(runs[c].dtype).startswith(("string",
+                                                                          "category")):
                 runs[c] = runs[c].astype(str)
             elif runs[c].dtype == bool:
                 runs[c] = runs[c].astype("int8")
         ds = xr.Dataset.from_dataframe(runs.rename_axis("row"))
         ds.attrs["bool_columns"] = json.dumps(
             [c for c in self.runs.columns if self.runs[c].dtype == bool])
+        ds.attrs["nullable_int_columns"] = json.dumps(nullable)
         # Text metadata of the runs (dataset name, citation, provenance) travels with the fit.
         ds.attrs["runs_attrs"] = json.dumps(
             {str(k): v for k, v in self.runs.attrs.items() if isinstance(v, str)})
@@ -633,7 +620,9 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
             f"{str(path)!r}: the stored spec does not match its recorded hash (the file was "
             "edited or corrupted); refit"
         )
-    if spec is not None and spec.hash != saved_spec.hash:
+    # a hierarchical spec with centered="auto" is compared once resolved on the stored runs
+    auto = spec is not None and bool(spec.groups) and spec.centered == "auto"
+    if spec is not None and not auto and spec.hash != saved_spec.hash:
         raise ProvenanceError(
             f"{str(path)!r} was fitted with a different spec (hash {saved_spec.hash[:12]} vs "
             f"{spec.hash[:12]}); refit with your spec or load without spec="
@@ -643,12 +632,22 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     table = runs_ds.to_dataframe().reset_index(drop=True)
     for c in bool_cols:
         table[c] = table[c].astype(bool)
+    for c in json.loads(runs_ds.attrs.get("nullable_int_columns", "[]")):
+        table[c] = table[c].astype("Int64")
     table.attrs = {**json.loads(runs_ds.attrs.get("runs_attrs", "{}")),
                    "flops": json.loads(attrs.get("settings", "{}")).get("flops", "")}
     if runs_hash(table) != attrs["data_hash"]:
         raise ProvenanceError(
             f"{str(path)!r}: the stored runs do not match the recorded data hash; refit"
         )
+    if auto:
+        from bayescale.modeling.model import resolve_centered
+
+        if resolve_centered(table, spec).hash != saved_spec.hash:
+            raise ProvenanceError(
+                f"{str(path)!r} was fitted with a different spec (hash {saved_spec.hash[:12]}); "
+                "refit with your spec or load without spec="
+            )
     if runs is not None:
         law = saved_spec.law_obj
         theirs = validate_runs(runs, require=(*law.inputs, law.target))

@@ -32,13 +32,15 @@ from typing import Any
 
 from bayescale.errors import SpecError
 from bayescale.laws import LAWS, get_law
+from bayescale.modeling.groups import GROUPINGS, RESERVED_DIMS
 
 __all__ = ["LIKELIHOODS", "POOLING", "ModelSpec", "default_spec", "load_spec"]
 
 LIKELIHOODS = ("normal", "student_t")
 POOLING = ("shared", "pooled", "independent")
 NOISE_PARAMS = {"normal": ("sigma",), "student_t": ("sigma", "nu")}
-_TOP_KEYS = {"name", "law", "description", "reference", "priors", "likelihood", "groups", "pooling"}
+_TOP_KEYS = {"name", "law", "description", "reference", "priors", "likelihood", "groups", "pooling",
+             "grouping", "centered"}
 _LIK_KEYS = {"family", "priors"}
 _POSITIVE_DISTS = {
     "LogNormal",
@@ -123,6 +125,18 @@ class ModelSpec:
     pool_scale : mapping
         Prior scale (HalfNormal) of group deviations for pooled parameters, on the unconstrained
         scale; defaults by role.
+    grouping : {"combined", "nested", "crossed"}
+        How pooled parameters vary across the groups when there are two or more grouping
+        columns: one effect per combination (``"combined"``, the default), effects of each
+        column within the previous ones (``"nested"``), or additive main effects of each column
+        (``"crossed"``).  See :mod:`bayescale.modeling.groups` for the equations.
+    centered : "auto" or tuple of str
+        Pooled parameters whose group effects are sampled in the centred form
+        (``e ~ Normal(0, tau)``) rather than the non-centred one (``e = tau * z``).  Centred
+        suits groups with many runs each, non-centred groups with few runs.  ``"auto"`` (the
+        default) centres every pooled parameter of a combined grouping whose groups have a
+        median of at least 30 runs, and none otherwise
+        (:func:`bayescale.modeling.model.resolve_centered`; a fit records the choice).
     name, description : str
         Free text recorded in the fit.
 
@@ -142,6 +156,8 @@ class ModelSpec:
     groups: tuple[str, ...] = ()
     pooling: Mapping[str, str] = field(default_factory=dict)
     pool_scale: Mapping[str, float] = field(default_factory=dict)
+    grouping: str = "combined"
+    centered: tuple[str, ...] | str = "auto"
     name: str = ""
     description: str = ""
 
@@ -231,6 +247,44 @@ class ModelSpec:
             if k not in names or isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
                 raise SpecError(f"pool_scale.{k} = {v!r}: needs a law parameter and a number > 0")
         object.__setattr__(self, "pool_scale", dict(self.pool_scale))
+        if self.grouping not in GROUPINGS:
+            raise SpecError(
+                f"grouping = {self.grouping!r}{_suggest(str(self.grouping), GROUPINGS)}; use one "
+                f"of {list(GROUPINGS)}"
+            )
+        if self.grouping != "combined":
+            if len(groups) < 2:
+                raise SpecError(
+                    f"grouping = {self.grouping!r} needs two or more grouping columns (groups = "
+                    f"{list(groups)}); with one column leave grouping at 'combined'"
+                )
+            bad = [g for g in groups if not g.isidentifier() or g in RESERVED_DIMS]
+            if bad:
+                raise SpecError(
+                    f"grouping column(s) {bad} cannot name model dimensions under a "
+                    f"{self.grouping} grouping: use identifiers other than {list(RESERVED_DIMS)} "
+                    "(rename with columns={...})"
+                )
+        centered = self.centered
+        if centered == "auto":
+            return
+        if isinstance(centered, str) or not isinstance(centered, Sequence):
+            raise SpecError(
+                f"centered must be 'auto' or a list of parameter names, not {centered!r}"
+            )
+        centered = tuple(centered)
+        for k in centered:
+            if k not in names:
+                raise SpecError(
+                    f"centered names {k!r}{_suggest(str(k), names)}, not a parameter of "
+                    f"{self.law!r}; its parameters are {list(names)}"
+                )
+            if self.pooling_of(k) != "pooled":
+                raise SpecError(
+                    f"centered names {k!r}, but {k!r} is {self.pooling_of(k)!r}, not pooled; only "
+                    "pooled parameters have group effects to centre"
+                )
+        object.__setattr__(self, "centered", centered)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -319,6 +373,10 @@ class ModelSpec:
             d["pooling"] = dict(self.pooling)
         if self.pool_scale:
             d["pool_scale"] = dict(self.pool_scale)
+        if self.grouping != "combined":
+            d["grouping"] = self.grouping
+        if self.centered != "auto":
+            d["centered"] = list(self.centered)
         return d
 
     @classmethod
@@ -360,6 +418,8 @@ class ModelSpec:
                 groups=tuple(d.get("groups", ())),
                 pooling=dict(d.get("pooling", {})),
                 pool_scale=dict(d.get("pool_scale", {})),
+                grouping=d.get("grouping", "combined"),
+                centered=d.get("centered", "auto"),
                 name=str(d.get("name", "")),
                 description=str(d.get("description", "")),
             )
@@ -381,8 +441,9 @@ class ModelSpec:
         lines = []
         for key in ("name", "law", "description"):
             lines.append(f"{key} = {_toml_value(d[key])}")
-        if "groups" in d:
-            lines.append(f"groups = {_toml_value(d['groups'])}")
+        for key in ("groups", "grouping", "centered"):
+            if key in d:
+                lines.append(f"{key} = {_toml_value(d[key])}")
         lines += ["", "[reference]"] + [f"{k} = {_toml_value(v)}" for k, v in d["reference"].items()]
         for k, v in d["priors"].items():
             lines += ["", f"[priors.{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]

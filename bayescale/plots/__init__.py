@@ -1,6 +1,8 @@
 """Plots: one function per figure, each returning a matplotlib Figure.
 
 - :func:`plot_fit`: runs and the fitted law with posterior bands (loss against compute);
+- :func:`plot_group_curves`: the same for every group of a hierarchical fit, one panel each;
+- :func:`plot_shrinkage`: per-group estimates, no pooling against partial pooling (forest);
 - :func:`plot_decision`: the same, extrapolated along the compute-optimal frontier to a budget;
 - :func:`plot_allocation`: the compute-optimal N* and D* against the budget;
 - :func:`plot_prob_target`: P(loss <= target) against the budget;
@@ -14,18 +16,22 @@ from bayescale.plots.allocation_plot import plot_allocation
 from bayescale.plots.backtest_plot import plot_backtest
 from bayescale.plots.decision_plot import plot_decision
 from bayescale.plots.fit_plot import plot_fit
+from bayescale.plots.group_curves_plot import plot_group_curves
 from bayescale.plots.prior_posterior_plot import plot_prior_posterior
 from bayescale.plots.prob_plot import plot_prob_target
 from bayescale.plots.regret_plot import plot_regret
 from bayescale.plots.sbc_plot import plot_sbc_ecdf
+from bayescale.plots.shrinkage_plot import plot_shrinkage
 
 __all__ = [
     "plot_allocation",
     "plot_backtest",
     "plot_decision",
     "plot_fit",
+    "plot_group_curves",
     "plot_prior_posterior",
     "plot_prob_target",
     "plot_regret",
     "plot_sbc_ecdf",
+    "plot_shrinkage",
 ]

@@ -1,0 +1,456 @@
+"""Hierarchical fits: per-group draws, tidy group and population summaries, unpooled specs.
+
+A hierarchical fit (``bayescale.fit(runs, groups=[...])``) has per-group law parameters on the
+posterior's ``group`` dimension (the observed combinations of the grouping columns) and, for
+each *pooled* parameter ``theta``, a population value ``theta_mu`` and effect scales
+``theta_tau`` (one per term of the grouping; :mod:`bayescale.modeling.groups` gives the
+equations).  This module reads those draws:
+
+- :func:`group_draws`: draws of the law's parameters for an observed group, an unobserved
+  combination of observed levels (crossed groupings), or a *new* group drawn from the
+  population; the form :mod:`bayescale.decisions` takes;
+- :func:`group_summary`: one row per (group, parameter) with median, intervals, R-hat and ESS,
+  optionally with derived quantities (``derived=bayescale.decisions.exponents``) and a row for a
+  new group;
+- :func:`population_summary`: the population values (``*_mu``: the population *median* of a
+  positive parameter), the effect scales (``*_tau``) and a new group's parameter;
+- :func:`unpooled_spec`: the same model with every parameter independent per group (no pooling),
+  the comparison of :func:`bayescale.plots.plot_shrinkage`.
+
+Examples
+--------
+>>> import bayescale as bs                                                  # doctest: +SKIP
+>>> from bayescale.inference.hierarchy import group_summary
+>>> fit = bs.fit(runs, "chinchilla", groups=["dataset"])                   # doctest: +SKIP
+>>> group_summary(fit, ["alpha", "beta"], derived=bs.decisions.exponents)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.modeling.groups import GroupStructure, effect_names, group_structure, label_of
+from bayescale.modeling.model import CENTER_MIN_RUNS, resolve_centered
+from bayescale.modeling.spec import ModelSpec
+
+__all__ = [
+    "NEW_GROUP",
+    "group_draws",
+    "group_label",
+    "group_summary",
+    "hierarchy_advice",
+    "population_summary",
+    "structure_of",
+    "unpooled_spec",
+]
+
+#: Label of the rows that describe a new, unseen group.
+NEW_GROUP = "(new group)"
+
+
+def structure_of(fit: Any) -> GroupStructure:
+    """The :class:`~bayescale.modeling.groups.GroupStructure` of a hierarchical fit.
+
+    Examples
+    --------
+    >>> structure_of(fit).terms                            # doctest: +SKIP
+    """
+    if not fit.groups:
+        raise ValueError("this fit has no groups; fit with groups=[...] for a hierarchical fit")
+    return group_structure(fit.runs, fit.spec.groups, fit.spec.grouping, cells=fit.groups)
+
+
+def group_label(group: str | Mapping[str, str]) -> str:
+    """A printable label of a group request (``{"dataset": "rw", "setup": "new"}`` -> ``"rw/new"``).
+
+    Examples
+    --------
+    >>> from bayescale.inference.hierarchy import group_label
+    >>> group_label({"dataset": "rw", "setup": "new"})
+    'rw/new'
+    """
+    return group if isinstance(group, str) else label_of(group.values())
+
+
+def _unconstrained(p, value: np.ndarray) -> np.ndarray:
+    return np.log(value) if p.support == "positive" else value
+
+
+def _constrained(p, u: np.ndarray) -> np.ndarray:
+    return np.exp(u) if p.support == "positive" else u
+
+
+def _effects(fit: Any, param: str, term: str, multi: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(tau (S,), effects (S, L))`` of one term of a pooled parameter."""
+    names = effect_names(param, term, multi)
+    post = fit.tree["posterior"]
+    tau = fit.draws([names["tau"]])[names["tau"]]
+    if names["eff"] in post.data_vars:
+        eff = fit.draws([names["eff"]])[names["eff"]]
+    else:
+        eff = tau[:, None] * fit.draws([names["z"]])[names["z"]]
+    return tau, eff
+
+
+def group_draws(
+    fit: Any,
+    group: str | Mapping[str, str],
+    *,
+    kind: str = "natural",
+    seed: int | None = 0,
+    rng: np.random.Generator | None = None,
+) -> dict[str, np.ndarray]:
+    """Posterior draws of the law's parameters for one group, each of shape ``(S,)``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A hierarchical fit.
+    group : str or mapping
+        An observed group label (``fit.groups``); ``"new"`` for an unseen group (every effect
+        drawn from the population); or a mapping of each grouping column to a value or ``"new"``,
+        e.g. ``{"dataset": "rw", "family": "new"}`` (a new family of a known data set, nested
+        grouping) or an unobserved combination of observed values (crossed grouping).
+    kind : {"natural", "sampled"}
+        The law's natural (published) parameters or its sampled parameterisation.
+    seed : int or None
+        Seed of the population draws for new levels (ignored when ``rng`` is given).
+    rng : numpy.random.Generator, optional
+        Generator for the population draws.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One entry per parameter, ``S = chains * draws`` draws.  For a new level each draw of the
+        population (``theta_mu``, ``theta_tau``) gets one fresh effect, so the spread includes
+        the between-group variation.
+
+    Raises
+    ------
+    ValueError
+        For an unknown group, or a new / unobserved group when a parameter is ``independent``
+        (it has no population to draw from).
+
+    Examples
+    --------
+    >>> from bayescale.decisions import exponents                         # doctest: +SKIP
+    >>> exponents(group_draws(fit, "rw/tuned/short/const/standard"))["a"]  # doctest: +SKIP
+    """
+    if kind not in ("natural", "sampled"):
+        raise ValueError(f"kind must be 'natural' or 'sampled', not {kind!r}")
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    structure = structure_of(fit)
+    levels = structure.resolve(group)
+    law = fit.law
+    sampled = fit.draws(kind="sampled")
+    cell = None
+    if all(v is not None for v in levels.values()):
+        if structure.grouping == "combined":
+            cell = levels["group"]
+        else:
+            lab = label_of(_cell_values(structure, group))
+            cell = lab if lab in structure.cells else None
+    out: dict[str, np.ndarray] = {}
+    for p in law.params:
+        v = sampled[p.name]
+        mode = fit.spec.pooling_of(p.name)
+        if mode == "shared":
+            out[p.name] = v
+        elif cell is not None:
+            out[p.name] = v[:, structure.cells.index(cell)]
+        elif mode == "independent":
+            what = ("a new group" if all(x is None for x in levels.values())
+                    else f"group {group_label(group)!r}, which was not observed,")
+            raise ValueError(
+                f"parameter {p.name!r} is independent per group, so {what} has no value of it "
+                f"to draw; pool it (pooling={{{p.name!r}: 'pooled'}}) to predict new groups"
+            )
+        else:
+            mu = fit.draws([f"{p.name}_mu"])[f"{p.name}_mu"]
+            u = _unconstrained(p, mu)
+            for term in structure.terms:
+                tau, eff = _effects(fit, p.name, term.name, structure.multi_term)
+                lev = levels[term.name]
+                if lev is None:
+                    u = u + tau * rng.standard_normal(tau.shape)
+                else:
+                    u = u + eff[:, term.levels.index(lev)]
+            out[p.name] = _constrained(p, u)
+    return out if kind == "sampled" else _natural(fit, out)
+
+
+def _natural(fit: Any, sampled: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    nat = fit.law.to_natural(sampled, fit.reference)
+    size = next(iter(sampled.values())).shape[0]
+    return {k: np.broadcast_to(np.asarray(nat[k], dtype=float), (size,)).copy()
+            for k in fit.law.natural}
+
+
+def _cell_values(structure: GroupStructure, group: str | Mapping[str, str]) -> list[str]:
+    if isinstance(group, str):
+        row = structure.cell_levels.loc[group]
+        return [str(row[c]) for c in structure.columns]
+    return [str(group[c]) for c in structure.columns]
+
+
+def _chain_shape(fit: Any) -> tuple[int, int]:
+    post = fit.tree["posterior"]
+    return int(post.sizes["chain"]), int(post.sizes["draw"])
+
+
+def _table(draws: Mapping[str, np.ndarray], fit: Any, ci: Sequence[float]) -> pd.DataFrame:
+    """Median, intervals, R-hat and ESS of ``{name: (S,)}`` draws (one row per name)."""
+    import arviz as az
+    import xarray as xr
+
+    chains, ndraw = _chain_shape(fit)
+    ds = xr.Dataset({k: (("chain", "draw"), np.asarray(v, dtype=float).reshape(chains, ndraw))
+                     for k, v in draws.items()})
+    rhat = az.rhat(ds) if chains > 1 else None
+    ess_b = az.ess(ds, method="bulk")
+    ess_t = az.ess(ds, method="tail")
+    rows = []
+    for k, v in draws.items():
+        v = np.asarray(v, dtype=float)
+        row = {"mean": float(np.mean(v)), "median": float(np.median(v))}
+        for lv in ci:
+            tag = f"{round(100 * lv):d}"
+            lo, hi = np.quantile(v, [(1 - lv) / 2, 1 - (1 - lv) / 2])
+            row[f"lo_{tag}"], row[f"hi_{tag}"] = float(lo), float(hi)
+        row["r_hat"] = float(rhat[k]) if rhat is not None else np.nan
+        row["ess_bulk"] = float(ess_b[k])
+        row["ess_tail"] = float(ess_t[k])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _check_ci(ci: float | Sequence[float]) -> tuple[float, ...]:
+    levels = (ci,) if isinstance(ci, int | float) else tuple(ci)
+    for lv in levels:
+        if not 0 < lv < 1:
+            raise ValueError(f"interval levels must be in (0, 1), not {lv!r}")
+    return levels
+
+
+def group_summary(
+    fit: Any,
+    params: Sequence[str] | None = None,
+    *,
+    ci: float | Sequence[float] = 0.95,
+    derived: Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]] | None = None,
+    new_group: bool = False,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Tidy per-group posterior summary: one row per (group, parameter).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A hierarchical fit.
+    params : sequence of str, optional
+        Natural or sampled parameter names, or names returned by ``derived``.  Default: the
+        natural parameters that vary across groups (plus everything ``derived`` returns).
+    ci : float or sequence of float
+        Equal-tailed interval probabilities (columns ``lo_95``, ``hi_95`` ...).
+    derived : callable, optional
+        ``derived(draws) -> {name: (S,) array}`` applied to each group's natural-parameter draws,
+        e.g. :func:`bayescale.decisions.exponents` for the compute-optimal exponents
+        ``a`` (``N* ~ C**a``), ``b`` and ``gamma``.
+    new_group : bool
+        Add rows for a new group drawn from the population (label ``"(new group)"``); needs
+        every group-varying parameter to be pooled.
+    seed : int or None
+        Seed of the new-group draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, the grouping columns, ``parameter``, ``mean``, ``median``,
+        ``lo_XX`` / ``hi_XX``, ``r_hat``, ``ess_bulk``, ``ess_tail``.  R-hat and ESS are
+        computed on the per-chain draws of each quantity (for new-group rows they include the
+        population draw).
+
+    Examples
+    --------
+    >>> import bayescale as bs                                              # doctest: +SKIP
+    >>> t = group_summary(fit, ["alpha"], derived=bs.decisions.exponents)  # doctest: +SKIP
+    >>> t.pivot(index="group", columns="parameter", values="median")       # doctest: +SKIP
+    """
+    levels_ci = _check_ci(ci)
+    structure = structure_of(fit)
+    law = fit.law
+    varying = [g for g in law.natural if np.ndim(fit.tree["posterior"][g]) > 2]
+    requests: list[tuple[str, Any]] = [(g, g) for g in structure.cells]
+    if new_group:
+        requests.append((NEW_GROUP, "new"))
+    rng = np.random.default_rng(seed)
+    frames = []
+    for label, request in requests:
+        sampled = group_draws(fit, request, kind="sampled", rng=rng)
+        nat = _natural(fit, sampled)
+        draws: dict[str, np.ndarray] = {**sampled, **nat}
+        extra: dict[str, np.ndarray] = {}
+        if derived is not None:
+            extra = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in derived(nat).items()}
+            draws.update(extra)
+        names = list(params) if params is not None else [*varying, *extra]
+        missing = [n for n in names if n not in draws]
+        if missing:
+            raise KeyError(
+                f"{missing} are not parameters of law {law.name!r} (natural {list(law.natural)}, "
+                f"sampled {list(law.param_names)})" + (" or outputs of derived" if derived else "")
+            )
+        t = _table({n: draws[n] for n in names}, fit, levels_ci)
+        t.insert(0, "parameter", names)
+        t.insert(0, "group", label)
+        for c in reversed(structure.columns):
+            value = (str(structure.cell_levels.loc[label, c]) if label in structure.cells
+                     else "new")
+            t.insert(1, c, value)
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
+
+
+def population_summary(
+    fit: Any,
+    *,
+    ci: float | Sequence[float] = 0.95,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Population-level estimates of a hierarchical fit, one row per quantity.
+
+    For each pooled parameter ``theta``: ``theta_mu`` (the population centre: the population
+    *median* of a positive parameter, whose group values are log-normal around it), one
+    ``theta_tau`` per grouping term (the standard deviation of the group effects on the
+    unconstrained scale: on the log scale for positive parameters, so ``tau = 0.1`` means groups
+    differ by about 10%), and ``theta`` for a new group (population predictive).  Shared
+    parameters get one row each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parameter``, ``quantity`` (``"mu"``, ``"tau"`` or ``"tau[<term>]"``,
+        ``"new group"``, ``"shared"``), ``variable`` (posterior variable name), ``mean``,
+        ``median``, ``lo_XX`` / ``hi_XX``, ``r_hat``, ``ess_bulk``, ``ess_tail``.
+
+    Examples
+    --------
+    >>> population_summary(fit).query("parameter == 'alpha'")   # doctest: +SKIP
+    """
+    levels_ci = _check_ci(ci)
+    structure = structure_of(fit)
+    rows: list[tuple[str, str, str]] = []
+    draws: dict[str, np.ndarray] = {}
+    rng = np.random.default_rng(seed)
+    for p in fit.law.params:
+        mode = fit.spec.pooling_of(p.name)
+        if mode == "shared":
+            draws[p.name] = fit.draws([p.name])[p.name]
+            rows.append((p.name, "shared", p.name))
+        elif mode == "pooled":
+            name = f"{p.name}_mu"
+            draws[name] = fit.draws([name])[name]
+            rows.append((p.name, "mu", name))
+            for term in structure.terms:
+                tau = effect_names(p.name, term.name, structure.multi_term)["tau"]
+                draws[tau] = fit.draws([tau])[tau]
+                rows.append((p.name, "tau" if not structure.multi_term else f"tau[{term.name}]",
+                             tau))
+            key = f"{p.name} (new group)"
+            mu = draws[name]
+            u = _unconstrained(p, mu)
+            for term in structure.terms:
+                tau = draws[effect_names(p.name, term.name, structure.multi_term)["tau"]]
+                u = u + tau * rng.standard_normal(tau.shape)
+            draws[key] = _constrained(p, u)
+            rows.append((p.name, "new group", key))
+    if not rows:
+        raise ValueError("this fit pools no parameter and shares none; it has no population")
+    t = _table({v: draws[v] for _, _, v in rows}, fit, levels_ci)
+    t.insert(0, "variable", [v for _, _, v in rows])
+    t.insert(0, "quantity", [q for _, q, _ in rows])
+    t.insert(0, "parameter", [p for p, _, _ in rows])
+    return t
+
+
+def unpooled_spec(spec: ModelSpec) -> ModelSpec:
+    """The same model with every law parameter independent per group (no pooling).
+
+    Fit it on the same runs to see what each group's data say alone (the left end of
+    :func:`bayescale.plots.plot_shrinkage`).  Noise parameters stay shared.
+
+    Examples
+    --------
+    >>> from bayescale.modeling.spec import default_spec
+    >>> from bayescale.inference.hierarchy import unpooled_spec
+    >>> s = unpooled_spec(default_spec("compute").replace(groups=("dataset",)))
+    >>> s.pooling
+    {'E': 'independent', 'log_A0': 'independent', 'gamma': 'independent'}
+    """
+    if not spec.groups:
+        raise ValueError("the spec has no groups; set groups=[...] first")
+    return spec.replace(pooling={p: "independent" for p in spec.law_obj.param_names},
+                        centered=(), grouping="combined")
+
+
+def hierarchy_advice(spec: ModelSpec, diagnostics: Any, runs: pd.DataFrame) -> list[str]:
+    """What to change when a hierarchical fit's diagnostics failed, as sentences.
+
+    Two geometries of the group effects (``e = tau * z`` non-centred, or ``e ~ Normal(0, tau)``
+    centred) fail in opposite situations: non-centred effects mix slowly (low ESS, high R-hat,
+    long trees) when every group has many informative runs; centred effects diverge in the
+    funnel near ``tau = 0`` (few groups, or groups that agree).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The fitted spec.
+    diagnostics : Diagnostics
+        The fit's diagnostics.
+    runs : pandas.DataFrame
+        The validated runs (to count runs per group).
+
+    Returns
+    -------
+    list of str
+        Empty when the fit passed or has no groups.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.inference.diagnostics import Diagnostics
+    >>> from bayescale.modeling.spec import default_spec
+    >>> spec = default_spec("compute").replace(groups=("dataset",), centered=("gamma",))
+    >>> d = Diagnostics(5, 1.0, 900.0, 900.0, 0.9, 4, 1000, {}, ["5 divergent transitions"])
+    >>> runs = pd.DataFrame({"dataset": ["a", "b"] * 10})
+    >>> print(hierarchy_advice(spec, d, runs)[0][:60])
+    hierarchical fit: the centred group effects of ['gamma'] can
+    """
+    if not spec.groups or diagnostics.ok:
+        return []
+    spec = resolve_centered(runs, spec)
+    pooled = [p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled"]
+    centred = [p for p in pooled if p in spec.centered]
+    non_centred = [p for p in pooled if p not in spec.centered]
+    per_group = runs.groupby(list(spec.groups)).size()
+    median = float(per_group.median())
+    advice = []
+    if diagnostics.divergences and centred:
+        advice.append(
+            f"hierarchical fit: the centred group effects of {centred} can diverge where their "
+            "tau is near 0 (few groups, or groups that agree); refit with those parameters "
+            "removed from centered= (non-centred), or with target_accept=0.99"
+        )
+    slow = diagnostics.max_rhat > 1.01 or diagnostics.min_ess_bulk < 100 * diagnostics.chains
+    if slow and non_centred and not diagnostics.divergences and median >= CENTER_MIN_RUNS:
+        advice.append(
+            f"hierarchical fit: every group has many runs (median {median:.0f}), where "
+            f"non-centred group effects mix slowly; refit with centered={non_centred} "
+            "(bayescale.fit(..., centered=[...]) or centered = [...] in the spec), or with "
+            "more draws"
+        )
+    return advice

@@ -1,0 +1,163 @@
+"""Hierarchical fits: time against the number of groups and runs, and where the time goes.
+
+For each configuration the script measures, in one process with *fresh* PyTensor / numba
+caches (so compile times are cold):
+
+- ``build``: building the PyMC graph (``bayescale.modeling.build_model``);
+- ``compile``: nutpie's numba compile of log density and gradient;
+- ``grad``: one log density + gradient evaluation at the initial point (median of many);
+- ``sample``: the NUTS run (``bayescale.fit`` re-using the compiled model), with the mean
+  number of leapfrog steps per draw, the smallest bulk ESS, ESS per second, divergences, R-hat.
+
+Synthetic configurations: ``G`` groups x ~50 runs (a 10 x 5 grid of model sizes and tokens per
+parameter per group, :func:`bayescale.data.synthetic.simulate_hierarchy`), Chinchilla law with
+the default pooling (E, alpha, beta pooled, non-centred; log_A0, log_B0 independent per group).
+Real configurations: ``porian`` (``val=None``: 15 set-ups x 2 data sets, 1,745 isoFLOP points,
+groups dataset x setup) and ``gadre`` (``validation="all"``: 3 training sets x 8 validation sets,
+760 rows).
+
+Usage::
+
+    /tmp/venv/bin/python benchmarks/hierarchical_bench.py                    # 10, 100 groups + real
+    /tmp/venv/bin/python benchmarks/hierarchical_bench.py --groups 10,100,1000 --draws 300
+    /tmp/venv/bin/python benchmarks/hierarchical_bench.py --groups 100 --real none --json out.json
+
+Prints one row per configuration and the growth ratios between consecutive synthetic sizes.
+The machine is shared: compare ratios within a run rather than seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any
+
+
+def _fresh_caches() -> None:
+    """Re-run this script with empty PyTensor / numba caches (cold compile times)."""
+    if os.environ.get("BAYESCALE_BENCH_CHILD"):
+        return
+    tmp = tempfile.mkdtemp(prefix="bayescale-hbench-")
+    env = dict(os.environ, BAYESCALE_BENCH_CHILD="1", NUMBA_CACHE_DIR=os.path.join(tmp, "numba"),
+               PYTENSOR_FLAGS=f"base_compiledir={os.path.join(tmp, 'pytensor')}")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def _runs(name: str, groups: int, seed: int):
+    import bayescale as bs
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    if name == "synthetic":
+        sim = simulate_hierarchy(groups, n_sizes=10, n_ratios=5, sizes=(1e7, 3e9), seed=seed)
+        return sim.runs, ["family"]
+    if name == "porian":
+        return bs.datasets.load("porian", val=None), ["dataset", "setup"]
+    if name == "gadre":
+        return bs.datasets.load("gadre_small", validation="all"), ["dataset", "validation"]
+    raise ValueError(f"unknown configuration {name!r}")
+
+
+def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed: int,
+            centered: bool) -> dict[str, Any]:
+    import numpy as np
+
+    import bayescale as bs
+    from bayescale.inference import fit as fit_mod
+    from bayescale.modeling.model import build_model, resolve_reference
+
+    runs, cols = _runs(name, groups, seed)
+    kw: dict[str, Any] = {"groups": cols}
+    if centered:
+        kw["centered"] = ["E", "alpha", "beta"]
+    spec = fit_mod.resolve_spec("chinchilla", **kw)
+    table = fit_mod._prepare(runs, spec, None, 6.0)
+    ref = resolve_reference(table, spec)
+    out: dict[str, Any] = {"config": name, "groups": int(table.groupby(cols).ngroups),
+                           "points": len(table), "centered": centered}
+    t = time.perf_counter()
+    build_model(table, spec, reference=ref)
+    out["build_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _, compiled = fit_mod._model_for(table, spec, ref, "nutpie")  # builds again, then compiles
+    out["compile_s"] = time.perf_counter() - t - out["build_s"]
+    out["n_dim"] = int(compiled.n_dim)
+    x = np.zeros(compiled.n_dim)
+    compiled.logp_func(x)
+    reps = max(5, min(2000, int(3e6 // len(table))))
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        compiled.logp_func(x)
+        times.append(time.perf_counter() - t)
+    out["grad_ms"] = 1e3 * statistics.median(times)
+    t = time.perf_counter()
+    fit = bs.fit(table, spec=spec, draws=draws, tune=tune, chains=chains, seed=seed,
+                 progressbar=False, warn=False, prior_draws=0)
+    out["fit_s"] = time.perf_counter() - t
+    out["sample_s"] = float(fit.tree["posterior"].attrs.get("sampling_time", np.nan))
+    steps = np.asarray(fit.tree["sample_stats"]["n_steps"])
+    out["steps"] = float(steps.mean())
+    out["ms_per_draw"] = 1e3 * out["sample_s"] * min(chains, os.cpu_count() or 1) / (
+        chains * (draws + tune))
+    d = fit.diagnostics
+    out["min_ess_bulk"] = float(d.min_ess_bulk)
+    out["ess_per_s"] = float(d.min_ess_bulk / out["sample_s"])
+    out["divergences"] = int(d.divergences)
+    out["max_rhat"] = float(d.max_rhat)
+    out["worst"] = d.worst
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--groups", default="10,100", help="synthetic group counts, e.g. 10,100,1000")
+    p.add_argument("--real", default="porian,gadre", help="real datasets, or 'none'")
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--centered", action="store_true",
+                   help="sample E, alpha, beta effects centred (default non-centred)")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    a = p.parse_args(argv)
+    _fresh_caches()
+    configs = [("synthetic", int(g)) for g in a.groups.split(",") if g]
+    if a.real != "none":
+        configs += [(r, 0) for r in a.real.split(",") if r]
+    rows = []
+    cols = ("config", "groups", "points", "n_dim", "build_s", "compile_s", "grad_ms", "sample_s",
+            "fit_s", "steps", "ms_per_draw", "min_ess_bulk", "ess_per_s", "divergences",
+            "max_rhat")
+    print(" | ".join(cols), flush=True)
+    for name, g in configs:
+        r = measure(name, g, draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed,
+                    centered=a.centered)
+        rows.append(r)
+        print(" | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols),
+              flush=True)
+    synth = [r for r in rows if r["config"] == "synthetic"]
+    for prev, cur in itertools.pairwise(synth):
+        k = cur["points"] / prev["points"]
+        print(f"{prev['groups']} -> {cur['groups']} groups ({k:.0f}x points): "
+              f"grad x{cur['grad_ms'] / prev['grad_ms']:.1f}, "
+              f"steps x{cur['steps'] / prev['steps']:.2f}, "
+              f"sampling x{cur['sample_s'] / prev['sample_s']:.1f}, "
+              f"compile x{cur['compile_s'] / prev['compile_s']:.2f}")
+    for r in rows:
+        share = r["compile_s"] / (r["compile_s"] + r["build_s"] + r["sample_s"])
+        print(f"{r['config']} {r['groups']} groups: compile+graph {share:.0%} of the fit, "
+              f"sampling {1 - share:.0%}")
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(rows, fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
