@@ -1,0 +1,90 @@
+"""The on-disk cached nutpie wrapper computes the model's log density and is re-used by a new
+process (its machine code is loaded, not compiled)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+
+def _small_model(loss):
+    import pandas as pd
+
+    from bayescale.inference.fit import resolve_spec
+    from bayescale.modeling.model import build_model
+
+    runs = pd.DataFrame({"N": [1e8, 3e8, 1e9, 3e9, 1e10, 3e10], "D": [2e9, 6e9, 2e10, 6e10,
+                                                                      2e11, 6e11],
+                         "loss": loss})
+    spec = resolve_spec("chinchilla")
+    return build_model(runs, spec, reference={"N": 1e9, "D": 1e10})
+
+
+def _call_logp(compiled, x):
+    """Call the compiled C callback the way nutpie's sampler does."""
+    cfunc = compiled.compiled_logp_func.ctypes
+    grad = np.zeros_like(x)
+    logp = np.zeros(1)
+    dp = ctypes.POINTER(ctypes.c_double)
+    code = cfunc(x.size, x.ctypes.data_as(dp), grad.ctypes.data_as(dp), logp.ctypes.data_as(dp),
+                 ctypes.c_void_p(compiled.user_data.ctypes.data))
+    return code, float(logp[0]), grad
+
+
+@pytest.mark.slow
+def test_cached_wrapper_matches_pytensor_and_follows_new_data():
+    from bayescale.inference.compile_cache import compile_nutpie
+
+    loss = np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])
+    model = _small_model(loss)
+    compiled = compile_nutpie(model)
+    assert type(compiled.compiled_logp_func).__name__ == "CFunc"
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = 0.3 * rng.standard_normal(compiled.n_dim)
+        code, logp, grad = _call_logp(compiled, x)
+        ref_logp, ref_grad = compiled.logp_func(x)
+        assert code == 0
+        assert np.isclose(logp, ref_logp, rtol=1e-10)
+        assert np.allclose(grad, ref_grad, rtol=1e-8, atol=1e-10)
+
+    # new observations through with_data, as bayescale.fit does on a refit
+    y_new = np.log(loss * 1.05)
+    moved = compiled.with_data(y=y_new)
+    shared = {v.name: v for v in compiled.logp_func.get_shared()}
+    old = shared["y"].get_value()
+    shared["y"].set_value(y_new)
+    try:
+        ref_logp, ref_grad = compiled.logp_func(x)
+    finally:
+        shared["y"].set_value(old)
+    code, logp, grad = _call_logp(moved, x)
+    assert code == 0 and np.isclose(logp, ref_logp, rtol=1e-10)
+    assert not np.isclose(logp, _call_logp(compiled, x)[1])
+
+
+@pytest.mark.slow
+def test_a_new_process_loads_the_wrapper_from_the_cache(tmp_path):
+    script = textwrap.dedent("""
+        import numpy as np
+        from bayescale.inference.compile_cache import compile_nutpie
+        from tests.test_compile_cache import _small_model
+        c = compile_nutpie(_small_model(np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])))
+        print("hits", c.compiled_logp_func.cache_hits, c.compiled_expand_func.cache_hits)
+    """)
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, cwd=root, text=True,
+                           capture_output=True, timeout=600) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-2000:]
+    hits = [r.stdout.split("hits")[-1].split() for r in runs]
+    assert hits[0] == ["0", "0"]  # first process: compiled, and written to the cache
+    assert hits[1] == ["1", "1"]  # second process: both callbacks loaded from it
+    assert any(p.name.startswith("bayescale-nutpie-logp") for p in tmp_path.rglob("*.nbi"))
