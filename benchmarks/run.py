@@ -198,6 +198,11 @@ def worker_grid(a: dict) -> dict:
 
 
 def _hier_runs(groups: int, points: int, seed: int = 0):
+    """``points`` runs spread over ``groups`` groups (E and alpha vary by group).
+
+    ``bayescale.data.synthetic.simulate_hierarchy`` (used by ``hierarchical_bench.py``) needs
+    at least 2 x 2 runs per group; 1,000 groups x 1e3 runs has one, so sizes are drawn here.
+    """
     import numpy as np
     import pandas as pd
 
