@@ -124,7 +124,7 @@ def test_sbc_argument_errors():
 
 
 # ---------------------------------------------------------------------------- quick SBC, real fits
-QUICK = dict(n_sims=20, draws=200, tune=200, chains=4, n_ranks=50)
+QUICK = dict(n_sims=20, draws=150, tune=150, chains=2, n_ranks=50)
 
 
 def _check_calibrated(ranks: pd.DataFrame) -> pd.DataFrame:
