@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
     p.add_argument("--flops", type=float, default=6.0, help="FLOPs per parameter per token")
     p.add_argument("--groups", default=None, help="grouping column(s), comma-separated")
+    p.add_argument("--grouping", choices=("combined", "nested", "crossed"), default=None,
+                   help="how two or more grouping columns combine (default combined)")
     p.add_argument("--likelihood", choices=("normal", "student_t"), default=None)
     p.add_argument("--out", required=True, help="output netCDF file for the fit")
     _add_sampling(p)
@@ -216,7 +218,8 @@ def _cmd_fit(a: argparse.Namespace) -> int:
 
     groups = a.groups.split(",") if a.groups else None
     fit = bs.fit(_load_runs(a.runs), a.law, spec=a.spec, columns=a.columns, flops=a.flops,
-                 groups=groups, likelihood=a.likelihood, **_sampling_kwargs(a))
+                 groups=groups, grouping=a.grouping, likelihood=a.likelihood,
+                 **_sampling_kwargs(a))
     path = fit.save(a.out)
     print(fit)
     print(f"saved the fit to {path}")

@@ -114,6 +114,43 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     return out
 
 
+def borrowing(name: str, *, draws: int, seed: int, cell: str | None = None,
+              keep: int = 4) -> dict[str, Any]:
+    """One group keeps only its ``keep`` smallest-compute runs; 90% intervals (new runs) for its
+    ``keep`` largest runs under partial pooling and under no pooling (every parameter
+    independent per group, noise shared): median log-width and how many cover."""
+    import numpy as np
+    import pandas as pd
+
+    import bayescale as bs
+    from bayescale.inference.hierarchy import unpooled_spec
+    from bayescale.modeling.model import group_labels
+
+    runs, cols = _runs(name, 8, seed)
+    if name == "gadre":
+        runs = runs[runs["tokens_per_param"] >= 10]
+    runs = runs.assign(C=6.0 * runs["N"] * runs["D"]).reset_index(drop=True)
+    labels = group_labels(runs, tuple(cols))
+    cell = cell or sorted(labels.unique())[-1]
+    own = runs[labels == cell].sort_values("C")
+    train = pd.concat([runs[labels != cell], own.head(keep)], ignore_index=True)
+    held = own.tail(keep)
+    out: dict[str, Any] = {"config": name, "cell": cell, "kept_C": float(own.head(keep)["C"].max()),
+                           "target_C": float(held["C"].min())}
+    partial = bs.fit(train, "chinchilla", groups=cols, draws=draws, tune=draws, seed=seed,
+                     progressbar=False, warn=False, prior_draws=0)
+    alone = bs.fit(train, spec=unpooled_spec(partial.spec), draws=draws, tune=draws, seed=seed,
+                   progressbar=False, warn=False, prior_draws=0)
+    y = held["loss"].to_numpy()
+    for tag, f in (("partial", partial), ("alone", alone)):
+        t = f.predict(N=held["N"], D=held["D"], group=cell, noise=True, ci=(0.9,)).table
+        out[f"{tag}_logwidth"] = float(np.median(np.log(t["hi_90"] / t["lo_90"])))
+        out[f"{tag}_covered"] = int(((t["lo_90"] <= y) & (y <= t["hi_90"])).sum())
+        out[f"{tag}_rhat"] = float(f.diagnostics.max_rhat)
+        out[f"{tag}_div"] = int(f.diagnostics.divergences)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--groups", default="10,100", help="synthetic group counts, e.g. 10,100,1000")
@@ -125,7 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--centered", action="store_true",
                    help="sample E, alpha, beta effects centred (default non-centred)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.add_argument("--borrowing", default=None,
+                   help="instead of timing: borrowing-strength check on 'synthetic' or 'gadre'")
+    p.add_argument("--cell", default=None, help="the data-poor group for --borrowing")
     a = p.parse_args(argv)
+    if a.borrowing:
+        r = borrowing(a.borrowing, draws=a.draws, seed=a.seed, cell=a.cell)
+        print(json.dumps(r, indent=1))
+        return 0
     _fresh_caches()
     configs = [("synthetic", int(g)) for g in a.groups.split(",") if g]
     if a.real != "none":

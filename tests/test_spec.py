@@ -13,6 +13,7 @@ import bayescale
 from bayescale import SpecError
 from bayescale.laws import LAWS
 from bayescale.modeling.spec import (
+    DEFAULT_POOL_SCALE,
     LIKELIHOODS,
     ModelSpec,
     builtin_spec_names,
@@ -224,7 +225,7 @@ def test_pooling_with_groups():
     assert spec.pooling_of("E") == "pooled"  # offset
     assert spec.pooling_of("log_A0") == "independent"  # scale
     assert spec.pool_scale_of("E") == 0.3
-    assert spec.pool_scale_of("beta") == 0.2
+    assert spec.pool_scale_of("beta") == DEFAULT_POOL_SCALE["exponent"]  # 0.3
     again = ModelSpec.from_dict(tomllib.loads(spec.to_toml()))
     assert again == spec and again.hash == spec.hash
 

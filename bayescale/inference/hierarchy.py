@@ -103,6 +103,7 @@ def group_draws(
     kind: str = "natural",
     seed: int | None = 0,
     rng: np.random.Generator | None = None,
+    skip_independent: bool = False,
 ) -> dict[str, np.ndarray]:
     """Posterior draws of the law's parameters for one group, each of shape ``(S,)``.
 
@@ -121,6 +122,9 @@ def group_draws(
         Seed of the population draws for new levels (ignored when ``rng`` is given).
     rng : numpy.random.Generator, optional
         Generator for the population draws.
+    skip_independent : bool
+        For a new or unobserved group, leave out the parameters that are independent per group
+        (which have no population) instead of raising; only with ``kind="sampled"``.
 
     Returns
     -------
@@ -142,6 +146,9 @@ def group_draws(
     """
     if kind not in ("natural", "sampled"):
         raise ValueError(f"kind must be 'natural' or 'sampled', not {kind!r}")
+    if skip_independent and kind != "sampled":
+        raise ValueError("skip_independent=True needs kind='sampled' (natural parameters such "
+                         "as A mix pooled and independent ones)")
     rng = rng if rng is not None else np.random.default_rng(seed)
     structure = structure_of(fit)
     levels = structure.resolve(group)
@@ -163,6 +170,8 @@ def group_draws(
         elif cell is not None:
             out[p.name] = v[:, structure.cells.index(cell)]
         elif mode == "independent":
+            if skip_independent:
+                continue
             what = ("a new group" if all(x is None for x in levels.values())
                     else f"group {group_label(group)!r}, which was not observed,")
             raise ValueError(
@@ -261,8 +270,9 @@ def group_summary(
         e.g. :func:`bayescale.decisions.exponents` for the compute-optimal exponents
         ``a`` (``N* ~ C**a``), ``b`` and ``gamma``.
     new_group : bool
-        Add rows for a new group drawn from the population (label ``"(new group)"``); needs
-        every group-varying parameter to be pooled.
+        Add rows for a new group drawn from the population (label ``"(new group)"``).  When
+        some parameters are independent per group, the new group has rows only for the pooled
+        (and shared) parameters among ``params``.
     seed : int or None
         Seed of the new-group draws.
 
@@ -290,14 +300,25 @@ def group_summary(
     rng = np.random.default_rng(seed)
     frames = []
     for label, request in requests:
-        sampled = group_draws(fit, request, kind="sampled", rng=rng)
-        nat = _natural(fit, sampled)
-        draws: dict[str, np.ndarray] = {**sampled, **nat}
-        extra: dict[str, np.ndarray] = {}
-        if derived is not None:
-            extra = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in derived(nat).items()}
-            draws.update(extra)
+        partial = request == "new" and any(fit.spec.pooling_of(p) == "independent"
+                                           for p in law.param_names)
+        sampled = group_draws(fit, request, kind="sampled", rng=rng,
+                              skip_independent=partial)
+        if partial:  # a new group has only its pooled and shared parameters
+            draws, extra = dict(sampled), {}
+        else:
+            nat = _natural(fit, sampled)
+            draws = {**sampled, **nat}
+            extra = {}
+            if derived is not None:
+                extra = {k: np.asarray(v, dtype=float).reshape(-1)
+                         for k, v in derived(nat).items()}
+                draws.update(extra)
         names = list(params) if params is not None else [*varying, *extra]
+        if partial:
+            names = [n for n in names if n in draws]
+            if not names:
+                continue
         missing = [n for n in names if n not in draws]
         if missing:
             raise KeyError(

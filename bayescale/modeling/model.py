@@ -114,11 +114,11 @@ def _prior(d: Mapping[str, Any], dims: str | tuple[str, ...] | None = None):
 
 
 #: Median runs per group from which ``centered = "auto"`` samples group effects centred.  Measured
-#: (4 chains x 300 draws): Porian et al.'s set-ups (~70 runs each) take 24 leapfrog steps per
-#: draw centred vs 90 non-centred, Gadre et al.'s data x validation cells (32 runs) 92 vs 138
-#: with 3-5x the ESS of the effect scales; synthetic groups of 20 runs diverge centred when their
-#: tau is near zero.
-CENTER_MIN_RUNS = 30
+#: with the default sampler settings (4 chains x 300 draws): Porian et al.'s set-ups (~68 runs
+#: each after the isoFLOP window) take 24 leapfrog steps per draw centred vs 90 non-centred,
+#: Gadre et al.'s data x validation cells (~28-32 runs) 92 vs 138, with 3-5x the ESS of the
+#: effect scales; synthetic groups of 20 runs diverged centred in 1 of 3 seeds (tau near zero).
+CENTER_MIN_RUNS = 25
 
 
 def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:

@@ -95,8 +95,11 @@ def plot_group_curves(
                                           h["N"].to_numpy() if h is not None else []]))
         picks = sizes[np.unique(np.linspace(0, sizes.size - 1, min(n_curves, sizes.size))
                                 .round().astype(int))]
+        both = pd.concat([r, h]) if h is not None else r
         for n in picks:
-            grid = np.logspace(np.log10(C.min()) - 0.2, c_top + extend, 60)
+            c_n = np.log10(np.asarray(6.0 * n * both.loc[both["N"] == n, "D"], dtype=float))
+            top = c_top + extend if n == picks[-1] else c_n.max() + 0.2
+            grid = np.logspace(c_n.min() - 0.2, top, 60)  # where this size has runs
             pred = fit.predict(N=np.full_like(grid, n), D=grid / (6.0 * n), group=g,
                                noise=noise, ci=(ci,))
             q = np.quantile(pred.draws.values.reshape(-1, grid.size), [lo_q, 0.5, hi_q], axis=0)
@@ -113,6 +116,8 @@ def plot_group_curves(
         ax.set_yscale("log")
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
+    loss = every["loss"].to_numpy(dtype=float)
+    axes.flat[0].set_ylim(0.9 * loss.min(), 1.15 * loss.max())  # shared: the runs set the scale
     from bayescale.plots._style import plain_log_ticks
 
     plain_log_ticks(axes.flat[0].yaxis)

@@ -84,7 +84,8 @@ def plot_shrinkage(
     pop = population_summary(fit, ci=ci).set_index("variable")
     tag = f"{round(100 * ci):d}"
     lo, hi = f"lo_{tag}", f"hi_{tag}"
-    labels = list(fit.groups) + ([NEW_GROUP] if new_group else [])
+    has_new = new_group and NEW_GROUP in set(table["group"])
+    labels = list(fit.groups) + ([NEW_GROUP] if has_new else [])
     y = {g: len(labels) - 1 - i for i, g in enumerate(labels)}
     height = 1.2 + 0.32 * len(labels)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names) + 1.8, height),
@@ -106,6 +107,8 @@ def plot_shrinkage(
                 ax.plot([a.loc[g, "median"], t.loc[g, "median"]], [yy, y[g] - 0.17],
                         color="0.75", lw=0.6, zorder=1)
         for g in labels:
+            if g not in t.index:
+                continue  # a new group has no value of a parameter that is independent
             yy = y[g] - (0.17 if alone is not None and g != NEW_GROUP else 0.0)
             new = g == NEW_GROUP
             ax.plot([t.loc[g, lo], t.loc[g, hi]], [yy, yy], color="0.2" if new else colour,
@@ -117,7 +120,10 @@ def plot_shrinkage(
             values = np.concatenate([values, a[[lo, hi]].to_numpy()])
         use_log = bool(np.all(values > 0)) if log is None else log
         if use_log:
+            from bayescale.plots._style import plain_log_ticks
+
             ax.set_xscale("log")
+            plain_log_ticks(ax.xaxis)
         ax.set_xlabel(name)
         ax.grid(axis="x", alpha=0.3)
     ax0 = axes[0][0]
@@ -129,7 +135,7 @@ def plot_shrinkage(
     if alone is not None:
         handles.append(Line2D([], [], color="0.55", marker="o", mfc="white", lw=1.4,
                               label="no pooling"))
-    if new_group:
+    if has_new:
         handles.append(Line2D([], [], color="0.2", marker="D", ls="--", label="new group"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8,
                frameon=False)
