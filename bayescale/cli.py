@@ -395,6 +395,11 @@ def _cmd_sbc(a: argparse.Namespace) -> int:
     print(f"simulations with divergences: {int((per_sim['divergences'] > 0).sum())}/{len(per_sim)}"
           f"; with R-hat > 1.01: {int((per_sim['max_rhat'] > 1.01).sum())}; with bulk ESS < "
           f"{attrs['n_ranks'] - 1}: {int((per_sim['min_ess_bulk'] < attrs['n_ranks'] - 1).sum())}")
+    if attrs.get("n_invalid"):
+        print(f"WARNING: {attrs['n_invalid']} of {attrs['n_sims']} prior draws give undefined or "
+              f"overflowing {ranks.attrs['law']!r} predictions at these runs and were skipped: the "
+              "spec's priors put mass where the law is undefined, and the ranks check the prior "
+              "truncated to the rest (which is not the prior the fit uses)")
     worst = float(table["p_ecdf"].min())
     verdict = "no evidence of miscalibration" if worst >= threshold else "MISCALIBRATED"
     print(f"smallest ECDF p-value {worst:.3g} vs Bonferroni threshold 0.01/{len(table)} = "

@@ -130,6 +130,7 @@ QUICK = dict(n_sims=20, draws=150, tune=150, chains=2, n_ranks=50)
 def _check_calibrated(ranks: pd.DataFrame) -> pd.DataFrame:
     table = rank_uniformity(ranks)
     n_params = len(table)
+    assert ranks.attrs["n_invalid"] == 0
     assert ranks["sim"].nunique() == ranks.attrs["n_sims"]
     assert table["p_ecdf"].min() >= 0.01 / n_params, table
     return table
@@ -166,3 +167,12 @@ def test_sbc_detects_a_wrong_noise_prior():
     table = rank_uniformity(ranks)
     assert table["p_ecdf"].min() < 0.01 / len(table), table
     assert table.loc["sigma", "mean_rank"] > 0.8  # the fit underestimates the noise
+
+
+def test_sbc_refuses_a_prior_whose_predictions_all_overflow():
+    from bayescale.modeling.spec import default_spec
+
+    absurd = default_spec("compute").with_priors(
+        log_A0={"dist": "Normal", "kwargs": {"mu": 800.0, "sigma": 1.0}})
+    with pytest.raises(SpecError, match="every one of the 3 prior draws"):
+        sbc(absurd, n_sims=3, draws=50, tune=50, chains=2)

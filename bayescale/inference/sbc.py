@@ -198,7 +198,10 @@ def sbc(
         One row per simulation and parameter (vector parameters element-wise, ``"alpha[g0]"``):
         ``sim``, ``parameter``, ``rank`` (0 to ``n_ranks - 1``), ``truth``, ``post_median`` and
         the simulation's ``divergences``, ``max_rhat``, ``min_ess_bulk`` and ``seconds``.
-        ``attrs`` hold the settings, the spec hashes and the total ``runtime_s``.
+        ``attrs`` hold the settings, the spec hashes, the total ``runtime_s`` and
+        ``n_invalid``: prior draws skipped because the law is undefined there or the simulated
+        target overflows (non-zero means the spec's priors put mass where the law makes no
+        sense, and the ranks check the prior truncated to the rest).
 
     Examples
     --------
@@ -248,6 +251,18 @@ def sbc(
     free = [v.name for v in model.free_RVs if v.name != OBSERVED]
     prior_ds = prior["prior"].to_dataset()
     sim_y = np.asarray(prior["prior_predictive"][OBSERVED]).reshape(n_sims, -1)
+    # Prior draws where the law is undefined (e.g. the log of a negative error) or the target
+    # overflows cannot be fitted; they are skipped and counted, because a prior that puts mass
+    # there is itself a finding (the fit's prior is then not the one the ranks check).
+    with np.errstate(over="ignore"):
+        target = np.exp(sim_y)
+    valid = np.all(np.isfinite(target) & (target > 0), axis=1)
+    if not valid.any():
+        raise SpecError(
+            f"every one of the {n_sims} prior draws of {spec.law!r} gives undefined or "
+            f"overflowing {_target(law)} at the design's runs; check the spec's priors with "
+            "bayescale.prior_predictive"
+        )
     seeds = np.random.SeedSequence(seed).generate_state(n_sims)
     rows: list[dict[str, Any]] = []
     names: list[str] = []
@@ -255,9 +270,10 @@ def sbc(
     level = log.level
     log.setLevel(logging.WARNING)  # one line per simulation below, not one per fit
     try:
-        for i in range(n_sims):
+        for i in np.flatnonzero(valid):
+            i = int(i)
             t0 = time.time()
-            runs = design.assign(**{_target(law): np.exp(sim_y[i])})
+            runs = design.assign(**{_target(law): target[i]})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DataWarning)
                 fit = bs.fit(runs, spec=fitted, draws=draws, tune=tune, chains=chains,
@@ -293,7 +309,8 @@ def sbc(
         "law": spec.law, "spec_hash": spec.hash, "fit_spec_hash": fitted.hash,
         "groups": list(spec.groups), "n_sims": n_sims, "n_ranks": n_ranks, "draws": draws,
         "tune": tune, "chains": chains, "target_accept": target_accept, "seed": seed,
-        "n_runs": len(design), "runtime_s": time.time() - start,
+        "n_runs": len(design), "n_invalid": int(n_sims - valid.sum()),
+        "runtime_s": time.time() - start,
     }
     return out
 
