@@ -7,7 +7,9 @@ call runs on a laptop or a multi-node cluster.  Results come back as one tidy
 its own row (``error`` column) instead of crashing the sweep.  ``client="serial"`` runs the
 same tasks one after another in this process, which gives the same results for the same seeds.
 
-Dask is an optional dependency: ``pip install "bayescale[dask]"``.
+Dask is an optional dependency: ``pip install "bayescale[dask]"``.  A ``LocalCluster`` starts
+its worker processes by importing your script, so in a script call :func:`sweep` under
+``if __name__ == "__main__":`` (notebooks need nothing special).
 
 Each fit samples its chains in parallel threads (nutpie), so on a small machine the sweep runs
 one single-threaded worker process per core (``threads_per_worker=1``) and the task function

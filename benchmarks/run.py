@@ -566,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         if "sweep" in only:
             cfg = {"datasets": ["chinchilla", "gadre_small"], "laws": ["chinchilla", "kaplan",
                                                                        "compute"],
-                   "cutoffs": 2 if quick else 5, "draws": 150, "tune": 150, "chains": 2,
+                   "cutoffs": 2 if quick else 5, "draws": 100, "tune": 100, "chains": 2,
                    "workers": 2}
             progress("sweep: serial vs Dask LocalCluster")
             w = bench.worker("sweep", cfg, bench.cache_env("warm_nutpie"), timeout=900)
