@@ -381,7 +381,7 @@ def _cmd_sbc(a: argparse.Namespace) -> int:
     ranks = sbc(a.spec or a.law, design, n_sims=a.sims, groups=groups, n_groups=a.n_groups,
                 draws=a.draws,
                 tune=a.tune, chains=a.chains, n_ranks=a.ranks, seed=a.seed,
-                target_accept=a.target_accept, progress=not a.no_progress)
+                target_accept=a.target_accept, sampler=a.sampler, progress=not a.no_progress)
     table = rank_uniformity(ranks)
     per_sim = ranks.groupby("sim")[["divergences", "max_rhat", "min_ess_bulk"]].first()
     threshold = 0.01 / len(table)

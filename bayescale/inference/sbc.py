@@ -152,6 +152,7 @@ def sbc(
     chains: int = 4,
     n_ranks: int = 100,
     target_accept: float = 0.9,
+    sampler: str = "nutpie",
     seed: int = 0,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -187,6 +188,8 @@ def sbc(
         Number of possible rank values: the posterior is thinned to ``n_ranks - 1`` draws.
     target_accept : float
         NUTS target acceptance of each fit.
+    sampler : {"nutpie", "pymc"}
+        NUTS implementation (nutpie re-uses one compiled model for all fits).
     seed : int
         Seeds the prior draws and, through a ``numpy.random.SeedSequence``, every fit.
     progress : bool
@@ -277,7 +280,7 @@ def sbc(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DataWarning)
                 fit = bs.fit(runs, spec=fitted, draws=draws, tune=tune, chains=chains,
-                             seed=int(seeds[i]), target_accept=target_accept,
+                             seed=int(seeds[i]), target_accept=target_accept, sampler=sampler,
                              progressbar=False, prior_draws=0, warn=False)
             post = fit.tree["posterior"].to_dataset()
             if not names:
@@ -308,7 +311,8 @@ def sbc(
     out.attrs = {
         "law": spec.law, "spec_hash": spec.hash, "fit_spec_hash": fitted.hash,
         "groups": list(spec.groups), "n_sims": n_sims, "n_ranks": n_ranks, "draws": draws,
-        "tune": tune, "chains": chains, "target_accept": target_accept, "seed": seed,
+        "tune": tune, "chains": chains, "target_accept": target_accept, "sampler": sampler,
+        "seed": seed,
         "n_runs": len(design), "n_invalid": int(n_sims - valid.sum()),
         "runtime_s": time.time() - start,
     }
