@@ -88,3 +88,24 @@ def test_a_new_process_loads_the_wrapper_from_the_cache(tmp_path):
     assert hits[0] == ["0", "0"]  # first process: compiled, and written to the cache
     assert hits[1] == ["1", "1"]  # second process: both callbacks loaded from it
     assert any(p.name.startswith("bayescale-nutpie-logp") for p in tmp_path.rglob("*.nbi"))
+
+
+@pytest.mark.slow
+def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
+    """Refits re-use the model and its log-likelihood function; numbers equal PyMC's own."""
+    import pymc as pm
+
+    import bayescale as bs
+    from bayescale.inference import fit as fit_mod
+
+    for runs in (chinchilla_runs, chinchilla_runs.iloc[:150], chinchilla_runs.iloc[40:]):
+        result = bs.fit(runs, "chinchilla", draws=100, tune=100, chains=2, progressbar=False,
+                        warn=False, prior_draws=0)
+        model, _ = next(reversed(fit_mod._COMPILED.values()))
+        assert hasattr(model, "_bayescale_loglik")
+        ours = result.tree["log_likelihood"]["log_loss"]
+        theirs = pm.compute_log_likelihood(result.tree.copy(), model=model, progressbar=False,
+                                           extend_inferencedata=False)["log_loss"]
+        assert ours.shape == (2, 100, len(runs))
+        np.testing.assert_array_equal(ours.values, theirs.values)
+        np.testing.assert_array_equal(ours["run"].values, theirs["run"].values)
