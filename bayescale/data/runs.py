@@ -481,7 +481,7 @@ def check_design(runs: pd.DataFrame, law: Any) -> None:
             warnings.warn(
                 f"log N and log D are almost collinear (correlation "
                 f"{np.corrcoef(ln, ld)[0, 1]:.3f}; median D/N = {ratio:.3g}): the runs cannot "
-                f"tell law {name!r}'s N term from its D term, so predictions at other "
+                f"tell the N term of law {name!r} from its D term, so predictions at other "
                 "tokens-per-parameter ratios (and compute-optimal allocations) come from the "
                 "priors; add runs with more and fewer tokens per parameter",
                 DataWarning,
