@@ -93,7 +93,8 @@ def plot_sbc_ecdf(
         fig.suptitle(
             f"SBC of {attrs['law']}" + (f" (groups {attrs['groups']})" if attrs.get("groups")
                                         else "")
-            + f": {attrs.get('n_sims', '?')} simulations, {n_ranks - 1} thinned draws",
+            + f": {ranks['sim'].nunique() if 'sim' in ranks else attrs.get('n_sims', '?')} "
+            f"simulations, {n_ranks - 1} thinned draws",
             fontsize=10,
         )
     axes.ravel()[0].legend(fontsize=7, loc="lower left", frameon=False)
