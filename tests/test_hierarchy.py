@@ -154,6 +154,42 @@ def test_crossed_parameter_is_the_sum_of_main_effects():
     np.testing.assert_allclose(got, np.exp(u))
 
 
+def test_nested_centred_levels_sit_around_their_parents():
+    runs = crossed_runs().rename(columns={"setup": "family"})
+    spec = default_spec("compute").replace(groups=("dataset", "family"), grouping="nested",
+                                           centered=("gamma",))
+    model = build_model(runs, spec)
+    assert {"gamma_u_dataset", "gamma_u_family"} <= {v.name for v in model.free_RVs}
+    point = {"gamma_u_dataset": np.array([0.1, -0.2]),
+             "gamma_u_family": np.array([0.0, 0.5, 1.0, 1.5, 2.0])}
+    fn = model.compile_fn(model["gamma"], inputs=[model[k] for k in point],
+                          on_unused_input="ignore", point_fn=False)
+    np.testing.assert_allclose(fn(*point.values()), np.exp(point["gamma_u_family"]))
+    s = group_structure(runs, ["dataset", "family"], "nested")
+    np.testing.assert_array_equal(s.terms[1].parent_index, [0, 0, 0, 1, 1])
+
+
+def test_group_draws_of_a_centred_hierarchy_recover_the_effects():
+    runs = crossed_runs().rename(columns={"setup": "family"})
+    spec = default_spec("compute").replace(groups=("dataset", "family"), grouping="nested",
+                                           centered=("E", "gamma"), pooling={"log_A0": "shared"})
+    ud, uf = np.log([0.2, 0.3]), np.log([0.2, 0.25, 0.15, 0.3, 0.35])
+    post = {"gamma_mu": 0.25, "gamma_tau_dataset": 0.2, "gamma_tau_family": 0.4,
+            "gamma_u_dataset": ud, "gamma_u_family": uf, "gamma": np.exp(uf),
+            "E_mu": 1.8, "E_tau_dataset": 0.1, "E_tau_family": 0.1,
+            "E_u_dataset": np.log([1.8, 1.8]), "E_u_family": np.log(np.full(5, 1.8)),
+            "E": np.full(5, 1.8), "log_A0": 0.1, "A": np.full(5, 1.0), "sigma": 0.01,
+            "nu": 10.0}
+    coords = {"gamma_u_dataset": ("dataset",), "gamma_u_family": ("family",),
+              "gamma": ("group",), "E_u_dataset": ("dataset",), "E_u_family": ("family",),
+              "E": ("group",), "A": ("group",)}
+    fit = fake_fit(spec, runs, post, coords)
+    np.testing.assert_allclose(group_draws(fit, "b/y", kind="sampled")["gamma"], 0.35)
+    g = group_draws(fit, {"dataset": "b", "family": "new"}, kind="sampled", seed=0)["gamma"]
+    z = (np.log(g) - ud[1]) / 0.4  # a new family of data set b varies around b's value
+    assert abs(z.mean()) < 0.35 and 0.75 < z.std() < 1.25
+
+
 # ---------------------------------------------------------------------------- group draws
 def fake_fit(spec, runs, post: dict, coords: dict, S=(2, 50)) -> ScalingFit:
     """A ScalingFit around a hand-made posterior (plumbing only)."""

@@ -50,7 +50,7 @@ def resolve_spec(
     pooling: Mapping[str, str] | None = None,
     reference: Mapping[str, float | str] | None = None,
     grouping: str | None = None,
-    centered: Sequence[str] | None = None,
+    centered: Sequence[str] | str | None = None,
 ) -> ModelSpec:
     """Combine a law name or spec with keyword overrides into one validated :class:`ModelSpec`.
 
@@ -78,7 +78,8 @@ def resolve_spec(
     if grouping is not None:
         changes["grouping"] = grouping
     if centered is not None:
-        changes["centered"] = tuple([centered] if isinstance(centered, str) else centered)
+        changes["centered"] = (centered if centered == "auto" else
+                               tuple([centered] if isinstance(centered, str) else centered))
     if reference is not None:
         changes["reference"] = {**s.reference, **reference}
     return s.replace(**changes) if changes else s
@@ -119,7 +120,7 @@ def fit(
     pooling: Mapping[str, str] | None = None,
     reference: Mapping[str, float | str] | None = None,
     grouping: str | None = None,
-    centered: Sequence[str] | None = None,
+    centered: Sequence[str] | str | None = None,
     columns: Mapping[str, str] | None = None,
     flops: float | Callable[[Any, Any], Any] = 6.0,
     draws: int = 1000,

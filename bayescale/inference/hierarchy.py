@@ -84,16 +84,27 @@ def _constrained(p, u: np.ndarray) -> np.ndarray:
     return np.exp(u) if p.support == "positive" else u
 
 
-def _effects(fit: Any, param: str, term: str, multi: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``(tau (S,), effects (S, L))`` of one term of a pooled parameter."""
-    names = effect_names(param, term, multi)
+def _effects(fit: Any, p: Any, structure: GroupStructure) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(tau (S,), effects (S, L))]`` for each term of a pooled parameter, whatever its form."""
     post = fit.tree["posterior"]
-    tau = fit.draws([names["tau"]])[names["tau"]]
-    if names["eff"] in post.data_vars:
-        eff = fit.draws([names["eff"]])[names["eff"]]
-    else:
-        eff = tau[:, None] * fit.draws([names["z"]])[names["z"]]
-    return tau, eff
+    out = []
+    parent = None
+    for term in structure.terms:
+        names = effect_names(p.name, term.name, structure.multi_term)
+        tau = fit.draws([names["tau"]])[names["tau"]]
+        if names["u"] in post.data_vars:  # centred hierarchy: levels around their parents
+            u = fit.draws([names["u"]])[names["u"]]
+            if parent is None:
+                base = _unconstrained(p, fit.draws([f"{p.name}_mu"])[f"{p.name}_mu"])[:, None]
+            else:
+                base = parent[:, term.parent_index]
+            eff, parent = u - base, u
+        elif names["eff"] in post.data_vars:
+            eff = fit.draws([names["eff"]])[names["eff"]]
+        else:
+            eff = tau[:, None] * fit.draws([names["z"]])[names["z"]]
+        out.append((tau, eff))
+    return out
 
 
 def group_draws(
@@ -181,8 +192,8 @@ def group_draws(
         else:
             mu = fit.draws([f"{p.name}_mu"])[f"{p.name}_mu"]
             u = _unconstrained(p, mu)
-            for term in structure.terms:
-                tau, eff = _effects(fit, p.name, term.name, structure.multi_term)
+            for term, (tau, eff) in zip(structure.terms, _effects(fit, p, structure),
+                                        strict=True):
                 lev = levels[term.name]
                 if lev is None:
                     u = u + tau * rng.standard_normal(tau.shape)

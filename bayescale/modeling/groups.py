@@ -69,12 +69,16 @@ class Term:
         Level labels (values of ``columns`` joined with ``"/"``), sorted.
     cell_index : numpy.ndarray
         For each cell, the index of its level in ``levels``.
+    parent_index : numpy.ndarray or None
+        Nested groupings: for each level, the index of its parent level in the previous term
+        (``None`` for the first term and for crossed / combined terms).
     """
 
     name: str
     columns: tuple[str, ...]
     levels: tuple[str, ...]
     cell_index: np.ndarray
+    parent_index: np.ndarray | None = None
 
     @property
     def dim(self) -> str:
@@ -307,13 +311,18 @@ def group_structure(
                 f"grouping={grouping!r} needs two or more grouping columns; with one column "
                 "use grouping='combined' (the default)"
             )
-        terms_list = []
+        terms_list: list[Term] = []
         for k, col in enumerate(columns):
             cols = columns[: k + 1] if grouping == "nested" else (col,)
             lab = cell_levels[list(cols)].agg(SEP.join, axis=1)
             levels = tuple(sorted(lab.unique()))
             idx = pd.Categorical(lab, categories=levels).codes.astype("int64")
-            terms_list.append(Term(col, cols, levels, idx))
+            parent = None
+            if grouping == "nested" and k > 0:
+                prev = terms_list[-1]  # each cell's level here -> its level in the outer term
+                outer = dict(zip(idx.tolist(), prev.cell_index.tolist(), strict=True))
+                parent = np.array([outer[i] for i in range(len(levels))], dtype="int64")
+            terms_list.append(Term(col, cols, levels, idx, parent))
         terms = tuple(terms_list)
     return GroupStructure(columns, grouping, order, cell_levels, terms)
 
@@ -333,8 +342,10 @@ def term_names(columns: Sequence[str], grouping: str) -> tuple[str, ...]:
 def effect_names(param: str, term: str, multi_term: bool) -> dict[str, str]:
     """Model variable names of one pooled parameter's term.
 
-    ``tau`` is the effects' scale, ``z`` the standardised effects of the non-centred form and
-    ``eff`` the effects of the centred form.  The combined grouping keeps the short names
+    ``tau`` is the effects' scale, ``z`` the standardised effects of the non-centred form,
+    ``u`` the levels' values on the unconstrained scale in the centred form of combined and
+    nested groupings (``u ~ Normal(parent, tau)``), and ``eff`` the effects of the centred form
+    of crossed groupings (``eff ~ Normal(0, tau)``).  The combined grouping keeps the short names
     (``alpha_tau``, ``alpha_z``); nested and crossed ones add the term (``alpha_tau_dataset``).
 
     Examples
@@ -344,4 +355,4 @@ def effect_names(param: str, term: str, multi_term: bool) -> dict[str, str]:
     'alpha_z_setup'
     """
     suffix = f"_{term}" if multi_term else ""
-    return {k: f"{param}_{k}{suffix}" for k in ("tau", "z", "eff")}
+    return {k: f"{param}_{k}{suffix}" for k in ("tau", "z", "eff", "u")}

@@ -174,16 +174,27 @@ def free_variable_names(spec: ModelSpec) -> list[str]:
         names.append(f"{p.name}_mu")
         for term in term_names(spec.groups, spec.grouping):
             en = effect_names(p.name, term, multi)
-            names += [en["tau"], en["eff" if p.name in spec.centered else "z"]]
+            names += [en["tau"], en[_centred_form(spec, p.name) or "z"]]
     return names + list(NOISE_PARAMS[spec.likelihood])
+
+
+def _centred_form(spec: ModelSpec, name: str) -> str | None:
+    """``"u"`` (hierarchical centring), ``"eff"`` (centred effects) or None (non-centred)."""
+    if name not in spec.centered:
+        return None
+    return "eff" if spec.grouping == "crossed" else "u"
 
 
 def _pooled(p, spec: ModelSpec, structure: GroupStructure):
     """Per-group values of a pooled parameter: a population value plus random effects.
 
     On the unconstrained scale ``u`` (log for positive parameters),
-    ``u(theta_c) = u(theta_mu) + sum_t e_t[level_t(c)]`` with ``e_t ~ Normal(0, tau_t)``, sampled
-    as ``e_t = tau_t * z_t`` (non-centred, the default) or directly (centred, ``spec.centered``).
+    ``u(theta_c) = u(theta_mu) + sum_t e_t[level_t(c)]`` with ``e_t ~ Normal(0, tau_t)``.
+    Non-centred (the default): ``e_t = tau_t * z_t``.  Centred, combined or nested groupings:
+    each level's value is sampled around its parent's, ``u_1 ~ Normal(u(theta_mu), tau_1)``,
+    ``u_k ~ Normal(u_{k-1}[parent], tau_k)`` (the textbook centred hierarchy, in which the
+    population and the well-measured groups are nearly independent a posteriori).  Centred,
+    crossed: ``e_t ~ Normal(0, tau_t)``.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -191,14 +202,23 @@ def _pooled(p, spec: ModelSpec, structure: GroupStructure):
     mu = _prior(spec.priors[p.name]).create_variable(f"{p.name}_mu")
     positive = p.support == "positive"
     u = pt.log(mu) if positive else mu
-    for term in structure.terms:
-        names = effect_names(p.name, term.name, structure.multi_term)
-        tau = pm.HalfNormal(names["tau"], sigma=spec.pool_scale_of(p.name))
-        if p.name in spec.centered:
-            eff = pm.Normal(names["eff"], 0.0, tau, dims=term.dim)
-        else:
-            eff = tau * pm.Normal(names["z"], 0.0, 1.0, dims=term.dim)
-        u = u + (eff if not structure.multi_term else eff[term.cell_index])
+    form = _centred_form(spec, p.name)
+    if form == "u":
+        for term in structure.terms:
+            names = effect_names(p.name, term.name, structure.multi_term)
+            tau = pm.HalfNormal(names["tau"], sigma=spec.pool_scale_of(p.name))
+            mean = u if term.parent_index is None else u[term.parent_index]
+            u = pm.Normal(names["u"], mean, tau, dims=term.dim)
+        u = u[structure.terms[-1].cell_index] if structure.multi_term else u
+    else:
+        for term in structure.terms:
+            names = effect_names(p.name, term.name, structure.multi_term)
+            tau = pm.HalfNormal(names["tau"], sigma=spec.pool_scale_of(p.name))
+            if form == "eff":
+                eff = pm.Normal(names["eff"], 0.0, tau, dims=term.dim)
+            else:
+                eff = tau * pm.Normal(names["z"], 0.0, 1.0, dims=term.dim)
+            u = u + (eff if not structure.multi_term else eff[term.cell_index])
     return pm.Deterministic(p.name, pt.exp(u) if positive else u, dims=GROUP_DIM)
 
 
