@@ -138,7 +138,7 @@ class ModelSpec:
         (``e ~ Normal(0, tau)``) rather than the non-centred one (``e = tau * z``).  Centred
         suits groups with many runs each, non-centred groups with few runs.  ``"auto"`` (the
         default) centres every pooled parameter of a combined grouping whose groups have a
-        median of at least 25 runs, and none otherwise
+        median of at least 15 runs, and none otherwise
         (:func:`bayescale.modeling.model.resolve_centered`; a fit records the choice).
     name, description : str
         Free text recorded in the fit.
