@@ -510,11 +510,27 @@ _COMMANDS = {
 }
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is *now*.
+
+    ``main`` may run many times in one process (tests, notebooks) while ``sys.stderr`` is
+    swapped and closed; a handler holding the first stream would then fail on every message.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
     """Show bayescale's progress messages ("sampling 4 chains x 1000 draws ...") on stderr."""
     log = logging.getLogger("bayescale")
     if not any(getattr(h, "_bayescale_cli", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("bayescale: %(message)s"))
         handler._bayescale_cli = True  # type: ignore[attr-defined]
         log.addHandler(handler)
