@@ -280,6 +280,9 @@ def validate_runs(
             hint = f" (did you mean {guess!r}? pass columns={{{guess!r}: {c!r}}})" if guess else ""
             parts.append(f"{c!r}{hint}")
         extra = " (or C for training FLOPs, from which D = C / (k N))" if "D" in missing else ""
+        if "U" in missing:
+            extra += (" (U: unique tokens seen; for runs that never repeat data, add the column "
+                      "as a copy of D)")
         raise RunsTableError(
             f"the runs table is missing column{'s' if len(parts) > 1 else ''} "
             f"{', '.join(parts)}{extra}; its columns are {[str(c) for c in df.columns]}"

@@ -12,6 +12,7 @@ size (backtests, simulation-based calibration, seeds) skips compilation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -337,7 +338,9 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
 
         log_likelihood(tree, model)  # pm.compute_log_likelihood, compiled once per structure
         if prior_draws:
-            prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed_int) + 1)
+            with _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
+                prior = pm.sample_prior_predictive(draws=prior_draws,
+                                                   random_seed=int(seed_int) + 1)
             for group in ("prior", "prior_predictive"):
                 if group in prior.children:
                     tree[group] = prior[group]
@@ -397,3 +400,15 @@ def prior_predictive(
     with model:
         return pm.sample_prior_predictive(draws=draws, random_seed=seed)
 
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    """Silence a library logger's INFO messages for the duration of the block."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -3,7 +3,8 @@
 A :class:`ModelSpec` is what the declarative TOML files in the top-level ``models/`` folder hold.
 It is checked when it is built (every law parameter has a prior, priors respect the parameter's
 support, no unknown keys), not when sampling fails.  Priors use the
-``pymc_extras.prior.Prior`` dictionary format (``{"dist": ..., "kwargs": {...}}``).
+dictionary format of ``pymc_extras.prior.Prior`` (``{"dist": ..., "kwargs": {...}}``; centred
+priors only, built without importing ``pymc_extras``).
 
 Examples
 --------
@@ -74,7 +75,7 @@ def _check_prior(where: str, prior: Any, positive: bool) -> dict[str, Any]:
             "{dist = 'Normal', kwargs = {mu = 0, sigma = 1}}; got "
             f"{prior!r}"
         )
-    unknown = set(prior) - {"dist", "kwargs", "dims", "centered", "transform"}
+    unknown = set(prior) - {"dist", "kwargs"}
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} in prior; allowed: dist, kwargs")
     dist = prior["dist"]
@@ -112,7 +113,7 @@ class ModelSpec:
     law : str
         Registered law name (see :data:`bayescale.laws.LAWS`).
     priors : mapping
-        One ``pymc_extras`` Prior dictionary per sampled law parameter.
+        One prior table (``{"dist": ..., "kwargs": {...}}``) per sampled law parameter.
     likelihood : {"normal", "student_t"}
         Noise model on log loss.
     noise_priors : mapping
