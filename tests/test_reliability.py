@@ -107,7 +107,7 @@ BAD_INPUTS = {
     "infinite value": ("N,D,loss\n1e8,inf,3.1\n2e8,2e9,3.0\n", [],
                        ["column 'D' has missing or infinite values in row 0"]),
     "negative value": ("N,D,loss\n-1e8,1e9,3.1\n2e8,2e9,3.0\n", [],
-                       ["column 'N' must be > 0, but row 0 hold -1e+08"]),
+                       ["column 'N' must be > 0, but row 0 holds -1e+08"]),
     "two model sizes": (None, [], ["column 'N' has only 2 distinct values",
                                    "needs at least 3 distinct N"]),
     "one group": (None, ["--groups", "family"], ["gives a single group"]),

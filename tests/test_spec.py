@@ -149,6 +149,27 @@ def test_truncated_normal_at_zero_accepted_on_positive_parameter():
     )
 
 
+def test_misspelt_distribution_suggests_the_name():
+    spec = default_spec("chinchilla")
+    spec_error(["priors.E", "unknown distribution 'LogNormall'", "did you mean 'LogNormal'?"],
+               spec.with_priors, E={"dist": "LogNormall", "kwargs": {"mu": 0.5, "sigma": 0.5}})
+
+
+def test_unknown_distribution_is_a_spec_error_when_the_model_is_built():
+    """A name far from any common one passes the spec check and fails, as a SpecError naming
+    it, when the model is built (never an AttributeError, never evaluated)."""
+    import pandas as pd
+
+    from bayescale.modeling.model import build_model
+
+    spec = default_spec("compute").with_priors(
+        log_A0={"dist": "Zyzzyva", "kwargs": {"mu": 0.0, "sigma": 1.0}})
+    runs = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8] * 2, "D": [2e9] * 8,
+                         "C": [1e18, 2e18, 4e18, 8e18, 1.6e19, 3.2e19, 6.4e19, 1.28e20],
+                         "loss": [3.5, 3.3, 3.1, 3.0, 2.9, 2.8, 2.75, 2.7]})
+    spec_error(["'Zyzzyva' is not a PyMC distribution"], build_model, runs, spec)
+
+
 def test_normal_prior_on_real_parameter_accepted():
     spec = default_spec("chinchilla").with_priors(
         log_A0={"dist": "StudentT", "kwargs": {"nu": 4, "mu": -1.0, "sigma": 2.0}}

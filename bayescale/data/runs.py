@@ -72,6 +72,11 @@ _SYNONYMS = {
 RunsLike = pd.DataFrame | str | os.PathLike
 
 
+def _verb(labels: Sequence[Any], singular: str, plural: str) -> str:
+    """``singular`` for one row, ``plural`` for several ("row 7 holds" / "rows 7, 9 hold")."""
+    return plural if len(list(labels)) > 1 else singular
+
+
 def _rows(labels: Sequence[Any]) -> str:
     labels = list(labels)
     shown = ", ".join(str(x) for x in labels[:_MAX_ROWS_LISTED])
@@ -319,7 +324,8 @@ def validate_runs(
             if bad.any():
                 shown = ", ".join(f"{v:g}" for v in vals[bad][:3])
                 raise RunsTableError(
-                    f"column {col!r} must be > 0, but {_rows(df.index[bad])} hold {shown}; "
+                    f"column {col!r} must be > 0, but {_rows(df.index[bad])} "
+                    f"{_verb(df.index[bad], 'holds', 'hold')} {shown}; "
                     "drop those runs or fix the values"
                 )
 
@@ -383,7 +389,7 @@ def validate_runs(
            else np.zeros(len(df), dtype=bool))
     if dup.any():
         warnings.warn(
-            f"{_rows(df.index[dup])} repeat an earlier run exactly ({', '.join(dup_cols)}); "
+            f"{_rows(df.index[dup])} {_verb(df.index[dup], 'repeats', 'repeat')} an earlier run exactly ({', '.join(dup_cols)}); "
             "drop duplicates (runs.drop_duplicates()) unless they are genuine repeat runs",
             DataWarning,
             stacklevel=2,

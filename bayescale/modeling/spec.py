@@ -55,6 +55,10 @@ _POSITIVE_DISTS = {
     "Lognormal",
     "ChiSquared",
 }
+# Common PyMC distributions, for "did you mean" on a misspelt name (any other PyMC distribution
+# is accepted here and checked when the model is built).
+_KNOWN_DISTS = _POSITIVE_DISTS | {"Normal", "TruncatedNormal", "StudentT", "Uniform", "Beta",
+                                  "Cauchy", "Laplace", "SkewNormal", "Logistic", "Gumbel"}
 # Default scale of group-level deviations for pooled parameters (tau ~ HalfNormal(scale)), on the
 # parameter's unconstrained scale (log for positive parameters), by role.  Prior median of tau is
 # 0.67 x the scale and its 95% point 2 x: exponents 0.2 / 0.6, offsets (E) 0.13 / 0.4.  Measured
@@ -91,6 +95,10 @@ def _check_prior(where: str, prior: Any, positive: bool) -> dict[str, Any]:
             raise SpecError(f"{where}: kwargs.{k} must be a number, not {v!r}")
         elif not math.isfinite(v):
             raise SpecError(f"{where}: kwargs.{k} must be finite, not {v!r}")
+    if dist not in _KNOWN_DISTS:
+        close = difflib.get_close_matches(dist, sorted(_KNOWN_DISTS), n=1, cutoff=0.8)
+        if close:
+            raise SpecError(f"{where}: unknown distribution {dist!r} (did you mean {close[0]!r}?)")
     if positive:
         lower = kwargs.get("lower")
         ok = dist in _POSITIVE_DISTS or (
