@@ -59,7 +59,8 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
-    p.add_argument("--target-accept", type=float, default=0.9)
+    p.add_argument("--target-accept", type=float, default=None,
+                   help="NUTS target acceptance (default: the law's own, 0.9 or 0.99)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -130,7 +130,7 @@ def fit(
     cores: int | None = None,
     seed: int | None = 0,
     sampler: str = "nutpie",
-    target_accept: float = 0.9,
+    target_accept: float | None = None,
     progressbar: bool = True,
     prior_draws: int = 500,
     retry: bool = False,
@@ -165,8 +165,10 @@ def fit(
         seed is drawn and recorded in ``fit.meta["seed"]``.
     sampler : {"nutpie", "pymc"}
         NUTS implementation.
-    target_accept : float
-        NUTS target acceptance; raise (0.95-0.99) to remove divergences.
+    target_accept : float, optional
+        NUTS target acceptance; raise (0.95-0.99) to remove divergences.  Default: the law's
+        own (``law.target_accept``: 0.9, or 0.99 for laws that diverge at 0.9 under
+        simulation-based calibration: datablations, broken_power and the link laws).
     progressbar : bool
         Show sampling progress.
     prior_draws : int
@@ -197,10 +199,12 @@ def fit(
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
-    if not 0.5 <= target_accept < 1:
-        raise ValueError(f"target_accept must be in [0.5, 1), not {target_accept!r}")
     s = resolve_spec(law, spec, priors=priors, likelihood=likelihood, groups=groups,
                      pooling=pooling, reference=reference, grouping=grouping, centered=centered)
+    if target_accept is None:
+        target_accept = s.law_obj.target_accept
+    if not 0.5 <= target_accept < 1:
+        raise ValueError(f"target_accept must be in [0.5, 1), not {target_accept!r}")
     if seed is None:  # draw one so that the fit records a seed that reproduces it
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     table = _prepare(runs, s, columns, flops)

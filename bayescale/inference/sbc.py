@@ -151,7 +151,7 @@ def sbc(
     tune: int = 1000,
     chains: int = 4,
     n_ranks: int = 100,
-    target_accept: float = 0.9,
+    target_accept: float | None = None,
     sampler: str = "nutpie",
     seed: int = 0,
     progress: bool = False,
@@ -186,8 +186,8 @@ def sbc(
         is of the fits users make).
     n_ranks : int
         Number of possible rank values: the posterior is thinned to ``n_ranks - 1`` draws.
-    target_accept : float
-        NUTS target acceptance of each fit.
+    target_accept : float, optional
+        NUTS target acceptance of each fit (default: the law's own, as in :func:`bayescale.fit`).
     sampler : {"nutpie", "pymc"}
         NUTS implementation (nutpie re-uses one compiled model for all fits).
     seed : int
@@ -232,6 +232,8 @@ def sbc(
             "raise draws or lower n_ranks"
         )
     law = spec.law_obj
+    if target_accept is None:  # the fitted law's default, as bayescale.fit would choose
+        target_accept = fitted.law_obj.target_accept
     if design_runs is None:
         design = default_design(spec.law, n_groups=n_groups if spec.groups else 0,
                                 n_sizes=4 if spec.groups else 6, n_ratios=3 if spec.groups else 4)

@@ -111,6 +111,10 @@ class Law:
         Inputs centred on *another* input's reference scale, e.g. ``{"U": "D"}``: unique tokens
         share the reference of training tokens so that the law can form the ratio ``D / U`` from
         centred logs.  Such inputs have no reference scale of their own in a spec.
+    target_accept : float
+        NUTS target acceptance used when a fit does not set one (default 0.9).  Laws whose
+        posteriors diverge at 0.9 under simulation-based calibration (and whose ranks then fail
+        the uniformity test) default to 0.99.
 
     Examples
     --------
@@ -134,6 +138,7 @@ class Law:
     description: str = ""
     target: str = "loss"
     reference_of: Mapping[str, str] = field(default_factory=dict)
+    target_accept: float = 0.9
 
     def __post_init__(self) -> None:
         for k, v in self.reference_of.items():

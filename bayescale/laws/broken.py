@@ -74,4 +74,6 @@ BROKEN_POWER = Law(
     "arXiv:2210.14891.",
     description="A power law in compute whose exponent changes smoothly from c0 to c0 + c1 around "
     "a break at compute d1 (sharpness f1).",
+    # SBC, 100 simulated designs: 43% of fits diverged at 0.9, none at 0.99.
+    target_accept=0.99,
 )

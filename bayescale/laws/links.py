@@ -79,6 +79,10 @@ LOSS_TO_LOSS = Law(
     description="Shifted power law between the losses of the same models on two distributions: "
     "predicts the loss on a target distribution (column target_loss) from the loss (column "
     "loss).",
+    # SBC, 100 simulated designs: 95% of fits diverged at 0.9 and still 85% at 0.99 (the
+    # posterior crowds e_src against the smallest source loss); 0.99 is the better default,
+    # and such fits warn.
+    target_accept=0.99,
 )
 
 
@@ -120,4 +124,6 @@ DOWNSTREAM_ERROR = Law(
     "downstream tasks, arXiv:2403.08540.",
     description="Average downstream top-1 error (column error) as an exponential decay in the "
     "loss (column loss) towards eps - k exp(-gamma L).",
+    # SBC, 100 simulated designs: 43% of fits diverged at 0.9, none at 0.99.
+    target_accept=0.99,
 )
