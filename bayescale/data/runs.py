@@ -469,9 +469,10 @@ def check_design(runs: pd.DataFrame, law: Any) -> None:
             raise RunsTableError(
                 f"column {col!r} has only {values.size} distinct value"
                 f"{'s' if values.size != 1 else ''} ({shown}), but law {name!r} needs at least "
-                f"{MIN_DISTINCT} distinct {col} values to identify its parameters (any "
-                f"{values.size} point{'s' if values.size != 1 else ''} fit its curve in {col} "
-                f"exactly); add runs at other values of {col}"
+                f"{MIN_DISTINCT} distinct {col} values to identify its parameters (a curve in "
+                f"{col} with a scale, an exponent and an offset passes exactly through "
+                f"{'any single value' if values.size == 1 else 'any two values'}); add runs at "
+                f"other values of {col}"
                 + (", or fit law='compute' to the runs' C" if col in ("N", "D") else "")
             )
     cols = [c for c in law.inputs if c in runs.columns]
