@@ -43,10 +43,9 @@ def test_backtest_is_calibrated_on_runs_simulated_from_the_law(chinchilla_runs):
     assert 0.35 <= cov[50] <= 0.65, cov
     assert 0.68 <= cov[80] <= 0.92, cov
     assert 0.88 <= cov[95] <= 1.0, cov
-    # The 6 fits (TEST_DRAWS draws) are divergence-free or nearly so: 0 on the stack of
-    # 2026-11-23, one fit with a single divergence on PyMC 6.3.2 (2026-11-29).  A stray
-    # divergence does not move coverage; dozens would mean a geometry problem.
-    assert bt["divergences"].max() <= 3
+    # One of the 6 fits had a single divergence at target_accept 0.9 on the 2026-11-29 stack;
+    # the backtest refits such fits at 0.99, so every scored fit is divergence-free.
+    assert bt["divergences"].max() == 0
 
 
 def test_data_constrained_law_extrapolates_better_on_datablations():

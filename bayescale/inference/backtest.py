@@ -222,7 +222,9 @@ def backtest(
         Sampling settings of every fit (small draws keep backtests fast; compiled models are
         re-used across cutoffs), and spec overrides applied to every law (``groups=``,
         ``priors=``, ``likelihood=``, ``pooling=``, ``reference=``, as for
-        :func:`bayescale.fit`).
+        :func:`bayescale.fit`).  Fits with divergent transitions are refitted once at
+        ``target_accept=0.99`` (``retry=True`` of :func:`bayescale.fit`; pass ``retry=False``
+        to score them as they are); the ``divergences`` column counts the final fit's.
 
     Returns
     -------
@@ -276,6 +278,9 @@ def backtest(
         cuts = [float(cutoffs)] if np.isscalar(cutoffs) else [float(c) for c in cutoffs]
     if baseline and not {"N", "D", "loss"} <= set(first.columns):
         raise ValueError("baseline=True needs N, D and loss columns (the Chinchilla anchor)")
+    # A divergent fit's intervals cannot be trusted, and a backtest scores exactly those
+    # intervals: such a fit is refitted once at target_accept 0.99 (pass retry=False to keep it).
+    fit_kwargs.setdefault("retry", True)
     kw = dict(draws=draws, tune=tune, chains=chains, progressbar=progressbar, prior_draws=0,
               warn=False, **fit_kwargs)
     disc_kw = dict(draws=draws, tune=tune, chains=chains, seed=seed, **dict(discrepancy_options
