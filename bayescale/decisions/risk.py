@@ -18,6 +18,8 @@ noise, ``log observed = log law + eps`` with ``eps ~ Normal(0, sigma)`` or
 Noise draws come from the ``sigma`` / ``nu`` arguments or, when those are ``None``, from
 ``draws["sigma"]`` / ``draws["nu"]`` if present (a fit hands them over with the law's
 parameters).  Pass ``noise=False`` to get the distribution of the law's mean prediction only.
+The noise model itself (draws, clipped at :data:`~bayescale.modeling.noise.EPS_CLIP` scale
+units, and its CDF) is :mod:`bayescale.modeling.noise`'s, shared with prediction and the fit.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from bayescale.decisions._common import (
 )
 from bayescale.decisions.allocation import asymptotic_log_loss, optimal_log_loss
 from bayescale.laws import Law
+from bayescale.modeling.noise import noise_cdf, perturb
 
 __all__ = [
     "budget_for_target",
@@ -105,12 +108,8 @@ def _prob_from_log_loss(
     s = sigma.reshape(sigma.shape + extra)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (log_t - log_l) / s
-    from scipy import special  # only needed with noise; keeps importing this module light
-
-    if nu is None:
-        cdf = special.ndtr(z)
-    else:
-        cdf = special.stdtr(nu.reshape(nu.shape + extra), z)
+    # scipy is imported by noise_cdf only when called, which keeps importing this module light
+    cdf = noise_cdf(z, None if nu is None else nu.reshape(nu.shape + extra))
     cdf = np.where(s > 0, cdf, below)
     return cdf.mean(axis=0)
 
@@ -188,13 +187,7 @@ def loss_draws(
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     if sig is None:
         return np.exp(log_l)
-    gen = _rng(rng)
-    extra = (1,) * len(shape)
-    if v is None:
-        z = gen.standard_normal((s, *shape))
-    else:
-        z = gen.standard_t(np.broadcast_to(v.reshape(v.shape + extra), (s, *shape)))
-    return np.exp(log_l + sig.reshape(sig.shape + extra) * z)
+    return np.exp(perturb(log_l, sig, v, _rng(rng)))
 
 
 def prob_below(

@@ -42,6 +42,7 @@ from bayescale.decisions.allocation import (
 )
 from bayescale.decisions.risk import _rng, cvar, expected_loss, loss_quantile
 from bayescale.laws import Law
+from bayescale.modeling.noise import noise_eps
 
 __all__ = [
     "InferenceAwareAllocation",
@@ -189,8 +190,7 @@ def risk_averse_allocation(
     log_factor = np.zeros((s, 1))
     if sig is not None:
         gen = _rng(rng)
-        z = gen.standard_normal(s) if v is None else gen.standard_t(v)
-        log_factor = (sig * z)[:, None]
+        log_factor = (sig * noise_eps(gen, (s,), v))[:, None]
 
     u_star = optimal_log(law_obj, nat, np.array([log_c]), fm, method)[0][:, 0]
     lo, hi = float(np.min(u_star)) - 0.5, float(np.max(u_star)) + 0.5

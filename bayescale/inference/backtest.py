@@ -102,31 +102,33 @@ def _spec_of(item):
 
 
 def _score(log_mu, sigma, nu, y_log, *, kappa=None, distance=None, rng, levels, n_rep=8):
-    """Metrics of a new-run predictive on held-out runs (log-scale draws ``log_mu``: S x n)."""
-    from scipy import stats
+    """Metrics of a new-run predictive on held-out runs (log-scale draws ``log_mu``: S x n).
+
+    ``kappa`` draws (any number, any order) are resampled to the ``S`` posterior draws by
+    :func:`~bayescale.inference.extrapolation.resample_draws`.
+    """
     from scipy.special import logsumexp
+
+    from bayescale.inference.extrapolation import resample_draws
+    from bayescale.modeling.noise import noise_eps, noise_logpdf
 
     s, n = log_mu.shape
     sig = sigma.reshape(-1, 1)
     # new-run predictive draws (for intervals and the median)
-    eps = rng.standard_t(nu.reshape(-1, 1), size=(s, n)) if nu is not None else \
-        rng.standard_normal((s, n))
+    eps = noise_eps(rng, (s, n), nu)
     shift = 0.0
     if kappa is not None:
-        shift = np.resize(kappa, s)[:, None] * distance[None, :] * rng.standard_normal((s, n))
+        k = resample_draws(kappa, s, rng)
+        shift = k[:, None] * distance[None, :] * rng.standard_normal((s, n))
     draws = log_mu + shift + sig * eps
     # log predictive density, the discrepancy integrated by n_rep normal draws per posterior draw
     if kappa is not None:
-        k = np.resize(kappa, s)[:, None, None]
         z = rng.standard_normal((s, n_rep, n))
-        mu = log_mu[:, None, :] + k * distance[None, None, :] * z
+        mu = log_mu[:, None, :] + k[:, None, None] * distance[None, None, :] * z
     else:
         mu = log_mu[:, None, :]
-    sig3 = sigma.reshape(-1, 1, 1)
-    if nu is not None:
-        lp = stats.t.logpdf(y_log[None, None, :], df=nu.reshape(-1, 1, 1), loc=mu, scale=sig3)
-    else:
-        lp = stats.norm.logpdf(y_log[None, None, :], loc=mu, scale=sig3)
+    lp = noise_logpdf(y_log[None, None, :], mu, sigma.reshape(-1, 1, 1),
+                      None if nu is None else nu.reshape(-1, 1, 1))
     lp = lp.reshape(-1, n)
     lpd = logsumexp(lp, axis=0) - np.log(lp.shape[0])
     return _interval_metrics(draws, y_log, levels) | {"lpd": lpd}

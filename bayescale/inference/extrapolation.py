@@ -31,12 +31,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale.modeling.noise import perturb
+
 __all__ = [
     "Discrepancy",
     "estimate_kappa",
     "extrapolation_distance",
     "learn_discrepancy",
     "log_mu_draws",
+    "resample_draws",
 ]
 
 
@@ -109,13 +112,28 @@ class Discrepancy:
         """
         return replace(self, train_max=float(train_max))
 
-    def sd(self, values: Any, n_draws: int | None = None) -> np.ndarray:
+    def sd(self, values: Any, n_draws: int | None = None,
+           rng: np.random.Generator | None = None) -> np.ndarray:
         """Discrepancy standard deviations, shape ``(n_draws, n_points)``.
 
-        ``kappa`` draws are recycled (or thinned) to ``n_draws`` rows.
+        With ``n_draws``, the ``kappa`` draws are recycled (or thinned) to ``n_draws`` rows by
+        :func:`resample_draws` (whole copies plus a random subset, in random order), so every
+        row count sees the same distribution of ``kappa``; ``rng`` (default: seed 0) makes
+        the choice.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> disc = Discrepancy(np.linspace(0.0, 0.04, 4000), train_max=1.0)
+        >>> sd = disc.sd([10.0], n_draws=1000, rng=np.random.default_rng(0))
+        >>> sd.shape, bool(sd.max() > 0.039)
+        ((1000, 1), True)
         """
         d = extrapolation_distance(np.atleast_1d(values), self.train_max)
-        k = self.kappa if n_draws is None else np.resize(self.kappa, n_draws)
+        k = self.kappa
+        if n_draws is not None:
+            k = resample_draws(k, n_draws, np.random.default_rng(0) if rng is None else rng)
         return k[:, None] * d[None, :]
 
     def perturb(self, log_draws: np.ndarray, values: Any, rng: np.random.Generator) -> np.ndarray:
@@ -130,7 +148,7 @@ class Discrepancy:
         >>> bool(np.all(out[:, 0] == 0)), bool(np.any(out[:, 1] != 0))
         (True, True)
         """
-        sd = self.sd(values, n_draws=log_draws.shape[0])
+        sd = self.sd(values, n_draws=log_draws.shape[0], rng=rng)
         return log_draws + sd * rng.standard_normal(log_draws.shape)
 
     @property
@@ -148,6 +166,51 @@ class Discrepancy:
             f"{self.train_max:.3g}; learned from {n} held-out runs in {splits} inner "
             f"leave-future-out splits"
         )
+
+
+def resample_draws(draws: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws from ``draws`` with the same distribution, in random order.
+
+    Whole copies of ``draws`` fill ``n`` as far as they go and a random subset (without
+    replacement) the rest, then the result is shuffled: thinning (``n < len(draws)``) keeps a
+    random subset and recycling (``n > len(draws)``) repeats every draw equally often, so the
+    empirical distribution is kept whatever the order of ``draws`` (sorted draws included).
+    Unlike ``np.resize``, which keeps the *first* ``n`` draws, it never truncates a sorted
+    array to its smallest values.
+
+    Parameters
+    ----------
+    draws : array_like
+        1-D draws (e.g. of ``kappa``).
+    n : int
+        Number of draws wanted (>= 1).
+    rng : numpy.random.Generator
+        Source of the random subset and order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.inference.extrapolation import resample_draws
+    >>> k = np.arange(4000.0)                        # sorted, as from an inverse CDF
+    >>> sub = resample_draws(k, 1000, np.random.default_rng(0))
+    >>> bool(sub.max() > 3900), bool(sub.min() < 100)
+    (True, True)
+    >>> np.sort(resample_draws([1.0, 2.0], 5, np.random.default_rng(0))).tolist()[:4]
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    a = np.asarray(draws, dtype=float).ravel()
+    n = int(n)
+    if a.size == 0 or n < 1:
+        raise ValueError(f"need >= 1 draw to resample and n >= 1; got {a.size} draws, n={n!r}")
+    reps, rest = divmod(n, a.size)
+    idx = np.concatenate([np.tile(np.arange(a.size), reps),
+                          rng.choice(a.size, size=rest, replace=False)])
+    return a[rng.permutation(idx)]
 
 
 def estimate_kappa(
@@ -186,7 +249,8 @@ def estimate_kappa(
     Returns
     -------
     numpy.ndarray
-        ``n_draws`` draws of ``kappa``.
+        ``n_draws`` draws of ``kappa``, in random order (stratified inverse-CDF draws,
+        shuffled: any leading subset of them is a fair sample of the posterior).
 
     Examples
     --------
@@ -223,7 +287,9 @@ def estimate_kappa(
     cdf /= cdf[-1]
     rng = np.random.default_rng(seed)
     u = (np.arange(n_draws) + rng.uniform(size=n_draws)) / n_draws  # stratified
-    return np.interp(u, cdf, grid)
+    # shuffled: stratified draws come out sorted, and a consumer that keeps the first n of
+    # them (as np.resize did) would see only the smallest kappas
+    return np.interp(rng.permutation(u), cdf, grid)
 
 
 def log_mu_draws(fit, table: pd.DataFrame, rng) -> np.ndarray:
@@ -266,10 +332,7 @@ def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group
     rng = np.random.default_rng(seed)
     log_draws = log_mu_draws(result, test, rng)
     noise = result.draws(kind="noise")
-    shape = log_draws.shape
-    eps = (rng.standard_t(noise["nu"].reshape(-1, 1), size=shape) if "nu" in noise
-           else rng.standard_normal(shape))
-    log_draws = log_draws + noise["sigma"].reshape(-1, 1) * eps
+    log_draws = perturb(log_draws, noise["sigma"], noise.get("nu"), rng)
     med = np.median(log_draws, axis=0)
     q16, q84 = np.quantile(log_draws, [0.16, 0.84], axis=0)
     y = np.log(test[law.target].to_numpy(dtype=float))
@@ -287,13 +350,161 @@ def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group
     })
 
 
+#: Fewest larger runs an automatically chosen inner split holds out to predict.
+MIN_HELD_OUT = 2
+#: Inner splits (orders of magnitude below the largest run) tried first when none are given.
+DEFAULT_SPLITS = (0.5, 1.0)
+
+
+def _identifies(train: pd.DataFrame, law: Any) -> bool:
+    """Whether ``train`` can identify ``law`` (the design check of :func:`bayescale.fit`)."""
+    import warnings
+
+    from bayescale.data.runs import check_design
+    from bayescale.errors import RunsTableError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_design(train, law)
+    except RunsTableError:
+        return False
+    return True
+
+
+def _feasible_cuts(sub: pd.DataFrame, by: str, n_min: int, law: Any) -> np.ndarray:
+    """Run values ``c`` of ``by`` whose split (fit ``by <= c``, predict ``by > c``) leaves
+    ``>= n_min`` runs that identify the law and ``>= MIN_HELD_OUT`` runs to predict."""
+    v = sub[by].to_numpy(dtype=float)
+    u = np.unique(v)
+    n_train = np.searchsorted(np.sort(v), u, side="right")
+    cand = u[(n_train >= n_min) & (v.size - n_train >= MIN_HELD_OUT)]
+    # more runs never identify a law less (distinct values only grow): the first cutoff
+    # whose runs identify it starts the feasible ones
+    for j, c in enumerate(cand):
+        if _identifies(sub[v <= c], law):
+            return cand[j:]
+    return cand[:0]
+
+
+def _largest_train(sub: pd.DataFrame, by: str, law: Any) -> int:
+    """Most runs an inner fit can have while ``MIN_HELD_OUT`` larger runs are left (0: none)."""
+    v = sub[by].to_numpy(dtype=float)
+    u = np.unique(v)
+    n_train = np.searchsorted(np.sort(v), u, side="right")
+    ok = v.size - n_train >= MIN_HELD_OUT
+    if ok.any() and _identifies(sub[v <= u[ok][-1]], law):
+        return int(n_train[ok][-1])
+    return 0
+
+
+def _split_for(top: float, cut_low: float, cut_high: float | None) -> float:
+    """An inner split (orders of magnitude) whose cutoff keeps the runs up to ``cut_low`` and
+    none above: the middle of ``(log10(top / cut_high), log10(top / cut_low)]``."""
+    d_hi = np.log10(top / cut_low)
+    d_lo = d_hi - 0.2 if cut_high is None else np.log10(top / cut_high)
+    mid = 0.5 * (d_lo + d_hi)
+    for digits in (2, 3, 4, 6, 10):
+        x = float(f"{mid:.{digits}g}")
+        if d_lo < x <= d_hi:
+            return x
+    return float(mid)
+
+
+def _inner_cuts(sub: pd.DataFrame, by: str, splits: Sequence[float] | None, n_min: int,
+                law: Any) -> list[tuple[int, str, float]]:
+    """Inner cutoffs of one group: ``(index, name, cut)``, at most one per partition.
+
+    Given ``splits``, each is used as it is (skipped if it leaves fewer than ``n_min`` runs to
+    fit or none to predict).  Without, the feasible cutoffs are those leaving ``n_min`` runs
+    that identify the law and :data:`MIN_HELD_OUT` to predict; :data:`DEFAULT_SPLITS` are
+    scaled down if the largest is beyond the farthest feasible cutoff (so that it lands
+    there), and each is used if feasible and otherwise moved to the nearest (in log ``by``)
+    feasible cutoff.
+    """
+    v = sub[by].to_numpy(dtype=float)
+    top = float(v.max())
+    out: list[tuple[int, str, float]] = []
+    seen: set[int] = set()
+    if splits is not None:
+        for i, dist in enumerate(sorted(float(x) for x in splits)):
+            cut = top / 10.0**dist
+            n_train = int(np.sum(v <= cut))
+            if n_train < n_min or n_train == v.size or n_train in seen:
+                continue
+            seen.add(n_train)
+            out.append((i, f"{dist:g}", cut))
+        return out
+    feasible = _feasible_cuts(sub, by, n_min, law)
+    if feasible.size == 0:
+        return out
+    allowed = set(feasible.tolist())
+    # scaled down when the runs do not reach the largest default split
+    scale = min(1.0, float(np.log10(top / feasible.min())) / max(DEFAULT_SPLITS))
+    for i, dist in enumerate(DEFAULT_SPLITS):
+        d = dist * scale
+        cut = top / 10.0**d
+        below = v[v <= cut]
+        if scale == 1.0 and below.size and float(below.max()) in allowed:
+            name = f"{dist:g}"
+        else:  # the nearest cutoff (in orders of magnitude) the data allow
+            cut = float(feasible[np.argmin(np.abs(np.log10(feasible) - np.log10(cut)))])
+            name = f"{np.log10(top / cut):.3g}"
+        n_train = int(np.sum(v <= cut))
+        if n_train in seen:
+            continue
+        seen.add(n_train)
+        out.append((i, name, cut))
+    return out
+
+
+def _no_split_error(parts, *, by, splits, n_min, n_floor, min_train, law, n_params) -> str:
+    """The message when no inner split is possible: what to pass instead."""
+    sizes = ", ".join(f"{lab!r}: {len(sub)} runs" for lab, sub in parts[:6]) + \
+        (", ..." if len(parts) > 6 else "")
+    why = (f"min_train={min_train}" if min_train is not None else
+           f"the default min_train = 3 x {n_params} law parameters + 2 = {n_min}")
+    held = 1 if splits is not None else MIN_HELD_OUT
+    head = (f"learn_discrepancy found no inner split of the runs ({sizes}): an inner split "
+            f"fits law {law.name!r} to the runs with {by} at or below a cutoff, at least "
+            f"{n_min} of them ({why}), and predicts at least {held} larger run"
+            f"{'s' if held > 1 else ''}")
+    if splits is not None:
+        for lab, sub in parts:
+            f = _feasible_cuts(sub, by, n_min, law)
+            if not f.size:
+                continue
+            v = np.unique(sub[by].to_numpy(dtype=float))
+            top = float(v.max())
+            a, b = (_split_for(top, c, float(v[v > c].min())) for c in (f.max(), f.min()))
+            pair = f"({a:g},)" if a == b else f"({a:g}, {b:g})"
+            return (f"{head}; none of splits={tuple(splits)} (orders of magnitude below the "
+                    f"largest run) does.  Pass splits= between {a:g} and {b:g} (e.g. "
+                    f"splits={pair}, for group {lab!r}), or omit splits= to have them chosen "
+                    "from the runs")
+        head += f"; none of splits={tuple(splits)}, nor any other split, does"
+    largest = max(_largest_train(sub, by, law) for _, sub in parts)
+    if largest >= n_floor:
+        # the largest min_train that leaves room for as many inner splits as any other
+        counts = {k: sum(len(_inner_cuts(sub, by, None, k, law)) for _, sub in parts)
+                  for k in range(largest, n_floor - 1, -1)}
+        best = max(counts, key=lambda k: (counts[k], k))
+        return (f"{head}.  Pass min_train= between {n_floor} (the fewest runs a fit of "
+                f"{law.name!r} takes) and {largest}: min_train={best} leaves room for "
+                f"{counts[best]} inner split{'s' if counts[best] > 1 else ''}, and fewer "
+                f"training runs lean more on the priors.  Or add runs")
+    return (f"{head}, even with min_train={n_floor} (the fewest runs a fit of {law.name!r} "
+            f"takes, one more than its law and noise parameters): add runs, or learn kappa "
+            f"from a larger sweep and pass it as Discrepancy(kappa, train_max)")
+
+
 def learn_discrepancy(
     runs: pd.DataFrame | str,
     law: str | None = None,
     *,
     spec: Any = None,
     by: str = "C",
-    splits: Sequence[float] = (0.5, 1.0),
+    splits: Sequence[float] | None = None,
     groups: str | Sequence[str] | None = None,
     prior_scale: float = 0.05,
     weighting: str = "split",
@@ -316,6 +527,13 @@ def learn_discrepancy(
     :func:`estimate_kappa`).  With ``groups``, the splits are made within each group (e.g. each
     training set) and the errors pooled into one ``kappa``.
 
+    By default the splits are 0.5 and 1 orders of magnitude below the largest run.  Where the
+    runs do not allow that (a short sweep, such as a 16-run model ladder), the splits are chosen
+    from the runs instead: both are scaled down so that the larger lands on the farthest cutoff
+    that leaves ``min_train`` runs to fit, and each is moved to the nearest cutoff (in log
+    ``by``) that leaves ``min_train`` runs to fit and 2 larger runs to predict.  The split names
+    in ``residuals`` (``"<group>:<orders of magnitude>"``) give the distances used.
+
     Parameters
     ----------
     runs : DataFrame or path
@@ -324,8 +542,10 @@ def learn_discrepancy(
         The law (name) or a full spec, as for :func:`bayescale.fit`.
     by : {"C", "N"}
         Scale along which extrapolation distance is measured.
-    splits : sequence of float
-        Inner cutoffs, in orders of magnitude below the largest run.
+    splits : sequence of float, optional
+        Inner cutoffs, in orders of magnitude below the largest run, used exactly as given
+        (those leaving fewer than ``min_train`` runs to fit, or none to predict, are skipped).
+        Default: chosen from the runs, as above.
     groups : str or sequence of str, optional
         Grouping column(s) within which to split; errors are pooled across groups.
     prior_scale : float
@@ -335,7 +555,9 @@ def learn_discrepancy(
         weight, because their errors are strongly correlated (a systematic miss, not independent
         noise); ``"run"``: every held-out run counts fully (over-confident about ``kappa``).
     min_train : int, optional
-        Fewest runs an inner fit may use (default: ``3 x`` the number of law parameters + 2).
+        Fewest runs an inner fit may use (default: ``3 x`` the number of law parameters + 2);
+        at least one more than the law's and noise parameters.  Lower it for short sweeps:
+        the error raised when no split is possible names the values that work.
     n_draws, seed
         Number of ``kappa`` draws and the seed of fits and draws.
     columns, flops
@@ -351,7 +573,8 @@ def learn_discrepancy(
     Raises
     ------
     ValueError
-        If no inner split has enough runs on both sides.
+        If no inner split has enough runs on both sides; the message says which ``min_train=``
+        (or ``splits=``) values would work.
 
     Examples
     --------
@@ -359,8 +582,14 @@ def learn_discrepancy(
     >>> runs = bs.datasets.load("chinchilla", drop_outliers=True)
     >>> disc = bs.learn_discrepancy(runs, "chinchilla")          # doctest: +SKIP
     >>> print(disc)                                             # doctest: +SKIP
+
+    A 16-run model ladder is too short for the default ``min_train`` of the Chinchilla law
+    (17); the error says what to pass, e.g. ``min_train=12``:
+
+    >>> disc = bs.learn_discrepancy(ladder, "chinchilla", min_train=12)   # doctest: +SKIP
     """
     from bayescale.inference.fit import _prepare, resolve_spec
+    from bayescale.modeling.spec import NOISE_PARAMS
 
     if by not in ("C", "N"):
         raise ValueError(f"by must be 'C' or 'N', not {by!r}")
@@ -370,30 +599,42 @@ def learn_discrepancy(
     table = _prepare(runs, s, columns, flops)
     if by not in table.columns:
         raise ValueError(f"the runs have no column {by!r} to measure extrapolation along")
-    n_min = min_train if min_train is not None else 3 * len(s.law_obj.params) + 2
+    n_params = len(s.law_obj.params)
+    n_floor = n_params + len(NOISE_PARAMS[s.likelihood]) + 1  # the fewest rows fit() takes
+    if min_train is not None and not (isinstance(min_train, int | np.integer)
+                                      and min_train >= n_floor):
+        raise ValueError(
+            f"min_train={min_train!r}: an inner fit of law {s.law_obj.name!r} needs an integer >= "
+            f"{n_floor} runs (one more than its law and noise parameters); pass min_train >= "
+            f"{n_floor}"
+        )
+    n_min = int(min_train) if min_train is not None else 3 * n_params + 2
+    if splits is not None:
+        splits = [float(x) for x in np.atleast_1d(splits)]
+        bad = [x for x in splits if not (np.isfinite(x) and x > 0)]
+        if not splits or bad:
+            raise ValueError(
+                f"splits must be positive orders of magnitude, not {bad[0] if bad else splits!r}"
+                "; e.g. splits=(0.5, 1.0), or omit splits= to choose them from the runs"
+            )
     kw = dict(draws=draws, tune=tune, chains=chains, progressbar=progressbar, prior_draws=0,
               warn=False, **fit_kwargs)
     gcols = [groups] if isinstance(groups, str) else list(groups or [])
     parts = []
     grouped = table.groupby(gcols, sort=True) if gcols else [("all", table)]
-    for label, sub in grouped:
-        label = "/".join(map(str, label)) if isinstance(label, tuple) else str(label)
-        top = float(sub[by].max())
-        for i, dist in enumerate(sorted(float(x) for x in splits)):
-            if dist <= 0:
-                raise ValueError(f"splits must be positive orders of magnitude, not {dist!r}")
-            cut = top / 10.0**dist
+    subs = [("/".join(map(str, lab)) if isinstance(lab, tuple) else str(lab), sub)
+            for lab, sub in grouped]
+    plan = [(label, sub, _inner_cuts(sub, by, splits, n_min, s.law_obj)) for label, sub in subs]
+    if not any(cuts for _, _, cuts in plan):
+        raise ValueError(_no_split_error(
+            subs, by=by, splits=splits, n_min=n_min, n_floor=n_floor, min_train=min_train,
+            law=s.law_obj, n_params=n_params))
+    for label, sub, cuts in plan:
+        for i, name, cut in cuts:
             train, test = sub[sub[by] <= cut], sub[sub[by] > cut]
-            if len(train) < n_min or len(test) == 0:
-                continue
             parts.append(_split_residuals(
-                train, test, law_spec=s, fit_kwargs=kw, by=by, split_name=f"{label}:{dist:g}",
+                train, test, law_spec=s, fit_kwargs=kw, by=by, split_name=f"{label}:{name}",
                 group=label, seed=seed + i))
-    if not parts:
-        raise ValueError(
-            f"no inner split of {splits} orders of magnitude leaves >= {n_min} runs to fit and "
-            "runs to predict; use smaller splits or more runs"
-        )
     res = pd.concat(parts, ignore_index=True)
     if weighting == "split":
         weight = 1.0 / res.groupby("split")["residual"].transform("size").to_numpy(dtype=float)

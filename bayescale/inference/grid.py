@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.inference.result import DEFAULT_CI, _ci_columns
+from bayescale.modeling.noise import perturb
 
 __all__ = ["predict_grid", "regret_grid"]
 
@@ -126,17 +127,14 @@ def predict_grid(
     n_draws = next(iter(params.values())).shape[0]
     if noise:
         nd = fit.draws(kind="noise")
-        sigma = nd["sigma"].reshape(-1, 1)
-        nu = nd["nu"].reshape(-1, 1) if fit.spec.likelihood == "student_t" else None
+        sigma = nd["sigma"]
+        nu = nd["nu"] if fit.spec.likelihood == "student_t" else None
     parts = []
     for sl in _chunks(len(n), n_draws, max_bytes, arrays=3):
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
         if noise:
-            shape = log_mu.shape
-            eps = (rng.standard_t(nu, size=shape) if nu is not None
-                   else rng.standard_normal(size=shape))
-            log_mu = log_mu + sigma * eps
+            log_mu = perturb(log_mu, sigma, nu, rng)
         parts.append(_interval_table_sorted(np.exp(log_mu), ci))
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "C", flops * n * d)

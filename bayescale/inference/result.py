@@ -366,13 +366,11 @@ class ScalingFit:
                                    self.reference)
         log_mu = np.broadcast_to(log_mu, (chains * ndraw, n_points)).copy()
         if noise:
+            from bayescale.modeling.noise import perturb
+
             nd = self.draws(kind="noise")
-            sigma = nd["sigma"].reshape(-1, 1)
-            if self.spec.likelihood == "student_t":
-                eps = rng.standard_t(nd["nu"].reshape(-1, 1), size=log_mu.shape)
-            else:
-                eps = rng.standard_normal(size=log_mu.shape)
-            log_mu = log_mu + sigma * eps
+            nu = nd["nu"] if self.spec.likelihood == "student_t" else None
+            log_mu = perturb(log_mu, nd["sigma"], nu, rng)
         if discrepancy is not None:
             along = self._along(discrepancy.by, inputs, extra, N=N, D=D, C=C, flops=flops)
             log_mu = discrepancy.perturb(log_mu, along, rng)

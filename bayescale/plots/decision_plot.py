@@ -67,6 +67,7 @@ def plot_decision(
     """
     from bayescale.decisions import compute_optimal, loss_draws
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.modeling.noise import noise_eps
     from bayescale.plots._style import plain_log_ticks, shade_extrapolation
     from bayescale.plots.fit_plot import plot_fit
 
@@ -95,9 +96,7 @@ def plot_decision(
     def with_noise(loss: np.ndarray) -> np.ndarray:
         if sigma is None:
             return loss
-        z = rng.standard_normal(loss.shape) if nu is None else rng.standard_t(
-            nu[:, None] * np.ones(loss.shape[1]))
-        return loss * np.exp(sigma[:, None] * z)
+        return loss * np.exp(sigma[:, None] * noise_eps(rng, loss.shape, nu))
 
     at = with_noise(compute_optimal(draws, marks, **opts)["loss"])
     lo, med, hi = np.quantile(at, [lo_q, 0.5, hi_q], axis=0)

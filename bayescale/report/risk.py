@@ -146,16 +146,13 @@ def _check_args(budgets, target_loss, plan, prob, ci, k):
 
 def _noisy(loss: np.ndarray, draws: dict, rng: np.random.Generator) -> np.ndarray:
     """One training run's loss per draw: the law's loss times exp(noise)."""
+    from bayescale.modeling.noise import noise_eps
+
     sigma, nu = draws.get("sigma"), draws.get("nu")
     if sigma is None:
         return loss
-    shape = loss.shape
-    extra = (1,) * (len(shape) - 1)
-    if nu is None:
-        z = rng.standard_normal(shape)
-    else:
-        z = rng.standard_t(np.broadcast_to(nu.reshape(nu.shape + extra), shape))
-    return loss * np.exp(sigma.reshape(sigma.shape + extra) * z)
+    extra = (1,) * (loss.ndim - 1)
+    return loss * np.exp(sigma.reshape(sigma.shape + extra) * noise_eps(rng, loss.shape, nu))
 
 
 def _loo(fit, loo) -> tuple[Any, str]:
