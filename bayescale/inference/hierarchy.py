@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = [
     "group_summary",
     "hierarchy_advice",
     "population_summary",
+    "resolve_group",
     "structure_of",
     "unpooled_spec",
 ]
@@ -64,7 +66,7 @@ def structure_of(fit: Any) -> GroupStructure:
     return group_structure(fit.runs, fit.spec.groups, fit.spec.grouping, cells=fit.groups)
 
 
-def group_label(group: str | Mapping[str, str]) -> str:
+def group_label(group: str | float | Mapping[str, Any]) -> str:
     """A printable label of a group request (``{"dataset": "rw", "setup": "new"}`` -> ``"rw/new"``).
 
     Examples
@@ -72,8 +74,131 @@ def group_label(group: str | Mapping[str, str]) -> str:
     >>> from bayescale.inference.hierarchy import group_label
     >>> group_label({"dataset": "rw", "setup": "new"})
     'rw/new'
+    >>> group_label(0.002)
+    '0.002'
     """
-    return group if isinstance(group, str) else label_of(group.values())
+    if isinstance(group, str):
+        return group
+    if isinstance(group, Mapping):
+        return label_of(group.values())
+    return str(group)  # numpy's str: np.float32(0.002) -> '0.002'
+
+
+def _scalar(value: Any) -> Any:
+    """A Python scalar from a numpy scalar or 0-d array (other values unchanged)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _match_level(levels: Sequence[str], value: Any) -> str | None:
+    """The stored label (``str`` of a column value) that equals ``value`` numerically, or None.
+
+    ``0.002``, ``np.float32(0.002)``, ``"2e-3"`` and ``2e-3`` all match the label ``"0.002"``;
+    ``1.0`` matches ``"1"``.  Labels that are not numbers never match; the nearest label within a
+    relative 1e-6 wins (float32 round-off), so distinct set-ups such as 0.002 and 0.0021 never
+    merge.
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not np.isfinite(x):
+        return None
+    best, best_gap = None, np.inf
+    for lab in levels:
+        try:
+            y = float(lab)
+        except (TypeError, ValueError):
+            continue
+        gap = abs(x - y)
+        if gap <= 1e-6 * max(abs(x), abs(y)) and gap < best_gap:
+            best, best_gap = lab, gap
+    return best
+
+
+def _resolve_value(structure: GroupStructure, column: str, value: Any) -> Any:
+    """One grouping column's requested value as its stored label (numbers matched)."""
+    value = _scalar(value)
+    if isinstance(value, bool):
+        return str(value)
+    levels = sorted({str(v) for v in structure.cell_levels[column]})
+    if isinstance(value, str):
+        if value == "new" or value in levels:
+            return value
+        return _match_level(levels, value) or value  # "2e-3" for "0.002"; else resolve() says
+    if _is_number(value):
+        lab = _match_level(levels, value)
+        if lab is None:
+            raise ValueError(
+                f"group value {value!r} matches no value of grouping column {column!r}; its "
+                f"values are {levels[:12]}{' ...' if len(levels) > 12 else ''}, or 'new' for an "
+                "unseen group"
+            )
+        return lab
+    return value
+
+
+def resolve_group(fit: Any, group: Any) -> Any:
+    """A group request with numbers matched to the labels the fit stored.
+
+    Group labels are the grouping columns' values as strings (``str(0.002) == "0.002"``), so a
+    fit grouped by a numeric column (``groups=["peak_lr"]``) can be asked for ``group=0.002``,
+    ``group=np.float64(0.002)``, ``group="2e-3"`` or ``group={"peak_lr": 0.002}``: each becomes
+    the stored label it equals numerically.  Strings that are labels, ``"new"`` and ``None`` pass
+    through unchanged, as does any request to a fit without groups.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A (hierarchical) fit.
+    group : str, number, mapping or None
+        The request, as :meth:`~bayescale.ScalingFit.predict` and :func:`group_draws` take it.
+
+    Returns
+    -------
+    str, mapping or None
+        The request in stored labels.
+
+    Raises
+    ------
+    ValueError
+        A number that matches no value of the grouping column (the message lists them), or a
+        bare number for a fit grouped by several columns.
+
+    Examples
+    --------
+    >>> fit = bs.fit(runs, "chinchilla", groups=["peak_lr"])     # doctest: +SKIP
+    >>> resolve_group(fit, 0.002)                                # doctest: +SKIP
+    '0.002'
+    """
+    if group is None or not getattr(fit, "groups", None):
+        return group
+    return _resolve_request(structure_of(fit), group)
+
+
+def _resolve_request(structure: GroupStructure, group: Any) -> Any:
+    group = _scalar(group)
+    if isinstance(group, str):
+        if group == "new" or group in structure.cells or len(structure.columns) != 1:
+            return group
+        return _resolve_value(structure, structure.columns[0], group)
+    if isinstance(group, Mapping):
+        return {c: (_resolve_value(structure, c, v) if c in structure.columns else v)
+                for c, v in group.items()}
+    if _is_number(group) or isinstance(group, bool):
+        if len(structure.columns) != 1:
+            example = {c: "..." for c in structure.columns}
+            raise ValueError(
+                f"group={group!r} is one value, but this fit groups by {list(structure.columns)};"
+                f" pass a mapping of each grouping column to a value, e.g. {example}"
+            )
+        return _resolve_value(structure, structure.columns[0], group)
+    return group
 
 
 def _unconstrained(p, value: np.ndarray) -> np.ndarray:
@@ -122,8 +247,9 @@ def group_draws(
     ----------
     fit : ScalingFit
         A hierarchical fit.
-    group : str or mapping
-        An observed group label (``fit.groups``); ``"new"`` for an unseen group (every effect
+    group : str, number or mapping
+        An observed group label (``fit.groups``; for a numeric grouping column the number itself,
+        ``0.002``, see :func:`resolve_group`); ``"new"`` for an unseen group (every effect
         drawn from the population); or a mapping of each grouping column to a value or ``"new"``,
         e.g. ``{"dataset": "rw", "family": "new"}`` (a new family of a known data set, nested
         grouping) or an unobserved combination of observed values (crossed grouping).
@@ -162,6 +288,7 @@ def group_draws(
                          "as A mix pooled and independent ones)")
     rng = rng if rng is not None else np.random.default_rng(seed)
     structure = structure_of(fit)
+    group = _resolve_request(structure, group)
     levels = structure.resolve(group)
     law = fit.law
     sampled = fit.draws(kind="sampled")
