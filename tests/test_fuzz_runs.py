@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayescale.data.runs import NUMERIC_COLUMNS, validate_runs
+from bayescale.data.runs import NUMERIC_COLUMNS, envelope, validate_runs
 from bayescale.errors import DataWarning, RunsTableError
 
 NAMES = ["N", "D", "C", "loss", "family", "seed", "U", "epochs", "step", "params", "tokens",
@@ -109,6 +109,58 @@ def test_validator_raises_only_documented_errors_on_random_frames(df, require, g
     out = _call(df, require=require, groups=group, flops=k)
     if out is not None:
         _check_valid_output(out, require)
+
+
+@FUZZ
+@given(df=frames(), require=REQUIRE, group=st.sampled_from([(), ("family",)]),
+       check_units=st.booleans(), check_consistency=st.booleans(),
+       loss_is=st.sampled_from([None, "nats", "perplexity", "bits", "ppl"]),
+       flops=st.sampled_from([6.0, 1e-30, lambda n, d: 6.0 * n * d, lambda n, d: n * 0.0 + 1.0]))
+def test_validator_unit_and_loss_options_raise_only_documented_errors(
+    df, require, group, check_units, check_consistency, loss_is, flops
+):
+    out = _call(df, require=require, groups=group, check_units=check_units,
+                check_consistency=check_consistency, loss_is=loss_is, flops=flops)
+    if out is not None:
+        _check_valid_output(out, require)
+
+
+@FUZZ
+@given(df=frames(), by=st.sampled_from([("N", "D"), ("N",), ("family",), ("N", "D", "seed")]))
+def test_envelope_raises_only_documented_errors(df, by):
+    try:
+        out = envelope(df, by=by)
+    except RunsTableError as exc:
+        assert str(exc)
+        return
+    assert len(out) <= len(df) and list(out.columns) == list(df.columns)
+
+
+@st.composite
+def sweeps(draw) -> pd.DataFrame:
+    """Valid runs at repeated (N, D) with set-up, metric, seed and name columns of any kind."""
+    n_points = draw(st.integers(1, 6))
+    reps = draw(st.integers(1, 4))
+    N = np.repeat(np.geomspace(1e8, 1e10, n_points), reps)
+    D = 20.0 * N
+    n = len(N)
+    loss = draw(st.lists(st.sampled_from([2.5, 2.6, 2.7, 3.0]), min_size=n, max_size=n))
+    df = pd.DataFrame({"N": N, "D": D, "loss": loss})
+    extra = st.lists(st.one_of(st.sampled_from([1e-3, 2e-3]), st.sampled_from(["a", "b"]),
+                               st.none(), st.booleans(), st.integers(0, 3)),
+                     min_size=n, max_size=n)
+    for name in draw(st.lists(st.sampled_from(["peak_lr", "seed", "val_loss", "run", "sweep",
+                                               "family", "U", "acc"]), unique=True, max_size=4)):
+        df[name] = pd.Series(draw(extra), dtype=object)
+    return df
+
+
+@FUZZ
+@given(df=sweeps(), group=st.sampled_from([(), ("sweep",), ("family",)]))
+def test_set_up_and_duplicate_checks_never_crash(df, group):
+    out = _call(df, groups=group if set(group) <= set(df.columns) else ())
+    if out is not None:
+        _check_valid_output(out, ("N", "D", "loss"))
 
 
 @FUZZ
