@@ -98,6 +98,10 @@ def test_report_contents(report, chinchilla_fit):
     tab = bs.allocate(chinchilla_fit, 5.76e23, ci=(0.95,)).set_index("quantity")
     ratio = tab.loc["tokens_per_param", "median"]
     assert f"{ratio:.3g} [" in text
+    # numbers for people: no Python float syntax; HTML typesets 5.76e23 with a superscript
+    assert "e+" not in text and "e-0" not in text
+    assert "with 10T inference tokens" in text and "a 90% chance needs about" in text
+    assert "5.76&#8239;&times;&#8239;10<sup>23</sup></span> FLOPs" in report.html.read_text()
 
 
 def test_loo_hook_names_influential_runs(chinchilla_fit):

@@ -25,7 +25,8 @@ def plot_backtest(
     the training runs it lies (``by`` of the run over the largest training ``by``), log-log.
     Right: empirical coverage of the central predictive intervals in bins of that distance
     (log x axis), with the nominal levels as dotted lines; a calibrated law follows them at every
-    distance.
+    distance.  Distances are labelled as plain multiples (``2x``, ``10x``) of the largest
+    training ``by``.
 
     Parameters
     ----------
@@ -52,6 +53,9 @@ def plot_backtest(
     >>> fig = plot_backtest(bt)                                           # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from bayescale.plots._style import times_log_ticks
 
     if not isinstance(bt, pd.DataFrame) or not {"law", "distance", "are"} <= set(bt.columns):
         raise ValueError("plot_backtest needs the DataFrame returned by bayescale.backtest")
@@ -86,20 +90,27 @@ def plot_backtest(
             col = f"covered_{round(100 * lv):d}"
             cov = [sub[col].to_numpy()[idx == b].mean() if np.any(idx == b) else np.nan
                    for b in range(len(edges) - 1)]
-            ax_cov.plot(centres, cov, color=c, ls=styles.get(lv, "-"), marker="o", ms=4,
-                        label=f"{name} {round(100 * lv):d}%")
+            ax_cov.plot(centres, cov, color=c, ls=styles.get(lv, "-"), marker="o", ms=4)
     for lv in levels:
         ax_cov.axhline(lv, color="0.4", lw=0.8, ls=":")
     ax_err.set_xscale("log")
     ax_err.set_yscale("log")
+    times_log_ticks(ax_err.xaxis)
     ax_err.set_xlabel(f"{by} / largest training {by}")
     ax_err.set_ylabel("|median / observed - 1|")
     ax_err.set_title("error of the predicted median")
     ax_err.legend(fontsize=8)
     ax_cov.set_xscale("log")
+    times_log_ticks(ax_cov.xaxis)  # plain "2x" labels: "2x10^0" minor labels collided
     ax_cov.set_ylim(-0.03, 1.03)
     ax_cov.set_xlabel(f"{by} / largest training {by} (binned)")
     ax_cov.set_ylabel("coverage of held-out runs")
     ax_cov.set_title("interval coverage (dotted: nominal)")
-    ax_cov.legend(fontsize=7, ncol=2)
+    # colours are the laws (left legend); here one entry per interval level, in a row below
+    # the panel (inside it, a legend covered the low-coverage lines)
+    handles = [Line2D([], [], color="0.3", ls=styles.get(lv, "-"), marker="o", ms=4,
+                      label=f"{round(100 * lv):d}% interval") for lv in levels]
+    if handles:
+        ax_cov.legend(handles=handles, fontsize=8, ncol=len(handles), loc="upper center",
+                      bbox_to_anchor=(0.5, -0.16), frameon=False)
     return fig

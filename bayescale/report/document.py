@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Bullets", "Document", "Figure", "Heading", "Para", "Pre", "Table"]
+__all__ = ["Bullets", "Document", "Figure", "Heading", "Para", "Pre", "Table", "html_text"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom:
 figure { margin: 1em 0 1.6em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: .9em; }
+span.num { white-space: nowrap; }
+sup { font-size: .75em; line-height: 0; }
 pre { background: #f6f8fa; padding: .7em; overflow-x: auto; font-size: .85em;
       white-space: pre-wrap; }
 footer { color: #57606a; font-size: .85em; margin-top: 3em; }
@@ -148,22 +151,53 @@ class Document:
         return "\n".join(out)
 
 
+# A number in the compact scientific notation of bayescale.plots._style.fmt_sci ("5.76e23",
+# "1e22", "-3.2e-5"), standing alone: not part of a word, a hash or a longer number.
+_SCI_RE = re.compile(r"(?<![\w.+-])(-?\d(?:\.\d+)?)e(-?\d{1,3})(?![\w.])")
+
+
+def _sci_html(m: re.Match) -> str:
+    mant, exp = m.group(1), int(m.group(2))
+    power = f"10<sup>{'&minus;' if exp < 0 else ''}{abs(exp)}</sup>"
+    if mant in ("1", "-1"):  # 1e22 -> 10^22
+        return f'<span class="num">{"&minus;" if mant == "-1" else ""}{power}</span>'
+    mant = mant.replace("-", "&minus;")
+    return f'<span class="num">{mant}&#8239;&times;&#8239;{power}</span>'
+
+
+def html_text(text: str) -> str:
+    """Escape text for HTML and typeset its numbers: ``5.76e23`` becomes 5.76 x 10^23.
+
+    The report's text writes large and small numbers in compact scientific notation (readable
+    in Markdown and on a terminal); the HTML page shows them with a superscript exponent.
+
+    Examples
+    --------
+    >>> from bayescale.report.document import html_text
+    >>> html_text("1e22 < 2")
+    '<span class="num">10<sup>22</sup></span> &lt; 2'
+    >>> html_text("5.76e23")
+    '<span class="num">5.76&#8239;&times;&#8239;10<sup>23</sup></span>'
+    """
+    return _SCI_RE.sub(_sci_html, html.escape(str(text)))
+
+
 def _html_block(b: Block) -> str:
-    esc = html.escape
+    esc, txt = html.escape, html_text
     if isinstance(b, Heading):
-        return f"<h{b.level}>{esc(b.text)}</h{b.level}>"
+        return f"<h{b.level}>{txt(b.text)}</h{b.level}>"
     if isinstance(b, Para):
         cls = f' class="{b.kind}"' if b.kind else ""
-        return f"<p{cls}>{esc(b.text)}</p>"
+        return f"<p{cls}>{txt(b.text)}</p>"
     if isinstance(b, Bullets):
         cls = f' class="{b.kind}"' if b.kind else ""
-        items = "".join(f"<li>{esc(i)}</li>" for i in b.items)
+        items = "".join(f"<li>{txt(i)}</li>" for i in b.items)
         return f"<ul{cls}>{items}</ul>"
     if isinstance(b, Table):
-        cap = f"<caption>{esc(b.caption)}</caption>" if b.caption else ""
-        head = "".join(f"<th>{esc(str(c))}</th>" for c in b.frame.columns)
+        cap = f"<caption>{txt(b.caption)}</caption>" if b.caption else ""
+        head = "".join(f"<th>{txt(str(c))}</th>" for c in b.frame.columns)
         rows = "".join(
-            "<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>"
+            "<tr>" + "".join(f"<td>{txt(str(v))}</td>" for v in row) + "</tr>"
             for row in b.frame.itertuples(index=False)
         )
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -172,7 +206,7 @@ def _html_block(b: Block) -> str:
     if isinstance(b, Figure):
         data = base64.b64encode(b.png).decode("ascii")
         return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(b.caption)}">'
-                f"<figcaption>{esc(b.caption)}</figcaption></figure>")
+                f"<figcaption>{txt(b.caption)}</figcaption></figure>")
     raise TypeError(f"unknown report block {type(b).__name__}")
 
 

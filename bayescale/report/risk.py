@@ -74,29 +74,47 @@ class ReportFiles:
 
 
 # --------------------------------------------------------------------------- formatting
+# Every number the report shows goes through these (built on the formatters of
+# bayescale.plots._style): never Python's float syntax such as "2e+02%" or "5.81e-05".
 def _sci(x: float) -> str:
-    """``5.76e+23 -> '5.76e23'``."""
-    if not np.isfinite(x):
-        return "infinite" if x > 0 else str(x)
-    return f"{x:.3g}".replace("e+", "e").replace("e0", "e").replace("e-0", "e-")
+    """FLOPs and other huge numbers: ``5.76e+23 -> '5.76e23'`` (HTML: 5.76 x 10^23)."""
+    from bayescale.plots._style import fmt_sci
+
+    return fmt_sci(x)
 
 
 def _count(x: float) -> str:
+    """Parameters or tokens: ``7e10 -> '70B'``, ``1.4e12 -> '1.4T'``."""
     from bayescale.plots._style import fmt_count
 
     return fmt_count(x)
 
 
+def _num(x: float, sig: int = 3) -> str:
+    """Any other number: ``sig`` significant figures, decimals where they read well."""
+    from bayescale.plots._style import fmt_num
+
+    return fmt_num(x, sig)
+
+
 def _loss(x: float) -> str:
-    return f"{x:.3f}"
+    return f"{x:.3f}" if np.isfinite(x) else _num(x)
+
+
+def _nats(x: float) -> str:
+    """A difference of losses: two figures, ``'<0.0001'`` below (5.8e-05 nats is nothing)."""
+    return "<0.0001" if 0 <= x < 1e-4 else _num(x, 2)
 
 
 def _pct(p: float) -> str:
+    """A probability: whole percents, ``'<1%'`` and ``'>99%'`` at the ends."""
+    from bayescale.plots._style import fmt_pct
+
     if p >= 0.995 and p < 1.0:
         return ">99%"
     if 0 < p < 0.005:
         return "<1%"
-    return f"{p:.0%}"
+    return f"{p:.0%}" if np.isfinite(p) else fmt_pct(p)
 
 
 def _interval(q: np.ndarray, fmt, sep: str = " to ") -> str:
@@ -105,12 +123,55 @@ def _interval(q: np.ndarray, fmt, sep: str = " to ") -> str:
 
 
 def _share(x: float) -> str:
-    """A fraction as a percentage: ``0.0021 -> '0.21%'``, tiny values as ``'<0.01%'``."""
-    return "<0.01%" if x < 1e-4 else f"{100 * x:.2g}%"
+    """A fraction as a percentage: ``0.68 -> '68%'``, ``0.0079 -> '0.8%'``, ``1.4 -> '140%'``."""
+    from bayescale.plots._style import fmt_pct
+
+    return fmt_pct(x)
+
+
+def _more_compute(x: float, *, short: bool = False) -> str:
+    """Extra compute ``x`` (a fraction of what was needed) in words.
+
+    ``0.68 -> '68% more compute than needed'``; from 100% on, as a multiple of the compute
+    needed: ``1.4 -> '2.4x the compute needed'``.  ``short`` drops the words: ``'68%'``,
+    ``'2.4x'``.
+    """
+    from bayescale.plots._style import fmt_times
+
+    if np.isfinite(x) and x >= 0.995:
+        return fmt_times(1 + x) + ("" if short else " the compute needed")
+    return _share(x) + ("" if short else " more compute than needed")
 
 
 def _ratio(x: float) -> str:
-    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+    """Tokens per parameter and similar ratios: ``18.7``, ``341``, ``1,230``."""
+    return _num(x, 3)
+
+
+def _times(x: float) -> str:
+    """A multiplier: ``'44x'``, ``'2.4x'``."""
+    from bayescale.plots._style import fmt_times
+
+    return fmt_times(x)
+
+
+def _level(p: float) -> str:
+    """A probability the user chose, exactly: ``0.9 -> '90%'``, ``0.995 -> '99.5%'``."""
+    from bayescale.plots._style import fmt_num
+
+    return fmt_num(100 * p, 4, sci_below=0) + "%"
+
+
+def _target(t: float) -> str:
+    """A target loss the user chose: ``2.0 -> '2'``, ``1.95 -> '1.95'``."""
+    return _num(t, 4)
+
+
+def _spec_num(v: float) -> str:
+    """A prior's argument as in a spec file: ``0.5878``, ``2``, ``1e-5``."""
+    from bayescale.plots._style import fmt_sci
+
+    return f"{v:g}" if v == 0 or 1e-4 <= abs(v) < 1e6 else fmt_sci(v, 6)
 
 
 # --------------------------------------------------------------------------- checks
@@ -250,7 +311,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed) -> _Facts:
     run_loss = _noisy(opt["loss"], draws, rng)  # (S, B): one training run at each budget
     f = _Facts(
         fit=fit, law=law, nd=nd, k=k, draws=draws, s=next(iter(draws.values())).size,
-        opts=opts, qs=qs, lab=f"{ci:.0%}", runs=runs, c_runs=c_runs, budgets=budgets,
+        opts=opts, qs=qs, lab=_level(ci), runs=runs, c_runs=c_runs, budgets=budgets,
         ext=extrapolation(fit, budgets, group=group),
         q_of={key: np.quantile(v, qs, axis=0) for key, v in opt.items()},
         q_run=np.quantile(run_loss, qs, axis=0), target_loss=target_loss, prob=prob, ci=ci,
@@ -325,7 +386,7 @@ def build_report(
     blocks: list[Any] = [
         Para(_lead(f), kind="answer"),
         Para(f"Intervals are {f.lab} equal-tailed posterior credible intervals from {f.s} "
-             f"posterior draws; FLOPs = {f.k:g} N D.", kind="note"),
+             f"posterior draws; FLOPs = {_num(f.k, 4)} N D.", kind="note"),
         Heading("Warnings"),
         Bullets(tuple(warn), kind="warnings") if warn else
         Para("No warnings: the budget is within the data, sampling diagnostics passed and no "
@@ -357,7 +418,7 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
             strength = "far " if d >= 2 else ""
             warn.append(
                 f"Extrapolation: {_sci(c)} FLOPs is {d:.1f} orders of magnitude "
-                f"({10**d:,.0f}x) more compute than the largest run ({_sci(c_max)} FLOPs), "
+                f"({_times(10**d)}) more compute than the largest run ({_sci(c_max)} FLOPs), "
                 f"{strength}beyond the data.  The intervals assume the {f.law.name} law keeps "
                 f"holding over that range; they do not include the risk that it bends (a "
                 f"different law, a change of data, architecture or training recipe), so treat "
@@ -374,7 +435,7 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
             if n_med > 10 * n_max:
                 warn.append(
                     f"Model size: at {_sci(c)} FLOPs the recommended model ({_count(n_med)} "
-                    f"parameters) is {n_med / n_max:.0f}x larger than the largest model in the "
+                    f"parameters) is {_times(n_med / n_max)} larger than the largest model in the "
                     f"data ({_count(n_max)})."
                 )
     if f.plan is not None and f.ext_plan > max(0.05, float(f.ext.max()) + 0.05):
@@ -408,8 +469,8 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     if f.target_loss is not None and not np.isfinite(f.c_req):
         floor = (f"; the target is at or below the irreducible loss E in "
                  f"{_pct(f.below_floor)} of the posterior draws" if f.below_floor > 0 else "")
-        warn.append(f"Target: no budget reaches loss {f.target_loss:g} with probability "
-                    f"{f.prob:.0%}{floor}.")
+        warn.append(f"Target: no budget reaches loss {_target(f.target_loss)} with "
+                    f"probability {_level(f.prob)}{floor}.")
     return warn + [str(w) for w in extra]
 
 
@@ -444,12 +505,13 @@ def _lead(f: _Facts) -> str:
     if f.target_loss is not None:
         ps = ", ".join(f"{_pct(p)} at {_sci(c)} FLOPs"
                        for c, p in zip(f.budgets, f.p_target, strict=True))
-        sentence = f"The chance that one run reaches your target loss {f.target_loss:g} is {ps}"
+        sentence = (f"The chance that one run reaches your target loss "
+                    f"{_target(f.target_loss)} is {ps}")
         if np.isfinite(f.c_req):
-            sentence += (f"; a {f.prob:.0%} chance needs about {_sci(f.c_req)} FLOPs "
+            sentence += (f"; a {_level(f.prob)} chance needs about {_sci(f.c_req)} FLOPs "
                          f"(even odds: {_sci(f.c_half)}).")
         else:
-            sentence += f"; no budget gives a {f.prob:.0%} chance."
+            sentence += f"; no budget gives a {_level(f.prob)} chance."
         lead.append(sentence)
         if f.met is not None:
             lead.append(
@@ -465,11 +527,12 @@ def _lead(f: _Facts) -> str:
             f"Your plan ({_count(f.plan[0])} parameters on {_count(f.plan[1])} tokens, "
             f"{_sci(f.c_plan)} FLOPs) should reach {_loss(pl[1])} ({_loss(pl[0])} to "
             f"{_loss(pl[2])}); against the compute-optimal split of the same budget it gives "
-            f"up {ex[1]:.2g} nats (up to {ex[2]:.2g}), as if {_share(dw[1])} more compute had "
-            f"been spent than needed (up to {_share(dw[2])})"
+            f"up {_nats(ex[1])} nats (up to {_nats(ex[2])}), as if it spent "
+            f"{_more_compute(dw[1])} (up to "
+            f"{_more_compute(dw[2], short=(dw[1] >= 0.995) == (dw[2] >= 0.995))})"
         )
         if f.p_plan is not None:
-            sentence += f"; its chance of reaching {f.target_loss:g} is {_pct(f.p_plan)}"
+            sentence += f"; its chance of reaching {_target(f.target_loss)} is {_pct(f.p_plan)}"
         lead.append(sentence + ".")
     far, low = float(f.ext.max()), float(f.ext.min())
     if far > 0.05:
@@ -558,10 +621,12 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
     t = f.target_loss
     rows = [[_sci(c), _pct(p), _pct(pm)]
             for c, p, pm in zip(f.budgets, f.p_target, f.p_target_mean, strict=True)]
-    rows.append([f"{_sci(f.c_half)} (smallest for even odds)", "50%", ""])
-    rows.append([f"{_sci(f.c_req)} (smallest for {f.prob:.0%})", f"{f.prob:.0%}", ""])
+    for c, level in ((f.c_half, "even odds"), (f.c_req, _level(f.prob))):
+        rows.append([f"{_sci(c)} (smallest for {level})" if np.isfinite(c) else
+                     f"none (no budget gives {level})",
+                     "50%" if level == "even odds" else level, ""])
     return [
-        Heading(f"Probability of reaching loss {t:g}"),
+        Heading(f"Probability of reaching loss {_target(t)}"),
         Table(table(rows, ["budget (FLOPs)", "P(one run reaches the target)",
                            "P(the law's mean loss does)"]),
               caption="Each budget spent on its compute-optimal allocation"),
@@ -571,8 +636,8 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
         Figure("probability", figure_png(
             plot_prob_target(f.fit, t, budgets=f.budgets, plan=f.plan, prob=f.prob,
                              group=f.group), dpi=dpi),
-            f"P(loss <= {t:g}) against the budget; dotted: {f.prob:.0%} and the smallest "
-            f"budget reaching it."),
+            f"P(loss <= {_target(t)}) against the budget; dotted: {_level(f.prob)} and the "
+            f"smallest budget reaching it."),
     ]
 
 
@@ -587,11 +652,10 @@ def _plan_blocks(f: _Facts, dpi: int) -> list:
             ["budget (FLOPs)", _sci(f.c_plan)],
             ["loss of one run", _interval(f.plan_loss, _loss)]]
     if f.p_plan is not None:
-        rows.append([f"P(loss <= {f.target_loss:g})", _pct(f.p_plan)])
+        rows.append([f"P(loss <= {_target(f.target_loss)})", _pct(f.p_plan)])
     for name, q, fmt in (("optimal N at this budget", "N_opt", _count),
                          ("optimal D at this budget", "D_opt", _count),
-                         ("excess loss over the optimum (nats)", "excess_loss",
-                          lambda v: f"{v:.3g}"),
+                         ("excess loss over the optimum (nats)", "excess_loss", _nats),
                          ("deadweight compute", "deadweight_compute", _share)):
         v = sm.loc[q]
         rows.append([name, f"{fmt(v['median'])} [{fmt(v[lo_c])} to {fmt(v[hi_c])}]"])
@@ -622,12 +686,12 @@ def _inference_blocks(f: _Facts, inference_tokens: float) -> list:
                 ("training + inference FLOPs", "total_flops", _sci),
                 ("parameters of the training-optimal run", "N_compute_optimal", _count),
                 ("its training + inference FLOPs", "total_flops_compute_optimal", _sci),
-                ("FLOPs saved", "savings", lambda v: f"{v:.1%}"))]
+                ("FLOPs saved", "savings", _share))]
     blocks: list[Any] = [
         Heading("Accounting for inference"),
         Table(table(rows, ["", f"median [{f.lab}]"]), caption=(
-            f"Smallest training + inference FLOPs reaching loss {f.target_loss:g} with "
-            f"{_sci(inference_tokens)} inference tokens")),
+            f"Smallest training + inference FLOPs reaching loss {_target(f.target_loss)} with "
+            f"{_count(inference_tokens)} inference tokens")),
     ]
     if ia.n_unreachable:
         blocks.append(Para(f"{ia.n_unreachable} of {f.s} draws cannot reach the target at any "
@@ -729,7 +793,7 @@ def _data_blocks(runs: pd.DataFrame, fit, k: float) -> list:
         rows.append(["tokens per parameter", _ratio(tpp.min()), _ratio(np.median(tpp)),
                      _ratio(tpp.max())])
     blocks.append(Table(table(rows, ["column", "min", "median", "max"]),
-                        caption=f"Runs table ({attrs.get('flops', f'C = {k:g} N D')})"))
+                        caption=f"Runs table ({attrs.get('flops', f'C = {_num(k, 4)} N D')})"))
     if fit.groups:
         blocks.append(Para(f"Groups ({', '.join(fit.spec.groups)}): {', '.join(fit.groups)}."))
     if attrs.get("source"):
@@ -741,7 +805,7 @@ def _data_blocks(runs: pd.DataFrame, fit, k: float) -> list:
 
 
 def _prior_text(prior: dict) -> str:
-    kw = ", ".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}"
+    kw = ", ".join(f"{k}={_spec_num(v)}" if isinstance(v, int | float) else f"{k}={v}"
                    for k, v in prior.get("kwargs", {}).items())
     return f"{prior['dist']}({kw})"
 
@@ -784,7 +848,7 @@ def _prior_posterior_blocks(fit, ci: float, dpi: int) -> list:
         return blocks
     prior, post = fit.tree["prior"], fit.tree["posterior"]
     qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
-    lab = f"{ci:.0%}"
+    lab = _level(ci)
     rows = []
     for name in [*fit.law.natural, *NOISE_PARAMS[fit.spec.likelihood]]:
         if name not in prior.data_vars or name not in post.data_vars:
@@ -795,8 +859,8 @@ def _prior_posterior_blocks(fit, ci: float, dpi: int) -> list:
         # widths on the log scale for positive parameters (A and B span many decades)
         wp, wq = (np.log(qp), np.log(qq)) if qp[0] > 0 and qq[0] > 0 else (qp, qq)
         width = (wq[2] - wq[0]) / (wp[2] - wp[0]) if wp[2] > wp[0] else float("nan")
-        rows.append([name, f"{qp[0]:.3g} to {qp[2]:.3g}", _interval(qq, lambda v: f"{v:.4g}"),
-                     f"{width:.2g}"])
+        rows.append([name, f"{_num(qp[0])} to {_num(qp[2])}", _interval(qq, lambda v: _num(v, 4)),
+                     _num(width, 2)])
     blocks.append(Table(table(rows, ["parameter", f"prior {lab}", f"posterior median [{lab}]",
                                      "posterior / prior width*"]),
                         caption="What the data changed (natural parameters)"))
@@ -825,7 +889,11 @@ def _summary_blocks(fit, ci: float) -> list:
     tag = f"{round(100 * ci):d}"
     cols = [c for c in ("median", f"lo_{tag}", f"hi_{tag}", "r_hat", "ess_bulk", "ess_tail")
             if c in summ.columns]
-    rows = [[str(idx), *(f"{float(v):.4g}" for v in summ.loc[idx, cols])] for idx in summ.index]
+    fmts = {"r_hat": lambda v: f"{v:.3f}" if np.isfinite(v) else _num(v),
+            "ess_bulk": lambda v: f"{v:,.0f}" if np.isfinite(v) else _num(v)}
+    fmts["ess_tail"] = fmts["ess_bulk"]
+    rows = [[str(idx), *(fmts.get(c, lambda v: _num(v, 4))(float(summ.loc[idx, c]))
+                         for c in cols)] for idx in summ.index]
     return [Table(table(rows, ["parameter", *cols]),
                   caption="Posterior summary with convergence diagnostics")]
 
