@@ -181,6 +181,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="CSV file for the per-run backtest table")
     p.add_argument("--plot", default=None, help="PNG file for the backtest plot")
     _add_sampling(p, draws=400)
+    # unset unless given: bayescale.backtest's own defaults (400 + 400) then apply
+    p.set_defaults(draws=None, tune=None)
 
     sub.add_parser("datasets", help="list the bundled datasets")
     p = sub.add_parser("spec", help="print a built-in model spec as TOML")
@@ -454,9 +456,10 @@ def _cmd_backtest(a: argparse.Namespace) -> int:
     laws = _laws_arg(a.laws)
     groups = a.groups.split(",") if a.groups else None
     kw = {"groups": groups} if groups else {}
+    kw.update({k: v for k, v in (("draws", a.draws), ("tune", a.tune)) if v is not None})
     bt = bs.backtest(_load_runs(a.runs), laws, cutoffs=a.cutoffs, by=a.by,
                      discrepancy=a.discrepancy, baseline=a.baseline, columns=a.columns,
-                     flops=a.flops, draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed,
+                     flops=a.flops, chains=a.chains, seed=a.seed,
                      progressbar=not a.no_progress, sampler=a.sampler,
                      target_accept=a.target_accept, **kw)
     with pd.option_context("display.width", 220, "display.max_columns", 40):
