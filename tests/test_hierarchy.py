@@ -135,10 +135,20 @@ def test_example_hierarchical_spec_file_loads():
                          [("combined", ()), ("nested", ("E", "gamma")), ("crossed", ("gamma",))])
 def test_free_variables_match_the_built_model(grouping, centered):
     spec = default_spec("compute").replace(groups=("dataset", "setup"), grouping=grouping,
-                                           centered=centered)
+                                           centered=centered, coordinates="natural")
     model = build_model(crossed_runs(), spec)
     assert sorted(v.name for v in model.free_RVs) == sorted(free_variable_names(spec))
     assert model["gamma"].eval().shape == (5,)
+
+
+def test_identified_coordinates_diagnose_the_law_parameters():
+    """In identified coordinates the checked names are the law's (derived) parameters."""
+    spec = default_spec("compute").replace(groups=("dataset", "setup"), centered=())
+    model = build_model(crossed_runs(), spec)
+    assert model._bayescale["coordinates"] == "identified"
+    names = free_variable_names(spec)
+    assert {"E", "gamma", "log_A0", "E_mu", "E_tau", "gamma_mu", "gamma_tau"} <= set(names)
+    assert all(n in model.named_vars for n in names)
 
 
 def test_crossed_parameter_is_the_sum_of_main_effects():

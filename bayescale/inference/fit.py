@@ -52,6 +52,7 @@ def resolve_spec(
     reference: Mapping[str, float | str] | None = None,
     grouping: str | None = None,
     centered: Sequence[str] | str | None = None,
+    coordinates: str | None = None,
 ) -> ModelSpec:
     """Combine a law name or spec with keyword overrides into one validated :class:`ModelSpec`.
 
@@ -83,6 +84,8 @@ def resolve_spec(
                                tuple([centered] if isinstance(centered, str) else centered))
     if reference is not None:
         changes["reference"] = {**s.reference, **reference}
+    if coordinates is not None:
+        changes["coordinates"] = coordinates
     return s.replace(**changes) if changes else s
 
 
@@ -122,6 +125,7 @@ def fit(
     reference: Mapping[str, float | str] | None = None,
     grouping: str | None = None,
     centered: Sequence[str] | str | None = None,
+    coordinates: str | None = None,
     columns: Mapping[str, str] | None = None,
     flops: float | Callable[[Any, Any], Any] = 6.0,
     draws: int = 1000,
@@ -147,7 +151,7 @@ def fit(
         ``"chinchilla"`` unless ``spec`` is given.
     spec : ModelSpec, path, name or dict, optional
         A full model specification, e.g. an edited copy of ``models/chinchilla.toml``.
-    priors, likelihood, groups, pooling, reference, grouping, centered
+    priors, likelihood, groups, pooling, reference, grouping, centered, coordinates
         Overrides of the spec's fields (see :class:`~bayescale.modeling.spec.ModelSpec`):
         ``groups=["dataset"]`` fits one hierarchical model across data sets;
         ``grouping="nested"`` or ``"crossed"`` says how two or more grouping columns combine
@@ -200,7 +204,8 @@ def fit(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
     s = resolve_spec(law, spec, priors=priors, likelihood=likelihood, groups=groups,
-                     pooling=pooling, reference=reference, grouping=grouping, centered=centered)
+                     pooling=pooling, reference=reference, grouping=grouping, centered=centered,
+                     coordinates=coordinates)
     if target_accept is None:
         target_accept = s.law_obj.target_accept
     if not 0.5 <= target_accept < 1:
@@ -221,10 +226,11 @@ def fit(
     model, compiled = _model_for(table, s, ref, sampler)
     tree = _sample(model, compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                    sampler=sampler, target_accept=target_accept, progressbar=progressbar,
-                   prior_draws=prior_draws)
+                   prior_draws=prior_draws, prior_model=lambda: _prior_model(model, table, s, ref))
     result = ScalingFit._from_sampling(
         tree, spec=s, runs=table, reference=ref, seed=seed, sampler=sampler,
         settings={"draws": draws, "tune": tune, "chains": chains,
+                  "coordinates": model._bayescale.get("coordinates", "natural"),
                   "target_accept": target_accept, "flops": table.attrs.get("flops", "")},
     )
     if s.groups and not result.diagnostics.ok:
@@ -296,12 +302,25 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
 
 
 def _data_names(model) -> list[str]:
-    return [name for name in model.named_vars if name.startswith("x_") or name in ("y",
-                                                                                    "group_idx")]
+    """The ``pm.Data`` containers a refit on new runs replaces (inputs, centres, rough starts)."""
+    return [name for name in model.named_vars
+            if name.startswith(("x_", "xbar_", "id0_")) or name in ("y", "group_idx")]
+
+
+def _prior_model(model, table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float]):
+    """The model to draw prior samples from: the fitted one, or its natural-coordinate twin.
+
+    A model in identified coordinates holds its priors in a Potential (they are the spec's priors
+    on the law's parameters), which forward sampling cannot draw from; the same priors in the
+    law's own coordinates can.
+    """
+    if model._bayescale.get("coordinates") != "identified":
+        return model
+    return build_model(table, spec.replace(coordinates="natural"), reference=ref)
 
 
 def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, target_accept,
-            progressbar, prior_draws):
+            progressbar, prior_draws, prior_model=None):
     import pymc as pm
 
     seed_int = int(seed)
@@ -341,10 +360,10 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
         from bayescale.inference.compile_cache import log_likelihood
 
         log_likelihood(tree, model)  # pm.compute_log_likelihood, compiled once per structure
-        if prior_draws:
-            with _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
-                prior = pm.sample_prior_predictive(draws=prior_draws,
-                                                   random_seed=int(seed_int) + 1)
+    if prior_draws:
+        with (prior_model() if prior_model is not None else model), \
+                _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
+            prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed_int) + 1)
             for group in ("prior", "prior_predictive"):
                 if group in prior.children:
                     tree[group] = prior[group]
@@ -400,7 +419,8 @@ def prior_predictive(
 
     s = resolve_spec(law, spec, **overrides)
     table = _prepare(runs, s, columns, flops)
-    model = build_model(table, s, reference=resolve_reference(table, s))
+    model = build_model(table, s.replace(coordinates="natural"),
+                        reference=resolve_reference(table, s))
     with model:
         return pm.sample_prior_predictive(draws=draws, random_seed=seed)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 from bayescale.laws.broken import BROKEN_POWER
 from bayescale.laws.chinchilla import CHINCHILLA
 from bayescale.laws.compute import COMPUTE
@@ -24,7 +24,7 @@ from bayescale.laws.kaplan import KAPLAN
 from bayescale.laws.links import DOWNSTREAM_ERROR, LOSS_TO_LOSS
 from bayescale.laws.overtraining import OVERTRAINING
 
-__all__ = ["LAWS", "Law", "Parameter", "get_law", "register_law"]
+__all__ = ["LAWS", "Law", "Parameter", "PowerTerm", "PowerTerms", "get_law", "register_law"]
 
 LAWS: dict[str, Law] = {
     CHINCHILLA.name: CHINCHILLA,

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Law", "Parameter"]
+__all__ = ["Law", "Parameter", "PowerTerm", "PowerTerms"]
 
 Support = Literal["real", "positive"]
 Role = Literal["exponent", "offset", "scale", "shape"]
@@ -72,6 +72,67 @@ class Parameter:
     support: Support = "real"
     role: Role = "scale"
     source: str = ""
+
+
+@dataclass(frozen=True)
+class PowerTerm:
+    """One decaying term ``exp(scale - multiplier * exponent * x[input])`` of a law's loss.
+
+    Parameters
+    ----------
+    scale : str
+        The sampled parameter holding the log of the term at the reference scale (``log_A0``).
+    exponent : str
+        The sampled parameter of its decay (``alpha``).
+    input : str
+        The centred input it decays along (``N``).
+    multiplier : float
+        The term decays as ``exp(-multiplier * exponent * x)`` (2 for Gadre et al.'s ``2 eta``).
+    slope : bool
+        Whether the identified coordinates may sample this term's log-slope in place of its
+        exponent: False where the exponent is shared by several terms or the term bends.
+
+    Examples
+    --------
+    >>> from bayescale.laws import PowerTerm
+    >>> PowerTerm("log_A0", "alpha", "N").multiplier
+    1.0
+    """
+
+    scale: str
+    exponent: str
+    input: str
+    multiplier: float = 1.0
+    slope: bool = True
+
+
+@dataclass(frozen=True)
+class PowerTerms:
+    """A law whose loss is an offset plus decaying power terms, ``E + sum_k term_k``.
+
+    Declaring it lets the model sample such a law in coordinates the data identify (the loss,
+    its log-slopes and the shares of the offset and each term at the centre of the data;
+    :mod:`bayescale.modeling.identified`) instead of the ridge-prone ``(E, log A0, alpha)``.
+
+    Examples
+    --------
+    >>> from bayescale.laws import get_law
+    >>> [t.exponent for t in get_law("chinchilla").structure.terms]
+    ['alpha', 'beta']
+    """
+
+    offset: str
+    terms: tuple[PowerTerm, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The sampled parameters these coordinates replace (offset, scales, sloped exponents)."""
+        out = [self.offset]
+        for t in self.terms:
+            out.append(t.scale)
+            if t.slope:
+                out.append(t.exponent)
+        return tuple(out)
 
 
 LogLossFn = Callable[[ModuleType, Mapping[str, Any], Mapping[str, Any]], Any]
@@ -115,6 +176,9 @@ class Law:
         NUTS target acceptance used when a fit does not set one (default 0.9).  Laws whose
         posteriors diverge at 0.9 under simulation-based calibration (and whose ranks then fail
         the uniformity test) default to 0.99.
+    structure : PowerTerms, optional
+        For laws of the form ``E + sum of decaying terms``: which parameters are the offset and
+        the terms, so that fits can sample in identified coordinates.
 
     Examples
     --------
@@ -139,6 +203,7 @@ class Law:
     target: str = "loss"
     reference_of: Mapping[str, str] = field(default_factory=dict)
     target_accept: float = 0.9
+    structure: PowerTerms | None = None
 
     def __post_init__(self) -> None:
         for k, v in self.reference_of.items():

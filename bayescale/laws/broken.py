@@ -20,7 +20,7 @@ log(d1 / C0)`` (where the break sits, in log units from the reference).  Default
 
 from __future__ import annotations
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 
 
 def _log_loss(xp, x, p):
@@ -76,4 +76,5 @@ BROKEN_POWER = Law(
     "a break at compute d1 (sharpness f1).",
     # SBC, 100 simulated designs: 43% of fits diverged at 0.9, none at 0.99.
     target_accept=0.99,
+    structure=PowerTerms("E", (PowerTerm("log_A0", "c0", "C", slope=False),)),
 )

@@ -13,7 +13,7 @@ Default priors, with the published values behind them, are in ``models/chinchill
 
 from __future__ import annotations
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 
 _E_SRC = "Hoffmann 2022 (1.69), Besiroglu 2024 (1.82), Muennighoff 2023 (1.87)"
 _EXP_SRC = "Hoffmann 2022 (0.34, 0.28), Besiroglu 2024 (0.35, 0.37), Muennighoff 2023 (0.35)"
@@ -94,4 +94,5 @@ CHINCHILLA = Law(
     "arXiv:2404.10102.",
     description="Loss as an irreducible term plus separate power laws in parameters N and "
     "training tokens D (Hoffmann et al.'s Approach 3).",
+    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"), PowerTerm("log_B0", "beta", "D"))),
 )

@@ -9,7 +9,7 @@ Default priors, with the published values behind them, are in ``models/compute.t
 
 from __future__ import annotations
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 
 
 def _log_loss(xp, x, p):
@@ -55,4 +55,5 @@ COMPUTE = Law(
     from_natural_fn=_from_natural,
     citation="Kaplan et al. (2020), arXiv:2001.08361; Hoffmann et al. (2022), arXiv:2203.15556.",
     description="Loss as a power law in training compute C with an irreducible term.",
+    structure=PowerTerms("E", (PowerTerm("log_A0", "gamma", "C"),)),
 )

@@ -29,7 +29,7 @@ priors: ``models/datablations.toml``.
 
 from __future__ import annotations
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 
 _SRC = ("Muennighoff et al. 2023, C4 fit: E 1.869, A 520.8, B 1487.7, alpha = beta = 0.3527, "
         "R_D* 15.39, R_N* 5.31")
@@ -125,4 +125,5 @@ DATABLATIONS = Law(
     # SBC, 300 simulated 24-run designs: at 0.9, 46% of fits diverged and the ranks of alpha,
     # beta, log_A0 failed the uniformity test (ECDF p 1e-4); at 0.99, 2% and no failure.
     target_accept=0.99,
+    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"), PowerTerm("log_B0", "beta", "D"))),
 )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from bayescale.laws.base import Law, Parameter
+from bayescale.laws.base import Law, Parameter, PowerTerm, PowerTerms
 
 _LOG6 = math.log(6.0)
 _SRC = ("Gadre et al. 2024 fit eta on C4, RedPajama and RefinedWeb runs <= 411M parameters; "
@@ -84,4 +84,6 @@ OVERTRAINING = Law(
     "downstream tasks, arXiv:2403.08540.",
     description="Loss in compute C and token multiplier M = D / N: a power law in C with one "
     "exponent eta at every amount of over-training (the Chinchilla law with alpha = beta).",
+    structure=PowerTerms("E", (PowerTerm("log_a0", "eta", "N", 2.0, slope=False),
+                                PowerTerm("log_b0", "eta", "D", 2.0, slope=False))),
 )

@@ -41,6 +41,14 @@ import numpy as np
 import pandas as pd
 
 from bayescale.modeling.groups import GroupStructure, effect_names, group_structure, term_names
+from bayescale.modeling.identified import (
+    SCALE,
+    IdentifiedCoords,
+    initial_values,
+    law_params,
+    supports_identified,
+)
+from bayescale.modeling.noise import NU_MIN, observe
 from bayescale.modeling.spec import ModelSpec
 
 __all__ = [
@@ -52,6 +60,7 @@ __all__ = [
     "group_labels",
     "resolve_centered",
     "resolve_reference",
+    "uses_identified",
 ]
 
 OBS_DIM = "run"
@@ -181,14 +190,18 @@ def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
 
 
 def free_variable_names(spec: ModelSpec) -> list[str]:
-    """Names of the free (sampled) variables of the model of ``spec``, noise included.
+    """Names of the variables whose convergence a fit checks, noise included.
+
+    In natural coordinates these are the model's free variables.  In identified coordinates
+    (:mod:`bayescale.modeling.identified`) the law parameters derived from them stand in for the
+    standardised ``id_*`` variables, so that diagnostics speak of ``E`` and ``alpha``.
 
     Examples
     --------
     >>> from bayescale.modeling import default_spec
     >>> from bayescale.modeling.model import free_variable_names
     >>> spec = default_spec("compute").replace(groups=("dataset", "setup"), grouping="crossed",
-    ...                                        centered=())
+    ...                                        centered=(), coordinates="natural")
     >>> free_variable_names(spec)[:4]
     ['E_mu', 'E_tau_dataset', 'E_z_dataset', 'E_tau_setup']
     """
@@ -198,7 +211,15 @@ def free_variable_names(spec: ModelSpec) -> list[str]:
         raise ValueError("resolve centered='auto' first (resolve_centered(runs, spec))")
     names: list[str] = []
     multi = spec.grouping != "combined"
+    replaced = IdentifiedCoords.of(spec.law_obj).replaced if uses_identified(spec) else ()
     for p in spec.law_obj.params:
+        if p.name in replaced:  # derived from identified coordinates: diagnose the parameter
+            if spec.pooling_of(p.name) == "pooled":
+                en = effect_names(p.name, "", False)
+                names += [f"{p.name}_mu", en["tau"], p.name]
+            else:
+                names.append(p.name)
+            continue
         if spec.pooling_of(p.name) != "pooled":
             names.append(p.name)
             continue
@@ -251,6 +272,179 @@ def _pooled(p, spec: ModelSpec, structure: GroupStructure):
                 eff = tau * pm.Normal(names["z"], 0.0, 1.0, dims=term.dim)
             u = u + (eff if not structure.multi_term else eff[term.cell_index])
     return pm.Deterministic(p.name, pt.exp(u) if positive else u, dims=GROUP_DIM)
+
+
+def uses_identified(spec: ModelSpec) -> bool:
+    """Whether the model of ``spec`` samples in identified coordinates.
+
+    ``coordinates = "auto"`` uses them wherever :func:`~bayescale.modeling.identified.
+    supports_identified` allows; ``"identified"`` insists (a :class:`SpecError` says why it
+    cannot); ``"natural"`` never uses them.
+
+    Examples
+    --------
+    >>> from bayescale.modeling import default_spec
+    >>> from bayescale.modeling.model import uses_identified
+    >>> uses_identified(default_spec("chinchilla")), uses_identified(default_spec("kaplan"))
+    (True, False)
+    """
+    if spec.coordinates == "natural":
+        return False
+    ok, why = supports_identified(spec)
+    if not ok and spec.coordinates == "identified":
+        from bayescale.errors import SpecError
+
+        raise SpecError(f"coordinates = 'identified' is not possible here: {why}; use 'auto'")
+    return ok
+
+
+def _nu_variable(prior_dict: Mapping[str, Any]):
+    """Student-t degrees of freedom: the spec's prior truncated below at ``NU_MIN`` (= 2).
+
+    Above 2 a new run's loss has a finite mean and variance; the default Gamma(2, 0.1) prior
+    puts only 1.7% of its mass below 2, so the truncation leaves the prior nearly unchanged.
+    """
+    import pymc as pm
+
+    prior = _prior(prior_dict)
+    if any(isinstance(v, _Prior) for v in prior.kwargs.values()):
+        return _variable(prior, "nu")  # a hyper-prior on nu: leave it as the user wrote it
+    try:
+        return pm.Truncated("nu", prior.dist.dist(**prior.kwargs), lower=NU_MIN)
+    except Exception as exc:
+        from bayescale.errors import SpecError
+
+        raise SpecError(f"invalid prior for 'nu': {exc}") from None
+
+
+def _prior_logp(prior_dict: Mapping[str, Any], value):
+    """Summed log-density of the spec's prior at ``value`` (a tensor)."""
+    import pymc as pm
+
+    prior = _prior(prior_dict)
+    try:
+        return pm.logp(prior.dist.dist(**prior.kwargs), value).sum()
+    except Exception as exc:
+        from bayescale.errors import SpecError
+
+        raise SpecError(f"invalid prior {dict(prior_dict)!r}: {exc}") from None
+
+
+def _identified_block(law, spec: ModelSpec, structure, x_np, y_np, gidx, n_groups, per_group):
+    """Sample the law's offset, scales and exponents in identified coordinates.
+
+    Adds the standardised free variables ``id_*``, the data-derived centres (``pm.Data``), the
+    derived law parameters as Deterministics under their own names, and one Potential holding
+    the spec's priors at the derived values plus the log-Jacobian
+    (:mod:`bayescale.modeling.identified`).  Pooled parameters get the centred hierarchical
+    density ``u(theta_g) ~ Normal(u(theta_mu), tau)``.  Returns the derived parameters.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    coords = IdentifiedCoords.of(law)
+    if _noncentred_identified(spec, coords, n_groups):
+        return _identified_nc_block(law, spec, structure, x_np, y_np, gidx, n_groups, per_group,
+                                    coords)
+    dims = GROUP_DIM if spec.groups else None
+    init = initial_values(coords, y_np, x_np, gidx, n_groups)
+    data = {k: pm.Data(k, v, dims=dims) for k, v in init.items()}
+    w = {name: pm.Flat(name, dims=dims) for name in coords.free_names}
+    level = data["id0_l"] + SCALE["l"] * w["id_l"]
+    z = {s: data[f"id0_z_{s}"] + SCALE["z"] * w[f"id_z_{s}"] for s in coords.scales}
+    log_g = {e: data[f"id0_log_g_{e}"] + SCALE["log_g"] * w[f"id_log_g_{e}"]
+             for e, sl in zip(coords.exponents, coords.sloped, strict=True) if sl}
+    fixed = {e: per_group[e] for e, sl in zip(coords.exponents, coords.sloped, strict=True)
+             if not sl}
+    xbar = {k[len("xbar_"):]: v for k, v in data.items() if k.startswith("xbar_")}
+    params, log_jac = law_params(pt, coords, level, z, log_g, fixed, xbar)
+    terms = [log_jac.sum()]
+    for name in coords.replaced:
+        value = params[name]
+        p = law.parameter(name)
+        if spec.pooling_of(name) == "pooled":
+            names = effect_names(name, structure.terms[0].name, False)
+            mu = _variable(_prior(spec.priors[name]), f"{name}_mu")
+            tau = pm.HalfNormal(names["tau"], sigma=spec.pool_scale_of(name))
+            positive = p.support == "positive"
+            u = pt.log(value) if positive else value
+            centre = pt.log(mu) if positive else mu
+            terms.append(pm.logp(pm.Normal.dist(centre, tau), u).sum())
+            if positive:
+                terms.append(-u.sum())  # density of theta_g, not of log theta_g
+            pm.Deterministic(names["u"], u, dims=dims)
+        else:
+            terms.append(_prior_logp(spec.priors[name], value))
+        params[name] = pm.Deterministic(name, value, dims=dims)
+    pm.Potential("identified_prior", pt.add(*terms))
+    return {name: params[name] for name in coords.replaced}
+
+
+
+#: Below this many groups, the default hierarchy samples the pooled offset and exponents
+#: non-centred (:func:`_identified_nc_block`).  Measured at defaults (4 x 1000, seed 0) on the
+#: real hierarchies of ``benchmarks/robustness.py``: with 3 groups (gadre_small by dataset) the
+#: centred identified form diverged 189-215 times where the group scales ``tau`` approach 0 (a
+#: funnel: three groups cannot pin ``tau``), the non-centred one 0 times; with 5, 15 and 24 groups
+#: (misfitting by learning rate, porian, gadre_small by dataset x validation) the centred form
+#: mixed better (R-hat 1.005 / 1.003 / 1.014 against 1.021 / 1.059 / 1.015, 15-17 leapfrog
+#: steps per draw against 77-199).
+FEW_GROUPS = 5
+
+
+def _noncentred_identified(spec: ModelSpec, coords: IdentifiedCoords, n_groups: int) -> bool:
+    """Few groups, default pooling (offset and exponents pooled, term scales per group)."""
+    if not spec.groups or spec.grouping != "combined" or n_groups >= FEW_GROUPS:
+        return False
+    pooled = [coords.offset] + [e for e, sl in zip(coords.exponents, coords.sloped, strict=True)
+                                if sl]
+    return (all(spec.pooling_of(n) == "pooled" for n in pooled)
+            and all(spec.pooling_of(n) == "independent" for n in coords.scales)
+            and all(sl for sl in coords.sloped))
+
+
+def _identified_nc_block(law, spec, structure, x_np, y_np, gidx, n_groups, per_group, coords):
+    """Non-centred pooled offset and exponents; each group's term scales from its reducible loss.
+
+    Per group: ``theta_g = exp(log theta_mu + tau z_g)`` for the pooled offset and exponents (the
+    non-centred form, free of the funnel at small ``tau``), and the term scales from the group's
+    reducible loss at its centre, ``R_g`` (``log R_g`` sampled), split among the terms by
+    additive log-ratios ``s_g``: ``A_k(centre) = R_g q_k(s_g)``.  The Jacobian of
+    ``(log R, s) -> log A_k(centre)`` is 1 and the shift to the reference scale is a shear, so
+    the scales' priors enter as they are.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from bayescale.modeling.identified import _alr_inverse
+
+    dims = GROUP_DIM
+    init = initial_values(coords, y_np, x_np, gidx, n_groups)
+    values: dict[str, Any] = {}
+    for name in [coords.offset, *coords.exponents]:
+        values[name] = _pooled(law.parameter(name), spec.replace(centered=()), structure)
+    # rough reducible loss at the centre and its split, from the data-derived start
+    log_fe = -np.log1p(sum(np.exp(init[f"id0_z_{s}"]) for s in coords.scales))
+    r0 = init["id0_l"] + np.log1p(-np.exp(log_fe))
+    data = {"id0_r": pm.Data("id0_r", r0, dims=dims)}
+    for k, name in enumerate(coords.scales[1:], start=1):
+        data[f"id0_s_{name}"] = pm.Data(f"id0_s_{name}",
+                                        init[f"id0_z_{name}"] - init[f"id0_z_{coords.scales[0]}"],
+                                        dims=dims)
+    xbar = {k[len("xbar_"):]: pm.Data(k, v, dims=dims) for k, v in init.items()
+            if k.startswith("xbar_")}
+    log_r = data["id0_r"] + SCALE["l"] * pm.Flat("id_r", dims=dims)
+    splits = [data[f"id0_s_{n}"] + SCALE["z"] * pm.Flat(f"id_s_{n}", dims=dims)
+              for n in coords.scales[1:]]
+    log_q = _alr_inverse(pt, splits) if splits else [log_r * 0.0]
+    terms = []
+    for k, (name, e, inp, m) in enumerate(zip(coords.scales, coords.exponents, coords.inputs,
+                                             coords.multipliers, strict=True)):
+        value = log_r + log_q[k] + m * values[e] * xbar[inp]
+        terms.append(_prior_logp(spec.priors[name], value))
+        values[name] = pm.Deterministic(name, value, dims=dims)
+    pm.Potential("identified_prior", pt.add(*terms))
+    return values
 
 
 def build_model(
@@ -326,7 +520,11 @@ def build_model(
 
         per_obs: dict[str, Any] = {}
         per_group: dict[str, Any] = {}
+        identified = uses_identified(spec)
+        replaced = IdentifiedCoords.of(law).replaced if identified else ()
         for p in law.params:
+            if p.name in replaced:
+                continue
             mode = spec.pooling_of(p.name)
             prior = spec.priors[p.name]
             if mode == "shared":
@@ -342,6 +540,15 @@ def build_model(
                 per_obs[p.name] = value[g]
                 per_group[p.name] = value
 
+        if identified:
+            y_np = np.log(runs[law.target].to_numpy(dtype=float))
+            x_np = {k: np.log(runs[k].to_numpy(dtype=float)) - logref[k] for k in law.inputs}
+            derived = _identified_block(law, spec, structure, x_np, y_np,
+                                        gidx if spec.groups else None, len(order), per_group)
+            for name, value in derived.items():
+                per_group[name] = value
+                per_obs[name] = value[g] if spec.groups else value
+
         natural = law.to_natural_fn(pt, per_group, logref)
         dims = GROUP_DIM if spec.groups else None
         for name, value in natural.items():
@@ -352,10 +559,10 @@ def build_model(
 
         mu_obs = law.log_loss_fn(pt, x, per_obs)
         sigma = _variable(_prior(spec.noise_priors["sigma"]), "sigma")
-        if spec.likelihood == "normal":
-            pm.Normal(OBSERVED, mu=mu_obs, sigma=sigma, observed=y, dims=OBS_DIM)
-        else:
-            nu = _variable(_prior(spec.noise_priors["nu"]), "nu")
-            pm.StudentT(OBSERVED, nu=nu, mu=mu_obs, sigma=sigma, observed=y, dims=OBS_DIM)
-    model._bayescale = {"reference": ref, "groups": list(order), "spec": spec}
+        nu = None
+        if spec.likelihood == "student_t":
+            nu = _nu_variable(spec.noise_priors["nu"])
+        observe(OBSERVED, spec.likelihood, mu_obs, sigma, nu, y, OBS_DIM)
+    model._bayescale = {"reference": ref, "groups": list(order), "spec": spec,
+                        "coordinates": "identified" if identified else "natural"}
     return model

@@ -41,7 +41,11 @@ LIKELIHOODS = ("normal", "student_t")
 POOLING = ("shared", "pooled", "independent")
 NOISE_PARAMS = {"normal": ("sigma",), "student_t": ("sigma", "nu")}
 _TOP_KEYS = {"name", "law", "description", "reference", "priors", "likelihood", "groups", "pooling",
-             "grouping", "centered"}
+             "grouping", "centered", "coordinates"}
+#: Sampling coordinates: ``"identified"`` (the law's loss, log-slopes and shares of the loss at the
+#: centre of the data; :mod:`bayescale.modeling.identified`), ``"natural"`` (the law's own
+#: parameters) or ``"auto"`` (identified wherever the law and the pooling allow it).
+COORDINATES = ("auto", "identified", "natural")
 _LIK_KEYS = {"family", "priors"}
 _POSITIVE_DISTS = {
     "LogNormal",
@@ -149,6 +153,13 @@ class ModelSpec:
         default) centres every pooled parameter of a combined grouping whose groups have a
         median of at least 15 runs, and none otherwise
         (:func:`bayescale.modeling.model.resolve_centered`; a fit records the choice).
+    coordinates : {"auto", "identified", "natural"}
+        The coordinates NUTS samples in; the priors stay those of the law's parameters either
+        way.  ``"identified"`` samples the law's log-loss, log-slopes and the shares of the loss
+        at the centre of the data, which the runs pin down, and derives the law's parameters from
+        them (:mod:`bayescale.modeling.identified`); ``"natural"`` samples the law's parameters
+        directly; ``"auto"`` (the default) is ``"identified"`` wherever the law and the pooling
+        allow it.
     name, description : str
         Free text recorded in the fit.
 
@@ -170,6 +181,7 @@ class ModelSpec:
     pool_scale: Mapping[str, float] = field(default_factory=dict)
     grouping: str = "combined"
     centered: tuple[str, ...] | str = "auto"
+    coordinates: str = "auto"
     name: str = ""
     description: str = ""
 
@@ -277,6 +289,11 @@ class ModelSpec:
                     f"{self.grouping} grouping: use identifiers other than {list(RESERVED_DIMS)} "
                     "(rename with columns={...})"
                 )
+        if self.coordinates not in COORDINATES:
+            raise SpecError(
+                f"coordinates = {self.coordinates!r}{_suggest(str(self.coordinates), COORDINATES)}"
+                f"; use one of {list(COORDINATES)}"
+            )
         centered = self.centered
         if centered == "auto":
             return
@@ -389,6 +406,8 @@ class ModelSpec:
             d["grouping"] = self.grouping
         if self.centered != "auto":
             d["centered"] = list(self.centered)
+        if self.coordinates != "auto":
+            d["coordinates"] = self.coordinates
         return d
 
     @classmethod
@@ -432,6 +451,7 @@ class ModelSpec:
                 pool_scale=dict(d.get("pool_scale", {})),
                 grouping=d.get("grouping", "combined"),
                 centered=d.get("centered", "auto"),
+                coordinates=d.get("coordinates", "auto"),
                 name=str(d.get("name", "")),
                 description=str(d.get("description", "")),
             )
@@ -453,7 +473,7 @@ class ModelSpec:
         lines = []
         for key in ("name", "law", "description"):
             lines.append(f"{key} = {_toml_value(d[key])}")
-        for key in ("groups", "grouping", "centered"):
+        for key in ("groups", "grouping", "centered", "coordinates"):
             if key in d:
                 lines.append(f"{key} = {_toml_value(d[key])}")
         lines += ["", "[reference]"] + [f"{k} = {_toml_value(v)}" for k, v in d["reference"].items()]
