@@ -18,17 +18,29 @@ results are nutpie's; only where the machine code comes from changes.
 
 If anything in this path fails (a nutpie or PyTensor release that changed the private helpers
 it uses, a graph PyTensor does not cache), it falls back to ``nutpie.compile_pymc_model``.
+
+Reproducibility: everything here is compiled under :func:`strict_math`, i.e. without numba's
+fastmath flags (PyTensor turns them on by default).  Fastmath lets LLVM evaluate a sum in any
+order and fuse multiplies into adds, and it chooses differently depending on how the code is
+assembled: the Chinchilla model's log-density gradient computed by code compiled in the process
+and by the same code loaded from PyTensor's cache differed in the last bits (bisecting the cache
+traced it to one fused gradient kernel), which NUTS amplifies into different draws and
+divergence counts for the same seed.  Without fastmath every floating-point operation is
+evaluated as written, so the same bits come out however the code was compiled or loaded (and
+these models sample as fast).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["compile_nutpie", "log_likelihood"]
+__all__ = ["compile_nutpie", "log_likelihood", "strict_math"]
 
 _log = logging.getLogger(__name__)
 
@@ -80,6 +92,25 @@ def bayescale_expand(dim, expanded, x_, out_, ud_):
 """
 
 
+@contextlib.contextmanager
+def strict_math() -> Iterator[None]:
+    """Compile PyTensor's numba code inside the block without fastmath (bit-reproducible).
+
+    PyTensor reads ``config.numba__fastmath`` when it generates and jit-decorates a function, so
+    functions compiled in the block keep IEEE semantics when they run later.  Their cache entries
+    are keyed apart from fastmath ones (PyTensor adds the flag to its cache keys).
+
+    Examples
+    --------
+    >>> with strict_math():                                      # doctest: +SKIP
+    ...     fn = model.compile_fn(...)
+    """
+    import pytensor
+
+    with pytensor.config.change_flags(numba__fastmath=False):
+        yield
+
+
 def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
     """Compile ``model`` for ``nutpie.sample`` with the numba backend, cached on disk.
 
@@ -106,12 +137,14 @@ def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
     """
     import nutpie
 
-    if cache:
-        try:
-            return _compile_cached(model)
-        except Exception as exc:  # any failure: nutpie's own (uncached) compile is always right
-            _log.info("persistent nutpie compile cache not used (%s: %s)", type(exc).__name__, exc)
-    return nutpie.compile_pymc_model(model, backend="numba")
+    with strict_math():  # bit-identical draws from a fresh and a cached compile (module doc)
+        if cache:
+            try:
+                return _compile_cached(model)
+            except Exception as exc:  # any failure: nutpie's own (uncached) compile is right
+                _log.info("persistent nutpie compile cache not used (%s: %s)",
+                          type(exc).__name__, exc)
+        return nutpie.compile_pymc_model(model, backend="numba")
 
 
 def _compile_cached(model: Any) -> Any:
@@ -222,10 +255,12 @@ def _signature(kind: str) -> Any:
 def log_likelihood(tree: Any, model: Any) -> None:
     """Add the pointwise ``log_likelihood`` group to ``tree``, re-using a compiled function.
 
-    The same numbers as ``pm.compute_log_likelihood(tree, model=model)``, which compiles its
-    function again on every call (about 1 s, a quarter of an in-process refit of the
-    Chinchilla model).  The compiled function is kept on ``model``; bayescale re-uses a model
-    for every fit of the same structure and swaps its data, and the function follows the swap.
+    The same numbers as ``pm.compute_log_likelihood(tree, model=model)`` under
+    :func:`strict_math` (compiled without fastmath, so that a fresh and a cached compile agree
+    bit for bit), which compiles its function again on every call (about 1 s, a quarter of an
+    in-process refit of the Chinchilla model).  The compiled function is kept on ``model``;
+    bayescale re-uses a model for every fit of the same structure and swaps its data, and the
+    function follows the swap.
 
     Examples
     --------
@@ -241,9 +276,10 @@ def log_likelihood(tree: Any, model: Any) -> None:
     if cached is None:
         # the posterior holds constrained values, so evaluate the model without transforms
         umodel = remove_value_transforms(model)
-        fn = umodel.compile_fn(inputs=umodel.value_vars,
-                               outs=umodel.logp(vars=list(umodel.observed_RVs), sum=False),
-                               on_unused_input="ignore")
+        with strict_math():
+            fn = umodel.compile_fn(inputs=umodel.value_vars,
+                                   outs=umodel.logp(vars=list(umodel.observed_RVs), sum=False),
+                                   on_unused_input="ignore")
         model._bayescale_loglik = (umodel, fn)
     else:
         umodel, fn = cached
