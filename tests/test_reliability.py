@@ -66,18 +66,19 @@ def test_single_group_in_a_hierarchical_fit_is_an_error():
         bs.fit(runs, "chinchilla", groups=["family"], progressbar=False)
 
 
-def test_loss_as_perplexity_or_bits_warns_through_fit():
+def test_loss_as_perplexity_stops_and_bits_warn_through_fit():
+    """Perplexity stops the fit (issue 14: the README says such mistakes stop); bits warn."""
     ppl = grid_runs(n_sizes=2, n_ratios=4).assign(loss=lambda d: np.exp(d["loss"]) * 4)
-    with pytest.warns(DataWarning, match="perplexity"), pytest.raises(RunsTableError):
-        bs.fit(ppl, "chinchilla", progressbar=False)  # then fails on the 2 model sizes
+    with pytest.raises(RunsTableError, match="looks like perplexity"):
+        bs.fit(ppl, "chinchilla", progressbar=False)
     bits = grid_runs(n_sizes=2, n_ratios=4).rename(columns={"loss": "val_bpb"})
     with pytest.warns(DataWarning, match=r"'val_bpb' looks like bits.*math.log\(2\)"), \
             pytest.raises(RunsTableError):
         bs.fit(bits, "chinchilla", columns={"val_bpb": "loss"}, progressbar=False)
     named = grid_runs(n_sizes=2, n_ratios=4).rename(columns={"loss": "eval_ppl"})
-    with pytest.warns(DataWarning, match=r"'eval_ppl' looks like perplexity"), \
-            pytest.raises(RunsTableError):
+    with pytest.raises(RunsTableError, match=r"'eval_ppl' looks like perplexity") as err:
         bs.fit(named, "chinchilla", columns={"eval_ppl": "loss"}, progressbar=False)
+    assert str(err.value).count("perplexity") >= 1
 
 
 def test_log_perplexity_is_not_mistaken_for_perplexity():
@@ -159,13 +160,14 @@ def test_cli_spec_file_errors(tmp_path, capsys):
 
 
 def test_cli_prints_data_warnings_then_the_error(tmp_path):
-    """In a real shell the warning (perplexity) and the error (two sizes) both reach the user."""
+    """In a real shell the warning (bits per byte) and the error (two sizes) both reach the user."""
     csv = tmp_path / "runs.csv"
-    ppl = grid_runs(n_sizes=2, n_ratios=4).assign(loss=lambda d: np.exp(d["loss"]) * 4)
-    ppl.to_csv(csv, index=False)
-    proc = _cli(["fit", str(csv), "--out", str(tmp_path / "fit.nc"), "--no-progress"])
+    bits = grid_runs(n_sizes=2, n_ratios=4).rename(columns={"loss": "val_bpb"})
+    bits.to_csv(csv, index=False)
+    proc = _cli(["fit", str(csv), "--columns", "val_bpb=loss", "--out",
+                 str(tmp_path / "fit.nc"), "--no-progress"])
     assert proc.returncode == 2, proc.stderr
-    assert "DataWarning" in proc.stderr and "perplexity" in proc.stderr
+    assert "DataWarning" in proc.stderr and "bits" in proc.stderr
     assert "bayescale: error: column 'N' has only 2 distinct values" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.csv"]

@@ -33,6 +33,9 @@ class Diagnostics:
         Parameter with the largest R-hat and the smallest ESS.
     problems : list of str
         Plain-language description of each failed check with advice.
+    notes : list of str
+        Advisories that do not fail the fit (for example a Student-t ``nu`` at its lower bound,
+        naming the runs the likelihood treats as outliers).
 
     Examples
     --------
@@ -51,6 +54,7 @@ class Diagnostics:
     draws: int
     worst: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,12 +115,30 @@ class Diagnostics:
             f"min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f}, "
             f"min E-BFMI {self.min_bfmi:.2f} ({self.chains} chains x {self.draws} draws)"
         )
+        notes = "".join(f"\n  note: {n}" for n in self.notes)
         if self.ok:
-            return head + ": all checks passed"
-        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+            return head + ": all checks passed" + notes
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems) + notes
 
 
-def diagnose(tree: Any, var_names: list[str]) -> Diagnostics:
+def _chain_modes(post, name: str) -> str:
+    """A sentence when the chains of ``name`` sit in separate modes, else ``""``."""
+    a = np.asarray(post[name])
+    a = a.reshape(a.shape[0], a.shape[1], -1)
+    worst, text = 0.0, ""
+    for j in range(a.shape[2]):
+        x = a[:, :, j]
+        med = np.median(x, axis=1)
+        within = float(np.mean(np.quantile(x, 0.75, axis=1) - np.quantile(x, 0.25, axis=1)))
+        gap = float(med.max() - med.min()) / max(within, 1e-300)
+        if gap > 1.5 and gap > worst:
+            worst = gap
+            text = (f"the chains sit in different modes of {name!r} (chain medians "
+                    + ", ".join(f"{m:.3g}" for m in np.sort(med)) + ")")
+    return text
+
+
+def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> Diagnostics:
     """Compute :class:`Diagnostics` from a DataTree with posterior and sample_stats.
 
     Parameters
@@ -125,6 +147,9 @@ def diagnose(tree: Any, var_names: list[str]) -> Diagnostics:
         Result of sampling.
     var_names : list of str
         Free parameters to check (deterministics are functions of them).
+    settings : dict, optional
+        The sampler settings used (``target_accept``, ``draws``, ``tune``), so that advice
+        never suggests a setting already in use.
 
     Examples
     --------
@@ -170,24 +195,40 @@ def diagnose(tree: Any, var_names: list[str]) -> Diagnostics:
             min_bfmi = float(np.min(
                 np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)))
 
+    settings = settings or {}
+    ta = float(settings.get("target_accept", 0.0) or 0.0)
+    n_draws = int(settings.get("draws", draws) or draws)
+    more = f"draws={2 * n_draws}, tune={2 * int(settings.get('tune', n_draws) or n_draws)}"
     problems = []
     if div:
+        if ta < 0.99:
+            fix = ("Refit with target_accept=0.99 (bayescale fit --target-accept 0.99, or "
+                   "retry=True)")
+        else:
+            fix = ("target_accept is already 0.99, so a smaller step will not help: the "
+                   "geometry is the problem (in a hierarchy, pool fewer parameters or add "
+                   "groups; otherwise tighten weak priors or use a law with fewer parameters)")
         problems.append(
             f"{div} divergent transitions: the posterior has regions NUTS cannot explore, so "
-            "intervals may be wrong. Refit with target_accept=0.95 or 0.99 "
-            "(bayescale fit --target-accept 0.99); if they persist, tighten weak priors or "
-            "use a law with fewer parameters"
+            f"intervals may be wrong. {fix}"
         )
     if chains > 1 and max_rhat > RHAT_MAX:
-        problems.append(
-            f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: chains disagree. Run "
-            "longer (draws=2000, tune=2000) or check for multiple modes"
-        )
+        modes = _chain_modes(post, rname)
+        if modes:
+            problems.append(
+                f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: {modes}. More draws "
+                "will not merge them; the runs do not decide between the two curves"
+            )
+        else:
+            problems.append(
+                f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: chains disagree. Run "
+                f"longer ({more}, or retry=True)"
+            )
     if min_ess_b < ESS_MIN_PER_CHAIN * chains or min_ess_t < ESS_MIN_PER_CHAIN * chains:
         problems.append(
             f"effective sample size is low (bulk {min_ess_b:.0f}, tail {min_ess_t:.0f} for "
             f"{ename!r}; want {ESS_MIN_PER_CHAIN * chains}): interval ends are noisy. Increase "
-            "draws"
+            f"draws ({more}, or retry=True)"
         )
     if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
         problems.append(

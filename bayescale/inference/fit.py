@@ -137,7 +137,7 @@ def fit(
     target_accept: float | None = None,
     progressbar: bool = True,
     prior_draws: int = 500,
-    retry: bool = False,
+    retry: bool = True,
     warn: bool = True,
 ):
     """Fit a scaling law to training runs and return a :class:`~bayescale.ScalingFit`.
@@ -179,7 +179,10 @@ def fit(
         Prior (and prior predictive) draws stored with the fit for prior-vs-posterior checks;
         0 to skip.
     retry : bool
-        If the fit has divergences, refit once with ``target_accept=0.99`` (opt-in).
+        If the fit fails its diagnostics, refit once with the remedy that fits the failure
+        (default True): divergences -> ``target_accept=0.99``; R-hat or ESS -> twice the draws
+        and warm-up.  The first attempt's diagnostics are kept in ``fit.meta["settings"]``
+        (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
         Emit a :class:`~bayescale.ConvergenceWarning` when diagnostics fail.
 
@@ -242,17 +245,35 @@ def fit(
         if advice:
             result.diagnostics = _replace(result.diagnostics,
                                           problems=[*result.diagnostics.problems, *advice])
-    if retry and result.diagnostics.divergences and target_accept < 0.99:
-        _log.info("%d divergent transitions at target_accept=%g: refitting at 0.99",
-                  result.diagnostics.divergences, target_accept)
-        again = fit(table, spec=s, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                    sampler=sampler, target_accept=0.99, progressbar=progressbar,
-                    prior_draws=prior_draws, retry=False, warn=warn)
+    notes = _outlier_notes(result)
+    if notes:
+        from dataclasses import replace as _replace
+
+        result.diagnostics = _replace(result.diagnostics,
+                                      notes=[*result.diagnostics.notes, *notes])
+    remedy = _remedy(result.diagnostics, target_accept, draws, tune) if retry else None
+    if remedy is not None:
+        _log.info("the fit failed its diagnostics (%s): refitting with %s",
+                  "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
+        again = fit(table, spec=s, draws=remedy.get("draws", draws),
+                    tune=remedy.get("tune", tune), chains=chains, cores=cores, seed=seed,
+                    sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
+                    progressbar=progressbar, prior_draws=prior_draws, retry=False, warn=False)
         settings = json.loads(again.meta["settings"])
-        settings["retried"] = {"target_accept": target_accept,
-                               "divergences": result.diagnostics.divergences}
+        settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
+                               "divergences": result.diagnostics.divergences,
+                               "max_rhat": result.diagnostics.max_rhat,
+                               "min_ess_bulk": result.diagnostics.min_ess_bulk}
         again.meta["settings"] = json.dumps(settings)
-        return again
+        if not again.diagnostics.ok:
+            from dataclasses import replace as _replace
+
+            limit = (f"bayescale already refitted once with {remedy} after the first fit failed; "
+                     "more sampler settings will not fix this, the model or the runs need a "
+                     "change (see above)")
+            again.diagnostics = _replace(again.diagnostics,
+                                         problems=[*again.diagnostics.problems, limit])
+        result = again
     if warn and not result.diagnostics.ok:
         warnings.warn(
             "the fit's sampling diagnostics failed:\n" + str(result.diagnostics),
@@ -260,6 +281,53 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+#: Largest draws per chain a retry asks for (the remedy for R-hat / ESS doubles the draws).
+RETRY_MAX_DRAWS = 4000
+
+
+def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
+    """The sampler settings that address a failed fit, or None when nothing would help."""
+    if diag.ok:
+        return None
+    if diag.divergences:
+        return {"target_accept": 0.99} if target_accept < 0.99 else None
+    if 2 * draws <= RETRY_MAX_DRAWS and any(("R-hat" in p and "different modes" not in p)
+                                            or "effective sample" in p for p in diag.problems):
+        return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
+    return None
+
+
+def _outlier_notes(result) -> list[str]:
+    """A note when Student-t ``nu`` sits near its bound of 2, naming the most outlying runs."""
+    if result.spec.likelihood != "student_t" or "nu" not in result.tree["posterior"]:
+        return []
+    from bayescale.modeling.noise import NU_MIN
+
+    nu = float(np.median(np.asarray(result.tree["posterior"]["nu"])))
+    if nu >= NU_MIN + 1.0:
+        return []
+    post = result.tree["posterior"]
+    if "log_likelihood" not in result.tree.children:
+        return []
+    ll = np.asarray(result.tree["log_likelihood"]["log_loss"])
+    score = -ll.reshape(-1, ll.shape[-1]).mean(axis=0)  # runs the law fits worst score highest
+    sigma = float(np.median(np.asarray(post["sigma"])))
+    order = np.argsort(score)[::-1][:5]
+    runs = result.runs
+    cols = [c for c in ("N", "D", "C") if c in runs.columns][:2]
+    law_target = result.law.target
+    named = "; ".join(
+        f"row {runs.index[i]} (" + ", ".join(f"{c} = {float(runs[c].iloc[i]):.3g}" for c in cols)
+        + f", {law_target} = {float(runs[law_target].iloc[i]):.4g})" for i in order)
+    return [
+        f"the Student-t degrees of freedom nu = {nu:.2f} sit near their lower bound {NU_MIN:g}: "
+        f"the likelihood treats several runs as outliers (noise scale {sigma:.3g} on log loss). "
+        f"The runs the law fits worst: {named}. Check them (a diverged or unfinished run, a "
+        "different learning rate or set-up); drop them, fit the best run per (N, D) "
+        "(bayescale.data.runs.envelope), or give the set-up column as groups="
+    ]
 
 
 # Compiled models re-used across fits of the same structure (spec, reference scales, groups):
@@ -304,7 +372,7 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
 def _data_names(model) -> list[str]:
     """The ``pm.Data`` containers a refit on new runs replaces (inputs, centres, rough starts)."""
     return [name for name in model.named_vars
-            if name.startswith(("x_", "xbar_", "id0_")) or name in ("y", "group_idx")]
+            if name.startswith(("x_", "xbar_", "id0_", "bound_")) or name in ("y", "group_idx")]
 
 
 def _prior_model(model, table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float]):
@@ -325,7 +393,9 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
 
     seed_int = int(seed)
     _log.info("sampling %d chains x %d draws (+%d warm-up) with %s", chains, draws, tune, sampler)
-    with model, warnings.catch_warnings():
+    from bayescale.inference.compile_cache import strict_math
+
+    with model, warnings.catch_warnings(), strict_math():
         warnings.filterwarnings("ignore", message=".*np.dot.*", category=RuntimeWarning)
         if sampler == "nutpie":
             import nutpie
@@ -361,7 +431,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
 
         log_likelihood(tree, model)  # pm.compute_log_likelihood, compiled once per structure
     if prior_draws:
-        with (prior_model() if prior_model is not None else model), \
+        with (prior_model() if prior_model is not None else model), strict_math(), \
                 _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
             prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed_int) + 1)
             for group in ("prior", "prior_predictive"):

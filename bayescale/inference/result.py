@@ -151,7 +151,7 @@ class ScalingFit:
 
         law = spec.law_obj
         free = [v for v in tree["posterior"].data_vars if v in cls._free_names(spec)]
-        diag = diagnose(tree, free)
+        diag = diagnose(tree, free, settings)
         meta = {
             "bayescale_version": _version(),
             "format_version": FORMAT_VERSION,

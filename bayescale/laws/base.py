@@ -179,6 +179,10 @@ class Law:
     structure : PowerTerms, optional
         For laws of the form ``E + sum of decaying terms``: which parameters are the offset and
         the terms, so that fits can sample in identified coordinates.
+    bounded_by : mapping
+        Positive parameters the law needs below the smallest observed value of an input (in
+        units of its reference scale), e.g. ``{"e_src": "loss"}``: fits sample them as a share
+        of that smallest value.
 
     Examples
     --------
@@ -204,6 +208,7 @@ class Law:
     reference_of: Mapping[str, str] = field(default_factory=dict)
     target_accept: float = 0.9
     structure: PowerTerms | None = None
+    bounded_by: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for k, v in self.reference_of.items():

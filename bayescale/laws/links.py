@@ -81,8 +81,9 @@ LOSS_TO_LOSS = Law(
     "loss).",
     # SBC, 100 simulated designs: 95% of fits diverged at 0.9 and still 85% at 0.99 (the
     # posterior crowds e_src against the smallest source loss); 0.99 is the better default,
-    # and such fits warn.
+    # and such fits warn.  Fits now sample e_src as a share of the smallest source loss.
     target_accept=0.99,
+    bounded_by={"e_src": "loss"},
 )
 
 

@@ -330,6 +330,38 @@ def _prior_logp(prior_dict: Mapping[str, Any], value):
         raise SpecError(f"invalid prior {dict(prior_dict)!r}: {exc}") from None
 
 
+def _bounded_params(spec: ModelSpec) -> dict[str, str]:
+    """Law parameters sampled as a share of the smallest observed input (``law.bounded_by``).
+
+    Only shared parameters (single fits) and only outside ``coordinates = "natural"``.
+    """
+    if spec.coordinates == "natural":
+        return {}
+    return {k: v for k, v in spec.law_obj.bounded_by.items()
+            if spec.pooling_of(k) == "shared" and not any(
+                isinstance(a, Mapping) for a in spec.priors[k].get("kwargs", {}).values())}
+
+
+def _bounded_below_data(name: str, prior_dict: Mapping[str, Any], bound: float):
+    """A positive parameter that the law requires below ``bound`` (the smallest centred input).
+
+    Sampled as ``theta = bound * sigmoid(eta)`` (``eta`` free, variable ``id_<name>``) with the
+    spec's prior on ``theta`` and the Jacobian ``bound * s (1 - s)``: the prior's mass above the
+    bound, where every such run would have an undefined likelihood, is cut off, and NUTS never
+    steps into it (in the law's own coordinate it crowded against the bound and diverged).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    b = pm.Data(f"bound_{name}", np.asarray(bound))
+    eta = pm.Flat(f"id_{name}")
+    log_s = -pt.softplus(-eta)
+    log_1ms = -pt.softplus(eta)
+    value = pm.Deterministic(name, b * pt.exp(log_s))
+    pm.Potential(f"{name}_prior", _prior_logp(prior_dict, value) + pt.log(b) + log_s + log_1ms)
+    return value
+
+
 def _identified_block(law, spec: ModelSpec, structure, x_np, y_np, gidx, n_groups, per_group):
     """Sample the law's offset, scales and exponents in identified coordinates.
 
@@ -522,12 +554,18 @@ def build_model(
         per_group: dict[str, Any] = {}
         identified = uses_identified(spec)
         replaced = IdentifiedCoords.of(law).replaced if identified else ()
+        bounded = _bounded_params(spec)
         for p in law.params:
             if p.name in replaced:
                 continue
             mode = spec.pooling_of(p.name)
             prior = spec.priors[p.name]
-            if mode == "shared":
+            if p.name in bounded:
+                centred = np.log(runs[bounded[p.name]].to_numpy(dtype=float)) - \
+                    logref[bounded[p.name]]
+                value = _bounded_below_data(p.name, prior, float(np.exp(centred.min())))
+                per_obs[p.name] = per_group[p.name] = value
+            elif mode == "shared":
                 value = _variable(_prior(prior), p.name)
                 per_obs[p.name] = value
                 per_group[p.name] = value
@@ -564,5 +602,5 @@ def build_model(
             nu = _nu_variable(spec.noise_priors["nu"])
         observe(OBSERVED, spec.likelihood, mu_obs, sigma, nu, y, OBS_DIM)
     model._bayescale = {"reference": ref, "groups": list(order), "spec": spec,
-                        "coordinates": "identified" if identified else "natural"}
+                        "coordinates": "identified" if identified or bounded else "natural"}
     return model
