@@ -11,7 +11,8 @@ caches (so compile times are cold):
 
 Synthetic configurations: ``G`` groups x ~50 runs (a 10 x 5 grid of model sizes and tokens per
 parameter per group, :func:`bayescale.data.synthetic.simulate_hierarchy`), Chinchilla law with
-the default pooling (E, alpha, beta pooled, non-centred; log_A0, log_B0 independent per group).
+the default pooling (E, alpha, beta pooled; log_A0, log_B0 independent per group) and the default
+coordinates (identified, :mod:`bayescale.modeling.identified`; ``--natural`` for the law's own).
 Real configurations, prepared as in ``tests/test_hierarchy_fit.py``: ``porian`` (``val=None``,
 15 configurations = data set x set-up, the 1,745 isoFLOP points cut to half a decade of N around
 each curve's minimum: 1,024 points) and ``gadre`` (``validation="all"``: 3 training sets x 8
@@ -70,7 +71,7 @@ def _runs(name: str, groups: int, seed: int):
 
 
 def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed: int,
-            centered: bool) -> dict[str, Any]:
+            centered: bool, natural: bool = False) -> dict[str, Any]:
     import numpy as np
 
     import bayescale as bs
@@ -81,11 +82,14 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     kw: dict[str, Any] = {"groups": cols}
     if centered:
         kw["centered"] = ["E", "alpha", "beta"]
+    if natural:
+        kw["coordinates"] = "natural"
     spec = fit_mod.resolve_spec("chinchilla", **kw)
     table = fit_mod._prepare(runs, spec, None, 6.0)
     ref = resolve_reference(table, spec)
     out: dict[str, Any] = {"config": name, "groups": int(table.groupby(cols).ngroups),
-                           "points": len(table), "centered": centered}
+                           "points": len(table), "centered": centered,
+                           "coordinates": "natural" if natural else "identified"}
     t = time.perf_counter()
     build_model(table, spec, reference=ref)
     out["build_s"] = time.perf_counter() - t
@@ -104,7 +108,7 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     out["grad_ms"] = 1e3 * statistics.median(times)
     t = time.perf_counter()
     fit = bs.fit(table, spec=spec, draws=draws, tune=tune, chains=chains, seed=seed,
-                 progressbar=False, warn=False, prior_draws=0)
+                 progressbar=False, warn=False, prior_draws=0, retry=False)  # one fit's cost
     out["fit_s"] = time.perf_counter() - t
     out["sample_s"] = float(fit.tree["posterior"].attrs.get("sampling_time", np.nan))
     steps = np.asarray(fit.tree["sample_stats"]["n_steps"])
@@ -167,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--centered", action="store_true",
                    help="sample E, alpha, beta effects centred (default non-centred)")
+    p.add_argument("--natural", action="store_true",
+                   help="sample in the law's own parameters (the baseline before identified "
+                        "coordinates)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--borrowing", default=None,
                    help="instead of timing: borrowing-strength check on 'synthetic' or 'gadre'")
@@ -181,13 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.real != "none":
         configs += [(r, 0) for r in a.real.split(",") if r]
     rows = []
-    cols = ("config", "groups", "points", "n_dim", "build_s", "compile_s", "grad_ms", "sample_s",
+    cols = ("config", "coordinates", "groups", "points", "n_dim", "build_s", "compile_s", "grad_ms", "sample_s",
             "fit_s", "steps", "ms_per_draw", "min_ess_bulk", "ess_per_s", "divergences",
             "max_rhat")
     print(" | ".join(cols), flush=True)
     for name, g in configs:
         r = measure(name, g, draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed,
-                    centered=a.centered)
+                    centered=a.centered, natural=a.natural)
         rows.append(r)
         print(" | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols),
               flush=True)

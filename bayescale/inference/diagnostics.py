@@ -129,9 +129,14 @@ def _chain_modes(post, name: str) -> str:
     for j in range(a.shape[2]):
         x = a[:, :, j]
         med = np.median(x, axis=1)
-        within = float(np.mean(np.quantile(x, 0.75, axis=1) - np.quantile(x, 0.25, axis=1)))
+        iqr = np.quantile(x, 0.75, axis=1) - np.quantile(x, 0.25, axis=1)
+        within = float(np.mean(iqr))
         gap = float(med.max() - med.min()) / max(within, 1e-300)
-        if gap > 1.5 and gap > worst:
+        # a mode is where a chain stays: its two halves agree (a slowly drifting chain's do not)
+        half = x.shape[1] // 2
+        drift = np.abs(np.median(x[:, :half], axis=1) - np.median(x[:, half:], axis=1))
+        stationary = bool(np.all(drift < 0.5 * np.maximum(iqr, 1e-300)))
+        if stationary and gap > 1.5 and gap > worst:
             worst = gap
             text = (f"the chains sit in different modes of {name!r} (chain medians "
                     + ", ".join(f"{m:.3g}" for m in np.sort(med)) + ")")

@@ -293,8 +293,10 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
         return None
     if diag.divergences:
         return {"target_accept": 0.99} if target_accept < 0.99 else None
-    if 2 * draws <= RETRY_MAX_DRAWS and any(("R-hat" in p and "different modes" not in p)
-                                            or "effective sample" in p for p in diag.problems):
+    if any("different modes" in p for p in diag.problems):
+        return None  # more draws do not merge modes; the advice says what would
+    if 2 * draws <= RETRY_MAX_DRAWS and any("R-hat" in p or "effective sample" in p
+                                            for p in diag.problems):
         return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
     return None
 
