@@ -15,7 +15,16 @@ moves the posterior much more than leaving one run out, so high ``k`` values are
 they are reported, not hidden.  No refits are made.
 
 LOO answers "which law predicts a new run *inside* the range of the data"; for "which law
-predicts the *bigger* runs" use :func:`bayescale.backtest`.
+predicts the *bigger* runs" use :func:`bayescale.backtest`.  Pass its result as
+``compare(fits, backtest=bt)`` to put both rankings side by side: where they disagree, the
+comparison says so and that the backtest is the one that answers an extrapolation question.
+
+Two things make a law's ``elpd`` untrustworthy, and both are flagged in the table's ``warning``
+column and in the printed comparison rather than ranked silently: a fit that failed its sampling
+diagnostics (its posterior, and so its LOO, may be wrong), and an effective number of parameters
+``p_loo`` far above the fit's free parameters (more than :data:`P_LOO_FACTOR` = 1.5 times the
+law's plus the noise model's, for a fit without groups), the sign of a misspecified law or of a
+few runs that dominate the fit (Vehtari et al. 2017, sec. 4; the loo package's ``p_loo`` advice).
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["P_LOO_FACTOR", "Comparison", "compare"]
 
 OBSERVED = "log_loss"
+#: ``p_loo`` above this multiple of a fit's free parameters (law + noise) is flagged.
+P_LOO_FACTOR = 1.5
 _RUN_COLUMNS = ("N", "D", "U", "C", "loss", "error", "target_loss")
 
 
@@ -43,7 +54,11 @@ class Comparison:
     table : pandas.DataFrame
         ArviZ's comparison table, best law first: ``rank``, ``elpd``, ``p``, ``se``,
         ``elpd_diff``, ``dse``, ``weight`` (stacking), ``p_worse``, ``diag_diff``,
-        ``diag_elpd``, plus ``n_high_k`` (runs or groups above the Pareto-k threshold).
+        ``diag_elpd``, plus ``n_high_k`` (runs or groups above the Pareto-k threshold) and
+        ``warning`` (empty, or why the law's elpd is not to be trusted: failed sampling
+        diagnostics, ``p_loo`` far above the free parameters).  With a backtest also
+        ``backtest_elpd`` (summed log predictive density of the held-out larger runs) and
+        ``backtest_rank`` (0 = best).
     pointwise : pandas.DataFrame
         One row per law and run (or group): ``law``, ``unit`` (row label of ``fit.runs`` or the
         group label), ``elpd_i``, ``pareto_k``, ``high_k`` and the run's ``N``, ``D``... columns.
@@ -55,6 +70,11 @@ class Comparison:
         ``"loo"`` or ``"logo by <columns>"``.
     elpd : dict
         The ArviZ ``ELPDData`` of each law.
+    notes : tuple of str
+        The warnings in full sentences, and the verdict of the backtest against LOO.
+    backtest : pandas.DataFrame or None
+        Per law: predictions of held-out runs scored (``n``, over all cutoffs), ``elpd`` and
+        ``rank`` in the backtest.
 
     Examples
     --------
@@ -70,6 +90,8 @@ class Comparison:
     threshold: float
     kind: str
     elpd: Mapping[str, Any] = field(repr=False)
+    notes: tuple[str, ...] = ()
+    backtest: pd.DataFrame | None = None
 
     def difference(self, a: str, b: str) -> tuple[float, float]:
         """``elpd(a) - elpd(b)`` and its standard error from the paired pointwise differences.
@@ -87,7 +109,8 @@ class Comparison:
         return float(diff.sum()), float(np.sqrt(len(diff) * np.var(diff)))
 
     def __str__(self) -> str:
-        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight", "p", "n_high_k")
+        cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "weight", "p", "n_high_k",
+                            "backtest_elpd", "backtest_rank", "warning")
                 if c in self.table.columns]
         text = [f"PSIS-{self.kind.upper() if self.kind == 'loo' else self.kind} comparison "
                 f"(elpd on the log scale of the target; higher is better)",
@@ -103,6 +126,7 @@ class Comparison:
                                                     float_format=lambda x: f"{x:.4g}"))
         else:
             text.append(f"all Pareto k <= {self.threshold:.2f}")
+        text += [f"- {note}" for note in self.notes]
         return "\n".join(text)
 
     def _repr_html_(self) -> str:
@@ -122,6 +146,78 @@ def _check_same_runs(fits: Mapping[str, Any]) -> None:
                 f"{len(y)} observations, or different values); LOO compares laws on identical "
                 "data, so fit every law to the same runs table"
             )
+
+
+def _free_params(fit) -> int | None:
+    """Free parameters of a fit without groups (law + noise model); None for a hierarchy."""
+    from bayescale.modeling.spec import NOISE_PARAMS
+
+    if fit.spec.groups:
+        return None
+    return len(fit.law.params) + len(NOISE_PARAMS[fit.spec.likelihood])
+
+
+def _law_warnings(name: str, fit, p_loo: float, check_p: bool) -> tuple[list[str], list[str]]:
+    """(short flags for the table, sentences for the notes) about one law's elpd."""
+    short, notes = [], []
+    if not fit.diagnostics.ok:
+        short.append("diagnostics failed")
+        first = fit.diagnostics.problems[0] if fit.diagnostics.problems else "see fit.check()"
+        notes.append(
+            f"{name!r} failed its sampling diagnostics ({first}); its posterior and so its elpd "
+            "may be wrong: repair the fit (fit.check() gives the remedy) before ranking it"
+        )
+    n_free = _free_params(fit) if check_p else None
+    if n_free is not None and np.isfinite(p_loo) and p_loo > P_LOO_FACTOR * n_free:
+        short.append(f"p_loo {p_loo:.3g} > {P_LOO_FACTOR:g} x {n_free} parameters")
+        notes.append(
+            f"{name!r} has p_loo = {p_loo:.3g} effective parameters for {n_free} free ones "
+            f"(law + noise): the law is misspecified for these runs or a few runs dominate the "
+            "fit; look at its Pareto k and elpd_i in .pointwise and at the runs it fits worst "
+            "before trusting its rank"
+        )
+    return short, notes
+
+
+def _backtest_scores(bt: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Per law: held-out runs scored, summed lpd and rank, on the runs every law was scored on."""
+    if not isinstance(bt, pd.DataFrame) or not {"law", "lpd"} <= set(bt.columns):
+        raise ValueError(
+            "backtest= takes the DataFrame returned by bayescale.backtest (columns 'law' and "
+            f"'lpd'); got {type(bt).__name__}"
+            + (f" with columns {list(bt.columns)}" if isinstance(bt, pd.DataFrame) else "")
+        )
+    shared = [name for name in labels if name in set(bt["law"])]
+    if len(shared) < 2:
+        raise ValueError(
+            f"the backtest scores laws {sorted(set(bt['law']))} but the fits are labelled "
+            f"{list(labels)}; at least two must match: label the fits as the backtest's laws"
+        )
+    keys = [c for c in ("cutoff", "run") if c in bt.columns]
+    rows = bt[bt["law"].isin(shared)]
+    if keys:  # the held-out runs every law was scored on, so that the sums compare
+        wide = rows.pivot_table(index=keys, columns="law", values="lpd", aggfunc="sum")
+        wide = wide[shared].dropna()
+        elpd, n = wide.sum(), len(wide)
+    else:
+        elpd, n = rows.groupby("law")["lpd"].sum(), rows.groupby("law").size().min()
+    out = pd.DataFrame({"n": n, "elpd": [float(elpd[name]) for name in shared]}, index=shared)
+    out["rank"] = out["elpd"].rank(ascending=False, method="first").astype(int) - 1
+    return out
+
+
+def _backtest_note(loo_order: Sequence[str], scores: pd.DataFrame) -> str:
+    loo = [name for name in loo_order if name in scores.index]
+    lfo = list(scores.sort_values("rank").index)
+    if loo == lfo:
+        return (f"The leave-future-out backtest ({scores['n'].iloc[0]} predictions of held-out "
+                f"larger runs) ranks the laws as LOO does: {' > '.join(lfo)}.")
+    return (f"LOO and the leave-future-out backtest disagree: LOO ranks {' > '.join(loo)}, the "
+            f"backtest {' > '.join(lfo)} ({scores['n'].iloc[0]} predictions of held-out larger "
+            "runs).  LOO "
+            "scores new runs inside the range of the data (interpolation); the backtest scores "
+            "the larger runs each law was not fitted to (extrapolation), so for a budget beyond "
+            "the runs go by the backtest.")
 
 
 def _group_tree(fit, cols: Sequence[str]):
@@ -158,8 +254,13 @@ def compare(
     groups: str | Sequence[str] | None = None,
     method: str = "stacking",
     reference: str | None = None,
+    backtest: pd.DataFrame | None = None,
 ) -> Comparison:
     """Compare fitted laws by PSIS-LOO (or leave-one-group-out) and flag high Pareto k runs.
+
+    Laws whose elpd is not to be trusted are flagged (column ``warning``, and a sentence in the
+    printed comparison): fits that failed their sampling diagnostics, and fits without groups
+    whose ``p_loo`` exceeds :data:`P_LOO_FACTOR` times their free parameters (law + noise).
 
     Parameters
     ----------
@@ -174,16 +275,24 @@ def compare(
         How ArviZ computes the model weights.
     reference : str, optional
         Law to compute ``elpd_diff`` against (default: the best).
+    backtest : pandas.DataFrame, optional
+        The result of :func:`bayescale.backtest` on the same runs, with laws labelled as the
+        fits are.  Adds ``backtest_elpd`` and ``backtest_rank`` (summed log predictive density
+        of the held-out larger runs every law was scored on) and says whether the backtest
+        ranks the laws as LOO does; where they disagree, the backtest answers the question
+        about extrapolation (LOO scores interpolation).
 
     Returns
     -------
     Comparison
-        ``table`` (ArviZ's compare table plus ``n_high_k``), ``pointwise``, ``high_k``.
+        ``table`` (ArviZ's compare table plus ``n_high_k`` and ``warning``), ``pointwise``,
+        ``high_k``, ``notes``.
 
     Raises
     ------
     ValueError
-        If fewer than two fits are given, or the fits were made on different runs.
+        If fewer than two fits are given, the fits were made on different runs, or the backtest
+        scores fewer than two of the fits' labels.
 
     Examples
     --------
@@ -191,6 +300,8 @@ def compare(
     >>> runs = bs.datasets.load("datablations", main_only=True)
     >>> fits = {law: bs.fit(runs, law) for law in ("chinchilla", "datablations")}  # doctest: +SKIP
     >>> print(bs.compare(fits))                                                    # doctest: +SKIP
+    >>> bt = bs.backtest(runs, ["chinchilla", "datablations"])                     # doctest: +SKIP
+    >>> bs.compare(fits, backtest=bt).table[["elpd", "backtest_rank", "warning"]]  # doctest: +SKIP
     """
     import arviz as az
 
@@ -236,7 +347,21 @@ def compare(
     n_high = pointwise.groupby("law")["high_k"].sum()
     table = table.copy()
     table["n_high_k"] = [int(n_high.get(name, 0)) for name in table.index]
+    flags, notes = [], []
+    for name in table.index:
+        short, sentences = _law_warnings(name, fits[name], float(elpd[name].p), not cols)
+        flags.append("; ".join(short))
+        notes += sentences
+    table["warning"] = flags
+    scores = None
+    if backtest is not None:
+        scores = _backtest_scores(backtest, list(table.index))
+        table["backtest_elpd"] = [scores["elpd"].get(name, np.nan) for name in table.index]
+        table["backtest_rank"] = pd.array([scores["rank"].get(name, pd.NA)
+                                           for name in table.index], dtype="Int64")
+        notes.append(_backtest_note(list(table.index), scores))
     kind = "loo" if not cols else f"logo by {'/'.join(cols)}"
     return Comparison(table=table, pointwise=pointwise,
                       high_k=pointwise[pointwise["high_k"]].reset_index(drop=True),
-                      threshold=threshold, kind=kind, elpd=elpd)
+                      threshold=threshold, kind=kind, elpd=elpd, notes=tuple(notes),
+                      backtest=scores)
