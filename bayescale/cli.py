@@ -6,6 +6,7 @@ Commands::
     bayescale fit RUNS --law chinchilla --out FIT.nc [--spec FILE] [--columns a=N,b=loss]
     bayescale summary FIT.nc
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
+    bayescale predict FIT.nc --C 1e22 | --points points.csv [--out predictions.csv]
     bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale compare RUNS --laws chinchilla,datablations [--logo COLUMN] [--out table.csv]
@@ -92,11 +93,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("fit")
     p.add_argument("--ci", type=float, default=0.95)
 
-    p = sub.add_parser("predict", help="posterior predictive loss at new N, D or C")
+    p = sub.add_parser("predict", help="posterior predictive loss at new N, D or C",
+                       description="Predicted loss with intervals at new points: N and D, or "
+                       "C alone (for a law of N and D: each posterior draw trains at its own "
+                       "compute-optimal split of C).")
     p.add_argument("fit")
     p.add_argument("--N", type=_floats, default=None, help="parameters, e.g. 7e10 or 1e9,1e10")
     p.add_argument("--D", type=_floats, default=None, help="training tokens")
-    p.add_argument("--C", type=_floats, default=None, help="training FLOPs")
+    p.add_argument("--C", type=_floats, default=None,
+                   help="training FLOPs (alone: the loss at the compute-optimal split)")
+    p.add_argument("--points", default=None,
+                   help="CSV / Parquet file of points: columns N and D, or C alone (other "
+                   "columns are copied to the output)")
+    p.add_argument("--out", default=None, help="write the table to this .csv or .parquet file")
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--noise", action="store_true", help="include run-to-run noise (a new run)")
     p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
@@ -309,15 +318,106 @@ def _cmd_summary(a: argparse.Namespace) -> int:
     return 0
 
 
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def _table_suffix(path: str, option: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in _TABLE_SUFFIXES:
+        raise ValueError(f"{option} {path}: give a .csv or .parquet file (got "
+                         f"{suffix or 'no suffix'})")
+    return suffix
+
+
+def _read_points(path: str, inputs: Sequence[str]):
+    """The points file as a table, with the law's input columns checked to be positive numbers."""
+    import numpy as np
+    import pandas as pd
+
+    suffix = _table_suffix(path, "--points")
+    if not Path(path).exists():
+        raise FileNotFoundError(f"--points {path}: no such file")
+    points = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    if points.empty:
+        raise ValueError(f"--points {path} has no rows; give one point per row")
+    for col in [c for c in ("N", "D", "C", *inputs) if c in points.columns]:
+        values = pd.to_numeric(points[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size:
+            rows = ", ".join(str(i) for i in bad[:8]) + (" ..." if bad.size > 8 else "")
+            raise ValueError(
+                f"--points {path}: column {col!r} must hold positive numbers, but rows {rows} "
+                f"(counting from 0 after the header) hold {points[col].iloc[bad[0]]!r}...; "
+                "fix or drop those rows"
+            )
+        points[col] = values
+    return points.reset_index(drop=True)
+
+
+def _write_table(table, path: str) -> None:
+    suffix = _table_suffix(path, "--out")
+    with atomic_path(Path(path)) as tmp:
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+
+
 def _cmd_predict(a: argparse.Namespace) -> int:
     import pandas as pd
 
     import bayescale as bs
 
+    if a.out:
+        _table_suffix(a.out, "--out")  # fail before the work, not after
     fit = bs.load_fit(a.fit)
-    pred = fit.predict(N=a.N, D=a.D, C=a.C, group=a.group, noise=a.noise, ci=a.ci, seed=a.seed)
+    law = fit.law
+    given = {k: v for k, v in (("N", a.N), ("D", a.D), ("C", a.C)) if v is not None}
+    carried = None
+    if a.points:
+        if given:
+            raise ValueError("give the points either as --points FILE or as --N/--D/--C, "
+                             "not both")
+        points = _read_points(a.points, law.inputs)
+        used = [c for c in ("N", "D", "C", *law.inputs) if c in points.columns]
+        given = {c: points[c].to_numpy() for c in dict.fromkeys(used)}
+        carried = points[[c for c in points.columns if c not in given]]
+        if not ({"N", "D"} <= set(given) or "C" in given):
+            raise ValueError(
+                f"--points {a.points} has columns {list(points.columns)}; it needs N and D "
+                "(parameters and tokens), or C (training FLOPs) alone"
+            )
+    nd = set(law.inputs) == {"N", "D"}
+    if nd and "C" in given and not ({"N", "D"} & set(given)):
+        from bayescale.decisions.api import predict_optimal
+
+        table = predict_optimal(fit, given["C"], noise=a.noise, ci=a.ci, group=a.group,
+                                seed=a.seed)
+        if a.group is not None:
+            table.insert(0, "group", a.group)
+        print(("a new run's loss (run-to-run noise included)" if a.noise else "the law's loss")
+              + " at the compute-optimal split of each C, per posterior draw; N, D and "
+              "tokens_per_param are the medians of the per-draw optima")
+    else:
+        if nd and {"N", "D"} <= set(given):
+            given.pop("C", None)  # N and D say which run; C = k N D adds nothing
+        other = {k: v for k, v in given.items() if k not in ("N", "D", "C")}
+        pred = fit.predict(N=given.get("N"), D=given.get("D"), C=given.get("C"), group=a.group,
+                           noise=a.noise, ci=a.ci, seed=a.seed, **other)
+        table = pred.table
+    if carried is not None and len(carried.columns):
+        table = pd.concat([carried, table.reset_index(drop=True)], axis=1)
+    shown = table.drop(columns=["flag"], errors="ignore")
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(pred.table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(shown.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if "flag" in table.columns:
+        for c, flag in zip(table["C"], table["flag"], strict=True):
+            if flag:
+                print(f"flag: at C = {c:.3g} FLOPs {flag}: the split extrapolates the law's "
+                      "trade-off between N and D beyond the runs")
+    if a.out:
+        _write_table(table, a.out)
+        print(f"wrote {len(table)} predictions to {a.out}")
     return 0
 
 
@@ -362,7 +462,13 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
     table = bs.allocate(fit, a.budget, ci=a.ci, group=a.group,
                         flops_per_token=a.flops_per_token)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        print(table.drop(columns="flag").to_string(index=False,
+                                                   float_format=lambda x: f"{x:.4g}"))
+    per_budget = table.iloc[::table["quantity"].nunique()]  # the flag is the same per budget
+    for c, flag in zip(per_budget["budget"], per_budget["flag"], strict=True):
+        if flag:
+            print(f"flag: at {c:.3g} FLOPs {flag}: the split extrapolates the law's trade-off "
+                  "between N and D beyond the runs; add runs near that split before relying on it")
     for c, d in zip(a.budget, extrapolation(fit, a.budget, group=a.group), strict=True):
         if d > 0:
             print(f"note: {c:.3g} FLOPs is {d:.1f} orders of magnitude beyond the largest run; "

@@ -12,6 +12,7 @@ parameters plus the observation-noise parameters ``sigma`` and ``nu``) with
 :func:`risk_averse`          :func:`~bayescale.decisions.risk_averse_allocation`
 :func:`inference_aware`      :func:`~bayescale.decisions.inference_aware_allocation`
 :func:`extrapolation`        how far a budget lies beyond the runs, in orders of magnitude
+:func:`predict_optimal`      the loss of a run that splits a budget compute-optimally
 ===========================  ==============================================================
 
 Training FLOPs default to the convention the fit's runs table was read with (``C = k N D``,
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.decisions._common import DecisionError, positive_values
+from bayescale.decisions._common import DecisionError, positive_values, summarise
 from bayescale.decisions.allocation import allocation_table
 from bayescale.decisions.regret import RegretResult, regret
 from bayescale.decisions.risk import budget_for_target, prob_below
@@ -56,6 +57,7 @@ __all__ = [
     "fit_flops_per_token",
     "inference_aware",
     "plan_regret",
+    "predict_optimal",
     "prob_target",
     "risk_averse",
 ]
@@ -187,7 +189,12 @@ def allocate(
     pandas.DataFrame
         One row per budget x quantity (``N``, ``D``, ``loss``, ``tokens_per_param``) with
         ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` columns.  ``loss`` is the law's loss at
-        the optimum (no run-to-run noise).
+        the optimum (no run-to-run noise).  ``flag`` (the same on every row of a budget) is
+        empty, or says why the allocation lies outside the runs: its tokens per parameter
+        (median, or the widest interval) outside the range of ``D / N`` in the fit's runs, or
+        a median ``N*`` or ``D*`` more than :data:`FAR_BEYOND` (100) times the largest ``N``
+        or ``D`` of the runs.  There the split extrapolates the law's trade-off between
+        parameters and tokens, which the runs never tested.
 
     Raises
     ------
@@ -200,8 +207,137 @@ def allocate(
     >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))          # doctest: +SKIP
     >>> tab.set_index(["budget", "quantity"])["median"]               # doctest: +SKIP
     """
-    return allocation_table(decision_draws(fit, group=group), budgets, ci=ci,
-                            **_opts(fit, flops_per_token, flops, method))
+    table = allocation_table(decision_draws(fit, group=group), budgets, ci=ci,
+                             **_opts(fit, flops_per_token, flops, method))
+    flags = _allocation_flags(fit, table, group)
+    table["flag"] = np.repeat(np.asarray(flags, dtype=object), table["quantity"].nunique())
+    return table
+
+
+#: An allocation whose median ``N*`` or ``D*`` exceeds the runs' largest ``N`` or ``D`` this many
+#: times over is flagged by :func:`allocate`.
+FAR_BEYOND = 100.0
+
+
+def _group_runs(fit: Any, group: str | None) -> pd.DataFrame:
+    """The runs of ``group`` (a label the fit has seen), else all of the fit's runs."""
+    runs = fit.runs
+    if group is not None and fit.groups and str(group) in fit.groups:
+        from bayescale.modeling.model import group_labels
+
+        runs = runs[group_labels(runs, fit.spec.groups) == str(group)]
+    return runs
+
+
+def _allocation_flags(fit: Any, table: pd.DataFrame, group: str | None) -> list[str]:
+    """One flag per budget of an allocation table (``""`` where it stays within the runs)."""
+    from bayescale.plots._style import fmt_count, fmt_num, fmt_times
+
+    runs = _group_runs(fit, group)
+    n_runs, d_runs = (runs[c].to_numpy(dtype=float) for c in ("N", "D"))
+    r_lo, r_hi = float(np.min(d_runs / n_runs)), float(np.max(d_runs / n_runs))
+    span = f"the runs' range {fmt_num(r_lo)} to {fmt_num(r_hi)}"
+    levels = sorted((c[3:] for c in table.columns if c.startswith("lo_")), key=float)
+    wide = levels[-1] if levels else None
+    n_q = table["quantity"].nunique()
+    flags = []
+    for j in range(0, len(table), n_q):  # rows are budget-major: one block per budget
+        q = table.iloc[j:j + n_q].set_index("quantity")
+        parts = []
+        if "tokens_per_param" in q.index:
+            med = float(q.loc["tokens_per_param", "median"])
+            lo, hi = med, med
+            interval = ""
+            if wide is not None:
+                lo, hi = (float(q.loc["tokens_per_param", f"{e}_{wide}"]) for e in ("lo", "hi"))
+                interval = f"{wide}% interval {fmt_num(lo)} to {fmt_num(hi)}"
+            if not r_lo <= med <= r_hi:
+                parts.append(f"tokens per parameter {fmt_num(med)}"
+                             + (f" ({interval})" if interval else "") + f" lies outside {span}")
+            elif lo < r_lo or hi > r_hi:
+                parts.append(f"the tokens per parameter's {interval} reaches outside {span}")
+        for name, top in (("N", float(n_runs.max())), ("D", float(d_runs.max()))):
+            med = float(q.loc[name, "median"]) if name in q.index else 0.0
+            if med > FAR_BEYOND * top:
+                parts.append(f"{name}* = {fmt_count(med)} is {fmt_times(med / top)} the largest "
+                             f"{name} in the runs ({fmt_count(top)})")
+        flags.append("; ".join(parts))
+    return flags
+
+
+def predict_optimal(
+    fit: Any,
+    budgets: Any,
+    *,
+    noise: bool = False,
+    ci: Sequence[float] = (0.5, 0.8, 0.95),
+    group: str | None = None,
+    seed: int | None = 0,
+    flops_per_token: float | None = None,
+    flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    method: str = "auto",
+) -> pd.DataFrame:
+    """Predicted loss of a run that splits each budget compute-optimally, from a fit.
+
+    Every posterior draw trains at its *own* optimal ``(N*, D*)`` for the budget (as in
+    :func:`allocate`), so the interval of the loss includes the uncertainty of the split.  This
+    is what ``fit.predict(C=...)`` cannot do for a law of ``N`` and ``D``: there ``C`` alone
+    does not say which run was trained.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A fitted law with inputs ``("N", "D")``.
+    budgets : float or array_like
+        Training budgets in FLOPs.
+    noise : bool, default False
+        False: the law's loss at the optimum (uncertainty about the curve).  True: one new
+        training run's loss there, run-to-run noise included (the fit's ``sigma`` and ``nu``,
+        drawn by :func:`bayescale.modeling.noise.perturb`).
+    ci : sequence of float, default (0.5, 0.8, 0.95)
+        Equal-tailed credible interval levels.
+    group : str, optional
+        Group of a hierarchical fit (see :func:`decision_draws`).
+    seed : int or None, default 0
+        Seed of the noise draws.
+    flops_per_token, flops, method
+        As in :func:`allocate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``C``, the median ``N``, ``D`` and ``tokens_per_param`` of the
+        per-draw optima, ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` of the loss, and
+        ``flag`` (as in :func:`allocate`: why the split lies outside the runs, or empty).
+
+    Raises
+    ------
+    DecisionError
+        For a non-positive budget or a law without an ``N``/``D`` split.
+
+    Examples
+    --------
+    >>> from bayescale.decisions.api import predict_optimal
+    >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)     # doctest: +SKIP
+    """
+    from bayescale.decisions.allocation import compute_optimal
+    from bayescale.inference.result import interval_table
+    from bayescale.modeling.noise import perturb
+
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    opt = compute_optimal(draws, budgets, **opts)
+    c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
+    log_loss = np.log(opt["loss"])
+    if noise:
+        log_loss = perturb(log_loss, draws["sigma"], draws.get("nu"),
+                           np.random.default_rng(seed))
+    out = pd.DataFrame({"C": c, **{q: np.median(opt[q], axis=0)
+                                   for q in ("N", "D", "tokens_per_param")}})
+    out = pd.concat([out, interval_table(np.exp(log_loss), ci)], axis=1)
+    summary = summarise({q: opt[q] for q in ("N", "D", "tokens_per_param")}, {"budget": c}, ci)
+    out["flag"] = _allocation_flags(fit, summary, group)
+    return out
 
 
 def prob_target(

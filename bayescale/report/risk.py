@@ -438,6 +438,13 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                     f"parameters) is {_times(n_med / n_max)} larger than the largest model in the "
                     f"data ({_count(n_max)})."
                 )
+        from bayescale.decisions.api import allocate
+
+        alloc = allocate(f.fit, f.budgets, ci=(f.ci,), group=f.group, flops_per_token=f.k)
+        flags = alloc["flag"].iloc[::alloc["quantity"].nunique()]  # one per budget
+        warn += [f"Allocation outside the runs: at {_sci(c)} FLOPs {flag}, so the recommended "
+                 f"split extrapolates the law's trade-off between N and D."
+                 for c, flag in zip(f.budgets, flags, strict=True) if flag]
     if f.plan is not None and f.ext_plan > max(0.05, float(f.ext.max()) + 0.05):
         warn.append(f"Your plan's compute ({_sci(f.c_plan)} FLOPs) is {f.ext_plan:.1f} orders "
                     f"of magnitude beyond the largest run.")
