@@ -32,6 +32,7 @@ __all__ = ["Prediction", "ScalingFit", "load_fit"]
 FORMAT_VERSION = "1"
 DEFAULT_CI = (0.5, 0.8, 0.95)
 _RUNS_GROUP = "runs"
+_PPC_GROUP = "posterior_predictive"
 
 
 def _ci_columns(levels: Sequence[float]) -> list[str]:
@@ -464,6 +465,12 @@ class ScalingFit:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fit to a netCDF file atomically (temporary file, then rename).
 
+        The file holds a ``posterior_predictive`` group (the observed ``log_loss`` replicated
+        at every run, one draw per posterior draw, run-to-run noise included), so ArviZ's
+        predictive checks work on the saved and reloaded tree
+        (``arviz.plot_ppc_dist(bs.load_fit(path).tree)``).  It is drawn with numpy from the
+        posterior the first time the fit is saved and kept in ``fit.tree``.
+
         Examples
         --------
         >>> fit.save("chinchilla_fit.nc")   # doctest: +SKIP
@@ -471,6 +478,8 @@ class ScalingFit:
         import xarray as xr
 
         path = Path(path)
+        if _PPC_GROUP not in self.tree.children:  # computed once, kept with the fit
+            self.tree[_PPC_GROUP] = xr.DataTree(_posterior_predictive(self))
         tree = self.tree.copy()
         runs = self.runs.reset_index(drop=True).copy()
         # nullable integers (Int64: seeds, batch sizes) have no netCDF type: stored as floats
@@ -507,6 +516,25 @@ class ScalingFit:
         return path
 
     # ------------------------------------------------------------------ display
+    def plot(self, **kwargs: Any):
+        """The fit's figure: the runs and the law's posterior median and band, loss against compute.
+
+        A shortcut for :func:`bayescale.plots.plot_fit` (``group=``, ``noise=``, ``ci=``,
+        ``extend=``, ``ax=``... are passed on).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> fig = fit.plot(extend=1.5)          # doctest: +SKIP
+        >>> fig.savefig("fit.png")              # doctest: +SKIP
+        """
+        from bayescale.plots.fit_plot import plot_fit
+
+        return plot_fit(self, **kwargs)
+
     def __repr__(self) -> str:
         s = self.summary(ci=0.95)
         head = (f"ScalingFit: law {self.law.name!r} ({self.law.formula}), "
@@ -529,6 +557,44 @@ class ScalingFit:
             f"<small>{html.escape(str(self.diagnostics).splitlines()[0])}</small>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}</div>"
         )
+
+
+def _posterior_predictive(fit: ScalingFit):
+    """Replicates of the observed log loss at the fit's runs, one per posterior draw (numpy).
+
+    The law at each run's inputs (each run's group's parameters in a hierarchy) plus one draw of
+    run-to-run noise (:func:`bayescale.modeling.noise.perturb`), seeded by the fit's seed.
+    """
+    import xarray as xr
+
+    from bayescale.inference.extrapolation import log_mu_draws
+    from bayescale.modeling.model import OBS_DIM, OBSERVED
+    from bayescale.modeling.noise import perturb
+
+    try:
+        seed = int(fit.meta.get("seed"))
+    except (TypeError, ValueError):
+        seed = 0
+    rng = np.random.default_rng([abs(seed), 2])
+    log_mu = log_mu_draws(fit, fit.runs, rng)
+    noise = fit.draws(kind="noise")
+    y = perturb(log_mu, noise["sigma"], noise.get("nu"), rng)
+    post = fit.tree["posterior"]
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    obs = fit.tree["observed_data"][OBSERVED]
+    dim = obs.dims[0] if obs.dims else OBS_DIM
+    da = xr.DataArray(
+        y.reshape(chains, draws, -1), dims=("chain", "draw", dim),
+        coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                dim: obs[dim].values},
+        name=OBSERVED,
+    )
+    return xr.Dataset(
+        {OBSERVED: da},
+        attrs={"description": "the observed log loss replicated at every run: the law at the "
+               "run's inputs plus run-to-run noise, one draw per posterior draw (numpy, "
+               "bayescale.modeling.noise.perturb)"},
+    )
 
 
 def _compression(tree) -> dict[str, dict[str, dict[str, Any]]]:
@@ -663,4 +729,7 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     diag = Diagnostics.from_json(attrs["diagnostics"])
     if saved_spec.groups:
         table.attrs["groups"] = sorted(group_labels(table, saved_spec.groups).unique())
-    return ScalingFit(tree, saved_spec, table, reference, diag, meta)
+    fit = ScalingFit(tree, saved_spec, table, reference, diag, meta)
+    if _PPC_GROUP not in tree.children:  # saved before fits carried one: drawn now
+        fit.tree[_PPC_GROUP] = xr.DataTree(_posterior_predictive(fit))
+    return fit

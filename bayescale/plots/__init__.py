@@ -10,6 +10,10 @@
 - :func:`plot_prior_posterior`: prior against posterior for each parameter.
 - :func:`plot_backtest`: leave-future-out error and coverage against extrapolation distance.
 - :func:`plot_sbc_ecdf`: simulation-based calibration ranks against uniform, simultaneous bands.
+
+``fit.plot()`` is :func:`plot_fit` of a fit.  ArviZ's own plots take ``fit.tree``; a saved (and
+reloaded) fit has a ``posterior_predictive`` group for the predictive checks
+(``arviz.plot_ppc_dist(fit.tree)``, ``arviz.plot_ppc_pit``).
 """
 
 from bayescale.plots.allocation_plot import plot_allocation
