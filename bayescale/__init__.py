@@ -53,6 +53,7 @@ __all__ = [
     "laws",
     "load_fit",
     "load_spec",
+    "next_runs",
     "plan_regret",
     "prior_predictive",
     "prob_target",
@@ -91,6 +92,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "plan_regret": ("bayescale.decisions.api", "plan_regret"),
     "risk_averse": ("bayescale.decisions.api", "risk_averse"),
     "inference_aware": ("bayescale.decisions.api", "inference_aware"),
+    "next_runs": ("bayescale.decisions.design", "next_runs"),
     "write_report": ("bayescale.report", "write_report"),
     "compare": ("bayescale.inference.compare", "compare"),
     "Comparison": ("bayescale.inference.compare", "Comparison"),
@@ -130,6 +132,7 @@ if TYPE_CHECKING:  # pragma: no cover
         prob_target,
         risk_averse,
     )
+    from bayescale.decisions.design import next_runs
     from bayescale.inference.backtest import backtest, backtest_summary
     from bayescale.inference.compare import Comparison, compare
     from bayescale.inference.extrapolation import Discrepancy, learn_discrepancy

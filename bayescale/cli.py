@@ -9,6 +9,8 @@ Commands::
     bayescale predict FIT.nc --C 1e22 | --points points.csv [--out predictions.csv]
     bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
+    bayescale design FIT.nc --budget 5.76e23 --pilot 1e21 [--decision allocation]
+                     [--candidates runs.csv | --isoflop 1e19,1e20] [--out t.csv] [--plot p.png]
     bayescale compare RUNS --laws chinchilla,datablations [--logo COLUMN] [--out table.csv]
     bayescale backtest RUNS --laws chinchilla,datablations [--cutoffs 1e20,1e21] [--discrepancy]
                        [--baseline] [--out backtest.csv] [--plot backtest.png]
@@ -141,6 +143,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--flops-per-token", type=float, default=None,
                    help="k in C = k N D (default: the fit's own convention)")
+
+    p = sub.add_parser("design", help="which pilot runs to train next (value per FLOP)",
+                       description="Recommend a batch of pilot runs that narrows a decision "
+                       "(the compute-optimal N* at --budget by default) most per FLOP, by "
+                       "preposterior importance sampling on the fit's draws (bayescale.next_runs).")
+    p.add_argument("fit")
+    p.add_argument("--budget", type=float, default=None,
+                   help="training FLOPs of the decision, e.g. 5.76e23")
+    p.add_argument("--pilot", type=float, required=True,
+                   help="total FLOPs for the pilot runs, e.g. 1e21 (each run costs at most this)")
+    p.add_argument("--decision", choices=("allocation", "prob_target", "forecast"),
+                   default="allocation", help="what to be surer about (default: N* at --budget)")
+    p.add_argument("--target-loss", type=float, default=None, help="loss target (prob_target)")
+    p.add_argument("--plan", type=_floats, default=None, help="planned run N,D (forecast)")
+    p.add_argument("--candidates", default=None,
+                   help="CSV / Parquet file of candidate runs (columns N and D, or C with one; "
+                   "group for a hierarchical fit); default: a grid around the data")
+    p.add_argument("--isoflop", type=_floats, default=None,
+                   help="candidates on isoFLOP curves at these budgets, e.g. 1e19,1e20")
+    p.add_argument("--group", default=None,
+                   help="group(s) whose decision matters, comma-separated (hierarchical fits)")
+    p.add_argument("--spread", choices=("ci95", "ci80", "sd"), default="ci95")
+    p.add_argument("--outcomes", type=int, default=128, help="simulated outcomes per run")
+    p.add_argument("--max-draws", type=int, default=1000, help="posterior draws used")
+    p.add_argument("--max-runs", type=int, default=None, help="at most this many runs")
+    p.add_argument("--flops-per-token", type=float, default=None,
+                   help="k in C = k N D (default: the fit's own convention)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="CSV file for every candidate's value")
+    p.add_argument("--plot", default=None, help="PNG file for the (N, D) plot of the design")
 
     p = sub.add_parser("sbc", help="simulation-based calibration of a law's fit (slow)",
                        description="Simulation-based calibration (Talts et al. 2018): fit the "
@@ -476,6 +508,47 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_design(a: argparse.Namespace) -> int:
+    import pandas as pd
+
+    import bayescale as bs
+
+    fit = bs.load_fit(a.fit)
+    plan = None
+    if a.plan is not None:
+        if len(a.plan) != 2:
+            raise ValueError(f"--plan takes two numbers N,D (parameters, tokens), e.g. "
+                             f"7e10,1.4e12; got {len(a.plan)} numbers")
+        plan = (a.plan[0], a.plan[1])
+    candidates = None
+    if a.candidates:
+        if not Path(a.candidates).exists():
+            raise FileNotFoundError(f"--candidates {a.candidates}: no such file")
+        candidates = (pd.read_parquet(a.candidates)
+                      if a.candidates.lower().endswith((".parquet", ".pq"))
+                      else pd.read_csv(a.candidates))
+    group = a.group.split(",") if a.group else None
+    res = bs.next_runs(fit, a.budget, pilot=a.pilot, decision=a.decision, target=a.target_loss,
+                       plan=plan, candidates=candidates, isoflop=a.isoflop, group=group,
+                       spread=a.spread, n_outcomes=a.outcomes, max_draws=a.max_draws,
+                       max_runs=a.max_runs, flops_per_token=a.flops_per_token, seed=a.seed)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(res)
+    if a.out:
+        with atomic_path(Path(a.out)) as tmp:
+            res.candidates.to_csv(tmp, index=False)
+        print(f"wrote every candidate's value to {a.out}")
+    if a.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from bayescale.plots import plot_design
+
+        _save_figure(plot_design(fit, res), Path(a.plot))
+        print(f"wrote the design plot to {a.plot}")
+    return 0
+
+
 def _cmd_sbc(a: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -612,6 +685,7 @@ _COMMANDS = {
     "predict": _cmd_predict,
     "report": _cmd_report,
     "allocate": _cmd_allocate,
+    "design": _cmd_design,
     "datasets": _cmd_datasets,
     "spec": _cmd_spec,
     "compare": _cmd_compare,

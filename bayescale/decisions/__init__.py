@@ -20,6 +20,9 @@ decision's uncertainty; nothing here samples or imports PyMC.  From a fit::
 - :mod:`~bayescale.decisions.api`: the same decisions taken from a fit (:func:`allocate`,
   :func:`prob_target`, :func:`budget_for`, :func:`plan_regret`, :func:`risk_averse`,
   :func:`inference_aware`; also exported as ``bayescale.allocate`` ...).
+- :mod:`~bayescale.decisions.design`: which pilot runs to train next, by the expected
+  narrowing of a decision per FLOP (:func:`next_runs`, :func:`design_runs`,
+  :func:`candidate_runs`; ``bayescale.next_runs``).
 
 Training FLOPs are ``flops_per_token * N * D`` (6 by default) unless a FLOP function
 ``flops(N, D)`` is given.  Bad arguments raise :class:`DecisionError` (a ``ValueError``)
@@ -50,6 +53,12 @@ from bayescale.decisions.api import (
     prob_target,
     risk_averse,
 )
+from bayescale.decisions.design import (
+    DesignResult,
+    candidate_runs,
+    design_runs,
+    next_runs,
+)
 from bayescale.decisions.regret import RegretResult, regret
 from bayescale.decisions.risk import (
     budget_for_target,
@@ -68,6 +77,7 @@ from bayescale.decisions.robust import (
 
 __all__ = [
     "DecisionError",
+    "DesignResult",
     "InferenceAwareAllocation",
     "RegretResult",
     "RiskAverseAllocation",
@@ -76,9 +86,11 @@ __all__ = [
     "allocation_table",
     "budget_for",
     "budget_for_target",
+    "candidate_runs",
     "compute_optimal",
     "cvar",
     "decision_draws",
+    "design_runs",
     "expected_loss",
     "exponents",
     "extrapolation",
@@ -87,6 +99,7 @@ __all__ = [
     "inference_aware_allocation",
     "loss_draws",
     "loss_quantile",
+    "next_runs",
     "plan_regret",
     "prob_below",
     "prob_target",

@@ -10,6 +10,7 @@
 - :func:`plot_prior_posterior`: prior against posterior for each parameter.
 - :func:`plot_backtest`: leave-future-out error and coverage against extrapolation distance.
 - :func:`plot_sbc_ecdf`: simulation-based calibration ranks against uniform, simultaneous bands.
+- :func:`plot_design`: candidate pilot runs by value per FLOP and the chosen batch, on (N, D).
 
 ``fit.plot()`` is :func:`plot_fit` of a fit.  ArviZ's own plots take ``fit.tree``; a saved (and
 reloaded) fit has a ``posterior_predictive`` group for the predictive checks
@@ -19,6 +20,7 @@ reloaded) fit has a ``posterior_predictive`` group for the predictive checks
 from bayescale.plots.allocation_plot import plot_allocation
 from bayescale.plots.backtest_plot import plot_backtest
 from bayescale.plots.decision_plot import plot_decision
+from bayescale.plots.design_plot import plot_design
 from bayescale.plots.fit_plot import plot_fit
 from bayescale.plots.group_curves_plot import plot_group_curves
 from bayescale.plots.prior_posterior_plot import plot_prior_posterior
@@ -31,6 +33,7 @@ __all__ = [
     "plot_allocation",
     "plot_backtest",
     "plot_decision",
+    "plot_design",
     "plot_fit",
     "plot_group_curves",
     "plot_prior_posterior",
