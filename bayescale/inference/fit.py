@@ -241,7 +241,10 @@ def fit(
 
         from bayescale.inference.hierarchy import hierarchy_advice
 
-        advice = hierarchy_advice(s, result.diagnostics, table)
+        if model._bayescale.get("coordinates") == "natural":
+            advice = hierarchy_advice(s, result.diagnostics, table)
+        else:  # centring of the replaced parameters is chosen by the identified coordinates
+            advice = _identified_hierarchy_advice(s, result.diagnostics)
         if advice:
             result.diagnostics = _replace(result.diagnostics,
                                           problems=[*result.diagnostics.problems, *advice])
@@ -283,6 +286,19 @@ def fit(
     return result
 
 
+def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
+    """Advice for a hierarchy in identified coordinates (centring is not a user knob there)."""
+    pooled = [p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled"]
+    if diag.divergences and pooled:
+        return [
+            f"hierarchical fit: the group effects of {pooled} funnel where their scales tau "
+            "approach 0 (groups that agree, or too few groups to measure tau); pool fewer "
+            "parameters (pooling={'beta': 'shared'}), give tighter pool_scale, or fit "
+            "coordinates='natural' with centered=() (non-centred, slower)"
+        ]
+    return []
+
+
 #: Largest draws per chain a retry asks for (the remedy for R-hat / ESS doubles the draws).
 RETRY_MAX_DRAWS = 4000
 
@@ -299,6 +315,15 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
                                             for p in diag.problems):
         return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
     return None
+
+
+def _sci(value: float) -> str:
+    """``1.73e9`` rather than Python's ``1.73e+09`` (notes are read by people)."""
+    text = f"{float(value):.3g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{int(exp)}"
+    return text
 
 
 def _outlier_notes(result) -> list[str]:
@@ -321,7 +346,7 @@ def _outlier_notes(result) -> list[str]:
     cols = [c for c in ("N", "D", "C") if c in runs.columns][:2]
     law_target = result.law.target
     named = "; ".join(
-        f"row {runs.index[i]} (" + ", ".join(f"{c} = {float(runs[c].iloc[i]):.3g}" for c in cols)
+        f"row {runs.index[i]} (" + ", ".join(f"{c} = {_sci(runs[c].iloc[i])}" for c in cols)
         + f", {law_target} = {float(runs[law_target].iloc[i]):.4g})" for i in order)
     return [
         f"the Student-t degrees of freedom nu = {nu:.2f} sit near their lower bound {NU_MIN:g}: "
