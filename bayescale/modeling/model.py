@@ -503,9 +503,13 @@ def build_model(
     Returns
     -------
     pymc.Model
-        Free variables are the sampled law parameters (plus ``*_mu``, ``*_tau``, ``*_z`` for
-        pooled ones) and the noise parameters; Deterministics hold the natural parameters
-        (``A``, ``B``...); the observed variable is ``log_loss``.
+        In natural coordinates the free variables are the sampled law parameters (plus
+        ``*_mu``, ``*_tau``, ``*_z`` for pooled ones) and the noise parameters.  In identified
+        coordinates (the default where the law allows, :mod:`bayescale.modeling.identified`)
+        the free variables are the standardised ``id_*`` coordinates, the hyper-parameters and
+        the noise, the law's parameters are Deterministics under their own names, and a
+        Potential holds their priors.  Deterministics hold the natural parameters (``A``,
+        ``B``...); the observed variable is ``log_loss``.
 
     Examples
     --------
@@ -515,6 +519,9 @@ def build_model(
     ...                      "loss": [3.3, 3.1, 2.9, 2.8, 3.0, 2.8, 2.6, 2.5]})
     >>> model = build_model(runs, default_spec("chinchilla"))
     >>> sorted(v.name for v in model.free_RVs)
+    ['id_l', 'id_log_g_alpha', 'id_log_g_beta', 'id_z_log_A0', 'id_z_log_B0', 'nu', 'sigma']
+    >>> natural = build_model(runs, default_spec("chinchilla").replace(coordinates="natural"))
+    >>> sorted(v.name for v in natural.free_RVs)
     ['E', 'alpha', 'beta', 'log_A0', 'log_B0', 'nu', 'sigma']
     """
     import pymc as pm
