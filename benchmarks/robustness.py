@@ -28,7 +28,9 @@ posterior median of the Student-t degrees of freedom ``nu`` (the smallest over g
 per group; small ``nu`` means the likelihood is treating many runs as outliers); and the wall
 time of the ``bayescale.fit`` call (compile, sampling, prior predictive and diagnostics).
 
-A fit *passes* with 0 divergences, R-hat <= 1.01 and bulk ESS >= 400.  The target is n/n
+The ``retried`` column says what the fit's automatic retry changed (``retry=True``, the default,
+refits a failing fit once with the remedy that fits the failure); the diagnostics are those of the
+fit returned.  A fit *passes* with 0 divergences, R-hat <= 1.01 and bulk ESS >= 400.  The target is n/n
 passing at the defaults; issue 12 measured 6/12 before the work on it.
 
 Usage::
@@ -59,7 +61,7 @@ MISFITTING_CSV = SHARED_DATA / "misfitting" / "scaling_results_last_ckpt_only.cs
 RHAT_MAX = 1.01
 ESS_BULK_MIN = 400
 COLUMNS = ["dataset", "fit", "law", "runs", "groups", "divergences", "max R-hat",
-           "min ESS bulk", "min ESS tail", "mean steps", "min nu", "seconds", "status"]
+           "min ESS bulk", "min ESS tail", "mean steps", "min nu", "seconds", "retried", "status"]
 
 
 # --------------------------------------------------------------------------- the data
@@ -182,6 +184,19 @@ def status(d) -> str:
     return "pass" if not failed else "fail: " + ", ".join(failed)
 
 
+def retried(fit) -> str:
+    """What the fit's automatic retry changed (``retry=True``), or "-" if it did not retry."""
+    import json
+
+    first = json.loads(fit.meta.get("settings", "{}")).get("retried")
+    if not first:
+        return "-"
+    settings = json.loads(fit.meta["settings"])
+    changed = [f"{k} {first[k]:g}->{settings[k]:g}" for k in ("target_accept", "draws")
+               if k in first and first[k] != settings.get(k)]
+    return "; ".join(changed) or "yes"
+
+
 def run_one(name: str, sampling: dict) -> dict:
     import bayescale as bs
 
@@ -201,7 +216,7 @@ def run_one(name: str, sampling: dict) -> dict:
         row.update({"divergences": int(d.divergences), "max R-hat": d.max_rhat,
                     "min ESS bulk": d.min_ess_bulk, "min ESS tail": d.min_ess_tail,
                     "mean steps": mean_steps(fit), "min nu": "-" if math.isnan(nu) else nu,
-                    "status": status(d)})
+                    "retried": retried(fit), "status": status(d)})
     except Exception as e:  # one failure is one row, not the end of the run
         message = " ".join(str(e).split())
         row["status"] = f"error: {type(e).__name__}: {message[:200]}"
