@@ -33,6 +33,16 @@ class ProvenanceError(BayescaleError, ValueError):
     """A saved fit does not match what it is being loaded or used with."""
 
 
+class NewGroupError(BayescaleError, ValueError):
+    """A hierarchical fit was asked for an unseen group, but some parameters are per group only.
+
+    The default hierarchy pools the irreducible loss and the exponents and keeps each group's
+    scales (``log_A0``, ``log_B0``) independent, so it predicts its own groups, not a new one;
+    pool the scales (``pooling={"log_A0": "pooled", "log_B0": "pooled"}`` or
+    ``spec="chinchilla_pooled"``) to predict new groups.
+    """
+
+
 class BayescaleWarning(UserWarning):
     """Base class of bayescale's warnings."""
 

@@ -109,8 +109,11 @@ def test_new_group_exponents_are_wider_than_observed_ones(borrowing):
     for name in ("alpha", "beta"):
         rows = t[t["parameter"] == name].set_index("group")["width"]
         assert rows.loc["(new group)"] > rows.drop("(new group)").max()
-    with pytest.raises(ValueError, match="independent per group"):
+    with pytest.raises(bs.NewGroupError, match="independent per group"):
         fit.predict(N=1e9, D=2e10, group="new")
+    with pytest.raises(bs.NewGroupError, match=r"pooling=\{'log_A0': 'pooled'"):
+        bs.allocate(fit, [1e21], group="new")  # one exception type, in decisions too
+    assert any("NewGroupError" in n for n in fit.diagnostics.notes), fit.diagnostics.notes
     g = fit.groups[0]
     ex = bd.exponents(bs.group_draws(fit, g))
     assert 0.3 < np.median(ex["a"]) < 0.7

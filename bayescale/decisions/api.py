@@ -115,8 +115,12 @@ def decision_draws(fit: Any, *, group: str | None = None, seed: int = 0) -> dict
                 f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
                 f"(or group='new' for an unseen group drawn from the population)"
             )
+        from bayescale.errors import NewGroupError
+
         try:
             sampled = fit._params_for_group(group, np.random.default_rng(seed))
+        except NewGroupError:
+            raise  # one exception type for "this hierarchy cannot predict a new group"
         except ValueError as exc:
             raise DecisionError(str(exc)) from None
         nat = fit.law.to_natural(sampled, fit.reference)

@@ -248,7 +248,7 @@ def fit(
         if advice:
             result.diagnostics = _replace(result.diagnostics,
                                           problems=[*result.diagnostics.problems, *advice])
-    notes = _outlier_notes(result)
+    notes = _outlier_notes(result) + _new_group_notes(s)
     if notes:
         from dataclasses import replace as _replace
 
@@ -315,6 +315,20 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
                                             for p in diag.problems):
         return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
     return None
+
+
+def _new_group_notes(spec: ModelSpec) -> list[str]:
+    """Say so when a hierarchy cannot predict an unseen group (parameters per group only)."""
+    if not spec.groups:
+        return []
+    independent = [p for p in spec.law_obj.param_names if spec.pooling_of(p) == "independent"]
+    if not independent:
+        return []
+    return [
+        f"this hierarchy keeps {independent} independent per group, so it predicts its own "
+        "groups, not a new one (group='new' raises NewGroupError); pool them (pooling="
+        + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}) to predict new groups"
+    ]
 
 
 def _sci(value: float) -> str:

@@ -312,9 +312,15 @@ def group_draws(
                 continue
             what = ("a new group" if all(x is None for x in levels.values())
                     else f"group {group_label(group)!r}, which was not observed,")
-            raise ValueError(
+            from bayescale.errors import NewGroupError
+
+            independent = [q.name for q in fit.law.params
+                           if fit.spec.pooling_of(q.name) == "independent"]
+            raise NewGroupError(
                 f"parameter {p.name!r} is independent per group, so {what} has no value of it "
-                f"to draw; pool it (pooling={{{p.name!r}: 'pooled'}}) to predict new groups"
+                f"to draw; refit with {independent} pooled (pooling="
+                + "{" + ", ".join(f"{q!r}: 'pooled'" for q in independent) + "}"
+                + ") to predict new groups"
             )
         else:
             mu = fit.draws([f"{p.name}_mu"])[f"{p.name}_mu"]
