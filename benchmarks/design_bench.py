@@ -16,7 +16,7 @@ Two checks of :func:`bayescale.next_runs`, each ending in a table:
    chosen runs (with their real losses) are added and the law refitted, against random real
    runs of equal cost and the largest real runs.
 
-Usage (about 5-8 minutes on 2 cores at the defaults)::
+Usage (about 2 minutes on 2 cores at the defaults, more on a busy machine)::
 
     .venv/bin/python benchmarks/design_bench.py [--seeds 5] [--pilot 1e20] [--draws 400]
         [--real-pilot 3e21] [--real-random 4] [--skip-real] [--skip-truth]

@@ -229,7 +229,8 @@ def test_known_truth_design_beats_random_runs_of_equal_cost(truth_trials):
     design = np.mean([t["design"] for t in truth_trials])
     random = np.mean([t["random"] for t in truth_trials])
     # averaged over seeds, the designed batch narrows the 95% interval of log N* at least as
-    # much as random runs of the same cost (measured: about 0.8 against 0.1 e-folds)
+    # much as random runs of the same cost (benchmarks/design_bench.py, 5 seeds: 1.50 against
+    # 0.91 e-folds, the largest affordable runs 0.74)
     assert design >= random - 0.05, (design, random)
     assert design > 0
 
