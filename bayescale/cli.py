@@ -24,6 +24,7 @@ Errors go to stderr as one sentence with a non-zero exit status; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import warnings
@@ -721,6 +722,33 @@ def _log_to_stderr() -> None:
     log.setLevel(logging.INFO)
 
 
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Print each bayescale warning once, on one line, without Python source lines."""
+    from bayescale.errors import BayescaleWarning
+
+    seen: set[tuple[str, str]] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, BayescaleWarning):
+            return previous(message, category, filename, lineno, file, line)
+        text = " ".join(str(message).split())
+        if (category.__name__, text) in seen:
+            return None
+        seen.add((category.__name__, text))
+        print(f"bayescale: warning [{category.__name__}]: {text}", file=sys.stderr)
+        return None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BayescaleWarning)
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -732,12 +760,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     args = _parser().parse_args(argv)
-    from bayescale.errors import BayescaleError, BayescaleWarning
+    from bayescale.errors import BayescaleError
 
-    warnings.simplefilter("default", BayescaleWarning)
     _log_to_stderr()
     try:
-        return _COMMANDS[args.command](args)
+        with _one_line_warnings():
+            return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("bayescale: interrupted; no partial output was written", file=sys.stderr)
         return 130

@@ -113,6 +113,70 @@ def _prepare(runs, spec: ModelSpec, columns, flops):
     return table
 
 
+#: Severity of each bayescale warning class (a script can stop on "high").
+SEVERITY = {"ConvergenceWarning": "high", "MixedSetupWarning": "medium", "DataWarning": "medium"}
+
+
+def structured_warning(w: warnings.WarningMessage) -> dict[str, str]:
+    """``{"code", "severity", "message"}`` of a recorded warning (kept in saved fits).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from bayescale.errors import DataWarning
+    >>> from bayescale.inference.fit import structured_warning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("column 'D' looks odd", DataWarning)
+    >>> structured_warning(caught[0])["code"], structured_warning(caught[0])["severity"]
+    ('DataWarning', 'medium')
+    """
+    code = w.category.__name__
+    return {"code": code, "severity": SEVERITY.get(code, "low"),
+            "message": " ".join(str(w.message).split())}
+
+
+def _keep_warnings(func):
+    """Record the bayescale warnings a fit raises, re-emit them, and keep them in ``fit.meta``.
+
+    ``fit.meta["warnings"]`` is JSON: a list of ``{"code", "severity", "message"}``, saved with
+    the fit, so scripts can act on them (``json.loads(fit.meta["warnings"])``).
+    """
+    import functools
+
+    from bayescale.errors import BayescaleWarning
+
+    def _replay(pending) -> list[dict[str, str]]:
+        kept, seen = [], set()
+        for w in pending:  # re-emitted under the caller's filters (errors stay errors)
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if issubclass(w.category, BayescaleWarning):
+                entry = structured_warning(w)
+                if (entry["code"], entry["message"]) not in seen:
+                    seen.add((entry["code"], entry["message"]))
+                    kept.append(entry)
+        return kept
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        pending: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    result = func(*args, **kwargs)
+                finally:
+                    pending = list(caught)
+        except BaseException:
+            _replay(pending)  # the warnings that preceded an error still reach the caller
+            raise
+        result.meta["warnings"] = json.dumps(_replay(pending))
+        return result
+
+    return wrapper
+
+
+@_keep_warnings
 def fit(
     runs: pd.DataFrame | str | os.PathLike,
     law: str | None = None,
