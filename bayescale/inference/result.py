@@ -724,7 +724,7 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     del tree[_RUNS_GROUP]
     meta = {k: attrs[k] for k in ("bayescale_version", "format_version", "law", "spec_hash",
                                   "data_hash", "seed", "sampler", "settings", "versions",
-                                  "created", "status") if k in attrs}
+                                  "created", "status", "warnings") if k in attrs}
     reference = json.loads(attrs["reference"])
     diag = Diagnostics.from_json(attrs["diagnostics"])
     if saved_spec.groups:
