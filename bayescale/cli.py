@@ -66,6 +66,9 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--target-accept", type=float, default=None,
                    help="NUTS target acceptance (default: the law's own, 0.9 or 0.99)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-retry", action="store_true",
+                   help="do not refit a fit that fails its diagnostics (by default it is refitted "
+                        "once: divergences -> target_accept 0.99, R-hat/ESS -> twice the draws)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -255,7 +258,8 @@ def _load_runs(arg: str):
 
 def _sampling_kwargs(a: argparse.Namespace) -> dict:
     return dict(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, sampler=a.sampler,
-                target_accept=a.target_accept, progressbar=not a.no_progress)
+                target_accept=a.target_accept, progressbar=not a.no_progress,
+                retry=not a.no_retry)
 
 
 def _cmd_fit(a: argparse.Namespace) -> int:
