@@ -20,8 +20,9 @@ and held-out run; :func:`backtest_summary` aggregates it and
 :func:`bayescale.plots.plot_backtest` draws it.
 
 Two optional comparisons join the same table: the extrapolation discrepancy term
-(``discrepancy=True``: ``kappa`` is learned inside every training split by nested leave-future-out,
-:func:`bayescale.learn_discrepancy`, and the law is scored again with it, as ``"<law>+disc"``),
+(``discrepancy=True``: the empirical prior is updated inside every training split by nested
+leave-future-out, :func:`bayescale.learn_discrepancy`, and the law is scored again with it, as
+``"<law>+disc"``),
 and the point-fit + bootstrap anchor (``baseline=True``: Besiroglu et al.'s Huber fit of the
 Chinchilla law with bootstrap percentile intervals, :mod:`bayescale.baselines`, as
 ``"huber_bootstrap"``; it has no noise model, so its ``lpd`` is not defined).
@@ -101,30 +102,36 @@ def _spec_of(item):
     return resolve_spec(str(item))
 
 
-def _score(log_mu, sigma, nu, y_log, *, kappa=None, distance=None, rng, levels, n_rep=8):
+def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=None,
+           distance=None, rng, levels, n_rep=8):
     """Metrics of a new-run predictive on held-out runs (log-scale draws ``log_mu``: S x n).
 
-    ``kappa`` draws (any number, any order) are resampled to the ``S`` posterior draws by
+    ``disc`` (a :class:`~bayescale.inference.extrapolation.Discrepancy`, at the values
+    ``along`` its ``by`` and tokens per parameter ``tpp``) adds its deviation, one per
+    posterior draw shared by the held-out runs.  ``kappa`` draws with ``distance`` (the term
+    as shipped before: independent normal per point) are a shorthand for
+    ``Discrepancy(kappa, shared=False)``.  Draws of either, any number and any order, are
+    resampled to the ``S`` posterior draws by
     :func:`~bayescale.inference.extrapolation.resample_draws`.
     """
     from scipy.special import logsumexp
 
-    from bayescale.inference.extrapolation import resample_draws
+    from bayescale.inference.extrapolation import Discrepancy
     from bayescale.modeling.noise import noise_eps, noise_logpdf
 
     s, n = log_mu.shape
+    if kappa is not None:
+        disc = Discrepancy(np.asarray(kappa, float), train_max=1.0, shared=False)
+        along = 10.0 ** np.asarray(distance, float)
     sig = sigma.reshape(-1, 1)
     # new-run predictive draws (for intervals and the median)
     eps = noise_eps(rng, (s, n), nu)
-    shift = 0.0
-    if kappa is not None:
-        k = resample_draws(kappa, s, rng)
-        shift = k[:, None] * distance[None, :] * rng.standard_normal((s, n))
+    shift = 0.0 if disc is None else disc.deviation(along, s, rng, tpp=tpp)
     draws = log_mu + shift + sig * eps
-    # log predictive density, the discrepancy integrated by n_rep normal draws per posterior draw
-    if kappa is not None:
-        z = rng.standard_normal((s, n_rep, n))
-        mu = log_mu[:, None, :] + k[:, None, None] * distance[None, None, :] * z
+    # log predictive density, the discrepancy integrated by n_rep draws per posterior draw
+    if disc is not None:
+        dev = disc.deviation(along, s * n_rep, rng, tpp=tpp).reshape(s, n_rep, n)
+        mu = log_mu[:, None, :] + dev
     else:
         mu = log_mu[:, None, :]
     lp = noise_logpdf(y_log[None, None, :], mu, sigma.reshape(-1, 1, 1),
@@ -204,11 +211,13 @@ def backtest(
     by : {"C", "N"}
         Split by training compute (default) or model size.
     discrepancy : bool
-        Also score each law with the extrapolation discrepancy term, ``kappa`` learned by
-        leave-future-out *inside* each training split (label ``"<law>+disc"``).
+        Also score each law with the extrapolation discrepancy term (label ``"<law>+disc"``):
+        the empirical prior updated by leave-future-out *inside* each training split
+        (:func:`bayescale.learn_discrepancy`; a deviation shared by the held-out runs of one
+        forecast, Student-t, growing with compute and tokens per parameter).
     discrepancy_options : mapping, optional
-        Passed to :func:`bayescale.learn_discrepancy` (``splits``, ``prior_scale``, ``groups``,
-        ``weighting``...).
+        Passed to :func:`bayescale.learn_discrepancy` (``splits``, ``prior``, ``groups``,
+        ``min_train``...; ``prior="half_normal"`` scores the term as shipped before).
     baseline : bool
         Also score the point-fit + bootstrap anchor (Chinchilla law; needs ``N``, ``D`` and
         ``loss``), label ``"huber_bootstrap"``.
@@ -320,8 +329,11 @@ def backtest(
             rows.append(pd.DataFrame({"law": label, **base, **metrics, "kappa": np.nan}))
             if discrepancy:
                 disc = learn_discrepancy(train, spec=s, by=by, **disc_kw)
-                metrics = _score(log_mu, noise["sigma"], nu, y_log, kappa=disc.kappa,
-                                 distance=dist, rng=rng, levels=levels)
+                tpp = (test["D"] / test["N"]).to_numpy(float) \
+                    if {"N", "D"} <= set(test.columns) else None
+                metrics = _score(log_mu, noise["sigma"], nu, y_log, disc=disc,
+                                 along=test[by].to_numpy(float), tpp=tpp, rng=rng,
+                                 levels=levels)
                 rows.append(pd.DataFrame({"law": f"{label}+disc", **base, **metrics,
                                           "kappa": disc.kappa_median}))
         if baseline:

@@ -1,29 +1,38 @@
-"""Calibrated extrapolation: a discrepancy term that grows beyond the fitted compute range.
+"""Calibrated extrapolation: a discrepancy term for how wrong a scaling law is beyond its data.
 
 Errors of a scaling law far beyond its data are systematic (the functional form is a little wrong,
 the training recipe drifts), not run-to-run noise, so a posterior fitted inside the data is
-over-confident outside it.  The discrepancy term adds, on the log-loss scale, a zero-mean normal
-deviation whose standard deviation grows linearly with the distance beyond the largest fitted
-run::
+over-confident outside it.  The discrepancy term adds, on the log-loss scale, one deviation per
+posterior draw of the curve, shared by every point of a forecast, that grows with the distance
+from the data::
 
-    log L_new = law(x; theta) + discrepancy + noise,
-    discrepancy ~ Normal(0, (kappa * d)^2),   d = max(0, log10(C / C_max_train))
+    log L_new = law(x; theta) + delta(x) + noise,
+    delta(x) = (bias + kappa_C t) d_C(x) + kappa_T u d_T(x),    t, u ~ StudentT(nu)
 
-so that a new run's spread is ``sqrt(sigma^2 + (kappa d)^2)`` (with Student-t noise, the
-convolution).  Inside the data (``d = 0``) nothing changes.  ``kappa`` (extra log-loss standard
-deviation per order of magnitude of extrapolation) cannot be learned from a fit to the data,
-because no run lies beyond the data; :func:`learn_discrepancy` learns it from leave-future-out
-splits *inside* the user's runs: refit below inner cutoffs, look at how far the held-out larger
-runs fall from their predictions relative to the predictive spread, and infer ``kappa`` from those
-standardised errors (pooled across groups if asked).
+with ``d_C`` the decades of compute beyond the largest fitted run and ``d_T`` the decades of
+tokens per parameter outside the fitted range (both 0 inside the data, where nothing changes).
+Two points of one forecast at the same distance move together (which matters when a decision
+compares two sizes), the tails are heavier than normal, and the mean miss ``bias`` is negative:
+laws fitted to small runs over-predict the loss of larger ones.
 
-The term is switchable: pass ``discrepancy=`` to :meth:`ScalingFit.predict
-<bayescale.ScalingFit.predict>`, or ``discrepancy=True`` to :func:`bayescale.backtest`, which
-learns ``kappa`` inside every training split (nested leave-future-out) and scores both variants.
+``kappa`` cannot be learned from one fit (no run lies beyond its data).  The default is an
+**empirical prior** learned across published scaling studies (:func:`empirical_prior`, shipped
+in ``bayescale/data/bundled/discrepancy_prior`` with its provenance): nested leave-future-out
+on every real dataset of the project (``benchmarks/calibration.py``), the standardised errors of
+the held-out larger runs modelled hierarchically across studies (:func:`fit_discrepancy_prior`),
+a new study drawing its ``kappa`` from the population.  :func:`learn_discrepancy` updates that
+prior with the user's own leave-future-out residuals (:func:`update_discrepancy`).
+
+The term is on by default wherever the package predicts (:meth:`ScalingFit.predict
+<bayescale.ScalingFit.predict>`; ``discrepancy=False`` turns it off, a learned
+:class:`Discrepancy` replaces it), and every predicted row carries its distance from the data
+(:func:`forecast_distance`).  ``discrepancy=True`` in :func:`bayescale.backtest` learns it inside
+every training split (nested leave-future-out) and scores both variants.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,12 +44,56 @@ from bayescale.modeling.noise import perturb
 
 __all__ = [
     "Discrepancy",
+    "DiscrepancyPrior",
+    "data_range",
+    "empirical_prior",
+    "fit_discrepancy_prior",
+    "update_discrepancy",
+    "forecast_distance",
+    "forecast_draws",
+    "resolve_discrepancy",
+    "tpp_distance",
     "estimate_kappa",
     "extrapolation_distance",
     "learn_discrepancy",
     "log_mu_draws",
     "resample_draws",
 ]
+
+
+def tpp_distance(tpp: Any, tpp_min: float, tpp_max: float) -> np.ndarray:
+    """Decades of tokens per parameter outside the observed range ``[tpp_min, tpp_max]`` (0 inside).
+
+    Examples
+    --------
+    >>> from bayescale.inference.extrapolation import tpp_distance
+    >>> tpp_distance([2.0, 20.0, 2000.0], 10.0, 200.0).round(3).tolist()
+    [0.699, 0.0, 1.0]
+    """
+    t = np.log10(np.asarray(tpp, dtype=float))
+    lo, hi = np.log10(float(tpp_min)), np.log10(float(tpp_max))
+    return np.maximum(0.0, t - hi) + np.maximum(0.0, lo - t)
+
+
+def data_range(runs: pd.DataFrame, by: str = "C") -> dict[str, float]:
+    """The edge of the data a forecast is measured from: the largest ``by`` and the range of
+    tokens per parameter ``D / N`` (NaN where the runs have no ``N`` and ``D``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.inference.extrapolation import data_range
+    >>> runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 4e10], "C": [1.2e18, 2.4e20]})
+    >>> {k: float(f"{v:.3g}") for k, v in data_range(runs).items()}
+    {'train_max': 2.4e+20, 'tpp_min': 20.0, 'tpp_max': 40.0}
+    """
+    out = {"train_max": float(np.max(runs[by].to_numpy(dtype=float)))}
+    if {"N", "D"} <= set(runs.columns):
+        tpp = runs["D"].to_numpy(dtype=float) / runs["N"].to_numpy(dtype=float)
+        out |= {"tpp_min": float(np.min(tpp)), "tpp_max": float(np.max(tpp))}
+    else:
+        out |= {"tpp_min": np.nan, "tpp_max": np.nan}
+    return out
 
 
 def extrapolation_distance(values: Any, train_max: float) -> np.ndarray:
@@ -58,22 +111,53 @@ def extrapolation_distance(values: Any, train_max: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Discrepancy:
-    """The extrapolation discrepancy term: draws of ``kappa`` and the edge of the training data.
+    """The extrapolation discrepancy term: how far a law's *function* may be off beyond its data.
+
+    On the log-loss scale a forecast gets, per posterior draw ``s``, one deviation shared by every
+    point of the forecast::
+
+        delta_s(x) = (bias_s + kappa_s * t_s) * d_C(x) + kappa_tpp_s * d_T(x) * u_s,
+        t_s, u_s ~ StudentT(nu_s)   (independent; Normal if nu is infinite)
+
+    where ``d_C`` is the number of decades of ``by`` (compute) beyond the largest training run
+    and ``d_T`` the number of decades of tokens per parameter outside the training range (0
+    inside).  Two points at the same distance on one draw share the same deviation, points at
+    different compute distance get deviations in proportion to it (a systematic miss of the
+    curve, not independent noise per point), the tails are Student-t, and nothing changes
+    inside the data.  ``bias`` is the expected miss per decade (the empirical prior: published
+    laws fitted to small runs over-predict the loss of larger ones by about 1% per decade).
+    With ``shared=False`` the deviation is drawn independently per point from
+    a normal (the term as shipped before the empirical prior).
 
     Attributes
     ----------
     kappa : numpy.ndarray
-        Draws of the extra log-loss standard deviation per order of magnitude beyond
-        ``train_max``.
+        Draws of the deviation scale (log loss) per decade of ``by`` beyond ``train_max``.
     train_max : float
         Largest value of ``by`` among the runs of the fit it is applied to.
     by : {"C", "N"}
         The scale along which distance is measured (compute by default).
     residuals : pandas.DataFrame
         The leave-future-out residuals it was learned from (one row per held-out run per inner
-        split: ``split``, ``group``, ``distance``, ``z`` = residual / predictive sd, ...).
+        split: ``split``, ``group``, ``distance``, ``d_T``, ``residual``, ``z``, ...).
     prior_scale : float
-        Scale of the half-normal prior on ``kappa``.
+        Scale of the half-normal prior on ``kappa`` (``prior="half_normal"`` only).
+    kappa_tpp : float or numpy.ndarray
+        Deviation scale per decade of tokens per parameter outside ``tpp_range`` (draws paired
+        with ``kappa``, or one value; 0 turns that part off).
+    tpp_range : tuple of float, optional
+        ``(min, max)`` tokens per parameter of the training runs; None: not measured.
+    nu : float or numpy.ndarray
+        Student-t degrees of freedom of the shared deviation (draws paired with ``kappa``, or
+        one value); ``inf`` for a normal deviation.
+    bias : float or numpy.ndarray
+        Mean deviation of the log loss per decade of ``by`` beyond the data (draws paired with
+        ``kappa``, or one value; negative: the law over-predicts the loss).
+    shared : bool
+        One deviation per draw along a forecast (default) or independent normal per point.
+    source : str
+        Where the draws came from (``"empirical prior"``, ``"empirical prior updated by 6
+        held-out runs"``, ``"half-normal prior updated by ..."``).
 
     Examples
     --------
@@ -82,6 +166,9 @@ class Discrepancy:
     >>> disc = Discrepancy(kappa=np.full(100, 0.02), train_max=1e21)
     >>> disc.sd([1e20, 1e22]).mean(axis=0).round(3).tolist()
     [0.0, 0.02]
+    >>> dev = disc.deviation([1e22, 1e23], n_draws=100, rng=np.random.default_rng(0))
+    >>> bool(np.allclose(dev[:, 1], 2 * dev[:, 0]))     # shared along the forecast
+    True
     """
 
     kappa: np.ndarray
@@ -89,6 +176,12 @@ class Discrepancy:
     by: str = "C"
     residuals: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
     prior_scale: float = 0.05
+    kappa_tpp: Any = 0.0
+    tpp_range: tuple[float, float] | None = None
+    nu: Any = np.inf
+    shared: bool = True
+    source: str = "learned"
+    bias: Any = 0.0
 
     def __post_init__(self) -> None:
         k = np.asarray(self.kappa, dtype=float).ravel()
@@ -98,10 +191,51 @@ class Discrepancy:
             raise ValueError(f"train_max must be a positive number, not {self.train_max!r}")
         if self.by not in ("C", "N"):
             raise ValueError(f"by must be 'C' or 'N', not {self.by!r}")
+        kt = np.broadcast_to(np.asarray(self.kappa_tpp, dtype=float).ravel(), k.shape)
+        if not np.all(np.isfinite(kt)) or np.any(kt < 0):
+            raise ValueError("kappa_tpp must be finite and non-negative (one value or one per "
+                             f"kappa draw, {k.size}); got {np.asarray(self.kappa_tpp)!r}")
+        bias = np.broadcast_to(np.asarray(self.bias, dtype=float).ravel(), k.shape)
+        if not np.all(np.isfinite(bias)):
+            raise ValueError(f"bias must be finite (one value or one per kappa draw), not "
+                             f"{self.bias!r}")
+        nu = np.broadcast_to(np.asarray(self.nu, dtype=float).ravel(), k.shape)
+        if np.any(np.isnan(nu)) or np.any(nu <= 0):
+            raise ValueError(f"nu must be > 0 (np.inf for a normal deviation), not {self.nu!r}")
+        if self.tpp_range is not None:
+            lo, hi = (float(x) for x in self.tpp_range)
+            if not (0 < lo <= hi < np.inf):
+                raise ValueError(f"tpp_range must be (min, max) with 0 < min <= max, not "
+                                 f"{self.tpp_range!r}")
+            object.__setattr__(self, "tpp_range", (lo, hi))
         object.__setattr__(self, "kappa", k)
+        object.__setattr__(self, "kappa_tpp", kt.copy())
+        object.__setattr__(self, "nu", nu.copy())
+        object.__setattr__(self, "bias", bias.copy())
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def default(cls, runs: pd.DataFrame | None = None, *, by: str = "C", n_draws: int = 4000,
+                seed: int = 0) -> Discrepancy:
+        """The default term: a new study's draws from the shipped empirical prior.
+
+        ``kappa``, ``kappa_tpp`` and ``nu`` are drawn from the population distribution learned
+        across published scaling studies (:func:`empirical_prior`); ``runs`` (a runs table, or
+        a fit's ``runs``) sets the edge of the data.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
+        >>> disc = Discrepancy.default(runs)
+        >>> disc.source, disc.train_max, disc.tpp_range
+        ('empirical prior', 1.2e+20, (20.0, 20.0))
+        """
+        return empirical_prior().discrepancy(runs, by=by, n_draws=n_draws, seed=seed)
 
     def at(self, train_max: float) -> Discrepancy:
-        """The same ``kappa`` measured from another edge of the data (a fit on other runs).
+        """The same draws measured from another edge of the data (a fit on other runs).
 
         Examples
         --------
@@ -112,14 +246,56 @@ class Discrepancy:
         """
         return replace(self, train_max=float(train_max))
 
-    def sd(self, values: Any, n_draws: int | None = None,
-           rng: np.random.Generator | None = None) -> np.ndarray:
-        """Discrepancy standard deviations, shape ``(n_draws, n_points)``.
+    def for_runs(self, runs: pd.DataFrame) -> Discrepancy:
+        """The same draws measured from the edge of ``runs`` (largest ``by``, range of D / N).
 
-        With ``n_draws``, the ``kappa`` draws are recycled (or thinned) to ``n_draws`` rows by
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 4e10], "C": [1.2e18, 2.4e20]})
+        >>> Discrepancy(np.ones(3), 1.0).for_runs(runs).tpp_range
+        (20.0, 40.0)
+        """
+        r = data_range(runs, self.by)
+        tpp = None if not np.isfinite(r["tpp_min"]) else (r["tpp_min"], r["tpp_max"])
+        return replace(self, train_max=r["train_max"], tpp_range=tpp)
+
+    # ---------------------------------------------------------------- distances and draws
+    def distances(self, values: Any, tpp: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(d_C, d_T)``: decades of ``by`` beyond the data and of tokens per parameter outside
+        the training range (zeros when ``tpp`` or the range is unknown).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> disc = Discrepancy(np.ones(2), 1e20, tpp_range=(10.0, 100.0))
+        >>> [d.tolist() for d in disc.distances([1e21, 1e19], tpp=[20.0, 1000.0])]
+        [[1.0, 0.0], [0.0, 1.0]]
+        """
+        d_c = extrapolation_distance(np.atleast_1d(values), self.train_max)
+        if tpp is None or self.tpp_range is None:
+            return d_c, np.zeros_like(d_c)
+        d_t = tpp_distance(np.broadcast_to(np.atleast_1d(np.asarray(tpp, float)), d_c.shape),
+                           *self.tpp_range)
+        return d_c, np.nan_to_num(d_t)  # unknown tokens per parameter: no distance
+
+    def _index(self, n_draws: int | None, rng: np.random.Generator | None) -> np.ndarray:
+        if n_draws is None:
+            return np.arange(self.kappa.size)
+        rng = np.random.default_rng(0) if rng is None else rng
+        return resample_draws(np.arange(self.kappa.size), n_draws, rng).astype(int)
+
+    def sd(self, values: Any, n_draws: int | None = None,
+           rng: np.random.Generator | None = None, *, tpp: Any = None) -> np.ndarray:
+        """Scale of the deviation per draw and point, shape ``(n_draws, n_points)``.
+
+        ``kappa * d_C + kappa_tpp * d_T`` (for a normal deviation its standard deviation; for
+        ``shared=True`` the two parts have independent signs, so this is an upper bound).  With
+        ``n_draws``, the draws are recycled (or thinned) to ``n_draws`` rows by
         :func:`resample_draws` (whole copies plus a random subset, in random order), so every
-        row count sees the same distribution of ``kappa``; ``rng`` (default: seed 0) makes
-        the choice.
+        row count sees the same distribution; ``rng`` (default: seed 0) makes the choice.
 
         Examples
         --------
@@ -130,14 +306,38 @@ class Discrepancy:
         >>> sd.shape, bool(sd.max() > 0.039)
         ((1000, 1), True)
         """
-        d = extrapolation_distance(np.atleast_1d(values), self.train_max)
-        k = self.kappa
-        if n_draws is not None:
-            k = resample_draws(k, n_draws, np.random.default_rng(0) if rng is None else rng)
-        return k[:, None] * d[None, :]
+        d_c, d_t = self.distances(values, tpp)
+        i = self._index(n_draws, rng)
+        return self.kappa[i, None] * d_c[None, :] + self.kappa_tpp[i, None] * d_t[None, :]
 
-    def perturb(self, log_draws: np.ndarray, values: Any, rng: np.random.Generator) -> np.ndarray:
-        """Add discrepancy draws to log-scale predictive draws of shape ``(S, P)``.
+    def deviation(self, values: Any, n_draws: int | None = None,
+                  rng: np.random.Generator | None = None, *, tpp: Any = None) -> np.ndarray:
+        """Draws of the deviation of the log loss, shape ``(n_draws, n_points)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> disc = Discrepancy(np.full(50, 0.02), 1.0, nu=3.0)
+        >>> dev = disc.deviation([10.0, 10.0, 100.0], rng=np.random.default_rng(1))
+        >>> bool(np.all(dev[:, 0] == dev[:, 1])), bool(np.allclose(dev[:, 2], 2 * dev[:, 0]))
+        (True, True)
+        """
+        from bayescale.modeling.noise import EPS_CLIP
+
+        rng = np.random.default_rng(0) if rng is None else rng
+        d_c, d_t = self.distances(values, tpp)
+        i = self._index(n_draws, rng)
+        s = i.size
+        if not self.shared:
+            return self.kappa[i, None] * d_c[None, :] * rng.standard_normal((s, d_c.size))
+        t, u = (np.clip(_student(rng, self.nu[i]), -EPS_CLIP, EPS_CLIP) for _ in range(2))
+        return (self.bias[i] + self.kappa[i] * t)[:, None] * d_c[None, :] + \
+            (self.kappa_tpp[i] * u)[:, None] * d_t[None, :]
+
+    def perturb(self, log_draws: np.ndarray, values: Any, rng: np.random.Generator, *,
+                tpp: Any = None) -> np.ndarray:
+        """Add the deviation to log-scale predictive draws of shape ``(S, P)``.
 
         Examples
         --------
@@ -148,8 +348,7 @@ class Discrepancy:
         >>> bool(np.all(out[:, 0] == 0)), bool(np.any(out[:, 1] != 0))
         (True, True)
         """
-        sd = self.sd(values, n_draws=log_draws.shape[0], rng=rng)
-        return log_draws + sd * rng.standard_normal(log_draws.shape)
+        return log_draws + self.deviation(values, log_draws.shape[0], rng, tpp=tpp)
 
     @property
     def kappa_median(self) -> float:
@@ -160,12 +359,32 @@ class Discrepancy:
         lo, hi = np.quantile(self.kappa, [0.05, 0.95])
         n = len(self.residuals)
         splits = self.residuals["split"].nunique() if n else 0
-        return (
-            f"Extrapolation discrepancy: kappa = {self.kappa_median:.3g} [{lo:.3g}, {hi:.3g}] "
-            f"(90%) extra log-loss sd per order of magnitude of {self.by} beyond "
-            f"{self.train_max:.3g}; learned from {n} held-out runs in {splits} inner "
-            f"leave-future-out splits"
-        )
+        text = (f"Extrapolation discrepancy ({self.source}): kappa = {self.kappa_median:.3g} "
+                f"[{lo:.3g}, {hi:.3g}] (90%) log-loss scale per order of magnitude of "
+                f"{self.by} beyond {self.train_max:.3g}")
+        if np.any(self.kappa_tpp > 0):
+            tl, tm, th = np.quantile(self.kappa_tpp, [0.05, 0.5, 0.95])
+            text += (f", kappa_tpp = {tm:.3g} [{tl:.3g}, {th:.3g}] per order of magnitude of "
+                     "tokens per parameter outside the data")
+        if np.any(self.bias != 0):
+            text += (f", mean miss {np.median(self.bias):+.3g} log loss per order of magnitude "
+                     f"of {self.by}")
+        if np.any(np.isfinite(self.nu)):
+            text += f", Student-t tails (nu median {np.median(self.nu):.3g})"
+        text += "; shared along a forecast" if self.shared else "; independent per point"
+        if n:
+            text += f"; learned from {n} held-out runs in {splits} inner leave-future-out splits"
+        return text
+
+
+def _student(rng: np.random.Generator, nu: np.ndarray) -> np.ndarray:
+    """One Student-t draw per element of ``nu`` (normal where ``nu`` is infinite)."""
+    z = rng.standard_normal(nu.shape)
+    fin = np.isfinite(nu)
+    if np.any(fin):
+        w = rng.chisquare(np.where(fin, nu, 1.0)) / np.where(fin, nu, 1.0)
+        z = np.where(fin, z / np.sqrt(w), z)
+    return z
 
 
 def resample_draws(draws: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -292,6 +511,479 @@ def estimate_kappa(
     return np.interp(rng.permutation(u), cdf, grid)
 
 
+# --------------------------------------------------------------------------- empirical prior
+
+#: Folder of the shipped prior under ``bayescale/data/bundled``.
+PRIOR_FOLDER = "discrepancy_prior"
+#: The population posterior draws (one row per draw).
+PRIOR_FILE = "population_draws.csv"
+#: Columns of :data:`PRIOR_FILE`: log-kappa means, between-study and between-cell sds, for the
+#: compute (C) and tokens-per-parameter (T) parts, the Student-t tail of the deviation, and the
+#: mean miss per decade of compute with its between-study and between-cell sds.
+POPULATION_PARAMS = ("mu_C", "tau_C", "omega_C", "mu_T", "tau_T", "omega_T", "nu",
+                     "bias_C", "bias_tau_C", "bias_omega_C")
+
+
+@dataclass(frozen=True)
+class DiscrepancyPrior:
+    """Population distribution of the discrepancy across scaling studies.
+
+    For study ``s`` and cell ``c`` (a training set-up, a validation set) of it::
+
+        log kappa_C[c] = mu_C + tau_C * eta_s + omega_C * xi_c     (eta, xi ~ Normal(0, 1))
+        log kappa_T[c] = mu_T + tau_T * eta'_s + omega_T * xi'_c
+        bias_C[c] = bias_C + bias_tau_C * zeta_s + bias_omega_C * chi_c
+
+    and the shared deviation is Student-t with ``nu`` degrees of freedom (see
+    :class:`Discrepancy`).  A new study draws ``kappa`` from this distribution, each draw of
+    the population parameters in turn.
+
+    Attributes
+    ----------
+    draws : pandas.DataFrame
+        Posterior draws of :data:`POPULATION_PARAMS`, one row per draw.
+    provenance : str
+        Where the draws came from (the shipped ``PROVENANCE.md``, or a description).
+
+    Examples
+    --------
+    >>> from bayescale.inference.extrapolation import empirical_prior
+    >>> prior = empirical_prior()
+    >>> k = prior.new_study(1000)
+    >>> sorted(k), k["kappa"].shape
+    (['bias', 'kappa', 'kappa_tpp', 'nu'], (1000,))
+    """
+
+    draws: pd.DataFrame
+    provenance: str = ""
+
+    def __post_init__(self) -> None:
+        missing = [c for c in POPULATION_PARAMS if c not in self.draws.columns]
+        if missing:
+            raise ValueError(f"a discrepancy prior needs columns {list(POPULATION_PARAMS)}; "
+                             f"missing {missing}")
+        d = self.draws[list(POPULATION_PARAMS)].astype(float)
+        if len(d) == 0 or not np.all(np.isfinite(d.to_numpy())):
+            raise ValueError("the discrepancy prior's draws must be a non-empty table of finite "
+                             "numbers; rebuild it with `python benchmarks/calibration.py "
+                             "--rebuild-prior`")
+        object.__setattr__(self, "draws", d.reset_index(drop=True))
+
+    def new_study(self, n_draws: int = 4000, seed: int | None = 0) -> dict[str, np.ndarray]:
+        """``kappa``, ``kappa_tpp``, ``nu`` and ``bias`` for a study not in the prior's data.
+
+        Examples
+        --------
+        >>> from bayescale.inference.extrapolation import empirical_prior
+        >>> k = empirical_prior().new_study(4000, seed=1)
+        >>> bool(0.001 < float(np.median(k["kappa"])) < 0.2)
+        True
+        """
+        rng = np.random.default_rng(seed)
+        i = resample_draws(np.arange(len(self.draws)), n_draws, rng).astype(int)
+        d = {k: self.draws[k].to_numpy()[i] for k in POPULATION_PARAMS}
+        sd_c = np.hypot(d["tau_C"], d["omega_C"])
+        sd_t = np.hypot(d["tau_T"], d["omega_T"])
+        sd_b = np.hypot(d["bias_tau_C"], d["bias_omega_C"])
+        return {"kappa": np.exp(d["mu_C"] + sd_c * rng.standard_normal(n_draws)),
+                "kappa_tpp": np.exp(d["mu_T"] + sd_t * rng.standard_normal(n_draws)),
+                "nu": d["nu"],
+                "bias": d["bias_C"] + sd_b * rng.standard_normal(n_draws)}
+
+    def discrepancy(self, runs: pd.DataFrame, *, by: str = "C", n_draws: int = 4000,
+                    seed: int | None = 0) -> Discrepancy:
+        """A :class:`Discrepancy` for a new study whose runs are ``runs`` (their edge).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from bayescale.inference.extrapolation import empirical_prior
+        >>> runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
+        >>> empirical_prior().discrepancy(runs).kappa.size
+        4000
+        """
+        if runs is None or not isinstance(runs, pd.DataFrame):
+            raise ValueError(
+                f"runs must be the runs table the forecast extrapolates from (e.g. fit.runs), "
+                f"not {type(runs).__name__}: the discrepancy grows with the distance from them")
+        k = self.new_study(n_draws, seed)
+        r = data_range(runs, by)
+        tpp = None if not np.isfinite(r["tpp_min"]) else (r["tpp_min"], r["tpp_max"])
+        return Discrepancy(kappa=k["kappa"], kappa_tpp=k["kappa_tpp"], nu=k["nu"],
+                           bias=k["bias"], train_max=r["train_max"], tpp_range=tpp, by=by,
+                           source="empirical prior")
+
+    def summary(self) -> pd.DataFrame:
+        """Median and 90% interval of each population parameter and of a new study's kappas.
+
+        Examples
+        --------
+        >>> from bayescale.inference.extrapolation import empirical_prior
+        >>> list(empirical_prior().summary().columns)
+        ['median', 'q05', 'q95']
+        """
+        k = self.new_study(20000, seed=0)
+        rows = {c: self.draws[c].to_numpy() for c in POPULATION_PARAMS}
+        rows |= {"new study kappa (C)": k["kappa"], "new study kappa (tpp)": k["kappa_tpp"],
+                 "new study bias (C)": k["bias"]}
+        return pd.DataFrame({name: np.quantile(v, [0.5, 0.05, 0.95]) for name, v in
+                             rows.items()}, index=["median", "q05", "q95"]).T
+
+
+_PRIOR_CACHE: dict[str, DiscrepancyPrior] = {}
+
+
+def empirical_prior(path: str | os.PathLike | None = None) -> DiscrepancyPrior:
+    """The discrepancy prior learned across published scaling studies (shipped with the package).
+
+    Parameters
+    ----------
+    path : path, optional
+        A CSV of population draws (columns :data:`POPULATION_PARAMS`) to use instead of the
+        shipped ``bayescale/data/bundled/discrepancy_prior/population_draws.csv``.
+
+    Returns
+    -------
+    DiscrepancyPrior
+        The draws and their provenance (``PROVENANCE.md``: studies, cutoffs, the command that
+        rebuilds it, the date).
+
+    Examples
+    --------
+    >>> from bayescale.inference.extrapolation import empirical_prior
+    >>> prior = empirical_prior()
+    >>> "rebuild" in prior.provenance and len(prior.draws) >= 100
+    True
+    """
+    from importlib import resources
+
+    key = "" if path is None else str(path)
+    if key in _PRIOR_CACHE:
+        return _PRIOR_CACHE[key]
+    if path is None:
+        folder = resources.files("bayescale") / "data" / "bundled" / PRIOR_FOLDER
+        with (folder / PRIOR_FILE).open("rb") as fh:
+            draws = pd.read_csv(fh)
+        provenance = (folder / "PROVENANCE.md").read_text(encoding="utf-8")
+    else:
+        draws = pd.read_csv(path)
+        prov = os.path.join(os.path.dirname(os.fspath(path)), "PROVENANCE.md")
+        provenance = open(prov, encoding="utf-8").read() if os.path.exists(prov) else str(path)
+    prior = DiscrepancyPrior(draws=draws, provenance=provenance)
+    _PRIOR_CACHE[key] = prior
+    return prior
+
+
+def _check_residuals(residuals: pd.DataFrame, needed: Sequence[str]) -> pd.DataFrame:
+    missing = [c for c in needed if c not in residuals.columns]
+    if missing:
+        raise ValueError(f"the residual table needs columns {list(needed)}; missing {missing} "
+                         "(learn_discrepancy(...).residuals and benchmarks/calibration.py "
+                         "make such tables)")
+    r = residuals.copy()
+    r["nu"] = r["nu"].astype(float).fillna(np.inf) if "nu" in r else np.inf
+    ok = np.isfinite(r["residual"]) & np.isfinite(r["scale"]) & (r["scale"] > 0)
+    return r[ok].reset_index(drop=True)
+
+
+def fit_discrepancy_prior(
+    residuals: pd.DataFrame,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    target_accept: float = 0.95,
+    seed: int = 0,
+    progressbar: bool = False,
+) -> tuple[DiscrepancyPrior, Any]:
+    """Fit the hierarchical discrepancy model to leave-future-out residuals of many studies.
+
+    Model (PyMC, sampled with nutpie), for held-out run ``i`` of split ``j`` (one fit below one
+    cutoff) of cell ``c`` of study ``s``::
+
+        residual_i = delta_j(i) + e_i,       e_i ~ StudentT(nu_i, 0, scale_i)
+        delta_j(i) = (bias[c] + kappa_C[c] t_j) d_C,i + kappa_T[c] d_T,i u_j,
+        t_j, u_j ~ StudentT(nu)
+        log kappa_C[c] = mu_C + tau_C eta_s + omega_C xi_c        (likewise kappa_T)
+        bias[c] = bias_C + bias_tau_C zeta_s + bias_omega_C chi_c
+
+    ``e_i`` is the forecast's own predictive error (law uncertainty and run-to-run noise:
+    ``scale_i`` and ``nu_i`` from the fit that made it); the shared deviation ``delta`` is the
+    extrapolation error, one per forecast (split), heavy-tailed, growing with the distance in
+    compute (``d_C``) and tokens per parameter (``d_T``), with a mean miss ``bias`` per decade of
+    compute.  Priors: ``mu ~ Normal(log 0.02, 1.5)``, ``tau, omega ~ HalfNormal(1)``,
+    ``nu - 1 ~ Gamma(2, 0.1)``, ``bias_C ~ Normal(0, 0.05)``, ``bias_tau_C, bias_omega_C ~
+    HalfNormal(0.05)``.
+
+    Parameters
+    ----------
+    residuals : pandas.DataFrame
+        One row per held-out run per split: ``study``, ``cell``, ``split``, ``residual``
+        (observed minus predictive median log loss), ``scale`` and ``nu`` (predictive scale and
+        Student-t degrees of freedom, ``inf`` for normal), ``d_C``, ``d_T``.
+    draws, tune, chains, target_accept, seed, progressbar
+        Sampler settings.
+
+    Returns
+    -------
+    (DiscrepancyPrior, xarray.DataTree)
+        The population posterior, and the full posterior (per-study and per-cell kappas,
+        sampler statistics).
+
+    Examples
+    --------
+    >>> prior, tree = fit_discrepancy_prior(res)        # doctest: +SKIP
+    >>> prior.summary()                                 # doctest: +SKIP
+    """
+    import pymc as pm
+
+    r = _check_residuals(residuals, ["study", "cell", "split", "residual", "scale", "d_C",
+                                     "d_T"])
+    study_codes, studies = pd.factorize(r["study"].astype(str), sort=True)
+    cell_key = r["study"].astype(str) + "|" + r["cell"].astype(str)
+    cell_codes, cells = pd.factorize(cell_key, sort=True)
+    cell_study = np.asarray([list(studies).index(c.split("|", 1)[0]) for c in cells])
+    split_codes, splits = pd.factorize(r["split"].astype(str), sort=True)
+    nu_i = np.minimum(r["nu"].to_numpy(float), 1e4)
+    coords = {"study": list(studies), "cell": list(cells), "split": list(splits),
+              "part": ["C", "T"]}
+    with pm.Model(coords=coords) as model:
+        mu = pm.Normal("mu", np.log(0.02), 1.5, dims="part")
+        tau = pm.HalfNormal("tau", 1.0, dims="part")
+        omega = pm.HalfNormal("omega", 1.0, dims="part")
+        eta = pm.Normal("eta", 0.0, 1.0, dims=("study", "part"))
+        xi = pm.Normal("xi", 0.0, 1.0, dims=("cell", "part"))
+        log_k_study = pm.Deterministic("log_kappa_study", mu + tau * eta, dims=("study", "part"))
+        log_k = pm.Deterministic("log_kappa_cell", log_k_study[cell_study] + omega * xi,
+                                 dims=("cell", "part"))
+        b_pop = pm.Normal("bias_C", 0.0, 0.05)
+        b_tau = pm.HalfNormal("bias_tau_C", 0.05)
+        b_omega = pm.HalfNormal("bias_omega_C", 0.05)
+        zeta = pm.Normal("zeta", 0.0, 1.0, dims="study")
+        chi = pm.Normal("chi", 0.0, 1.0, dims="cell")
+        bias = pm.Deterministic("bias_cell", b_pop + b_tau * zeta[cell_study] + b_omega * chi,
+                                dims="cell")
+        nu_m1 = pm.Gamma("nu_minus_1", 2.0, 0.1)
+        nu = pm.Deterministic("nu", 1.0 + nu_m1)
+        t = pm.StudentT("t", nu=nu, mu=0.0, sigma=1.0, dims=("split", "part"))
+        k = pm.math.exp(log_k)[cell_codes]
+        tt = t[split_codes]
+        delta = (bias[cell_codes] + k[:, 0] * tt[:, 0]) * r["d_C"].to_numpy() \
+            + k[:, 1] * r["d_T"].to_numpy() * tt[:, 1]
+        pm.StudentT("residual", nu=nu_i, mu=delta, sigma=r["scale"].to_numpy(),
+                    observed=r["residual"].to_numpy())
+        tree = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
+                         random_seed=seed, nuts_sampler="nutpie", progressbar=progressbar)
+    post = tree["posterior"]
+
+    def flat(name, part=None):
+        a = post[name] if part is None else post[name].sel(part=part)
+        return np.asarray(a).reshape(-1)
+
+    out = pd.DataFrame({
+        "mu_C": flat("mu", "C"), "tau_C": flat("tau", "C"), "omega_C": flat("omega", "C"),
+        "mu_T": flat("mu", "T"), "tau_T": flat("tau", "T"), "omega_T": flat("omega", "T"),
+        "nu": flat("nu"), "bias_C": flat("bias_C"), "bias_tau_C": flat("bias_tau_C"),
+        "bias_omega_C": flat("bias_omega_C"),
+    })
+    desc = (f"fitted to {len(r)} held-out runs in {len(splits)} splits of {len(cells)} cells "
+            f"of {len(studies)} studies ({', '.join(studies)})")
+    return DiscrepancyPrior(draws=out, provenance=desc), tree
+
+
+def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
+                  bias: np.ndarray, n_t: int, rng: np.random.Generator) -> np.ndarray:
+    """Log likelihood of each draw ``(kappa, kappa_tpp, nu, bias)`` given one split's residuals,
+    the shared deviation integrated by ``n_t`` Monte Carlo draws per draw."""
+    from scipy.special import gammaln, logsumexp
+
+    m = kappa.size
+    t = _student(rng, np.repeat(nu, n_t)).reshape(m, n_t)
+    u = _student(rng, np.repeat(nu, n_t)).reshape(m, n_t)
+    res = r["residual"].to_numpy(float)
+    d_c, d_t = r["d_C"].to_numpy(float), r["d_T"].to_numpy(float)
+    scale, nu_i = r["scale"].to_numpy(float), np.minimum(r["nu"].to_numpy(float), 1e4)
+    const = float(np.sum(gammaln((nu_i + 1) / 2) - gammaln(nu_i / 2)
+                         - 0.5 * np.log(np.pi * nu_i) - np.log(scale)))
+    x = (res - (bias[:, None] + kappa[:, None] * t)[:, :, None] * d_c
+         - (kappa_tpp[:, None] * u)[:, :, None] * d_t) / scale
+    lp = const - np.sum((nu_i + 1) / 2 * np.log1p(x * x / nu_i), axis=2)
+    return logsumexp(lp, axis=1) - np.log(n_t)
+
+
+def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: int = 4000,
+                       n_t: int = 64, seed: int = 0) -> Discrepancy:
+    """Update a discrepancy's draws by a study's own leave-future-out residuals.
+
+    The draws of ``prior`` (e.g. :meth:`Discrepancy.default`: a new study's kappas from the
+    empirical prior) are weighted by the likelihood of the residuals under the model of
+    :func:`fit_discrepancy_prior` (each split's shared deviation integrated out) and resampled:
+    importance sampling with the prior as proposal.
+
+    Parameters
+    ----------
+    prior : Discrepancy
+        Prior draws (the more, the better the update: use >= 4 x ``n_draws``).
+    residuals : pandas.DataFrame
+        ``split``, ``residual``, ``scale``, ``nu``, ``d_C`` (or ``distance``) and ``d_T``
+        (missing: 0) per held-out run, as in ``learn_discrepancy(...).residuals``.
+    n_draws : int
+        Draws returned.
+    n_t : int
+        Monte Carlo draws of each split's shared deviation per prior draw.
+    seed : int
+        Seed of the Monte Carlo draws and the resampling.
+
+    Returns
+    -------
+    Discrepancy
+        ``source`` says how many runs updated it and the effective sample size of the weights.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from bayescale.inference.extrapolation import Discrepancy, update_discrepancy
+    >>> rng = np.random.default_rng(0)
+    >>> prior = Discrepancy(rng.uniform(0.0, 0.1, 8000), train_max=1.0)
+    >>> res = pd.DataFrame({"split": np.repeat(["a", "b"], 5), "residual": 0.0,
+    ...                     "scale": 0.005, "nu": np.inf, "d_C": 1.0, "d_T": 0.0})
+    >>> post = update_discrepancy(prior, res)
+    >>> bool(np.median(post.kappa) < np.median(prior.kappa))
+    True
+    """
+    r = residuals.copy()
+    if "d_C" not in r and "distance" in r:
+        r["d_C"] = r["distance"]
+    if "d_T" not in r:
+        r["d_T"] = 0.0
+    r = _check_residuals(r, ["split", "residual", "scale", "d_C", "d_T"])
+    rng = np.random.default_rng(seed)
+    logw = np.zeros(prior.kappa.size)
+    for _, sub in r.groupby("split", sort=True):
+        for a in range(0, prior.kappa.size, 1000):
+            sl = slice(a, a + 1000)
+            logw[sl] += _split_loglik(sub, prior.kappa[sl], prior.kappa_tpp[sl], prior.nu[sl],
+                                      prior.bias[sl], n_t, rng)
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    ess = 1.0 / np.sum(w**2)
+    # systematic resampling, then shuffled
+    pos = (rng.uniform() + np.arange(n_draws)) / n_draws
+    idx = rng.permutation(np.minimum(np.searchsorted(np.cumsum(w), pos), w.size - 1))
+    n_runs, n_splits = len(r), r["split"].nunique()
+    return replace(prior, kappa=prior.kappa[idx], kappa_tpp=prior.kappa_tpp[idx],
+                   nu=prior.nu[idx], bias=prior.bias[idx], residuals=residuals,
+                   source=f"{prior.source} updated by {n_runs} held-out runs in {n_splits} "
+                          f"splits (importance ESS {ess:.0f} of {w.size})")
+
+
+
+# --------------------------------------------------------------------------- predictions
+
+#: Columns every predicted row carries: where it lies relative to the fitted runs.
+DISTANCE_COLUMNS = ("extrapolation", "decades_C", "tokens_per_param", "decades_tpp")
+
+
+def _fit_runs(fit: Any, group: Any) -> pd.DataFrame:
+    """The runs a prediction extrapolates from: an observed group's own, else all the fit's."""
+    runs = fit.runs
+    if fit.groups and isinstance(group, str) and group in fit.groups:
+        from bayescale.modeling.model import group_labels
+
+        sub = runs[(group_labels(runs, fit.spec.groups) == group).to_numpy()]
+        if len(sub):
+            return sub
+    return runs
+
+
+def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discrepancy | None:
+    """The discrepancy a prediction uses: ``True`` (the default) is the empirical prior for a new
+    study measured from the fit's runs; ``False`` or ``None`` none; a :class:`Discrepancy` itself.
+
+    The empirical prior was learned on log loss, so for laws that predict another target
+    (downstream error, a target loss from a link law) ``True`` means none.
+
+    Examples
+    --------
+    >>> resolve_discrepancy(fit, True).source          # doctest: +SKIP
+    'empirical prior'
+    >>> resolve_discrepancy(fit, False) is None        # doctest: +SKIP
+    True
+    """
+    if discrepancy is None or discrepancy is False:
+        return None
+    if isinstance(discrepancy, Discrepancy):
+        return discrepancy
+    if discrepancy is True:
+        if fit.law.target != "loss":
+            return None
+        runs = _fit_runs(fit, group)
+        if "C" not in runs.columns:
+            return None
+        return Discrepancy.default(runs)
+    raise ValueError(f"discrepancy must be True (the default: the empirical prior), False (none) "
+                     f"or a Discrepancy (e.g. bayescale.learn_discrepancy(runs, law)), not "
+                     f"{discrepancy!r}")
+
+
+def forecast_distance(fit: Any, given: Mapping[str, Any], n_points: int, *, group: Any = None,
+                      by: str = "C", flops: float = 6.0) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """How far each predicted point lies from the fit's runs, and its values along ``by``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        The fit whose runs define the data (an observed group's own runs for ``group``).
+    given : mapping
+        The prediction's inputs (``N``, ``D``, ``C``, ...; None where not given).
+    n_points : int
+        Number of predicted points (inputs are broadcast to it).
+    group : str, optional
+        The group predicted, for hierarchical fits.
+    by : {"C", "N"}
+        The scale the discrepancy grows along (its values are returned).
+    flops : float
+        FLOPs per parameter per token, to derive C from N and D.
+
+    Returns
+    -------
+    (numpy.ndarray or None, pandas.DataFrame)
+        Values of ``by`` at the points (None if they cannot be derived), and the columns
+        :data:`DISTANCE_COLUMNS`: ``extrapolation`` ("inside" or "beyond" the data),
+        ``decades_C`` (decades of compute beyond the largest run), ``tokens_per_param`` and
+        ``decades_tpp`` (decades of D / N outside the runs' range; NaN without N and D).
+
+    Examples
+    --------
+    >>> along, dist = forecast_distance(fit, {"N": 7e10, "D": 1.4e12}, 1)   # doctest: +SKIP
+    >>> dist.to_dict("records")                                             # doctest: +SKIP
+    [{'extrapolation': 'beyond', 'decades_C': 1.66, 'tokens_per_param': 20.0, 'decades_tpp': 0.0}]
+    """
+    vals = {k: np.broadcast_to(np.atleast_1d(np.asarray(v, dtype=float)).ravel(), (n_points,))
+            for k, v in given.items() if v is not None and k in ("N", "D", "C")}
+    if "C" not in vals and {"N", "D"} <= set(vals):
+        vals["C"] = flops * vals["N"] * vals["D"]
+    if "D" not in vals and {"N", "C"} <= set(vals):
+        vals["D"] = vals["C"] / (flops * vals["N"])
+    if "N" not in vals and {"D", "C"} <= set(vals):
+        vals["N"] = vals["C"] / (flops * vals["D"])
+    runs = _fit_runs(fit, group)
+    nan = np.full(n_points, np.nan)
+    d_c = extrapolation_distance(vals["C"], float(runs["C"].max())) \
+        if "C" in vals and "C" in runs.columns else nan
+    tpp, d_t = nan, nan
+    if {"N", "D"} <= set(vals):
+        tpp = vals["D"] / vals["N"]
+        if {"N", "D"} <= set(runs.columns):
+            r = data_range(runs, "C") if "C" in runs.columns else data_range(runs, "N")
+            d_t = tpp_distance(tpp, r["tpp_min"], r["tpp_max"])
+    beyond = (np.nan_to_num(d_c) > 0) | (np.nan_to_num(d_t) > 0)
+    table = pd.DataFrame({"extrapolation": np.where(beyond, "beyond", "inside"),
+                          "decades_C": d_c, "tokens_per_param": tpp, "decades_tpp": d_t})
+    return vals.get(by), table
+
+
+
 def log_mu_draws(fit, table: pd.DataFrame, rng) -> np.ndarray:
     """Posterior draws of the law's log prediction (mean law) at each run of ``table``.
 
@@ -323,30 +1015,76 @@ def log_mu_draws(fit, table: pd.DataFrame, rng) -> np.ndarray:
     return out
 
 
-def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group, seed):
-    """Fit below an inner cutoff, return standardised errors of the held-out larger runs."""
+def forecast_draws(train: pd.DataFrame, test: pd.DataFrame, *, spec: Any, seed: int = 0,
+                   by: str = "C", **fit_kwargs: Any) -> dict[str, Any]:
+    """Fit ``spec`` to ``train`` and draw new-run forecasts of the ``test`` runs (no discrepancy).
+
+    The building block of leave-future-out: the law is fitted with :func:`bayescale.fit` and
+    each held-out run gets posterior draws of the law (``log_mu``) and of a new run's log loss
+    (``log_pred``: the law plus run-to-run noise, :func:`bayescale.modeling.noise.perturb`),
+    with its distance from the training data along ``by`` (``d_C``, decades) and in tokens per
+    parameter (``d_T``, decades outside the training range; 0 where N or D is missing).
+
+    Returns
+    -------
+    dict
+        ``log_mu``, ``log_pred`` (draws x runs), ``sigma``, ``nu`` (draws; ``nu`` None for
+        normal noise), ``y_log`` (observed log loss), ``d_C``, ``d_T``, ``median``, ``sd``
+        (predictive median and half the central 68% width of ``log_pred``), ``z`` =
+        ``(y_log - median) / sd``, the training range (``train_max``, ``tpp_min``,
+        ``tpp_max``), ``n_train``, ``divergences`` and ``max_rhat``.
+
+    Examples
+    --------
+    >>> fc = forecast_draws(runs[runs.C <= 1e21], runs[runs.C > 1e21],
+    ...                     spec=resolve_spec("chinchilla"))          # doctest: +SKIP
+    >>> fc["z"]                                                         # doctest: +SKIP
+    """
     from bayescale.inference.fit import fit as _fit
 
-    result = _fit(train, spec=law_spec, seed=seed, **fit_kwargs)
-    law = result.law
+    result = _fit(train, spec=spec, seed=seed, **fit_kwargs)
     rng = np.random.default_rng(seed)
-    log_draws = log_mu_draws(result, test, rng)
+    log_mu = log_mu_draws(result, test, rng)
     noise = result.draws(kind="noise")
-    log_draws = perturb(log_draws, noise["sigma"], noise.get("nu"), rng)
-    med = np.median(log_draws, axis=0)
-    q16, q84 = np.quantile(log_draws, [0.16, 0.84], axis=0)
-    y = np.log(test[law.target].to_numpy(dtype=float))
-    train_max = float(train[by].max())
+    nu = noise.get("nu")
+    log_pred = perturb(log_mu, noise["sigma"], nu, rng)
+    y_log = np.log(test[result.law.target].to_numpy(dtype=float))
+    rng_ = data_range(train, by)
+    d_c = extrapolation_distance(test[by], rng_["train_max"])
+    if {"N", "D"} <= set(test.columns) and np.isfinite(rng_["tpp_min"]):
+        d_t = tpp_distance(test["D"].to_numpy(dtype=float) / test["N"].to_numpy(dtype=float),
+                           rng_["tpp_min"], rng_["tpp_max"])
+    else:
+        d_t = np.zeros(len(test))
+    med = np.median(log_pred, axis=0)
+    q16, q84 = np.quantile(log_pred, [0.16, 0.84], axis=0)
+    sd = (q84 - q16) / 2.0
+    return {
+        "log_mu": log_mu, "log_pred": log_pred, "sigma": np.asarray(noise["sigma"], float),
+        "nu": None if nu is None else np.asarray(nu, float), "y_log": y_log,
+        "d_C": d_c, "d_T": d_t, "median": med, "sd": sd, "z": (y_log - med) / sd,
+        **rng_, "n_train": len(train), "divergences": int(result.diagnostics.divergences),
+        "max_rhat": float(result.diagnostics.max_rhat),
+    }
+
+
+def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group, seed):
+    """Fit below an inner cutoff, return standardised errors of the held-out larger runs."""
+    fc = forecast_draws(train, test, spec=law_spec, seed=seed, by=by, **fit_kwargs)
     return pd.DataFrame({
         "split": split_name,
         "group": group,
         "run": test.index,
         by: test[by].to_numpy(dtype=float),
-        "train_max": train_max,
-        "distance": extrapolation_distance(test[by], train_max),
-        "residual": y - med,
-        "sd": (q84 - q16) / 2.0,
-        "divergences": result.diagnostics.divergences,
+        "train_max": fc["train_max"],
+        "distance": fc["d_C"],
+        "d_C": fc["d_C"],
+        "d_T": fc["d_T"],
+        "residual": fc["y_log"] - fc["median"],
+        "sd": fc["sd"],
+        "scale": np.sqrt(np.median(fc["sigma"]) ** 2 + np.var(fc["log_mu"], axis=0)),
+        "nu": np.inf if fc["nu"] is None else float(np.median(fc["nu"])),
+        "divergences": fc["divergences"],
     })
 
 
@@ -506,6 +1244,7 @@ def learn_discrepancy(
     by: str = "C",
     splits: Sequence[float] | None = None,
     groups: str | Sequence[str] | None = None,
+    prior: Any = "empirical",
     prior_scale: float = 0.05,
     weighting: str = "split",
     min_train: int | None = None,
@@ -519,13 +1258,19 @@ def learn_discrepancy(
     progressbar: bool = False,
     **fit_kwargs: Any,
 ) -> Discrepancy:
-    """Learn the extrapolation discrepancy ``kappa`` from leave-future-out splits of the runs.
+    """Learn the extrapolation discrepancy from leave-future-out splits of the runs.
 
     For every inner split ``s`` in ``splits`` (orders of magnitude), the law is refitted on the
-    runs with ``by <= max(by) / 10**s`` and predicts the larger runs; their errors, relative to
-    the predictive spread, at their distance beyond the inner fit's data, inform ``kappa`` (see
+    runs with ``by <= max(by) / 10**s`` and predicts the larger runs; their errors, at their
+    distance beyond the inner fit's data (in ``by`` and in tokens per parameter), update the
+    prior.  By default (``prior="empirical"``) the prior is the empirical one learned across
+    published scaling studies (:func:`empirical_prior`, a new study's draws) and the update is
+    :func:`update_discrepancy`: the result has the shape of :class:`Discrepancy` (one
+    heavy-tailed deviation shared along a forecast, growing with both distances).
+    ``prior="half_normal"`` is the term as shipped before: ``kappa`` along ``by`` only, a
+    half-normal prior of scale ``prior_scale``, independent normal deviations per point (see
     :func:`estimate_kappa`).  With ``groups``, the splits are made within each group (e.g. each
-    training set) and the errors pooled into one ``kappa``.
+    training set) and the errors pooled.
 
     By default the splits are 0.5 and 1 orders of magnitude below the largest run.  Where the
     runs do not allow that (a short sweep, such as a 16-run model ladder), the splits are chosen
@@ -548,12 +1293,16 @@ def learn_discrepancy(
         Default: chosen from the runs, as above.
     groups : str or sequence of str, optional
         Grouping column(s) within which to split; errors are pooled across groups.
+    prior : "empirical", "half_normal", DiscrepancyPrior or Discrepancy
+        What the residuals update: the shipped empirical prior (default), the half-normal
+        prior of the term as shipped before, another population prior, or prior draws.
     prior_scale : float
-        Half-normal prior scale on ``kappa`` (log-loss sd per order of magnitude).
+        Half-normal prior scale on ``kappa`` (``prior="half_normal"`` only).
     weighting : {"split", "run"}
-        ``"split"`` (default): the held-out runs of one split share one unit of likelihood
-        weight, because their errors are strongly correlated (a systematic miss, not independent
-        noise); ``"run"``: every held-out run counts fully (over-confident about ``kappa``).
+        ``prior="half_normal"`` only (the empirical update models the shared miss of a split
+        directly).  ``"split"`` (default): the held-out runs of one split share one unit of
+        likelihood weight, because their errors are strongly correlated (a systematic miss,
+        not independent noise); ``"run"``: every held-out run counts fully.
     min_train : int, optional
         Fewest runs an inner fit may use (default: ``3 x`` the number of law parameters + 2);
         at least one more than the law's and noise parameters.  Lower it for short sweeps:
@@ -568,7 +1317,8 @@ def learn_discrepancy(
     Returns
     -------
     Discrepancy
-        ``kappa`` draws, ``train_max`` = the largest ``by`` in ``runs``, and the residual table.
+        Draws, the edge of ``runs`` (largest ``by``, range of tokens per parameter), and the
+        residual table.
 
     Raises
     ------
@@ -595,6 +1345,10 @@ def learn_discrepancy(
         raise ValueError(f"by must be 'C' or 'N', not {by!r}")
     if weighting not in ("split", "run"):
         raise ValueError(f"weighting must be 'split' or 'run', not {weighting!r}")
+    if not (isinstance(prior, DiscrepancyPrior | Discrepancy)
+            or prior in ("empirical", "half_normal")):
+        raise ValueError(f"prior must be 'empirical', 'half_normal', a DiscrepancyPrior or a "
+                         f"Discrepancy, not {prior!r}")
     s = resolve_spec(law, spec)
     table = _prepare(runs, s, columns, flops)
     if by not in table.columns:
@@ -636,12 +1390,20 @@ def learn_discrepancy(
                 train, test, law_spec=s, fit_kwargs=kw, by=by, split_name=f"{label}:{name}",
                 group=label, seed=seed + i))
     res = pd.concat(parts, ignore_index=True)
+    res["z"] = res["residual"] / res["sd"]
+    if prior != "half_normal":
+        if isinstance(prior, Discrepancy):
+            start = prior.for_runs(table)
+        else:
+            pop = empirical_prior() if prior == "empirical" else prior
+            start = pop.discrepancy(table, by=by, n_draws=4 * n_draws, seed=seed)
+        return update_discrepancy(start, res, n_draws=n_draws, seed=seed)
     if weighting == "split":
         weight = 1.0 / res.groupby("split")["residual"].transform("size").to_numpy(dtype=float)
     else:
         weight = np.ones(len(res))
-    res["z"] = res["residual"] / res["sd"]
     kappa = estimate_kappa(res["residual"], res["sd"], res["distance"], weight=weight,
                            prior_scale=prior_scale, n_draws=n_draws, seed=seed)
     return Discrepancy(kappa=kappa, train_max=float(table[by].max()), by=by, residuals=res,
-                       prior_scale=prior_scale)
+                       prior_scale=prior_scale, shared=False,
+                       source="half-normal prior updated by the runs' own splits")

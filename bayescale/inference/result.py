@@ -314,7 +314,7 @@ class ScalingFit:
         ci: Sequence[float] = DEFAULT_CI,
         seed: int | None = 0,
         flops: float = 6.0,
-        discrepancy: Any = None,
+        discrepancy: Any = True,
         **inputs: Any,
     ) -> Prediction:
         """Posterior predictive loss at new inputs.
@@ -339,10 +339,16 @@ class ScalingFit:
             Seed for the noise draws (and new-group draws).
         flops : float
             FLOPs per parameter per token used to convert C.
-        discrepancy : Discrepancy, optional
-            Extrapolation discrepancy term (:func:`bayescale.learn_discrepancy`): widens the
-            prediction beyond the fitted runs' largest compute by ``kappa`` per order of
-            magnitude; no effect inside the data.  Off by default.
+        discrepancy : bool or Discrepancy
+            Extrapolation discrepancy term: beyond the fitted runs (in compute, or in tokens
+            per parameter) each draw of the curve gets one heavy-tailed deviation that grows
+            with the distance; no effect inside the data.  True (default): the empirical prior
+            learned across published scaling studies
+            (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`; laws of a target
+            other than loss get none); a :class:`~bayescale.Discrepancy`, e.g. from
+            :func:`bayescale.learn_discrepancy` (the prior updated by your runs); False or
+            None: off.  Every row carries its distance from the data either way
+            (``extrapolation``, ``decades_C``, ``tokens_per_param``, ``decades_tpp``).
         **inputs
             Other inputs of the law, e.g. ``U=`` (unique tokens) for the data-constrained law or
             ``loss=`` for the link laws; for those the prediction is of the law's target column.
@@ -372,9 +378,17 @@ class ScalingFit:
             nd = self.draws(kind="noise")
             nu = nd["nu"] if self.spec.likelihood == "student_t" else None
             log_mu = perturb(log_mu, nd["sigma"], nu, rng)
-        if discrepancy is not None:
-            along = self._along(discrepancy.by, inputs, extra, N=N, D=D, C=C, flops=flops)
-            log_mu = discrepancy.perturb(log_mu, along, rng)
+        from bayescale.inference.extrapolation import forecast_distance, resolve_discrepancy
+
+        disc = resolve_discrepancy(self, discrepancy, group)
+        along, distance = forecast_distance(self, {"N": N, "D": D, "C": C, **extra, **inputs},
+                                            n_points, group=group, flops=flops,
+                                            by="C" if disc is None else disc.by)
+        if disc is not None:
+            if along is None:
+                along = self._along(disc.by, inputs, extra, N=N, D=D, C=C, flops=flops)
+            log_mu = disc.perturb(log_mu, along, rng,
+                                 tpp=distance["tokens_per_param"].to_numpy())
         loss = np.exp(log_mu)
         da = xr.DataArray(
             loss.reshape(chains, ndraw, n_points),
@@ -387,7 +401,7 @@ class ScalingFit:
         table = pd.DataFrame(inputs)
         if group is not None:
             table.insert(0, "group", group_label(group))
-        table = pd.concat([table, interval_table(loss, ci)], axis=1)
+        table = pd.concat([table, distance, interval_table(loss, ci)], axis=1)
         return Prediction(draws=da, table=table, noise=noise)
 
     def _along(self, by, inputs, extra, *, N, D, C, flops) -> np.ndarray:

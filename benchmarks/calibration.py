@@ -1,0 +1,552 @@
+"""Calibration of extrapolation on real data, and the empirical discrepancy prior it builds.
+
+Two jobs, one residual collection:
+
+1. **The residual collection** (nested leave-future-out on every real dataset the project has).
+   For each study and each cell of it (chinchilla: Hoffmann et al.'s 240 runs; datablations:
+   Muennighoff et al.'s 229 main runs, law ``datablations``; porian: the 15 training set-ups,
+   each isoFLOP curve cut to half a decade of N around its minimum; gadre_small: the 24
+   training-set x validation-set cells, runs with >= 10 tokens per parameter; misfitting: the
+   envelope of Li et al.'s sweep, best run per (N, D), from ``../shared/data``, never bundled)
+   the default law is fitted (``bayescale.fit``, 2 chains x 400 draws, divergent fits refitted
+   at target_accept 0.99) to the runs at or below several compute cutoffs (a ladder 0.25, 0.5,
+   1, 1.5 and 2 decades below the cell's largest run, each moved to the nearest cutoff that
+   leaves enough runs to identify the law and 2 to predict) and predicts every larger run.
+   Each held-out run is recorded with its standardised error ``z = (log y - median) / sd`` of
+   the new-run predictive (noise included) and its distance from the training data: decades of
+   compute beyond the largest training run (``d_C``) and decades of tokens per parameter
+   outside the training range (``d_T``).  The Huber + bootstrap anchor (Besiroglu et al.
+   2024) is fitted to the same training runs in the same pass.  Every split is cached (one
+   ``.npz`` per split, ``--cache``, default ``/tmp/bayescale_calibration``) so that the
+   rebuild and the table reuse it; a rerun only fits what is missing.
+
+2. ``--rebuild-prior``: the hierarchical model of
+   :func:`bayescale.inference.extrapolation.fit_discrepancy_prior` is fitted to all the
+   residuals and its population posterior written to
+   ``bayescale/data/bundled/discrepancy_prior/`` with ``PROVENANCE.md``.
+
+3. The default run prints the **leave-one-study-out table**: for each study, the prior is
+   refitted on the other studies' residuals and every forecast of the left-out study is scored
+   (n, ARE of the median, coverage of the central 50 / 80 / 95% intervals, mean interval score
+   at 80 and 95% on log loss, Gneiting & Raftery 2007) for: no discrepancy; the discrepancy
+   learned on the study alone (the term as shipped before: kappa from the study's inner splits,
+   half-normal(0.05) prior, independent normal per point); the empirical prior learned without
+   the study; that prior updated by the study's inner splits; and the anchor.  Inner splits are
+   the smaller cutoffs of the same cell's ladder (their forecasts of the runs inside the outer
+   training set), so the nesting costs no extra fits.
+
+Usage::
+
+    python benchmarks/calibration.py                     # collect (cached) + LOSO table
+    python benchmarks/calibration.py --rebuild-prior     # collect (cached) + ship the prior
+    python benchmarks/calibration.py --only chinchilla,porian --cache /tmp/cal
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import robustness  # noqa: E402  (the loaders of every real dataset)
+
+DEFAULT_CACHE = Path("/tmp/bayescale_calibration")
+LADDER = (0.25, 0.5, 1.0, 1.5, 2.0)
+FIT = dict(draws=400, tune=400, chains=2, progressbar=False, prior_draws=0, warn=False,
+           retry=True)
+SEED = 0
+ANCHOR_BOOT = 200
+ANCHOR_RESID = 4  # resampled training residuals per bootstrap curve (new-run draws)
+LEVELS = (0.5, 0.8, 0.95)
+
+
+# --------------------------------------------------------------------------- the studies
+
+
+def _cells_porian():
+    runs = robustness.porian()
+    return [(f"{d}/{s}", sub.reset_index(drop=True))
+            for (d, s), sub in runs.groupby(["dataset", "setup"], sort=True)]
+
+
+def _cells_gadre():
+    runs = robustness.gadre_all_validation_sets()
+    return [(f"{d}/{v}", sub.reset_index(drop=True))
+            for (d, v), sub in runs.groupby(["dataset", "validation"], sort=True)]
+
+
+# study -> (law, cells loader, needs ../shared/data)
+STUDIES = {
+    "chinchilla": ("chinchilla", lambda: [("all", robustness.chinchilla())], False),
+    "datablations": ("datablations", lambda: [("main", robustness.datablations())], False),
+    "porian": ("chinchilla", _cells_porian, False),
+    "gadre_small": ("chinchilla", _cells_gadre, False),
+    "misfitting": ("chinchilla", lambda: [("envelope", robustness.misfitting_envelope())],
+                   True),
+}
+
+
+def ladder_cutoffs(table: pd.DataFrame, law, n_min: int) -> list[float]:
+    """The compute cutoffs of one cell: each rung of :data:`LADDER` (decades below the largest
+    run) moved to the nearest feasible cutoff, duplicates dropped."""
+    from bayescale.inference.extrapolation import _feasible_cuts
+
+    feasible = _feasible_cuts(table, "C", n_min, law)
+    if feasible.size == 0:
+        return []
+    top = np.log10(float(table["C"].max()))
+    out: list[float] = []
+    for d in LADDER:
+        c = float(feasible[np.argmin(np.abs(np.log10(feasible) - (top - d)))])
+        if c not in out:
+            out.append(c)
+    return sorted(out)
+
+
+def _slug(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
+
+
+# --------------------------------------------------------------------------- one split
+
+
+def _anchor(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """Huber point fit + bootstrap curves + resampled training residuals: new-run draws."""
+    from bayescale.baselines import bootstrap, huber_fit
+    from bayescale.inference.backtest import _BASELINE_GRID
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        point = huber_fit(train["N"], train["D"], train["loss"], grid=_BASELINE_GRID)
+        boot = bootstrap(train["N"], train["D"], train["loss"], n_boot=ANCHOR_BOOT, seed=seed,
+                         start=point)
+    N = test["N"].to_numpy(dtype=float)[None, :]
+    D = test["D"].to_numpy(dtype=float)[None, :]
+    b = {k: boot[k].to_numpy(dtype=float)[:, None] for k in ("E", "A", "B", "alpha", "beta")}
+    curves = np.log(b["E"] + b["A"] / N ** b["alpha"] + b["B"] / D ** b["beta"])
+    resid = np.log(train["loss"].to_numpy(float)) - np.log(point.predict(train["N"], train["D"]))
+    rng = np.random.default_rng(seed)
+    reps = np.repeat(curves, ANCHOR_RESID, axis=0)
+    draws = reps + rng.choice(resid, size=(reps.shape[0], 1))
+    return {"log_pred": draws, "point": np.log(point.predict(test["N"], test["D"]))}
+
+
+def _split(study: str, cell: str, law: str, table: pd.DataFrame, cut: float, cache: Path,
+           index: int) -> Path:
+    """Fit (or read from the cache) one split; the ``.npz`` holds forecasts and the anchor's."""
+    from bayescale._io import atomic_path
+    from bayescale.inference.extrapolation import forecast_draws
+    from bayescale.inference.fit import resolve_spec
+
+    path = cache / _slug(study) / f"{_slug(cell)}__{cut:.6g}.npz"
+    meta = {"study": study, "cell": cell, "law": law, "cutoff": cut, "fit": FIT, "seed": SEED,
+            "anchor_boot": ANCHOR_BOOT, "split_index": index}
+    if path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            if json.loads(str(z["meta"]))["fit"] == json.loads(json.dumps(FIT)):
+                return path
+    train, test = table[table["C"] <= cut], table[table["C"] > cut]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = forecast_draws(train, test, spec=resolve_spec(law), seed=SEED, **FIT)
+        anchor = _anchor(train, test, SEED)
+    meta |= {k: fc[k] for k in ("train_max", "tpp_min", "tpp_max", "n_train", "divergences",
+                                "max_rhat")}
+    arrays = {k: fc[k] for k in ("log_mu", "log_pred", "sigma", "y_log", "d_C", "d_T",
+                                 "median", "sd", "z")}
+    arrays["nu"] = fc["nu"] if fc["nu"] is not None else np.full(fc["sigma"].shape, np.inf)
+    arrays |= {"anchor_log_pred": anchor["log_pred"], "anchor_point": anchor["point"],
+               "C": test["C"].to_numpy(float), "N": test["N"].to_numpy(float),
+               "D": test["D"].to_numpy(float)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, meta=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+def collect(cache: Path = DEFAULT_CACHE, only: list[str] | None = None,
+            verbose: bool = True) -> list[Path]:
+    """Run (or read from ``cache``) every split of every study; the paths of their files."""
+    from bayescale.inference.fit import _prepare, resolve_spec
+
+    paths = []
+    start = time.perf_counter()
+    for study, (law, cells, shared) in STUDIES.items():
+        if only and study not in only:
+            continue
+        if shared and not robustness.MISFITTING_CSV.exists():
+            print(f"note: {robustness.MISFITTING_CSV} not found; skipping {study}",
+                  file=sys.stderr)
+            continue
+        spec = resolve_spec(law)
+        n_min = 3 * len(spec.law_obj.params) + 2
+        for cell, runs in cells():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = _prepare(runs, spec, None, 6.0)
+            for i, cut in enumerate(ladder_cutoffs(table, spec.law_obj, n_min)):
+                t = time.perf_counter()
+                paths.append(_split(study, cell, law, table, cut, cache, i))
+                if verbose:
+                    print(f"[{time.perf_counter() - start:6.0f} s] {study} {cell} C <= "
+                          f"{cut:.3g} ({time.perf_counter() - t:.1f} s)", file=sys.stderr,
+                          flush=True)
+    return paths
+
+
+def load_split(path: Path) -> dict:
+    """One cached split: its metadata and arrays."""
+    with np.load(path, allow_pickle=False) as z:
+        out = {k: z[k] for k in z.files if k != "meta"}
+        out["meta"] = json.loads(str(z["meta"]))
+    out["nu"] = None if np.all(np.isinf(out["nu"])) else out["nu"]
+    return out
+
+
+def _scale(s: dict) -> np.ndarray:
+    """Scale of a forecast's own predictive error: noise and law uncertainty."""
+    return np.sqrt(np.median(s["sigma"]) ** 2 + np.var(s["log_mu"], axis=0))
+
+
+def _nu(s: dict) -> float:
+    return np.inf if s["nu"] is None else float(np.median(s["nu"]))
+
+
+def residual_table(paths: list[Path]) -> pd.DataFrame:
+    """One row per held-out run per split: study, cell, split, cutoff, d_C, d_T, z, ..."""
+    rows = []
+    for p in paths:
+        s = load_split(p)
+        m = s["meta"]
+        rows.append(pd.DataFrame({
+            "study": m["study"], "cell": m["cell"], "split": f"{m['study']}:{m['cell']}:"
+            f"{m['cutoff']:.6g}", "cutoff": m["cutoff"], "rung": m["split_index"],
+            "train_max": m["train_max"], "n_train": m["n_train"], "C": s["C"], "N": s["N"],
+            "D": s["D"], "d_C": s["d_C"], "d_T": s["d_T"], "y_log": s["y_log"],
+            "median": s["median"], "sd": s["sd"], "residual": s["y_log"] - s["median"],
+            "z": s["z"], "scale": _scale(s), "nu": _nu(s), "divergences": m["divergences"],
+        }))
+    return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- the prior
+
+PRIOR_DIR = HERE.parent / "bayescale" / "data" / "bundled" / "discrepancy_prior"
+PRIOR_SAMPLING = dict(draws=1000, tune=1000, chains=4, target_accept=0.99)
+LOSO_SAMPLING = dict(draws=500, tune=500, chains=4, target_accept=0.99)
+KEEP_DRAWS = 500
+
+
+def fit_prior(res: pd.DataFrame, sampling: dict, cache: Path | None = None, name: str = ""):
+    """The hierarchical fit of :func:`fit_discrepancy_prior`, cached as a CSV of draws."""
+    from bayescale.inference.extrapolation import DiscrepancyPrior, fit_discrepancy_prior
+
+    path = None if cache is None else cache / "priors" / f"{name}.csv"
+    if path is not None and path.exists():
+        return DiscrepancyPrior(pd.read_csv(path), provenance=f"cached {path}"), None
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior, tree = fit_discrepancy_prior(res, seed=SEED, **sampling)
+    div = int(np.asarray(tree["sample_stats"]["diverging"]).sum())
+    print(f"prior {name or 'all'}: {time.perf_counter() - t:.0f} s, {div} divergences",
+          file=sys.stderr, flush=True)
+    if path is not None:
+        from bayescale._io import atomic_path
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            prior.draws.to_csv(tmp, index=False)
+    return prior, tree
+
+
+def _rhat_divergences(tree) -> tuple[float, int]:
+    import arviz as az
+
+    post = tree["posterior"].to_dataset()[["mu", "tau", "omega", "nu", "bias_C", "bias_tau_C",
+                                           "bias_omega_C"]]
+    rhat = az.rhat(post)
+    worst = max(float(np.nanmax(np.asarray(rhat[v]))) for v in rhat.data_vars)
+    return worst, int(np.asarray(tree["sample_stats"]["diverging"]).sum())
+
+
+def rebuild_prior(res: pd.DataFrame, out_dir: Path = PRIOR_DIR) -> Path:
+    """Fit the prior to every residual and write the draws and PROVENANCE.md to ``out_dir``."""
+    import datetime as dt
+
+    from bayescale._io import atomic_path, atomic_write_text
+
+    prior, tree = fit_prior(res, PRIOR_SAMPLING)
+    rhat, div = _rhat_divergences(tree)
+    draws = prior.draws
+    keep = draws.iloc[np.linspace(0, len(draws) - 1, KEEP_DRAWS).round().astype(int)]
+    # interleave chains: a leading block of the file is a fair sample
+    keep = keep.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv = out_dir / "population_draws.csv"
+    with atomic_path(csv) as tmp:
+        keep.to_csv(tmp, index=False, float_format="%.6g")
+    from bayescale.inference.extrapolation import DiscrepancyPrior
+
+    summary = DiscrepancyPrior(keep).summary()
+    post = tree["posterior"]
+    k_study = np.exp(np.asarray(post["log_kappa_study"]))  # chain, draw, study, part
+    per_study = pd.DataFrame(
+        {f"kappa_{p} median [90%]": [
+            f"{np.median(k_study[..., i, j]):.3g} [{np.quantile(k_study[..., i, j], 0.05):.3g}, "
+            f"{np.quantile(k_study[..., i, j], 0.95):.3g}]"
+            for i in range(k_study.shape[2])] for j, p in enumerate(["C", "tpp"])},
+        index=[str(x) for x in post["study"].values])
+    counts = res.groupby("study").agg(cells=("cell", "nunique"), splits=("split", "nunique"),
+                                      runs=("z", "size"))
+    per_study = counts.join(per_study)
+    b_cell = np.asarray(post["bias_cell"])  # chain, draw, cell
+    cell_study = np.array([str(c).split("|", 1)[0] for c in post["cell"].values])
+    per_study["bias"] = [
+        (lambda b: f"{np.median(b):+.3f} [{np.quantile(b, 0.05):+.3f}, "
+                   f"{np.quantile(b, 0.95):+.3f}]")(b_cell[..., cell_study == st].mean(axis=-1))
+        for st in per_study.index]
+    cutoffs = (res.groupby(["study", "cell"])["cutoff"].unique()
+               .map(lambda c: ", ".join(f"{x:.3g}" for x in sorted(c))))
+    date = dt.date.today().isoformat()
+    text = f"""# discrepancy_prior: the empirical prior for extrapolation error
+
+`population_draws.csv`: {len(keep)} posterior draws (thinned from {len(draws)}: 4 chains x
+{PRIOR_SAMPLING['draws']}, nutpie, {div} divergences, largest R-hat {rhat:.3f}) of the population
+parameters of the hierarchical discrepancy model of
+`bayescale.inference.extrapolation.fit_discrepancy_prior`:
+
+    log kappa_C[cell] = mu_C + tau_C eta_study + omega_C xi_cell     (likewise kappa_T: tpp)
+    bias[cell] = bias_C + bias_tau_C zeta_study + bias_omega_C chi_cell
+    residual = (bias + kappa_C t) d_C + kappa_T d_T u + e,   t, u ~ StudentT(nu), one per forecast
+
+`kappa_C`: log-loss scale of a forecast's shared deviation per decade of compute beyond the
+largest training run; `bias`: its mean (negative: the law over-predicts the loss of larger
+runs); `kappa_T`: per decade of tokens per parameter outside the training range;
+`e`: the forecast's own predictive error (the fit's noise and parameter uncertainty).  A new
+study draws `kappa ~ LogNormal(mu, sqrt(tau^2 + omega^2))` (and `bias` likewise from a normal)
+per population draw
+(`bayescale.inference.extrapolation.empirical_prior().new_study()`), which is the package's
+default discrepancy (`Discrepancy.default`, `fit.predict(...)`).
+
+Columns: {", ".join(f"`{c}`" for c in keep.columns)} (natural units: log kappa for mu, sds of log
+kappa for tau / omega, degrees of freedom for nu, log loss per decade of compute for the bias
+columns).  Aggregate fitted hyperparameters only: no
+run of any dataset is in this folder.
+
+## Built
+
+- Date: {date}
+- Command (from the repository root; the residual collection is cached in
+  `/tmp/bayescale_calibration`, delete it to refit every split):
+
+      .venv/bin/python benchmarks/calibration.py --rebuild-prior
+
+- Residuals: nested leave-future-out, `benchmarks/calibration.py`: per cell, the default law
+  (`chinchilla`; `datablations` for Muennighoff et al.'s runs) fitted with `bayescale.fit`
+  (2 chains x 400 draws after 400 tuning, seed 0, divergent fits refitted at target_accept 0.99)
+  to the runs at or below each compute cutoff (a ladder 0.25, 0.5, 1, 1.5, 2 decades below the
+  cell's largest run, moved to the nearest cutoff that leaves 3 x law parameters + 2 runs that
+  identify the law and 2 runs to predict), predicting every larger run.
+  {len(res)} held-out runs in {res['split'].nunique()} splits of {res['cell'].nunique()} cells.
+
+## Studies
+
+Per study, median [90% interval]: kappa_C and kappa_T of the study (before its cells' spread),
+and the mean bias of its cells (log loss per decade of compute).
+
+| study | source | cells | splits | held-out runs | kappa_C | kappa_T | bias |
+|---|---|---|---|---|---|---|---|
+""" + "\n".join(
+        f"| {st} | {SOURCES[st]} | {r.cells} | {r.splits} | {r.runs} | "
+        f"{r['kappa_C median [90%]']} | {r['kappa_tpp median [90%]']} | {r['bias']} |"
+        for st, r in per_study.iterrows()) + """
+
+## Population posterior (and a new study's kappas)
+
+| parameter | median | 5% | 95% |
+|---|---|---|---|
+""" + "\n".join(f"| {n} | {r['median']:.3g} | {r['q05']:.3g} | {r['q95']:.3g} |"
+                for n, r in summary.iterrows()) + """
+
+## Cutoffs (training compute, FLOPs) per cell
+
+""" + "\n".join(f"- {st} / {cell}: {c}" for (st, cell), c in cutoffs.items()) + """
+
+## Data licences
+
+chinchilla, datablations, porian and gadre_small are the bundled datasets (see their own
+PROVENANCE.md).  misfitting (Li, Kudugunta & Zettlemoyer 2025, github.com/hadasah/scaling_laws,
+no licence) is read from `../shared/data` at build time; only the aggregate population
+parameters above are derived from it, no run or residual.
+"""
+    atomic_write_text(out_dir / "PROVENANCE.md", text)
+    return csv
+
+
+SOURCES = {
+    "chinchilla": "Hoffmann et al. 2022 (Besiroglu et al. 2024 digitisation), 240 runs",
+    "datablations": "Muennighoff et al. 2023, 229 main runs (law datablations)",
+    "porian": "Porian et al. 2024, 15 set-ups (isoFLOP curves, half a decade of N)",
+    "gadre_small": "Gadre et al. 2024, 3 training x 8 validation sets (>= 10 tokens/param)",
+    "misfitting": "Li et al. 2025 (../shared/data, no licence), envelope of the LR sweep",
+}
+
+
+# --------------------------------------------------------------------------- LOSO table
+
+METHODS = ("none", "study alone", "prior", "prior updated", "anchor")
+EVAL_DRAWS = 2000  # discrepancy draws per method and split (x 4 as prior draws to update)
+
+
+def _metrics(log_draws: np.ndarray, y: np.ndarray, median: np.ndarray | None = None) -> dict:
+    """ARE of the median, coverage and interval score (log loss) per held-out run."""
+    med = np.median(log_draws, axis=0) if median is None else median
+    out = {"are": np.abs(np.exp(med - y) - 1.0)}
+    for lv in LEVELS:
+        lo, hi = np.quantile(log_draws, [(1 - lv) / 2, (1 + lv) / 2], axis=0)
+        tag = f"{round(100 * lv)}"
+        out[f"cov_{tag}"] = (lo <= y) & (y <= hi)
+        a = 1.0 - lv
+        out[f"is_{tag}"] = (hi - lo) + 2 / a * np.maximum(lo - y, 0) + 2 / a * np.maximum(y - hi, 0)
+    return out
+
+
+def _inner(res: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Inner splits of an outer split: the same cell's smaller cutoffs, their forecasts of the
+    runs inside the outer training set."""
+    r = res[(res["study"] == meta["study"]) & (res["cell"] == meta["cell"])
+            & (res["rung"] < meta["split_index"]) & (res["C"] <= meta["train_max"])]
+    return r.assign(distance=r["d_C"])
+
+
+def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0) -> pd.DataFrame:
+    """Every method's metrics on the held-out runs of one cached split."""
+    from bayescale.inference.extrapolation import (
+        Discrepancy,
+        estimate_kappa,
+        update_discrepancy,
+    )
+
+    s = load_split(path)
+    m = s["meta"]
+    y, base = s["y_log"], s["log_pred"]
+    tpp = s["D"] / s["N"]
+    rng_tpp = None if not np.isfinite(m["tpp_min"]) else (m["tpp_min"], m["tpp_max"])
+    inner = _inner(res, m)
+    rows = {}
+    rng = np.random.default_rng([seed, m["split_index"], len(y)])
+    rows["none"] = _metrics(base, y)
+    # the term as shipped before: kappa from the study's own inner splits, half-normal prior
+    w = (1.0 / inner.groupby("split")["z"].transform("size")).to_numpy(float)
+    kappa = estimate_kappa(inner["residual"], inner["sd"], inner["d_C"], weight=w,
+                           n_draws=EVAL_DRAWS, seed=seed)
+    alone = Discrepancy(kappa, m["train_max"], shared=False)
+    rows["study alone"] = _metrics(alone.perturb(base, s["C"], rng), y)
+    k = prior.new_study(4 * EVAL_DRAWS, seed=seed)
+    start = Discrepancy(k["kappa"], m["train_max"], kappa_tpp=k["kappa_tpp"], nu=k["nu"],
+                        bias=k["bias"], tpp_range=rng_tpp, source="empirical prior")
+    rows["prior"] = _metrics(start.perturb(base, s["C"], rng, tpp=tpp), y)
+    upd = update_discrepancy(start, inner, n_draws=EVAL_DRAWS, seed=seed) if len(inner) \
+        else start
+    rows["prior updated"] = _metrics(upd.perturb(base, s["C"], rng, tpp=tpp), y)
+    rows["anchor"] = _metrics(s["anchor_log_pred"], y, median=s["anchor_point"])
+    out = []
+    for method, met in rows.items():
+        out.append(pd.DataFrame({"study": m["study"], "cell": m["cell"], "cutoff": m["cutoff"],
+                                 "method": method, "d_C": s["d_C"], "d_T": s["d_T"],
+                                 "n_inner": len(inner), **met}))
+    return pd.concat(out, ignore_index=True)
+
+
+def loso(paths: list[Path], res: pd.DataFrame, cache: Path) -> pd.DataFrame:
+    """Leave-one-study-out: per study, the prior refitted without it scores its forecasts."""
+    studies = sorted(res["study"].unique())
+    out = []
+    for study in studies:
+        prior, _ = fit_prior(res[res["study"] != study], LOSO_SAMPLING, cache,
+                             name=f"without_{study}")
+        t = time.perf_counter()
+        for p in paths:
+            if load_split(p)["meta"]["study"] == study:
+                out.append(evaluate_split(p, res, prior))
+        print(f"scored {study} ({time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+    return pd.concat(out, ignore_index=True)
+
+
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per study and pooled: n, ARE, coverage 50 / 80 / 95, mean interval score 80 / 95."""
+    agg = dict(n=("are", "size"), ARE=("are", "mean"), cov_50=("cov_50", "mean"),
+               cov_80=("cov_80", "mean"), cov_95=("cov_95", "mean"), IS_80=("is_80", "mean"),
+               IS_95=("is_95", "mean"))
+    per = scores.groupby(["study", "method"], sort=False).agg(**agg).reset_index()
+    pooled = scores.groupby("method", sort=False).agg(**agg).reset_index()
+    pooled.insert(0, "study", "pooled (runs)")
+    balanced = per.groupby("method", sort=False)[
+        ["ARE", "cov_50", "cov_80", "cov_95", "IS_80", "IS_95"]].mean().reset_index()
+    balanced.insert(0, "study", "mean of studies")
+    balanced.insert(2, "n", pooled.set_index("method").loc[balanced["method"], "n"].to_numpy())
+    out = pd.concat([per, pooled, balanced], ignore_index=True)
+    out["method"] = pd.Categorical(out["method"], METHODS)
+    order = list(dict.fromkeys(out["study"]))
+    out["study"] = pd.Categorical(out["study"], order)
+    return out.sort_values(["study", "method"]).reset_index(drop=True)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    cols = ["study", "method", "n", "ARE", "cov_50", "cov_80", "cov_95", "IS_80", "IS_95"]
+    lines = ["| study | method | n | ARE % | cov 50 | cov 80 | cov 95 | IS 80 | IS 95 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in table[cols].iterrows():
+        lines.append(f"| {r.study} | {r.method} | {r.n} | {100 * r.ARE:.2f} | {r.cov_50:.2f} | "
+                     f"{r.cov_80:.2f} | {r.cov_95:.2f} | {r.IS_80:.4f} | {r.IS_95:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    ap.add_argument("--only", default=None, help=f"comma-separated studies of {list(STUDIES)}")
+    ap.add_argument("--collect-only", action="store_true")
+    ap.add_argument("--rebuild-prior", action="store_true",
+                    help="fit the prior to every study's residuals and write it to "
+                         "bayescale/data/bundled/discrepancy_prior/")
+    ap.add_argument("--out", type=Path, default=None, help="also write per-run scores (CSV)")
+    a = ap.parse_args(argv)
+    only = [w.strip() for w in a.only.split(",")] if a.only else None
+    paths = collect(a.cache, only)
+    res = residual_table(paths)
+    print(res.groupby("study").agg(cells=("cell", "nunique"), splits=("split", "nunique"),
+                                   runs=("z", "size")).to_string())
+    if a.collect_only:
+        return 0
+    if a.rebuild_prior:
+        if only:
+            ap.error("--rebuild-prior uses every study; drop --only")
+        print(f"wrote {rebuild_prior(res)}")
+        return 0
+    scores = loso(paths, res, a.cache)
+    table = summarise(scores)
+    print(f"\nLeave-one-study-out calibration ({len(res)} forecasts of held-out runs; "
+          f"interval scores on log loss, lower is better)\n")
+    print(markdown(table))
+    if a.out:
+        from bayescale._io import atomic_path
+
+        with atomic_path(a.out) as tmp:
+            scores.to_csv(tmp, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

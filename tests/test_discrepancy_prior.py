@@ -1,0 +1,216 @@
+"""The empirical discrepancy prior, the shape of the discrepancy, and its default use in predict.
+
+Claims: the shipped prior (population draws learned across published scaling studies) loads,
+is finite and carries its provenance (studies, cutoffs, the command that rebuilds it, the
+date); the discrepancy is one deviation per posterior draw shared along a forecast (equal at
+equal distance, proportional to compute distance), heavier-tailed than normal, growing with
+distance in compute and in tokens per parameter, and zero inside the data; its spread does not
+depend on how many draws a fit has (a 1,000-draw and a 4,000-draw fit, real sampler);
+``fit.predict`` uses it by default (``discrepancy=False`` turns it off) and every predicted row
+carries its distance from the data; a study's own residuals update the prior in the right
+direction; the hierarchical model recovers a known kappa from simulated residuals.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TRUTH
+
+import bayescale as bs
+from bayescale.inference.extrapolation import (
+    POPULATION_PARAMS,
+    Discrepancy,
+    DiscrepancyPrior,
+    empirical_prior,
+    fit_discrepancy_prior,
+    update_discrepancy,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "bayescale" / "data" / "bundled" / "discrepancy_prior"
+
+
+def runs_table() -> pd.DataFrame:
+    """A small sweep: 3 decades of compute, 10-100 tokens per parameter."""
+    N = np.repeat(np.logspace(7.5, 9.0, 6), 3)
+    D = N * np.tile([10.0, 30.0, 100.0], 6)
+    loss = bs.get_law("chinchilla").loss(TRUTH["chinchilla"], N=N, D=D)
+    loss = loss * np.exp(0.01 * np.random.default_rng(0).standard_normal(N.size))
+    return pd.DataFrame({"N": N, "D": D, "C": 6 * N * D, "loss": loss})
+
+
+# --------------------------------------------------------------------------- the shipped file
+def test_prior_file_loads_and_has_provenance():
+    prior = empirical_prior()
+    assert list(prior.draws.columns) == list(POPULATION_PARAMS)
+    assert len(prior.draws) >= 200 and np.isfinite(prior.draws.to_numpy()).all()
+    assert (prior.draws[["tau_C", "omega_C", "tau_T", "omega_T"]] >= 0).all().all()
+    assert (prior.draws["nu"] > 1).all()
+    text = (FOLDER / "PROVENANCE.md").read_text()
+    assert prior.provenance == text
+    for study in ("chinchilla", "datablations", "porian", "gadre_small", "misfitting"):
+        assert f"| {study} |" in text  # each study, with its cells, splits and runs
+    assert "benchmarks/calibration.py --rebuild-prior" in text
+    assert re.search(r"Date: \d{4}-\d{2}-\d{2}", text)
+    assert "Cutoffs" in text and "no licence" in text
+    # shipped with the package: the package-data glob covers the folder's files
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["bayescale"]
+    assert "data/bundled/*/*" in globs
+    # a new study's kappa: a few percent of log loss per decade, wide but not absurd
+    k = prior.new_study(20000, seed=0)
+    med = float(np.median(k["kappa"]))
+    assert 0.005 < med < 0.1
+    assert np.quantile(k["kappa"], 0.95) > 2 * med
+    assert "new study kappa (C)" in prior.summary().index
+
+
+def test_prior_rejects_a_broken_table():
+    with pytest.raises(ValueError, match="missing"):
+        DiscrepancyPrior(pd.DataFrame({"mu_C": [0.0]}))
+    bad = empirical_prior().draws.copy()
+    bad.loc[0, "nu"] = np.nan
+    with pytest.raises(ValueError, match="rebuild-prior"):
+        DiscrepancyPrior(bad)
+    with pytest.raises(ValueError, match="runs must be the runs table"):
+        empirical_prior().discrepancy(None)
+
+
+# --------------------------------------------------------------------------- the shape
+def test_deviation_is_shared_along_a_forecast():
+    """One deviation per draw: equal at equal distance, proportional to compute distance."""
+    disc = Discrepancy.default(runs_table())
+    top = disc.train_max
+    C = top * np.array([1.0, 10.0, 10.0, 100.0, 0.1])   # inside, 1, 1, 2 decades, inside
+    tpp = np.full(C.size, 30.0)                          # inside the tokens-per-param range
+    dev = disc.deviation(C, n_draws=3000, rng=np.random.default_rng(0), tpp=tpp)
+    assert dev.shape == (3000, 5)
+    assert np.all(dev[:, 0] == 0) and np.all(dev[:, 4] == 0)     # nothing inside the data
+    np.testing.assert_array_equal(dev[:, 1], dev[:, 2])          # same distance: identical
+    np.testing.assert_allclose(dev[:, 3], 2 * dev[:, 1], rtol=1e-12)  # proportional
+    assert np.std(dev[:, 1]) > 0
+    # tokens per parameter outside the range adds its own deviation (independent sign)
+    over = disc.deviation(C[:2], n_draws=3000, rng=np.random.default_rng(0), tpp=[3000.0] * 2)
+    assert np.std(over[:, 0]) > 0                                # 1.5 decades over-trained
+    assert np.std(over[:, 1]) > np.std(dev[:, 1])
+    # heavier tails than normal: kurtosis of a scale mixture of Student-t deviations > 3
+    x = dev[:, 1]
+    assert np.mean(x**4) / np.mean(x**2) ** 2 > 4.0
+    # the term as shipped before stays available: independent per point
+    old = Discrepancy(np.full(100, 0.02), top, shared=False)
+    d = old.deviation(C[1:3], rng=np.random.default_rng(0))
+    assert not np.allclose(d[:, 0], d[:, 1])
+
+
+def test_discrepancy_draws_keep_their_distribution_for_any_draw_count():
+    disc = Discrepancy.default(runs_table())
+    far = [disc.train_max * 10]
+    q = {n: np.quantile(np.abs(disc.deviation(far, n, np.random.default_rng(n))[:, 0]), 0.9)
+         for n in (400, 1000, 4000, 16000)}
+    for n in (400, 1000, 4000):
+        assert q[n] == pytest.approx(q[16000], rel=0.25), q
+
+
+@pytest.mark.slow
+def test_a_1000_and_a_4000_draw_fit_get_the_same_discrepancy_spread():
+    """Real fits: the deviation predict adds (log of discrepancy-on over -off draws, no noise,
+    same seed) has the same spread whatever the fit's number of draws."""
+    runs = runs_table()
+    kw = dict(tune=300, seed=3, progressbar=False, prior_draws=0, warn=False)
+    small = bs.fit(runs, "chinchilla", draws=500, chains=2, **kw)      # 1,000 draws
+    large = bs.fit(runs, "chinchilla", draws=1000, chains=4, **kw)     # 4,000 draws
+    far = dict(N=[3e10], D=[6e11])                                     # ~3.5 decades beyond
+    spread = {}
+    for name, f in (("small", small), ("large", large)):
+        on = f.predict(**far, seed=5).draws.values.reshape(-1)
+        off = f.predict(**far, seed=5, discrepancy=False).draws.values.reshape(-1)
+        dev = np.log(on) - np.log(off)
+        spread[name] = np.quantile(np.abs(dev), [0.5, 0.9])
+        assert dev.size == (1000 if name == "small" else 4000)
+    np.testing.assert_allclose(spread["small"], spread["large"], rtol=0.2)
+
+
+# --------------------------------------------------------------------------- predict default
+def test_predict_uses_the_discrepancy_by_default(chinchilla_fit, chinchilla_runs):
+    inside = chinchilla_runs.iloc[::20]
+    kw = dict(N=inside["N"], D=inside["D"], noise=True, seed=1)
+    a = chinchilla_fit.predict(**kw).table
+    b = chinchilla_fit.predict(**kw, discrepancy=False).table
+    pd.testing.assert_frame_equal(a, b)                # nothing changes inside the data
+    assert (a["extrapolation"] == "inside").all() and (a["decades_C"] == 0).all()
+    pt = dict(N=[7e10, 7e10], D=[1.4e12, 1.4e13], noise=True, seed=1)
+    on = chinchilla_fit.predict(**pt).table
+    off = chinchilla_fit.predict(**pt, discrepancy=False).table
+    none = chinchilla_fit.predict(**pt, discrepancy=None).table
+    pd.testing.assert_frame_equal(off, none)
+    width = lambda t: (t["hi_95"] - t["lo_95"]).to_numpy()  # noqa: E731
+    assert np.all(width(on) > 1.2 * width(off))
+    assert width(on)[1] > width(on)[0]                 # farther out, wider
+    # distance columns: decades of compute beyond the largest run, tokens per parameter
+    c_max = chinchilla_fit.runs["C"].max()
+    np.testing.assert_allclose(on["decades_C"], np.log10(6 * 7e10 * np.array([1.4e12, 1.4e13])
+                                                         / c_max))
+    np.testing.assert_allclose(on["tokens_per_param"], [20.0, 200.0])
+    tpp = chinchilla_fit.runs["D"] / chinchilla_fit.runs["N"]
+    assert on["decades_tpp"].iloc[0] == 0.0
+    assert on["decades_tpp"].iloc[1] == pytest.approx(max(0.0, np.log10(200 / tpp.max())))
+    assert (on["extrapolation"] == "beyond").all()
+    # a learned (or any) Discrepancy is used as given
+    mine = Discrepancy(np.full(100, 0.2), train_max=c_max)
+    wide = chinchilla_fit.predict(**pt, discrepancy=mine).table
+    assert np.all(width(wide) > width(on))
+    with pytest.raises(ValueError, match="discrepancy must be True"):
+        chinchilla_fit.predict(**pt, discrepancy="yes")
+
+
+# --------------------------------------------------------------------------- learning
+def test_own_residuals_update_the_prior():
+    prior = Discrepancy.default(runs_table(), n_draws=16000)
+    rng = np.random.default_rng(0)
+    d = np.tile([0.3, 0.6, 1.0], 4)
+    split = np.repeat(["a", "b", "c", "d"], 3)
+    base = dict(split=split, scale=0.005, nu=np.inf, d_C=d, d_T=0.0)
+    # each split misses by 8% of log loss per decade, in its own direction
+    sign = np.repeat([1.0, -1.0, 1.0, -1.0], 3)
+    big = pd.DataFrame(base | {"residual": sign * 0.08 * d + 0.005 * rng.standard_normal(12)})
+    small = pd.DataFrame(base | {"residual": 0.005 * rng.standard_normal(12)})
+    up = update_discrepancy(prior, big, n_draws=4000)
+    down = update_discrepancy(prior, small, n_draws=4000)
+    assert np.median(down.kappa) < np.median(prior.kappa) < np.median(up.kappa)
+    assert 0.04 < np.median(up.kappa) < 0.16
+    assert "updated by 12 held-out runs in 4 splits" in up.source
+    assert up.train_max == prior.train_max and up.tpp_range == prior.tpp_range
+
+
+@pytest.mark.slow
+def test_hierarchical_prior_recovers_a_known_kappa():
+    """Residuals simulated from the model (kappa_C = 0.03 per decade in every study, a shared
+    Student-t deviation per split) give a population kappa near 0.03."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for s in range(4):
+        for c in range(3):
+            for j in range(6):
+                n = 8
+                d_c = rng.uniform(0.1, 1.5, n)
+                d_t = np.where(rng.uniform(size=n) < 0.3, rng.uniform(0, 1, n), 0.0)
+                t, u = rng.standard_t(20, 2)
+                res = 0.03 * d_c * t + 0.05 * d_t * u + 0.004 * rng.standard_normal(n)
+                rows.append(pd.DataFrame({"study": f"s{s}", "cell": f"c{c}",
+                                          "split": f"s{s}c{c}j{j}", "residual": res,
+                                          "scale": 0.004, "nu": np.inf, "d_C": d_c,
+                                          "d_T": d_t}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior, tree = fit_discrepancy_prior(pd.concat(rows), draws=300, tune=300, chains=2)
+    k = prior.new_study(4000)
+    assert 0.015 < np.median(k["kappa"]) < 0.06
+    assert 0.01 < np.median(k["kappa_tpp"]) < 0.15
+    assert np.median(prior.draws["omega_C"]) < 0.6
