@@ -15,6 +15,7 @@ import pytest
 from conftest import TEST_DRAWS
 
 import bayescale as bs
+from bayescale.inference.backtest import BASELINE
 from bayescale.inference.extrapolation import (
     Discrepancy,
     estimate_kappa,
@@ -168,3 +169,55 @@ def test_plot_backtest_returns_a_figure():
     assert ax_err.get_xscale() == "log" and ax_err.get_yscale() == "log"
     with pytest.raises(ValueError, match="no law"):
         plot_backtest(bt, laws=["zzz"])
+
+
+# --------------------------------------------------------------------------- law mixtures
+def test_stacking_weights_favour_the_law_that_extrapolates():
+    from bayescale.inference.backtest import stacking_weights
+
+    rng = np.random.default_rng(0)
+    n = 60
+    good = rng.normal(2.0, 0.3, n)
+    bt = pd.DataFrame({"law": ["good"] * n + ["bad"] * n + [BASELINE] * n,
+                       "cutoff": 1.0, "run": np.tile(np.arange(n), 3),
+                       "lpd": np.concatenate([good, good - 3.0, np.full(n, np.nan)])})
+    w = stacking_weights(bt)
+    assert list(w.index) == ["good", "bad"] and w.sum() == pytest.approx(1.0)
+    assert w["good"] > 0.95
+    # each law best on half of the runs: both keep weight
+    bt.loc[(bt["law"] == "bad") & (bt["run"] < n // 2), "lpd"] = good[: n // 2] + 3.0
+    w = stacking_weights(bt)
+    assert 0.2 < w["bad"] < 0.8
+    with pytest.raises(ValueError, match="same held-out runs"):
+        stacking_weights(bt[~((bt["law"] == "bad") & (bt["run"] == 0))])
+    with pytest.raises(ValueError, match="missing"):
+        stacking_weights(bt.drop(columns="lpd"))
+
+
+def test_mixture_forecast_of_two_laws(chinchilla_runs):
+    """Stacking weights from a leave-future-out backtest of two laws, and a forecast that
+    mixes them: each draw one law's curve, intervals covering both laws' medians."""
+    from bayescale.inference.backtest import mixture_predict, stacking_weights
+
+    bt = bs.backtest(chinchilla_runs, ["chinchilla", "kaplan"], cutoffs=[1.3e21], seed=5, **KW)
+    w = stacking_weights(bt)
+    assert set(w.index) == {"chinchilla", "kaplan"} and w.sum() == pytest.approx(1.0)
+    fits = {law: bs.fit(chinchilla_runs, law, seed=5, progressbar=False, prior_draws=0, **KW)
+            for law in ("chinchilla", "kaplan")}
+    point = dict(N=[7e10], D=[1.4e12], noise=True, ci=(0.5, 0.95))
+    even = mixture_predict(fits, {"chinchilla": 0.5, "kaplan": 0.5}, **point).table
+    one = {k: f.predict(**point, seed=0).table for k, f in fits.items()}
+    lo, hi = sorted(float(t["median"].iloc[0]) for t in one.values())
+    assert even["lo_95"].iloc[0] < lo and hi < even["hi_95"].iloc[0]
+    assert {"extrapolation", "decades_C", "tokens_per_param"} <= set(even.columns)
+    assert even.attrs["law_weights"] == {"chinchilla": 0.5, "kaplan": 0.5}
+    # all weight on one law: that law's forecast (up to Monte Carlo error)
+    solo = mixture_predict(fits, {"chinchilla": 1.0}, **point).table
+    assert solo["median"].iloc[0] == pytest.approx(one["chinchilla"]["median"].iloc[0],
+                                                   rel=0.01)
+    stacked = mixture_predict(fits, w, **point)
+    assert stacked.draws.sizes["draw"] == max(f.tree["posterior"].sizes["draw"] *
+                                              f.tree["posterior"].sizes["chain"]
+                                              for f in fits.values())
+    with pytest.raises(ValueError, match="non-negative"):
+        mixture_predict(fits, {"chinchilla": -1.0}, **point)

@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["backtest", "backtest_summary", "default_cutoffs"]
+__all__ = ["backtest", "backtest_summary", "default_cutoffs", "mixture_predict",
+           "stacking_weights"]
 
 LEVELS = (0.5, 0.8, 0.95)
 BASELINE = "huber_bootstrap"
@@ -398,3 +399,140 @@ def backtest_summary(
     if "kappa" in bt.columns:
         agg["kappa"] = ("kappa", "median")
     return bt.groupby(by, sort=False).agg(**agg).reset_index()
+
+
+# --------------------------------------------------------------------------- law mixtures
+
+
+def stacking_weights(bt: pd.DataFrame, laws: Sequence[str] | None = None) -> pd.Series:
+    """Leave-future-out stacking weights of the laws of a backtest (Yao et al. 2018).
+
+    The weights ``w`` (on the simplex) maximise the log score of the mixture on the held-out
+    larger runs, ``sum_i log sum_k w_k exp(lpd_ik)``, where ``lpd_ik`` is law ``k``'s log
+    predictive density of held-out run ``i`` (one row per cutoff and run, as scored by
+    :func:`backtest`).  Unlike weights from in-sample fit (or PSIS-LOO), they reward the law
+    that *extrapolates*, and they spread over laws when none dominates everywhere.
+
+    Parameters
+    ----------
+    bt : pandas.DataFrame
+        A :func:`backtest` table (columns ``law``, ``cutoff``, ``run``, ``lpd``).
+    laws : sequence of str, optional
+        Labels to weigh (default: every label with a finite ``lpd``; the anchor has none).
+
+    Returns
+    -------
+    pandas.Series
+        Weights by law, summing to 1.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from bayescale.inference.backtest import stacking_weights
+    >>> bt = pd.DataFrame({"law": ["a"] * 3 + ["b"] * 3, "cutoff": 1.0, "run": [0, 1, 2] * 2,
+    ...                    "lpd": [2.0, 2.0, -5.0, 1.0, 1.0, 1.5]})
+    >>> w = stacking_weights(bt)
+    >>> bool(0.3 < w["a"] < 0.9), round(float(w.sum()), 6)
+    (True, 1.0)
+    """
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    missing = [c for c in ("law", "cutoff", "run", "lpd") if c not in bt.columns]
+    if missing:
+        raise ValueError(f"stacking needs a backtest table with columns law, cutoff, run and lpd; "
+                         f"missing {missing}")
+    if laws is None:
+        ok = bt.groupby("law", sort=False)["lpd"].apply(lambda s: bool(np.isfinite(s).all()))
+        laws = [lab for lab, good in ok.items() if good]
+    laws = list(laws)
+    if len(laws) < 1:
+        raise ValueError("no law with finite lpd to weigh; backtest at least one law "
+                         "(the anchor has no predictive density)")
+    wide = bt[bt["law"].isin(laws)].pivot_table(index=["cutoff", "run"], columns="law",
+                                                values="lpd", aggfunc="first")[laws]
+    if wide.isna().any().any():
+        raise ValueError("the laws were not scored on the same held-out runs; backtest them "
+                         "together (one call with laws=[...])")
+    lp = wide.to_numpy(dtype=float)
+    if len(laws) == 1:
+        return pd.Series([1.0], index=laws, name="weight")
+
+    def loss(z):
+        w = softmax(np.append(z, 0.0))
+        return -float(np.sum(logsumexp(lp, b=w[None, :], axis=1)))
+
+    z = minimize(loss, np.zeros(len(laws) - 1), method="Nelder-Mead",
+                 options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000}).x
+    return pd.Series(softmax(np.append(z, 0.0)), index=laws, name="weight")
+
+
+def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.Series, *,
+                    seed: int | None = 0, **predict_kwargs: Any):
+    """A forecast that mixes laws: each draw comes from one law, chosen with its weight.
+
+    Every fit predicts the same points (``predict_kwargs`` as for
+    :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`, the extrapolation discrepancy
+    included by default); draw ``s`` of the mixture takes all its points from one law, drawn
+    with probability ``weights[law]`` (e.g. :func:`stacking_weights`), so a forecast's points
+    stay one curve and the spread includes the uncertainty about the functional form.
+
+    Parameters
+    ----------
+    fits : mapping
+        ``{law label: ScalingFit}``.
+    weights : mapping or pandas.Series
+        Non-negative weights by label (normalised; labels missing from it get 0).
+    seed : int or None
+        Seed of the predictions and of the law chosen per draw.
+    **predict_kwargs
+        Passed to every fit's ``predict``.
+
+    Returns
+    -------
+    Prediction
+        Draws ``(chain=1, draw, point)`` and a table with the first fit's inputs and distance
+        columns, ``law_weights`` in ``table.attrs``.
+
+    Examples
+    --------
+    >>> w = stacking_weights(bs.backtest(runs, ["chinchilla", "kaplan"]))   # doctest: +SKIP
+    >>> mixture_predict({"chinchilla": f1, "kaplan": f2}, w, N=7e10, D=1.4e12,
+    ...                 noise=True).table                                  # doctest: +SKIP
+    """
+    import xarray as xr
+
+    from bayescale.inference.extrapolation import resample_draws
+    from bayescale.inference.result import DEFAULT_CI, Prediction, interval_table
+
+    if not fits:
+        raise ValueError("fits is empty; pass {label: fit} for at least one law")
+    w = pd.Series({k: float(dict(weights).get(k, 0.0)) for k in fits})
+    if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ValueError(f"weights must be non-negative with a positive sum over {list(fits)}, "
+                         f"not {dict(weights)!r}")
+    w = w / w.sum()
+    preds = {k: f.predict(seed=seed, **predict_kwargs) for k, f in fits.items()}
+    draws = {k: p.draws.values.reshape(-1, p.draws.shape[-1]) for k, p in preds.items()}
+    n = max(d.shape[0] for d in draws.values())
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(fits), size=n, p=w.to_numpy())
+    out = np.empty((n, next(iter(draws.values())).shape[1]))
+    for j, (k, d) in enumerate(draws.items()):
+        rows = np.flatnonzero(pick == j)
+        if rows.size:
+            idx = resample_draws(np.arange(d.shape[0]), n, rng).astype(int)[:rows.size]
+            out[rows] = d[idx]
+    first = next(iter(preds.values()))
+    keep = [c for c in first.table.columns if c not in interval_table(out[:2, :1]).columns
+            and not c.startswith(("lo_", "hi_"))]
+    ci = predict_kwargs.get("ci", DEFAULT_CI)
+    table = pd.concat([first.table[keep].reset_index(drop=True), interval_table(out, ci)],
+                      axis=1)
+    table.attrs["law_weights"] = w.to_dict()
+    da = xr.DataArray(out[None], dims=("chain", "draw", "point"), name=first.draws.name,
+                      coords={"chain": [0], "draw": np.arange(n),
+                              "point": np.arange(out.shape[1])},
+                      attrs={**first.draws.attrs, "laws": ", ".join(f"{k}: {v:.3g}" for k, v in
+                                                                    w.items())})
+    return Prediction(draws=da, table=table, noise=first.noise)
