@@ -409,11 +409,43 @@ def build_report(
     return Document(title, blocks)
 
 
+def _distance_share(f: _Facts, j: int) -> str:
+    """One sentence: what the extrapolation discrepancy adds to one run's interval at budget j.
+
+    The discrepancy (bayescale.inference.extrapolation: how far published scaling laws missed
+    beyond their data) is on by default in ``fit.predict``; the tables of this report are the
+    law's own posterior, so the sentence shows the user both.  Empty if it cannot be computed.
+    """
+    try:
+        c = float(f.budgets[j])
+        if f.nd:
+            n = float(f.q_of["N"][1, j])
+            kw: dict[str, Any] = {"N": [n], "D": [c / (f.k * n)]}
+        else:
+            kw = {"C": [c]}
+        if f.group is not None:
+            kw["group"] = f.group
+        ends = {}
+        for on in (False, True):
+            t = f.fit.predict(**kw, noise=True, ci=(0.95,), discrepancy=on, seed=0).table
+            ends[on] = (float(t["lo_95"].iloc[0]), float(t["hi_95"].iloc[0]))
+    except Exception:  # a report is never lost to an optional sentence
+        return ""
+    (a, b), (lo, hi) = ends[False], ends[True]
+    if not all(np.isfinite([a, b, lo, hi])) or hi - lo <= b - a:
+        return ""
+    return (f"  How far published scaling laws have missed that far beyond their data "
+            f"(bayescale's extrapolation prior, on by default in fit.predict) widens one run's "
+            f"95% interval at the recommended split from {_loss(a)} to {_loss(b)} to "
+            f"{_loss(lo)} to {_loss(hi)}: the distance contributes "
+            f"{_pct(1 - (b - a) / (hi - lo))} of that interval.")
+
+
 def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     """Plain-language warnings, most important first."""
     warn: list[str] = []
     c_max, c_min = f.c_runs.max(), f.c_runs.min()
-    for c, d in zip(f.budgets, f.ext, strict=True):
+    for j, (c, d) in enumerate(zip(f.budgets, f.ext, strict=True)):
         if d > 0.05:
             strength = "far " if d >= 2 else ""
             warn.append(
@@ -422,7 +454,7 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                 f"{strength}beyond the data.  The intervals assume the {f.law.name} law keeps "
                 f"holding over that range; they do not include the risk that it bends (a "
                 f"different law, a change of data, architecture or training recipe), so treat "
-                f"them as a lower bound on the real uncertainty."
+                f"them as a lower bound on the real uncertainty.{_distance_share(f, j)}"
             )
         elif d < -0.05:
             warn.append(
