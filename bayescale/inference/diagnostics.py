@@ -30,7 +30,8 @@ class Diagnostics:
     min_bfmi : float
         Smallest E-BFMI over chains.
     worst : dict
-        Parameter with the largest R-hat and the smallest ESS.
+        Parameter with the largest R-hat (``"rhat"``) and the smallest ESS (``"ess"``), and
+        (``"modes"``) one whose chains sit in separate modes, if any.
     problems : list of str
         Plain-language description of each failed check with advice.
     notes : list of str
@@ -201,6 +202,7 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
                 np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)))
 
     settings = settings or {}
+    modes_of = ""
     ta = float(settings.get("target_accept", 0.0) or 0.0)
     n_draws = int(settings.get("draws", draws) or draws)
     more = f"draws={2 * n_draws}, tune={2 * int(settings.get('tune', n_draws) or n_draws)}"
@@ -220,6 +222,7 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
     if chains > 1 and max_rhat > RHAT_MAX:
         modes = _chain_modes(post, rname)
         if modes:
+            modes_of = rname
             problems.append(
                 f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: {modes}. More draws "
                 "will not merge them; the runs do not decide between the two curves"
@@ -249,6 +252,6 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
         min_bfmi=float(min_bfmi),
         chains=chains,
         draws=draws,
-        worst={"rhat": rname, "ess": ename},
+        worst={"rhat": rname, "ess": ename, **({"modes": modes_of} if modes_of else {})},
         problems=problems,
     )

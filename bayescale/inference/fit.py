@@ -148,13 +148,15 @@ def _keep_warnings(func):
 
     def _replay(pending) -> list[dict[str, str]]:
         kept, seen = [], set()
-        for w in pending:  # re-emitted under the caller's filters (errors stay errors)
+        for w in pending:
+            key = (w.category, str(w.message))
+            if key in seen:  # a retried fit validates the runs again: one warning, not two
+                continue
+            seen.add(key)
+            # re-emitted under the caller's filters (errors stay errors)
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             if issubclass(w.category, BayescaleWarning):
-                entry = structured_warning(w)
-                if (entry["code"], entry["message"]) not in seen:
-                    seen.add((entry["code"], entry["message"]))
-                    kept.append(entry)
+                kept.append(structured_warning(w))
         return kept
 
     @functools.wraps(func)
@@ -369,14 +371,17 @@ RETRY_MAX_DRAWS = 4000
 
 def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     """The sampler settings that address a failed fit, or None when nothing would help."""
+    from bayescale.inference.diagnostics import ESS_MIN_PER_CHAIN, RHAT_MAX
+
     if diag.ok:
         return None
     if diag.divergences:
         return {"target_accept": 0.99} if target_accept < 0.99 else None
-    if any("different modes" in p for p in diag.problems):
+    if diag.worst.get("modes"):
         return None  # more draws do not merge modes; the advice says what would
-    if 2 * draws <= RETRY_MAX_DRAWS and any("R-hat" in p or "effective sample" in p
-                                            for p in diag.problems):
+    slow = (diag.chains > 1 and diag.max_rhat > RHAT_MAX) or \
+        min(diag.min_ess_bulk, diag.min_ess_tail) < ESS_MIN_PER_CHAIN * diag.chains
+    if slow and 2 * draws <= RETRY_MAX_DRAWS:
         return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
     return None
 
