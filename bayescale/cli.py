@@ -262,6 +262,16 @@ def _sampling_kwargs(a: argparse.Namespace) -> dict:
                 retry=not a.no_retry)
 
 
+def _plan(a: argparse.Namespace) -> tuple[float, float] | None:
+    """``--plan N,D`` as a pair, or None; one message when it is not two numbers."""
+    if a.plan is None:
+        return None
+    if len(a.plan) != 2:
+        raise ValueError(f"--plan takes two numbers N,D (parameters, tokens), e.g. "
+                         f"7e10,1.4e12; got {len(a.plan)} numbers")
+    return (a.plan[0], a.plan[1])
+
+
 def _cmd_fit(a: argparse.Namespace) -> int:
     import bayescale as bs
 
@@ -467,12 +477,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
 
     if a.budget is None and a.plan is None:
         raise ValueError("give --budget FLOPS (e.g. --budget 5.76e23) and/or --plan N,D")
-    plan = None
-    if a.plan is not None:
-        if len(a.plan) != 2:
-            raise ValueError(f"--plan takes two numbers N,D (parameters, tokens), e.g. "
-                             f"7e10,1.4e12; got {len(a.plan)} numbers")
-        plan = (a.plan[0], a.plan[1])
+    plan = _plan(a)
     if a.source.lower().endswith((".nc", ".nc4", ".netcdf")):
         fit = bs.load_fit(a.source)
     else:
@@ -519,12 +524,7 @@ def _cmd_design(a: argparse.Namespace) -> int:
     import bayescale as bs
 
     fit = bs.load_fit(a.fit)
-    plan = None
-    if a.plan is not None:
-        if len(a.plan) != 2:
-            raise ValueError(f"--plan takes two numbers N,D (parameters, tokens), e.g. "
-                             f"7e10,1.4e12; got {len(a.plan)} numbers")
-        plan = (a.plan[0], a.plan[1])
+    plan = _plan(a)
     candidates = None
     if a.candidates:
         if not Path(a.candidates).exists():

@@ -186,6 +186,8 @@ def _compile_cached(model: Any) -> Any:
             arr = shared_data[k]
             dims = "".join(f"ud[{layout.slot('shape', k) + j}], " for j in range(arr.ndim))
             pointer = f"address_as_void_pointer(ud[{layout.slot('data', k)}])"
+            if not arr.dtype.name.isidentifier():  # the only text not made of integers here
+                raise RuntimeError(f"unexpected dtype {arr.dtype.name!r} of model data {k}")
             extract.append(f"        a{i} = numba.carray({pointer}, ({dims}), np.{arr.dtype.name})")
             args.append(f"a{i}")
         template = _LOGP_TEMPLATE if kind == "logp" else _EXPAND_TEMPLATE
@@ -194,7 +196,10 @@ def _compile_cached(model: Any) -> Any:
                               call=", ".join(["x", *args]))
         namespace = {"__name__": __name__, "numba": numba, "np": np, "inner": fn,
                      "address_as_void_pointer": ncp.address_as_void_pointer}
-        exec(compile(src, f"<bayescale-nutpie-{kind}>", "exec"), namespace)  # generated above
+        # numba compiles a C callback from Python source, so the wrapper for this model's data
+        # layout is written from the fixed template above (integers and numpy dtype names only,
+        # never user text) and compiled; nutpie builds its own wrappers the same way.
+        exec(compile(src, f"<bayescale-nutpie-{kind}>", "exec"), namespace)
         py_func = namespace[f"bayescale_{kind}"]
         ident = "\n".join([_WRAPPER_VERSION, base_key, src, numba.__version__, nutpie.__version__])
         CACHED_SRC_FUNCTIONS[py_func] = hashlib.sha256(ident.encode()).hexdigest()
