@@ -170,3 +170,53 @@ def test_backtest_plot_tick_labels_are_plain_and_apart(span):
         for left, right in zip(boxes, boxes[1:], strict=False):
             assert left.x1 < right.x0, [t.get_text() for t in labels]
     plt.close(fig)
+
+
+def _figure_texts(fig) -> list[str]:
+    """Every visible piece of text a reader sees on a drawn figure (titles, labels, legends,
+    annotations, tick labels and axis offset texts)."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+
+
+def _long_numbers(text: str, max_sig: int = 4) -> list[str]:
+    """Numbers written with more than ``max_sig`` significant figures ("0.12345678", "2.0999")."""
+    out = []
+    for num in re.findall(r"\d[\d,]*(?:\.\d+)?", text):
+        digits = num.replace(",", "").replace(".", "").lstrip("0").rstrip("0")
+        if len(digits) > max_sig:
+            out.append(num)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["regret", "prob", "prior_posterior"])
+def test_plot_texts_are_formatted_for_people(chinchilla_fit, which):
+    """regret_plot, prob_plot and prior_posterior_plot write numbers with the fmt_* helpers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayescale.plots import plot_prior_posterior, plot_prob_target, plot_regret
+
+    if which == "regret":  # far from the optimum: hundreds of percent of deadweight compute
+        fig = plot_regret(chinchilla_fit, (4e9, 24e12))
+    elif which == "prob":  # an awkward target and budget: 2.0512, 5.761234e23
+        fig = plot_prob_target(chinchilla_fit, 2.0512, budgets=[5.761234e23],
+                               plan=(7.0123e10, 1.4e12), prob=0.9)
+    else:
+        fig = plot_prior_posterior(chinchilla_fit)
+    texts = _figure_texts(fig)
+    plt.close(fig)
+    assert texts
+    text = "\n".join(texts)
+    assert not PY_FLOAT.search(text), PY_FLOAT.findall(text)
+    assert not SCI_PCT.search(text), SCI_PCT.findall(text)
+    assert not _long_numbers(text), _long_numbers(text)
+    if which == "prob":
+        assert "2.051" in text and "5.76e23" not in text.replace("e+", "")  # labels, not ticks
+    if which == "regret":
+        assert re.search(r"C = [\d.]+e\d+ FLOPs", text), text

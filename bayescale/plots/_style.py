@@ -48,7 +48,7 @@ def plain_log_ticks(axis: Any, *, max_ticks: int = 8) -> None:
     if len(ticks) < 2:
         return
     axis.set_major_locator(ticker.FixedLocator(ticks))
-    axis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x:.3g}"))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda x, _: fmt_num(x, 3)))
     axis.set_minor_formatter(ticker.NullFormatter())
 
 

@@ -64,7 +64,7 @@ def plot_prob_target(
 
     from bayescale.decisions import budget_for_target, prob_below
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import shade_extrapolation
+    from bayescale.plots._style import fmt_num, fmt_pct, fmt_sci, shade_extrapolation
 
     k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
     draws = decision_draws(fit, group=group)
@@ -95,25 +95,25 @@ def plot_prob_target(
         ax.scatter(marks, pm, color="#1f77b4", edgecolor="k", zorder=5, s=36,
                    label="your budget(s)")
         for c, p in zip(marks, pm, strict=True):
-            ax.annotate(f"{p:.0%}", (c, p), textcoords="offset points", xytext=(6, -12),
+            ax.annotate(fmt_pct(p), (c, p), textcoords="offset points", xytext=(6, -12),
                         fontsize=8)
     if plan is not None:
         pp = prob_below(draws, target, plan=plan, **opts)
         ax.scatter([c_plan], [pp], marker="*", s=160, color="#ff7f0e", edgecolor="k",
-                   zorder=6, label=f"your plan: {pp:.0%}")
+                   zorder=6, label=f"your plan: {fmt_pct(pp)}")
     if prob is not None:
         ax.axhline(prob, color="0.5", lw=0.8, ls=":")
         c_req = budget_for_target(draws, target, prob, on_unreachable="inf", **opts)
         if np.isfinite(c_req) and span[0] <= c_req <= span[1]:
             ax.axvline(c_req, color="0.5", lw=0.8, ls=":")
-            ax.annotate(f"{prob:.0%} at {c_req:.2g} FLOPs", (c_req, prob),
+            ax.annotate(f"{fmt_pct(prob)} at {fmt_sci(c_req, 2)} FLOPs", (c_req, prob),
                         textcoords="offset points", xytext=(-4, 6), ha="right", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlim(grid[0], grid[-1])
     ax.set_ylim(-0.02, 1.02)
     shade_extrapolation(ax, c_runs.max())
-    ax.set_xlabel(f"training compute C = {k:g}ND (FLOPs), compute-optimal allocation")
-    ax.set_ylabel(f"P(loss <= {target:g})")
-    ax.set_title(f"probability of reaching loss {target:g}", fontsize=10)
+    ax.set_xlabel(f"training compute C = {fmt_num(k, 4)}ND (FLOPs), compute-optimal allocation")
+    ax.set_ylabel(f"P(loss <= {fmt_num(target, 4)})")
+    ax.set_title(f"probability of reaching loss {fmt_num(target, 4)}", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     return fig

@@ -50,7 +50,7 @@ def plot_regret(
 
     from bayescale.decisions import regret
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import fmt_count
+    from bayescale.plots._style import fmt_count, fmt_num, fmt_pct, fmt_sci
 
     k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
     res = regret(decision_draws(fit, group=group), plan, law=fit.law, flops_per_token=k)
@@ -58,21 +58,23 @@ def plot_regret(
     dead = 100.0 * res.draws["deadweight_compute"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
     _panel(ax1, excess, bins, "#9467bd", "excess loss over the optimal run (nats)",
-           lambda v: f"{v:.2g}")
-    _panel(ax2, dead, bins, "#8c564b", "deadweight compute (% extra)", lambda v: f"{v:.2g}%")
+           lambda v: fmt_num(v, 2))
+    _panel(ax2, dead, bins, "#8c564b", "deadweight compute (% extra)", lambda v: fmt_pct(v / 100.0))
     ax1.set_ylabel("posterior draws")
     tiny = dead < 1e-6
     title = (f"regret of the plan N = {fmt_count(plan[0])}, D = {fmt_count(plan[1])} "
-             f"(C = {res.plans['budget'].iloc[0]:.3g} FLOPs)")
+             f"(C = {fmt_sci(res.plans['budget'].iloc[0])} FLOPs)")
     if tiny.mean() >= 0.01:
-        title += f"; optimal in {tiny.mean():.0%} of draws"
+        title += f"; optimal in {fmt_pct(tiny.mean())} of draws"
     fig.suptitle(title, fontsize=10)
     return fig
 
 
 def _panel(ax, values, bins, colour, xlabel, fmt) -> None:
     """Histogram on a log x-axis when the positive values span more than a factor of 3."""
-    from bayescale.plots._style import plain_log_ticks
+    from matplotlib.ticker import FuncFormatter
+
+    from bayescale.plots._style import fmt_num, plain_log_ticks
 
     pos = values[values > 1e-12 * max(float(values.max()), 1e-300)]
     logx = pos.size > 1 and pos.max() > 3.0 * pos.min()
@@ -83,7 +85,7 @@ def _panel(ax, values, bins, colour, xlabel, fmt) -> None:
         plain_log_ticks(ax.xaxis, max_ticks=6)
     else:
         ax.hist(values, bins=bins, color=colour, alpha=0.8)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt_num(v, 2)))
     med, hi = np.quantile(values, [0.5, 0.95])
     floor = pos.min() if logx else -np.inf
     ax.axvline(max(med, floor), color="k", lw=1, label=f"median {fmt(med)}")
