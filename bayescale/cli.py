@@ -11,7 +11,8 @@ Commands::
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale design FIT.nc --budget 5.76e23 --pilot 1e21 [--decision allocation]
                      [--candidates runs.csv | --isoflop 1e19,1e20] [--out t.csv] [--plot p.png]
-    bayescale compare RUNS --laws chinchilla,datablations [--logo COLUMN] [--out table.csv]
+    bayescale compare RUNS --laws chinchilla,datablations [--logo COLUMN] [--backtest]
+                      [--out table.csv]
     bayescale backtest RUNS --laws chinchilla,datablations [--cutoffs 1e20,1e21] [--discrepancy]
                        [--baseline] [--out backtest.csv] [--plot backtest.png]
     bayescale datasets                          list bundled datasets
@@ -199,11 +200,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare laws fitted to the same runs by PSIS-LOO",
                        description="Fit each law to the runs and compare them by PSIS-LOO "
                        "(ArviZ's table: elpd, se, differences, stacking weights); runs with "
-                       "high Pareto k are listed by name.")
+                       "high Pareto k are listed by name.  With --backtest the laws are also "
+                       "scored on held-out larger runs (leave-future-out), and the comparison "
+                       "says which ranking answers an extrapolation question.")
     p.add_argument("runs", help="runs table file, or dataset:NAME for a bundled dataset")
     p.add_argument("--laws", required=True, help="comma-separated laws or spec files")
     p.add_argument("--logo", default=None,
                    help="leave one group out: column(s) whose groups are left out together")
+    p.add_argument("--backtest", action="store_true",
+                   help="also rank the laws by a leave-future-out backtest on the larger runs "
+                   "(bayescale backtest's defaults; slower: one fit per law and cutoff)")
+    p.add_argument("--cutoffs", type=_floats, default=None,
+                   help="with --backtest: values of C to train below (default: 0.5, 1, 1.5 "
+                   "decades below the largest run)")
     _add_fit_options(p)
     p.add_argument("--out", default=None, help="CSV file for the comparison table")
     _add_sampling(p)
@@ -614,6 +623,11 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     laws = _laws_arg(a.laws)
     if len(laws) < 2:
         raise ValueError("compare needs at least two laws, e.g. --laws chinchilla,datablations")
+    if a.cutoffs is not None and not a.backtest:
+        from bayescale.plots._style import fmt_sci
+
+        raise ValueError(f"--cutoffs {','.join(fmt_sci(c) for c in a.cutoffs)} applies to the "
+                         "backtest; add --backtest, or drop --cutoffs")
     runs = _load_runs(a.runs)
     groups = a.groups.split(",") if a.groups else None
     fits = {}
@@ -622,7 +636,13 @@ def _cmd_compare(a: argparse.Namespace) -> int:
         spec = law if law.endswith(".toml") else None
         fits[label] = bs.fit(runs, None if spec else law, spec=spec, columns=a.columns,
                              flops=a.flops, groups=groups, **_sampling_kwargs(a))
-    result = bs.compare(fits, groups=a.logo.split(",") if a.logo else None)
+    bt = None
+    if a.backtest:
+        bt = bs.backtest(runs, dict(zip(fits, laws, strict=True)),  # labelled as the fits
+                         cutoffs=a.cutoffs, columns=a.columns, flops=a.flops, chains=a.chains,
+                         seed=a.seed, progressbar=not a.no_progress, sampler=a.sampler,
+                         target_accept=a.target_accept, **({"groups": groups} if groups else {}))
+    result = bs.compare(fits, groups=a.logo.split(",") if a.logo else None, backtest=bt)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(result)
     if a.out:

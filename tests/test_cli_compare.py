@@ -49,3 +49,34 @@ def test_cli_backtest_writes_table_and_plot(tmp_path, capsys, chinchilla_runs):
 def test_cli_compare_needs_two_laws(capsys):
     assert main(["compare", "dataset:chinchilla", "--laws", "chinchilla"]) == 2
     assert "at least two laws" in capsys.readouterr().err
+
+
+def test_cli_compare_with_backtest_says_which_ranking_answers_extrapolation(
+        monkeypatch, capsys, chinchilla_fit):
+    """Plumbing: --backtest runs bayescale.backtest on the same runs and laws (labelled as the
+    fits) and the comparison printed says whether it ranks the laws as LOO does."""
+    monkeypatch.setattr(bs, "fit", lambda runs, law=None, **kw: chinchilla_fit)
+    calls = []
+
+    def fake_backtest(runs, laws, **kw):
+        calls.append((dict(laws), kw.get("cutoffs")))
+        order = ["chinchilla", "kaplan"]  # kaplan scores best on the held-out runs
+        return pd.DataFrame([{"law": law, "cutoff": 1e21, "run": i, "lpd": 1.0 + 8 * j}
+                             for j, law in enumerate(order) for i in range(10)])
+
+    monkeypatch.setattr(bs, "backtest", fake_backtest)
+    assert main(["compare", "dataset:chinchilla", "--laws", "chinchilla,kaplan", "--backtest",
+                 "--cutoffs", "1e21", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert calls == [({"chinchilla": "chinchilla", "kaplan": "kaplan"}, [1e21])]
+    assert "backtest_rank" in text
+    # LOO cannot tell the two copies of one fit apart; whichever it puts first, the sentence
+    # on the backtest is printed
+    assert ("disagree" in text and "extrapolation" in text) or "ranks the laws as LOO" in text
+
+
+def test_cli_compare_cutoffs_need_backtest(capsys):
+    assert main(["compare", "dataset:chinchilla", "--laws", "chinchilla,kaplan",
+                 "--cutoffs", "1e21"]) == 2
+    err = capsys.readouterr().err
+    assert "--cutoffs 1e+21" not in err and "--cutoffs 1e21" in err and "--backtest" in err
