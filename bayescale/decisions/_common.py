@@ -216,6 +216,31 @@ def log_loss(law: Law, params: Mapping[str, Any], **logs: Any) -> np.ndarray:
         return np.asarray(law.log_loss_fn(np, logs, params))
 
 
+#: A frozen extrapolation discrepancy as the numpy core takes it: ``deviation(C, tpp)`` maps
+#: budgets ``C`` and tokens per parameter ``tpp`` (``(P,)`` or ``(S, P)``; ``tpp`` None for a
+#: law of compute alone) to each draw's deviation of the log loss, ``(S, P)``, always the same
+#: for the same arguments (see :meth:`bayescale.Discrepancy.frozen`).  None: no discrepancy.
+Deviation = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
+def check_deviation(deviation: Any, s: int) -> Deviation | None:
+    """``deviation`` (None, or a callable for ``s`` draws), validated."""
+    if deviation is None:
+        return None
+    if not callable(deviation):
+        raise DecisionError(
+            f"deviation must be None or a callable deviation(C, tpp) -> (S, P) array, such as "
+            f"bayescale.Discrepancy(...).frozen(S, rng); got {type(deviation).__name__}"
+        )
+    n = getattr(deviation, "n_draws", s)
+    if n != s:
+        raise DecisionError(
+            f"deviation was frozen for {n} draws but the draws have {s}; freeze it with "
+            f"Discrepancy.frozen(n_draws={s}, rng=...)"
+        )
+    return deviation
+
+
 # --------------------------------------------------------------------------- scalars and arrays
 def positive_values(x: Any, name: str, *, unit: str = "") -> tuple[np.ndarray, bool]:
     """A positive finite scalar or 1-D array -> ``(1-D array, was_scalar)``."""

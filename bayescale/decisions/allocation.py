@@ -38,8 +38,10 @@ from bayescale.decisions._common import (
     LOG_INF,
     MAX_ELEMENTS,
     DecisionError,
+    Deviation,
     FlopModel,
     bisect_increasing,
+    check_deviation,
     flop_model,
     golden_minimize,
     is_nd_law,
@@ -164,17 +166,28 @@ def optimal_log(
 
 
 def optimal_log_loss(
-    law: Law, nat: dict[str, np.ndarray], log_c: Any, fm: FlopModel, method: str = "auto"
+    law: Law, nat: dict[str, np.ndarray], log_c: Any, fm: FlopModel, method: str = "auto",
+    deviation: Deviation | None = None,
 ) -> np.ndarray:
-    """Per-draw ``log L*(C)`` ``(S, B)``; for the compute law simply ``log L(C)``."""
+    """Per-draw ``log L*(C)`` ``(S, B)``; for the compute law simply ``log L(C)``.
+
+    With ``deviation`` (a frozen discrepancy) each draw's deviation at the budget and at its
+    own optimal tokens per parameter is added; the optimum itself is the mean law's.
+    """
     if tuple(law.inputs) == ("C",):
         log_c = np.asarray(log_c, dtype=float)
         if log_c.ndim <= 1:
             log_c = log_c.reshape(1, -1)
         s = next(iter(nat.values())).size
         out = log_loss(law, sampled_params(law, nat, 1), C=log_c)
-        return np.broadcast_to(out, (s, log_c.shape[1]))
-    return optimal_log(law, nat, log_c, fm, method)[2]
+        out = np.broadcast_to(out, (s, log_c.shape[1]))
+        return out if deviation is None else out + deviation(np.exp(log_c), None)
+    u, y, ll = optimal_log(law, nat, log_c, fm, method)
+    if deviation is None:
+        return ll
+    log_c = np.asarray(log_c, dtype=float)
+    return ll + deviation(np.exp(log_c.reshape(1, -1) if log_c.ndim <= 1 else log_c),
+                          np.exp(y - u))
 
 
 def asymptotic_log_loss(law: Law, nat: dict[str, np.ndarray]) -> np.ndarray:
@@ -271,6 +284,7 @@ def compute_optimal(
     flops_per_token: float = 6.0,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
+    deviation: Deviation | None = None,
 ) -> dict[str, np.ndarray]:
     """Compute-optimal model size, data and loss for every posterior draw and budget.
 
@@ -295,6 +309,15 @@ def compute_optimal(
     method : {"auto", "closed", "numeric"}, default "auto"
         ``"auto"`` uses the closed form when one exists (Chinchilla and Kaplan laws with
         ``C = k N D``) and the numeric optimiser otherwise.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy ``deviation(C, tpp) -> (S, B)`` of the log loss
+        (:meth:`bayescale.Discrepancy.frozen`), added to ``"loss"`` at each draw's optimum.
+        The allocation itself is the mean law's: the discrepancy's compute part is the same
+        everywhere on a budget line, so it cannot move the optimum; its tokens-per-parameter
+        part could, but its sign is unknown (it is uncertainty about the law beyond the runs)
+        and a per-draw optimiser would chase it out of the observed range.  A single plan
+        chosen against it is :func:`~bayescale.decisions.risk_averse_allocation`.  None (the
+        default): no discrepancy.
 
     Returns
     -------
@@ -323,9 +346,12 @@ def compute_optimal(
     >>> bool(np.isclose(num["N"][0, 0], opt["N"][0, 0], rtol=1e-6))
     True
     """
-    law_obj, fm, nat, _ = _setup(draws, law, flops_per_token, flops)
+    law_obj, fm, nat, s = _setup(draws, law, flops_per_token, flops)
+    deviation = check_deviation(deviation, s)
     c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
     u, y, ll = optimal_log(law_obj, nat, np.log(c), fm, method)
+    if deviation is not None:
+        ll = ll + deviation(c, np.exp(y - u))
     return {"N": np.exp(u), "D": np.exp(y), "loss": np.exp(ll), "tokens_per_param": np.exp(y - u)}
 
 
@@ -382,6 +408,7 @@ def allocation_table(
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
     quantities: Sequence[str] = _QUANTITIES,
+    deviation: Deviation | None = None,
 ) -> pd.DataFrame:
     """Tidy posterior summary of the compute-optimal allocation at each budget.
 
@@ -397,6 +424,9 @@ def allocation_table(
         As in :func:`compute_optimal`.
     quantities : sequence of str, default ("N", "D", "loss", "tokens_per_param")
         Which quantities to summarise, in row order.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy, added to ``loss`` only (see
+        :func:`compute_optimal`); None (the default): none.
 
     Returns
     -------
@@ -425,6 +455,6 @@ def allocation_table(
         raise DecisionError(f"quantities must be a non-empty subset of {_QUANTITIES}; got "
                             f"{quantities!r}")
     opt = compute_optimal(draws, budgets, law=law, flops_per_token=flops_per_token, flops=flops,
-                          method=method)
+                          method=method, deviation=deviation)
     c, _ = positive_values(budgets, "budgets")
     return summarise({q: opt[q] for q in quantities}, {"budget": c}, ci)

@@ -162,6 +162,47 @@ def _opts(fit, flops_per_token, flops, method) -> dict[str, Any]:
     return {"law": fit.law, "flops_per_token": k, "flops": flops, "method": method}
 
 
+def _frozen_deviation(fit: Any, discrepancy: Any, group: str | None, n_draws: int,
+                      rng: np.random.Generator, k: float):
+    """The fit's discrepancy frozen for ``n_draws`` draws as the numpy core takes it, or None."""
+    from bayescale.inference.extrapolation import resolve_discrepancy
+
+    try:
+        disc = resolve_discrepancy(fit, discrepancy, group)
+    except ValueError as exc:
+        raise DecisionError(str(exc)) from None
+    if disc is None:
+        return None
+    frozen = disc.frozen(n_draws, rng)
+    if disc.by == "C":
+        return frozen
+
+    class _AlongN:  # a term measured along N: N = sqrt(C / (k tpp)) on the budget line
+        n_draws = frozen.n_draws
+
+        def __call__(self, c, tpp):
+            if tpp is None:
+                raise DecisionError("a discrepancy measured along N needs a law of N and D; "
+                                    "pass a Discrepancy with by='C' or discrepancy=False")
+            c, t = np.broadcast_arrays(np.asarray(c, float), np.asarray(tpp, float))
+            return frozen(np.sqrt(c / (k * t)), t)
+
+    return _AlongN()
+
+
+def _distance(fit: Any, group: str | None, c: Any, tpp: Any, k: float) -> pd.DataFrame:
+    """The distance columns of ``fit.predict`` rows for budgets ``c`` split at ``tpp``."""
+    from bayescale.inference.extrapolation import forecast_distance
+
+    c = np.atleast_1d(np.asarray(c, dtype=float)).ravel()
+    given: dict[str, Any] = {"C": c}
+    if tpp is not None:
+        t = np.broadcast_to(np.asarray(tpp, dtype=float).ravel(), c.shape)
+        n = np.sqrt(c / (k * t))
+        given |= {"N": n, "D": t * n}
+    return forecast_distance(fit, given, c.size, group=group, flops=k)[1]
+
+
 def allocate(
     fit: Any,
     budgets: Any,
@@ -171,6 +212,8 @@ def allocate(
     flops_per_token: float | None = None,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
+    discrepancy: Any = True,
+    seed: int | None = 0,
 ) -> pd.DataFrame:
     """Compute-optimal allocation of each budget, with credible intervals, from a fit.
 
@@ -187,13 +230,34 @@ def allocate(
     flops_per_token, flops, method
         FLOP convention and solver, as in :func:`~bayescale.decisions.compute_optimal`;
         ``flops_per_token`` defaults to the fit's own convention (:func:`fit_flops_per_token`).
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        It applies to ``loss`` only: ``N``, ``D`` and ``tokens_per_param`` are each draw's
+        optimum of the mean law (the discrepancy's compute part is the same all along a
+        budget line, so it cannot move the optimum; its tokens-per-parameter part could, but
+        its sign is unknown and a per-draw optimiser would chase it out of the runs' range;
+        :func:`risk_averse` chooses one plan against it).
+    seed : int or None, default 0
+        Seed of the discrepancy's draws.
 
     Returns
     -------
     pandas.DataFrame
         One row per budget x quantity (``N``, ``D``, ``loss``, ``tokens_per_param``) with
         ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` columns.  ``loss`` is the law's loss at
-        the optimum (no run-to-run noise).  ``flag`` (the same on every row of a budget) is
+        the optimum (no run-to-run noise; with the discrepancy unless it is off).  Every row
+        carries its budget's distance from the runs, as ``fit.predict`` rows do
+        (``extrapolation``, ``decades_C``, ``tokens_per_param``: the median optimal split,
+        ``decades_tpp``).  ``flag`` (the same on every row of a budget) is
         empty, or says why the allocation lies outside the runs: its tokens per parameter
         (median, or the widest interval) outside the range of ``D / N`` in the fit's runs, or
         a median ``N*`` or ``D*`` more than :data:`FAR_BEYOND` (100) times the largest ``N``
@@ -211,10 +275,20 @@ def allocate(
     >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))          # doctest: +SKIP
     >>> tab.set_index(["budget", "quantity"])["median"]               # doctest: +SKIP
     """
-    table = allocation_table(decision_draws(fit, group=group), budgets, ci=ci,
-                             **_opts(fit, flops_per_token, flops, method))
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
+                            np.random.default_rng(seed), opts["flops_per_token"])
+    table = allocation_table(draws, budgets, ci=ci, deviation=dev, **opts)
     flags = _allocation_flags(fit, table, group)
-    table["flag"] = np.repeat(np.asarray(flags, dtype=object), table["quantity"].nunique())
+    n_q = table["quantity"].nunique()
+    table["flag"] = np.repeat(np.asarray(flags, dtype=object), n_q)
+    if set(fit.law.inputs) == {"N", "D"}:
+        per_budget = table[table["quantity"] == "tokens_per_param"]
+        dist = _distance(fit, group, per_budget["budget"], per_budget["median"],
+                         opts["flops_per_token"])
+        for col in dist.columns:
+            table[col] = np.repeat(dist[col].to_numpy(), n_q)
     return table
 
 
@@ -280,6 +354,7 @@ def predict_optimal(
     flops_per_token: float | None = None,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
+    discrepancy: Any = True,
 ) -> pd.DataFrame:
     """Predicted loss of a run that splits each budget compute-optimally, from a fit.
 
@@ -303,16 +378,33 @@ def predict_optimal(
     group : str, optional
         Group of a hierarchical fit (see :func:`decision_draws`).
     seed : int or None, default 0
-        Seed of the noise draws.
+        Seed of the noise draws and of the discrepancy's draws (drawn in that order from one
+        generator, as in ``fit.predict``: at a budget where every draw's optimum were the
+        same ``(N, D)`` the two give the same numbers).
     flops_per_token, flops, method
         As in :func:`allocate`.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        Each draw's deviation is taken at the budget and at that draw's own optimal tokens per
+        parameter (the split is the mean law's, as in :func:`allocate`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per budget: ``C``, the median ``N``, ``D`` and ``tokens_per_param`` of the
-        per-draw optima, ``mean``, ``median`` and ``lo_XX`` / ``hi_XX`` of the loss, and
-        ``flag`` (as in :func:`allocate`: why the split lies outside the runs, or empty).
+        One row per budget: ``C``, the median ``N`` and ``D`` of the per-draw optima, the
+        distance columns of ``fit.predict`` rows (``extrapolation``, ``decades_C``,
+        ``tokens_per_param``: the median of the per-draw optima, ``decades_tpp``), ``mean``,
+        ``median`` and ``lo_XX`` / ``hi_XX`` of the loss, and ``flag`` (as in
+        :func:`allocate`: why the split lies outside the runs, or empty).
 
     Raises
     ------
@@ -333,12 +425,17 @@ def predict_optimal(
     opt = compute_optimal(draws, budgets, **opts)
     c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
     log_loss = np.log(opt["loss"])
+    rng = np.random.default_rng(seed)
     if noise:
-        log_loss = perturb(log_loss, draws["sigma"], draws.get("nu"),
-                           np.random.default_rng(seed))
-    out = pd.DataFrame({"C": c, **{q: np.median(opt[q], axis=0)
-                                   for q in ("N", "D", "tokens_per_param")}})
-    out = pd.concat([out, interval_table(np.exp(log_loss), ci)], axis=1)
+        log_loss = perturb(log_loss, draws["sigma"], draws.get("nu"), rng)
+    dev = _frozen_deviation(fit, discrepancy, group, log_loss.shape[0], rng,
+                            opts["flops_per_token"])
+    if dev is not None:
+        log_loss = log_loss + dev(c, opt["tokens_per_param"])
+    tpp = np.median(opt["tokens_per_param"], axis=0)
+    out = pd.DataFrame({"C": c, **{q: np.median(opt[q], axis=0) for q in ("N", "D")}})
+    out = pd.concat([out, _distance(fit, group, c, tpp, opts["flops_per_token"]),
+                     interval_table(np.exp(log_loss), ci)], axis=1)
     summary = summarise({q: opt[q] for q in ("N", "D", "tokens_per_param")}, {"budget": c}, ci)
     out["flag"] = _allocation_flags(fit, summary, group)
     return out
@@ -355,6 +452,8 @@ def prob_target(
     flops_per_token: float | None = None,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
+    discrepancy: Any = True,
+    seed: int | None = 0,
 ) -> float | np.ndarray:
     """Posterior probability that a training run reaches ``loss <= target``.
 
@@ -376,6 +475,21 @@ def prob_target(
         that the law's mean loss is below the target.
     group, flops_per_token, flops, method
         As in :func:`allocate`.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        At a budget the deviation is taken at each draw's own optimal split (as in
+        :func:`predict_optimal`); for a plan, at the plan.
+    seed : int or None, default 0
+        Seed of the discrepancy's draws.
 
     Returns
     -------
@@ -389,8 +503,12 @@ def prob_target(
     array([0.  , 0.03, 1.  ])
     >>> bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12))               # doctest: +SKIP
     """
-    return prob_below(decision_draws(fit, group=group), target, budget=budgets, plan=plan,
-                      noise=noise, **_opts(fit, flops_per_token, flops, method))
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
+                            np.random.default_rng(seed), opts["flops_per_token"])
+    return prob_below(draws, target, budget=budgets, plan=plan, noise=noise, deviation=dev,
+                      **opts)
 
 
 def budget_for(
@@ -404,6 +522,8 @@ def budget_for(
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
     on_unreachable: str = "raise",
+    discrepancy: Any = True,
+    seed: int | None = 0,
 ) -> float | np.ndarray:
     """Smallest budget whose compute-optimal run reaches ``target`` with probability ``prob``.
 
@@ -421,6 +541,23 @@ def budget_for(
     on_unreachable : {"raise", "inf"}, default "raise"
         A target at or below the irreducible loss in too many draws raises
         :class:`~bayescale.decisions.UnreachableTargetError` (``"raise"``) or returns ``inf``.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        Its deviates are frozen, so P(loss <= target) is a deterministic function of the
+        budget; the search scans the budget in 0.05-decade steps for the first one that
+        meets ``prob`` (a draw whose discrepancy bends the law upward can make the
+        probability dip) and bisects within it, so the answer is non-decreasing in ``prob``.
+    seed : int or None, default 0
+        Seed of the discrepancy's draws.
 
     Returns
     -------
@@ -434,9 +571,12 @@ def budget_for(
     >>> f"{bs.budget_for(fit, 2.0, prob=0.9):.3g}"                  # doctest: +SKIP
     '6.71e+22'
     """
-    return budget_for_target(decision_draws(fit, group=group), target, prob, noise=noise,
-                             on_unreachable=on_unreachable,
-                             **_opts(fit, flops_per_token, flops, method))
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
+                            np.random.default_rng(seed), opts["flops_per_token"])
+    return budget_for_target(draws, target, prob, noise=noise, on_unreachable=on_unreachable,
+                             deviation=dev, **opts)
 
 
 def plan_regret(
@@ -448,6 +588,8 @@ def plan_regret(
     flops_per_token: float | None = None,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
+    discrepancy: Any = True,
+    seed: int | None = 0,
 ) -> RegretResult:
     """Excess loss and deadweight compute of a plan ``(N, D)`` under the fit's posterior.
 
@@ -458,13 +600,31 @@ def plan_regret(
         Parameters and training tokens of the proposed run(s).
     ci, group, flops_per_token, flops, method
         As in :func:`allocate`.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        The plan and the optimum share the budget, so the compute part of each draw's
+        deviation multiplies both losses alike (it cancels from their ratio and scales the
+        excess); the tokens-per-parameter part is taken at the plan's and at the optimum's
+        own split and does not cancel (see :func:`~bayescale.decisions.regret`).
+    seed : int or None, default 0
+        Seed of the discrepancy's draws.
 
     Returns
     -------
     RegretResult
         Per-draw ``excess_loss`` (loss above the compute-optimal run with the same budget) and
         ``deadweight_compute`` (fraction of the budget a compute-optimal run would not have
-        needed to reach the plan's loss), with a tidy ``summary``.
+        needed to reach the plan's loss), with a tidy ``summary``; its ``plans`` rows carry
+        the distance columns of ``fit.predict`` rows.
 
     Examples
     --------
@@ -472,8 +632,19 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))                         # doctest: +SKIP
     >>> r.summary.set_index("quantity")["median"]                       # doctest: +SKIP
     """
-    return regret(decision_draws(fit, group=group), plan, ci=ci,
-                  **_opts(fit, flops_per_token, flops, method))
+    from dataclasses import replace
+
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
+                            np.random.default_rng(seed), opts["flops_per_token"])
+    res = regret(draws, plan, ci=ci, deviation=dev, **opts)
+    from bayescale.inference.extrapolation import forecast_distance
+
+    p = res.plans
+    dist = forecast_distance(fit, {"N": p["N"], "D": p["D"], "C": p["budget"]}, len(p),
+                             group=group, flops=opts["flops_per_token"])[1]
+    return replace(res, plans=pd.concat([p, dist], axis=1))
 
 
 def risk_averse(
@@ -488,6 +659,7 @@ def risk_averse(
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
     seed: int = 0,
+    discrepancy: Any = True,
 ) -> RiskAverseAllocation:
     """The single allocation of ``budget`` that minimises a risk functional of the loss.
 
@@ -506,11 +678,28 @@ def risk_averse(
     group, flops_per_token, flops, method
         As in :func:`allocate`.
     seed : int, default 0
-        Seed of the noise draws (``noise=True``).
+        Seed of the noise draws (``noise=True``) and of the discrepancy's draws.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, with exactly the meaning it has in
+        :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
+        compute, or in tokens per parameter) each posterior draw of the law gets one
+        heavy-tailed deviation of the log loss that grows with the distance, shared by every
+        budget and plan of the decision; nothing changes inside the data.  True: the empirical
+        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
+        (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
+        decision is a deterministic function of the budget and the split.
+        Every candidate split is scored with each draw's deviation at its own tokens per
+        parameter (common random numbers): the compute part is one factor per draw on the
+        whole budget line, the tokens-per-parameter part penalises splits outside the runs'
+        range of ``D / N`` through the spread it adds.
 
     Returns
     -------
     RiskAverseAllocation
+        With ``distance``: the chosen split's distance from the runs (the columns of
+        ``fit.predict`` rows).
 
     Examples
     --------
@@ -518,9 +707,20 @@ def risk_averse(
     >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)   # doctest: +SKIP
     >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"                     # doctest: +SKIP
     """
-    return risk_averse_allocation(decision_draws(fit, group=group), budget, utility=utility,
-                                  level=level, noise=noise, rng=seed,
-                                  **_opts(fit, flops_per_token, flops, method))
+    from dataclasses import replace
+
+    draws = decision_draws(fit, group=group)
+    opts = _opts(fit, flops_per_token, flops, method)
+    rng: Any = seed
+    dev = None
+    if discrepancy is not None and discrepancy is not False:
+        rng = np.random.default_rng(seed)
+        dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size, rng,
+                                opts["flops_per_token"])
+    ra = risk_averse_allocation(draws, budget, utility=utility, level=level, noise=noise,
+                                rng=rng, deviation=dev, **opts)
+    return replace(ra, distance=_distance(fit, group, ra.budget, ra.tokens_per_param,
+                                          opts["flops_per_token"]))
 
 
 def inference_aware(

@@ -24,6 +24,8 @@ import pandas as pd
 
 from bayescale.decisions._common import (
     DecisionError,
+    Deviation,
+    check_deviation,
     flop_model,
     log_loss,
     natural_draws,
@@ -108,6 +110,7 @@ def regret(
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     method: str = "auto",
     ci: Sequence[float] = (0.5, 0.8, 0.95),
+    deviation: Deviation | None = None,
 ) -> RegretResult:
     """Excess loss and deadweight compute of a plan ``(N, D)`` relative to each draw's optimum.
 
@@ -128,13 +131,26 @@ def regret(
         Solver for the optimum and for its inverse ``C_opt(L)``.
     ci : sequence of float, default (0.5, 0.8, 0.95)
         Interval levels of the summary.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy ``deviation(C, tpp) -> (S, P)`` of the log loss
+        (:meth:`bayescale.Discrepancy.frozen`).  The plan and the optimum have the same budget,
+        so the discrepancy's compute part is one factor per draw on both losses: it cancels
+        from the ratio ``loss_plan / loss_opt`` and from the allocation, and only scales the
+        excess loss.  Its tokens-per-parameter part does not cancel: a plan outside the runs'
+        range of ``D / N`` carries it and the (mean law's) optimum usually does not.
+        ``loss_plan``, ``loss_opt`` and ``excess_loss`` include it; ``deadweight_compute``,
+        ``budget_opt``, ``N_opt`` and ``D_opt`` stay the mean law's (a budget ratio along the
+        law's frontier, where the compute part cancels to first order).  None (the default):
+        the law's posterior alone.
 
     Returns
     -------
     RegretResult
         ``plans``, per-draw ``draws`` (``(S,)`` for one plan) and a tidy ``summary``.
-        Excess loss and deadweight are clipped at 0 (tiny negative values can only come from
-        floating-point rounding at the optimum itself).
+        Excess loss and deadweight are clipped at 0 (without ``deviation`` tiny negative
+        values can only come from floating-point rounding at the optimum itself; with it, a
+        draw whose tokens-per-parameter deviation favours the plan counts as no regret: the
+        plan is then at least as good as the mean law's optimum).
 
     Examples
     --------
@@ -150,6 +166,7 @@ def regret(
     require_nd_law(law_obj, "regret against the compute-optimal allocation")
     fm = flop_model(flops_per_token, flops)
     nat, s = natural_draws(draws, law_obj)
+    deviation = check_deviation(deviation, s)
     try:
         n_plan, d_plan = plan
     except (TypeError, ValueError):
@@ -175,10 +192,16 @@ def regret(
     u_o, y_o, log_l_opt = optimal_log(law_obj, nat, log_c, fm, method)
     log_c_opt = inverse_frontier(law_obj, nat, log_l_plan, fm, method,
                                  log_c_hint=log_c[None, :])
+    dev_plan = dev_opt = 0.0
+    if deviation is not None:
+        c_plan = np.exp(log_c)
+        dev_plan = deviation(c_plan, np.exp(y_p - u_p))
+        dev_opt = deviation(c_plan, np.exp(y_o - u_o))
     out = {
-        "loss_plan": np.exp(log_l_plan),
-        "loss_opt": np.exp(log_l_opt),
-        "excess_loss": np.maximum(np.exp(log_l_plan) - np.exp(log_l_opt), 0.0),
+        "loss_plan": np.exp(log_l_plan + dev_plan),
+        "loss_opt": np.exp(log_l_opt + dev_opt),
+        "excess_loss": np.maximum(np.exp(log_l_plan + dev_plan) - np.exp(log_l_opt + dev_opt),
+                                  0.0),
         "deadweight_compute": np.maximum(np.expm1(log_c[None, :] - log_c_opt), 0.0),
         "budget_opt": np.exp(np.minimum(log_c_opt, log_c[None, :])),
         "N_opt": np.exp(u_o),

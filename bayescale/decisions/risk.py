@@ -33,8 +33,10 @@ import numpy as np
 from bayescale.decisions._common import (
     MAX_ELEMENTS,
     DecisionError,
+    Deviation,
     UnreachableTargetError,
     bisect_increasing,
+    check_deviation,
     check_prob,
     flop_model,
     is_nd_law,
@@ -203,6 +205,7 @@ def prob_below(
     sigma: Any = None,
     nu: Any = None,
     noise: bool = True,
+    deviation: Deviation | None = None,
 ) -> float | np.ndarray:
     """Posterior probability that a training run reaches ``loss <= target``.
 
@@ -226,12 +229,19 @@ def prob_below(
     sigma, nu, noise
         Observation noise, as in :func:`loss_draws`.  The noise is integrated analytically,
         so the result is deterministic.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy ``deviation(C, tpp) -> (S, P)`` of the log loss
+        (:meth:`bayescale.Discrepancy.frozen`): each draw's loss is shifted by its deviation at
+        the budget and tokens per parameter (at a budget: its own compute-optimal ones, the
+        mean law's, see :func:`~bayescale.decisions.compute_optimal`).  None (the default):
+        the law's posterior alone.
 
     Returns
     -------
     float or ndarray
         A float for a scalar budget or scalar plan, else an array with one probability per
-        budget (or plan).  Non-decreasing in the budget, within ``[0, 1]``.
+        budget (or plan), within ``[0, 1]``.  Non-decreasing in the budget without
+        ``deviation`` (a draw whose discrepancy bends the law upward can make it dip).
 
     Examples
     --------
@@ -247,6 +257,7 @@ def prob_below(
         raise DecisionError("give exactly one of budget=C or plan=(N, D)")
     law_obj, fm, nat, s, sig, v = _common_setup(draws, law, flops_per_token, flops, sigma, nu,
                                                 noise)
+    deviation = check_deviation(deviation, s)
     t, t_scalar = _check_target(target)
     if not t_scalar:
         raise DecisionError(f"target must be a single loss value; got {target!r} (use one call "
@@ -257,7 +268,7 @@ def prob_below(
         step = max(1, MAX_ELEMENTS // s)  # bounded memory for many budgets
         p = np.concatenate([
             _prob_from_log_loss(optimal_log_loss(law_obj, nat, np.log(c[j : j + step]), fm,
-                                                 method), log_t, sig, v)
+                                                 method, deviation), log_t, sig, v)
             for j in range(0, c.size, step)
         ])
         return float(p[0]) if scalar else p
@@ -273,6 +284,10 @@ def prob_below(
     logs, shape = _inputs(law_obj, n_plan, d_plan, None)
     params = sampled_params(law_obj, nat, len(shape))
     log_l = np.broadcast_to(log_loss(law_obj, params, **logs), (s, *shape))
+    if deviation is not None:
+        u, y = (np.broadcast_to(logs[k], shape).reshape(-1) for k in ("N", "D"))
+        dev = deviation(np.exp(fm.log_budget(u, y)), np.exp(y - u))
+        log_l = log_l + dev.reshape((s, *shape))
     p = _prob_from_log_loss(log_l, log_t, sig, v)
     return float(p) if shape == () else p
 
@@ -292,12 +307,17 @@ def budget_for_target(
     bracket: tuple[float, float] = (1.0, 1e40),
     rtol: float = 1e-9,
     on_unreachable: str = "raise",
+    deviation: Deviation | None = None,
 ) -> float | np.ndarray:
     """Smallest budget whose compute-optimal run reaches ``target`` with probability ``prob``.
 
     Solves ``prob_below(draws, target, budget=C) >= prob`` for the smallest ``C`` by bisection
     on ``log C`` within ``bracket`` (the probability is non-decreasing in ``C``), to a relative
-    tolerance ``rtol`` on ``C``.
+    tolerance ``rtol`` on ``C``.  With ``deviation`` the probability is a deterministic
+    function of ``C`` (the discrepancy is frozen) but need not be monotone (a draw whose
+    discrepancy bends the law upward), so the search first scans ``log C`` in steps of 0.05
+    decades for the first budget that meets ``prob`` and bisects within that step: the answer
+    is the smallest such budget, hence non-decreasing in ``prob``.
 
     Parameters
     ----------
@@ -316,6 +336,8 @@ def budget_for_target(
         ``bracket[0]``, ``bracket[0]`` is returned.
     rtol : float, default 1e-9
         Relative tolerance on the budget.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy (see :func:`prob_below`); None: none.
     on_unreachable : {"raise", "inf"}, default "raise"
         What to do when even ``bracket[1]`` does not give probability ``prob`` -- typically
         because the target is at or below the irreducible loss ``E`` for too many draws (more
@@ -343,6 +365,7 @@ def budget_for_target(
     """
     law_obj, fm, nat, s, sig, v = _common_setup(draws, law, flops_per_token, flops, sigma, nu,
                                                 noise)
+    deviation = check_deviation(deviation, s)
     t, scalar = _check_target(target)
     prob = check_prob(prob, "prob")
     if on_unreachable not in ("raise", "inf"):
@@ -353,6 +376,10 @@ def budget_for_target(
     if not 0 < rtol < 1:
         raise DecisionError(f"rtol must be in (0, 1); got {rtol!r}")
     log_t = np.log(t)
+    if deviation is not None:
+        out = _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation,
+                           (math.log(br[0]), math.log(br[1])), rtol, on_unreachable)
+        return float(out[0]) if scalar else out
 
     def p_at(log_c: np.ndarray) -> np.ndarray:
         log_l = optimal_log_loss(law_obj, nat, log_c, fm, method)
@@ -392,6 +419,54 @@ def budget_for_target(
         res = bisect_increasing(met, lo[idx], hi[idx], tol=rtol)
         out[idx] = np.exp(res)
     return float(out[0]) if scalar else out
+
+
+#: Step (decades of compute) of the scan that brackets the smallest budget meeting a probability
+#: when a discrepancy makes the probability possibly non-monotone in the budget.
+SCAN_DECADES = 0.05
+
+
+def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, bracket, rtol,
+                 on_unreachable) -> np.ndarray:
+    """Smallest budget meeting ``prob`` per target, by a scan of ``log C`` and bisection."""
+    lo, hi = bracket
+    n = max(2, math.ceil((hi - lo) / (SCAN_DECADES * math.log(10.0))) + 1)
+    grid = np.linspace(lo, hi, n)
+    step = max(1, MAX_ELEMENTS // next(iter(nat.values())).size)
+    log_l = np.concatenate([optimal_log_loss(law_obj, nat, grid[j : j + step], fm, method,
+                                             deviation) for j in range(0, n, step)], axis=1)
+    out = np.full(log_t.shape, np.inf)
+    for i, lt in enumerate(log_t):
+        met = _prob_from_log_loss(log_l, lt, sig, v) >= prob
+        if not met.any():
+            if on_unreachable == "raise":
+                p_max = float(np.max(_prob_from_log_loss(log_l, lt, sig, v)))
+                asym = np.exp(asymptotic_log_loss(law_obj, nat))
+                n_floor = int(np.sum(asym >= math.exp(lt)))
+                floor = (f"; the target is at or below the irreducible loss (the law's limit at "
+                         f"infinite compute, median {np.median(asym):.4g}) in {n_floor} of "
+                         f"{asym.size} draws" if n_floor else "")
+                raise UnreachableTargetError(
+                    f"target {math.exp(lt):.6g} is not reached with probability {prob:g} at any "
+                    f"budget up to {math.exp(hi):.3g} FLOPs with the extrapolation discrepancy "
+                    f"(which widens with every decade beyond the runs): P(loss <= target) is "
+                    f"at most {p_max:.4g}{floor}.  Lower prob, raise the target, widen "
+                    f"bracket, pass discrepancy=False for the law's posterior alone, or pass "
+                    f"on_unreachable='inf'"
+                )
+            continue
+        j = int(np.argmax(met))
+        if j == 0:
+            out[i] = math.exp(lo)
+            continue
+
+        def ok(log_c, lt=lt):
+            ll = optimal_log_loss(law_obj, nat, log_c, fm, method, deviation)
+            return _prob_from_log_loss(ll, lt, sig, v) >= prob
+
+        res = bisect_increasing(ok, np.array([grid[j - 1]]), np.array([grid[j]]), tol=rtol)
+        out[i] = math.exp(float(res[0]))
+    return out
 
 
 def expected_loss(losses: Any, *, axis: int = 0) -> np.ndarray | float:

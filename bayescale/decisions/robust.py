@@ -22,7 +22,9 @@ import pandas as pd
 from bayescale.decisions._common import (
     LOG_INF,
     DecisionError,
+    Deviation,
     bisect_increasing,
+    check_deviation,
     flop_model,
     golden_minimize,
     log_loss,
@@ -77,6 +79,9 @@ class RiskAverseAllocation:
         Each draw's own compute-optimal ``N`` at the budget, shape ``(S,)``, for comparison.
     grid_N, grid_objective : ndarray
         The scan over ``N`` on the budget line (for plots).
+    distance : pandas.DataFrame or None
+        The chosen split's distance from the runs (one row with the distance columns of
+        ``fit.predict`` rows); set by :func:`bayescale.risk_averse`, None from the numpy core.
     """
 
     budget: float
@@ -90,6 +95,7 @@ class RiskAverseAllocation:
     per_draw_N: np.ndarray = field(repr=False)
     grid_N: np.ndarray = field(repr=False)
     grid_objective: np.ndarray = field(repr=False)
+    distance: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _functional(utility: str | Callable, level: float) -> tuple[Callable, str]:
@@ -126,6 +132,7 @@ def risk_averse_allocation(
     sigma: Any = None,
     nu: Any = None,
     rng: Any = None,
+    deviation: Deviation | None = None,
 ) -> RiskAverseAllocation:
     """The single allocation on the budget line minimising a risk functional of the loss.
 
@@ -155,6 +162,15 @@ def risk_averse_allocation(
         per draw (common random numbers, so the objective stays smooth in ``N``).
     sigma, nu, rng
         Noise draws and random source, as in :func:`~bayescale.decisions.loss_draws`.
+    deviation : callable, optional
+        A frozen extrapolation discrepancy ``deviation(C, tpp) -> (S, G)`` of the log loss
+        (:meth:`bayescale.Discrepancy.frozen`), evaluated at every candidate's tokens per
+        parameter with the same deviates (common random numbers, so the objective stays
+        smooth in ``N``).  Its compute part is the same for every candidate of a budget (one
+        factor per draw, which only re-weights the draws in the functional); its
+        tokens-per-parameter part grows outside the runs' range, so a risk-averse functional
+        is pulled towards the tokens per parameter the runs observed.  None (the default):
+        the law's posterior alone.
 
     Returns
     -------
@@ -185,6 +201,7 @@ def risk_averse_allocation(
     if grid < 3:
         raise DecisionError(f"grid must be at least 3; got {grid!r}")
     func, name = _functional(utility, float(level))
+    deviation = check_deviation(deviation, s)
     log_c = float(np.log(c[0]))
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     log_factor = np.zeros((s, 1))
@@ -199,7 +216,10 @@ def risk_averse_allocation(
     def losses_at(u: np.ndarray) -> np.ndarray:
         u = np.asarray(u, dtype=float).reshape(1, -1)
         y = fm.log_tokens(u, np.array([[log_c]]))
-        return np.exp(log_loss(law_obj, params, N=u, D=y) + log_factor)
+        log_l = log_loss(law_obj, params, N=u, D=y) + log_factor
+        if deviation is not None:
+            log_l = log_l + deviation(np.full(u.shape, c[0]), np.exp(y - u))
+        return np.exp(log_l)
 
     def objective(u: np.ndarray) -> np.ndarray:
         val = func(losses_at(u))

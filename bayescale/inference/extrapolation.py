@@ -45,6 +45,7 @@ from bayescale.modeling.noise import perturb
 __all__ = [
     "Discrepancy",
     "DiscrepancyPrior",
+    "FrozenDiscrepancy",
     "data_range",
     "empirical_prior",
     "fit_discrepancy_prior",
@@ -314,6 +315,8 @@ class Discrepancy:
                   rng: np.random.Generator | None = None, *, tpp: Any = None) -> np.ndarray:
         """Draws of the deviation of the log loss, shape ``(n_draws, n_points)``.
 
+        The same numbers as ``self.frozen(n_draws, rng)(values, tpp)`` (for ``shared=True``).
+
         Examples
         --------
         >>> import numpy as np
@@ -323,17 +326,63 @@ class Discrepancy:
         >>> bool(np.all(dev[:, 0] == dev[:, 1])), bool(np.allclose(dev[:, 2], 2 * dev[:, 0]))
         (True, True)
         """
+        rng = np.random.default_rng(0) if rng is None else rng
+        if not self.shared:
+            d_c, _ = self.distances(values, tpp)
+            i = self._index(n_draws, rng)
+            return self.kappa[i, None] * d_c[None, :] * rng.standard_normal((i.size, d_c.size))
+        d_c, d_t = self.distances(values, tpp)
+        return self.frozen(n_draws, rng)._combine(d_c[None, :], d_t[None, :])
+
+    def frozen(self, n_draws: int | None = None,
+               rng: np.random.Generator | None = None) -> FrozenDiscrepancy:
+        """The deviation with each draw's random parts fixed: a deterministic function per draw.
+
+        Draws the ``n_draws`` rows of ``kappa``, ``kappa_tpp``, ``bias`` and ``nu`` (recycled or
+        thinned by :func:`resample_draws`, as in :meth:`deviation`) and one standardised
+        Student-t deviate per draw for each part, once.  The result maps ``(values, tpp)`` to
+        the deviation of every draw, ``(n_draws, n_points)``, always with the same deviates
+        (common random numbers): a root finder or an optimiser over the budget or the
+        allocation then sees a smooth, deterministic objective, and two sizes compared by a
+        decision share each draw's deviation.  With the same ``rng`` state it gives exactly
+        the numbers of :meth:`deviation` (and so of ``fit.predict``).
+
+        For ``shared=False`` (independent normal deviations per point) no such function
+        exists; the frozen term then uses one normal deviate per draw, which keeps the
+        distribution of the deviation at every single point.
+
+        Parameters
+        ----------
+        n_draws : int, optional
+            Number of posterior draws it will be added to (default: one per ``kappa`` draw).
+        rng : numpy.random.Generator, optional
+            Source of the draws (default: seed 0).
+
+        Returns
+        -------
+        FrozenDiscrepancy
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.inference.extrapolation import Discrepancy
+        >>> disc = Discrepancy(np.full(50, 0.02), 1.0, nu=3.0)
+        >>> dev = disc.frozen(50, np.random.default_rng(1))
+        >>> bool(np.array_equal(dev([10.0, 100.0]), dev([10.0, 100.0])))   # deterministic
+        True
+        >>> same = disc.deviation([10.0, 100.0], 50, np.random.default_rng(1))
+        >>> bool(np.array_equal(dev([10.0, 100.0]), same))
+        True
+        """
         from bayescale.modeling.noise import EPS_CLIP
 
         rng = np.random.default_rng(0) if rng is None else rng
-        d_c, d_t = self.distances(values, tpp)
         i = self._index(n_draws, rng)
-        s = i.size
         if not self.shared:
-            return self.kappa[i, None] * d_c[None, :] * rng.standard_normal((s, d_c.size))
+            z = rng.standard_normal(i.size)
+            return FrozenDiscrepancy(self, self.kappa[i] * z, np.zeros(i.size))
         t, u = (np.clip(_student(rng, self.nu[i]), -EPS_CLIP, EPS_CLIP) for _ in range(2))
-        return (self.bias[i] + self.kappa[i] * t)[:, None] * d_c[None, :] + \
-            (self.kappa_tpp[i] * u)[:, None] * d_t[None, :]
+        return FrozenDiscrepancy(self, self.bias[i] + self.kappa[i] * t, self.kappa_tpp[i] * u)
 
     def perturb(self, log_draws: np.ndarray, values: Any, rng: np.random.Generator, *,
                 tpp: Any = None) -> np.ndarray:
@@ -375,6 +424,68 @@ class Discrepancy:
         if n:
             text += f"; learned from {n} held-out runs in {splits} inner leave-future-out splits"
         return text
+
+
+@dataclass(frozen=True)
+class FrozenDiscrepancy:
+    """One fixed deviation function per posterior draw (from :meth:`Discrepancy.frozen`).
+
+    ``dev(values, tpp)`` returns ``slope_C[s] * d_C + slope_T[s] * d_T`` of shape
+    ``(n_draws, n_points)``, where ``d_C`` and ``d_T`` are the decades of ``values`` (along the
+    term's ``by``) beyond the data and of tokens per parameter outside the observed range.
+    ``values`` and ``tpp`` are ``(P,)`` (the same points for every draw) or ``(S, P)`` (each
+    draw's own points, e.g. its own compute-optimal tokens per parameter); ``tpp=None`` means
+    no tokens-per-parameter distance.
+
+    Attributes
+    ----------
+    discrepancy : Discrepancy
+        The term it was drawn from (its edge of the data, ``by``).
+    slope_C, slope_T : numpy.ndarray
+        Per-draw deviation per decade of ``by`` (``bias + kappa t``) and per decade of tokens
+        per parameter (``kappa_tpp u``), shape ``(n_draws,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.inference.extrapolation import Discrepancy
+    >>> dev = Discrepancy(np.full(4, 0.02), 1e21, tpp_range=(10.0, 100.0)).frozen(4)
+    >>> dev([1e20, 1e22], tpp=[20.0, 20.0]).shape
+    (4, 2)
+    >>> bool(np.all(dev([1e20], tpp=[20.0]) == 0))     # inside the data: nothing
+    True
+    """
+
+    discrepancy: Discrepancy
+    slope_C: np.ndarray
+    slope_T: np.ndarray
+
+    @property
+    def n_draws(self) -> int:
+        """Number of draws (rows of every result)."""
+        return int(self.slope_C.size)
+
+    def _combine(self, d_c: np.ndarray, d_t: np.ndarray) -> np.ndarray:
+        return self.slope_C[:, None] * d_c + self.slope_T[:, None] * d_t
+
+    def __call__(self, values: Any, tpp: Any = None) -> np.ndarray:
+        disc = self.discrepancy
+        v = np.asarray(values, dtype=float)
+        v = v.reshape(1, -1) if v.ndim < 2 else v
+        d_c = extrapolation_distance(v, disc.train_max)
+        if tpp is None or disc.tpp_range is None:
+            d_t = np.zeros_like(d_c)
+        else:
+            t = np.asarray(tpp, dtype=float)
+            t = t.reshape(1, -1) if t.ndim < 2 else t
+            d_t = np.nan_to_num(tpp_distance(t, *disc.tpp_range))
+        d_c, d_t = np.broadcast_arrays(d_c, d_t)
+        if d_c.shape[0] not in (1, self.n_draws):
+            raise ValueError(
+                f"the frozen discrepancy has {self.n_draws} draws but got values for "
+                f"{d_c.shape[0]} rows; pass (points,) or ({self.n_draws}, points) arrays, or "
+                f"freeze it with Discrepancy.frozen(n_draws={d_c.shape[0]})")
+        return self._combine(d_c, d_t)
 
 
 def _student(rng: np.random.Generator, nu: np.ndarray) -> np.ndarray:
