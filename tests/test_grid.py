@@ -17,10 +17,11 @@ D_AXIS = np.logspace(9, 12.5, 5)
 def test_predict_grid_matches_predict(chinchilla_fit, max_bytes):
     table = predict_grid(chinchilla_fit, N_AXIS, D_AXIS, max_bytes=max_bytes)
     n, d = np.meshgrid(N_AXIS, D_AXIS, indexing="ij")
-    # predict_grid draws no extrapolation discrepancy (on by default in predict)
-    ref = chinchilla_fit.predict(N=n.ravel(), D=d.ravel(), discrepancy=False).table
+    # the extrapolation discrepancy is on by default in both, frozen once for the whole grid
+    ref = chinchilla_fit.predict(N=n.ravel(), D=d.ravel()).table
     assert len(table) == N_AXIS.size * D_AXIS.size
-    cols = ["N", "D", "mean", "median", "lo_95", "hi_95"]
+    cols = ["N", "D", "extrapolation", "decades_C", "tokens_per_param", "decades_tpp", "mean",
+            "median", "lo_95", "hi_95"]
     pd.testing.assert_frame_equal(table[cols], ref[cols], check_exact=False, rtol=1e-12)
     assert np.allclose(table["C"], 6 * table["N"] * table["D"])
 

@@ -90,6 +90,7 @@ def predict_grid(
     seed: int | None = 0,
     flops: float = 6.0,
     max_bytes: int = _DEFAULT_MAX_BYTES,
+    discrepancy: Any = True,
 ) -> pd.DataFrame:
     """Posterior predictive loss summary on the grid ``N x D``, chunked.
 
@@ -106,11 +107,20 @@ def predict_grid(
         FLOPs per parameter per token, for the ``C`` column.
     max_bytes : int
         Memory for draws per chunk (default 128 MiB); peak memory is a small multiple of it.
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, as for :meth:`ScalingFit.predict`: True the empirical
+        prior, a :class:`~bayescale.Discrepancy`, or False / None for none.  Its deviates are
+        drawn once for the whole grid (:meth:`Discrepancy.frozen
+        <bayescale.Discrepancy.frozen>`, after the first chunk's noise), so every chunk sees the
+        same deviation per draw and, without noise or in one chunk, the table equals
+        ``fit.predict`` at the same points and seed.
 
     Returns
     -------
     pandas.DataFrame
-        One row per grid point: ``N``, ``D``, ``C``, ``mean``, ``median``, ``lo_XX``, ``hi_XX``.
+        One row per grid point: ``N``, ``D``, ``C``, the distance columns of ``fit.predict``
+        rows (``extrapolation``, ``decades_C``, ``tokens_per_param``, ``decades_tpp``),
+        ``mean``, ``median``, ``lo_XX``, ``hi_XX``.
 
     Examples
     --------
@@ -125,6 +135,7 @@ def predict_grid(
     rng = np.random.default_rng(seed)
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._params_for_group(group, rng).items()}
     n_draws = next(iter(params.values())).shape[0]
+    dev, along = None, None
     if noise:
         nd = fit.draws(kind="noise")
         sigma = nd["sigma"]
@@ -135,12 +146,32 @@ def predict_grid(
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
         if noise:
             log_mu = perturb(log_mu, sigma, nu, rng)
+        if sl.start == 0:  # after the first chunk's noise, as predict draws them: one chunk
+            dev, along = _frozen(fit, discrepancy, group, n_draws, rng, n, d, flops)  # = predict
+        if dev is not None:
+            log_mu = log_mu + dev(along[sl], d[sl] / n[sl])
         parts.append(_interval_table_sorted(np.exp(log_mu), ci))
-    table = pd.concat(parts, ignore_index=True)
-    table.insert(0, "C", flops * n * d)
-    table.insert(0, "D", d)
-    table.insert(0, "N", n)
-    return table
+    return pd.concat([pd.DataFrame({"N": n, "D": d, "C": flops * n * d}),
+                      _distance(fit, group, n, d, flops),
+                      pd.concat(parts, ignore_index=True)], axis=1)
+
+
+def _frozen(fit: Any, discrepancy: Any, group: Any, n_draws: int, rng: np.random.Generator,
+            n: np.ndarray, d: np.ndarray, flops: float):
+    """The fit's discrepancy frozen for ``n_draws`` draws and its values along ``by``."""
+    from bayescale.inference.extrapolation import resolve_discrepancy
+
+    disc = resolve_discrepancy(fit, discrepancy, group)
+    if disc is None:
+        return None, None
+    along = flops * n * d if disc.by == "C" else n
+    return disc.frozen(n_draws, rng), along
+
+
+def _distance(fit: Any, group: Any, n: np.ndarray, d: np.ndarray, flops: float) -> pd.DataFrame:
+    from bayescale.inference.extrapolation import forecast_distance
+
+    return forecast_distance(fit, {"N": n, "D": d}, n.size, group=group, flops=flops)[1]
 
 
 def regret_grid(
@@ -152,6 +183,8 @@ def regret_grid(
     flops_per_token: float = 6.0,
     tolerance: float = 0.01,
     max_bytes: int = _DEFAULT_MAX_BYTES,
+    discrepancy: Any = True,
+    seed: int | None = 0,
 ) -> pd.DataFrame:
     """Allocation regret of every grid point against the compute-optimal plan, per draw.
 
@@ -175,11 +208,22 @@ def regret_grid(
         Relative regret counted as near-optimal for ``p_near_optimal``.
     max_bytes : int
         Memory for draws per chunk (default 128 MiB).
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, as for :meth:`ScalingFit.predict` (False / None: off),
+        frozen once per draw.  A point and the optimum it is compared with have the same
+        budget, so the compute part of each draw's deviation is the same factor on both and
+        cancels exactly from the relative regret; what remains is the tokens-per-parameter
+        part, which makes splits outside the runs' range of ``D / N`` riskier.  The optimum
+        (and ``p_optimal_side``) is each draw's mean-law optimum, as in
+        :func:`bayescale.allocate`.
+    seed : int or None
+        Seed of the discrepancy's draws (and of new-group draws).
 
     Returns
     -------
     pandas.DataFrame
-        One row per grid point: ``N``, ``D``, ``C``, ``expected_regret`` (mean of
+        One row per grid point: ``N``, ``D``, ``C``, the distance columns of ``fit.predict``
+        rows, ``expected_regret`` (mean of
         ``loss / optimal_loss - 1`` over draws), ``p_near_optimal`` (share of draws whose
         relative regret is below ``tolerance``) and ``p_optimal_side`` (share of draws whose
         optimal ``N`` at this budget is above this point's ``N``).
@@ -195,24 +239,32 @@ def regret_grid(
     if law.inputs != ("N", "D"):
         raise ValueError(f"regret_grid needs a law of N and D; {law.name!r} reads {law.inputs}")
     n, d = _grid(N, D)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     sampled = fit._params_for_group(group, rng)
     natural = law.to_natural(sampled, fit.reference)
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in sampled.items()}
     n_draws = next(iter(params.values())).shape[0]
     c = flops_per_token * n * d
+    dev, _ = _frozen(fit, discrepancy, group, n_draws, rng, n, d, flops_per_token)
     parts = []
     for sl in _chunks(len(n), n_draws, max_bytes, arrays=6):
         log_l = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         opt = compute_optimal(natural, c[sl], law=law, flops_per_token=flops_per_token)
-        rel = np.exp(log_l - np.log(opt["loss"])) - 1.0
+        log_ratio = log_l - np.log(opt["loss"])
+        if dev is not None:  # the compute part cancels: the same budget on both sides
+            log_ratio = log_ratio + _along_n(dev, c[sl], d[sl] / n[sl], n[sl]) \
+                - _along_n(dev, c[sl], opt["tokens_per_param"], opt["N"])
+        rel = np.exp(log_ratio) - 1.0
         parts.append(pd.DataFrame({
             "expected_regret": rel.mean(axis=0),
             "p_near_optimal": (rel < tolerance).mean(axis=0),
             "p_optimal_side": (opt["N"] > n[None, sl]).mean(axis=0),
         }))
-    table = pd.concat(parts, ignore_index=True)
-    table.insert(0, "C", c)
-    table.insert(0, "D", d)
-    table.insert(0, "N", n)
-    return table
+    return pd.concat([pd.DataFrame({"N": n, "D": d, "C": c}),
+                      _distance(fit, group, n, d, flops_per_token),
+                      pd.concat(parts, ignore_index=True)], axis=1)
+
+
+def _along_n(dev: Any, c: np.ndarray, tpp: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The frozen deviation at budget ``c`` (or size ``n`` for a term along N) and ``tpp``."""
+    return dev(n if dev.discrepancy.by == "N" else c, tpp)
