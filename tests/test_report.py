@@ -100,7 +100,12 @@ def test_report_contents(report, chinchilla_fit):
     assert f"{ratio:.3g} [" in text
     # numbers for people: no Python float syntax; HTML typesets 5.76e23 with a superscript
     assert "e+" not in text and "e-0" not in text
-    assert "with 10T inference tokens" in text and "a 90% chance needs about" in text
+    assert "with 10T inference tokens" in text
+    # beyond the runs the numbers include the extrapolation discrepancy (the default, as in
+    # fit.predict): it widens with every decade, so a 90% chance of loss 2 is out of reach
+    assert "Beyond the runs they include the extrapolation discrepancy" in text
+    assert "no budget gives a 90% chance (even odds: " in lead.text
+    assert "discrepancy widens" in text
     assert "5.76&#8239;&times;&#8239;10<sup>23</sup></span> FLOPs" in report.html.read_text()
 
 

@@ -273,18 +273,26 @@ class _Facts:
     c_plan: float = math.nan
     ext_plan: float = 0.0
     expo: dict | None = None
+    discrepancy: Any = True
+    seed: int = 0
+    q_run_plain: np.ndarray | None = None
 
 
-def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed) -> _Facts:
-    from bayescale.decisions import (
-        budget_for_target,
-        compute_optimal,
-        exponents,
-        loss_draws,
-        prob_below,
-        regret,
+def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=True) -> _Facts:
+    """The report's numbers, from the public decision functions with the same discrepancy and
+    seed, so that each equals what a user gets from ``predict_optimal`` / ``fit.predict`` /
+    ``prob_target`` / ``budget_for`` / ``plan_regret`` called with them."""
+    from bayescale.decisions import compute_optimal, exponents
+    from bayescale.decisions.api import (
+        budget_for,
+        decision_draws,
+        extrapolation,
+        fit_flops_per_token,
+        plan_regret,
+        predict_optimal,
+        prob_target,
     )
-    from bayescale.decisions.api import decision_draws, extrapolation, fit_flops_per_token
+    from bayescale.inference.extrapolation import resolve_discrepancy
     from bayescale.modeling.model import group_labels
 
     k = fit_flops_per_token(fit)
@@ -296,33 +304,50 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed) -> _Facts:
             f"plan=(N, D) needs a law with inputs ('N', 'D'); law {law.name!r} reads "
             f"{law.inputs}: pass budgets only"
         )
+    try:  # resolved once: True is the empirical prior measured from the fit's runs
+        disc = resolve_discrepancy(fit, discrepancy, group)
+    except ValueError as exc:
+        raise DecisionError(str(exc)) from None
     draws = decision_draws(fit, group=group)
     opts = {"law": law, "flops_per_token": k}
-    rng = np.random.default_rng(seed)
     qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
     runs = fit.runs
     if group is not None and fit.groups:
         runs = runs[group_labels(runs, fit.spec.groups) == group]
     c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+
+    def loss_q(noise: bool, d: Any) -> np.ndarray:
+        """(lo, median, hi) x budgets of the loss at each budget's optimal split."""
+        if nd:
+            t = predict_optimal(fit, budgets, noise=noise, ci=(ci,), group=group, seed=seed,
+                                flops_per_token=k, discrepancy=d)
+        else:
+            t = fit.predict(C=budgets, noise=noise, ci=(ci,), group=group, seed=seed,
+                            flops=k, discrepancy=d).table
+        lo, hi = t.columns[t.columns.get_loc("median") + 1:][:2]
+        return np.vstack([t[lo], t["median"], t[hi]]).astype(float)
+
+    q_of = {}
     if nd:
         opt = compute_optimal(draws, budgets, **opts)
-    else:
-        opt = {"loss": loss_draws(draws, C=budgets, law=law, noise=False)}
-    run_loss = _noisy(opt["loss"], draws, rng)  # (S, B): one training run at each budget
+        q_of = {key: np.quantile(v, qs, axis=0) for key, v in opt.items() if key != "loss"}
+    q_of["loss"] = loss_q(False, disc)
     f = _Facts(
         fit=fit, law=law, nd=nd, k=k, draws=draws, s=next(iter(draws.values())).size,
         opts=opts, qs=qs, lab=_level(ci), runs=runs, c_runs=c_runs, budgets=budgets,
-        ext=extrapolation(fit, budgets, group=group),
-        q_of={key: np.quantile(v, qs, axis=0) for key, v in opt.items()},
-        q_run=np.quantile(run_loss, qs, axis=0), target_loss=target_loss, prob=prob, ci=ci,
-        group=group, plan=plan,
+        ext=extrapolation(fit, budgets, group=group), q_of=q_of,
+        q_run=loss_q(True, disc), target_loss=target_loss, prob=prob, ci=ci,
+        group=group, plan=plan, discrepancy=disc, seed=seed,
     )
+    if disc is not None:
+        f.q_run_plain = loss_q(True, False)
+    on = {"group": group, "flops_per_token": k, "discrepancy": disc, "seed": seed}
     if target_loss is not None:
-        f.p_target = np.atleast_1d(prob_below(draws, target_loss, budget=budgets, **opts))
-        f.p_target_mean = np.atleast_1d(prob_below(draws, target_loss, budget=budgets,
-                                                   noise=False, **opts))
-        f.c_req = budget_for_target(draws, target_loss, prob, on_unreachable="inf", **opts)
-        f.c_half = budget_for_target(draws, target_loss, 0.5, on_unreachable="inf", **opts)
+        f.p_target = np.atleast_1d(prob_target(fit, target_loss, budgets=budgets, **on))
+        f.p_target_mean = np.atleast_1d(prob_target(fit, target_loss, budgets=budgets,
+                                                    noise=False, **on))
+        f.c_req = budget_for(fit, target_loss, prob, on_unreachable="inf", **on)
+        f.c_half = budget_for(fit, target_loss, 0.5, on_unreachable="inf", **on)
         if "E" in draws:
             f.below_floor = float(np.mean(draws["E"] >= target_loss))
         if "loss" in runs:  # runs that already reach the target: (count, cheapest C, its loss)
@@ -331,10 +356,13 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed) -> _Facts:
                 j = int(np.argmin(np.where(hit, c_runs, np.inf)))
                 f.met = (int(hit.sum()), float(c_runs[j]), float(runs["loss"].iloc[j]))
     if plan is not None:
-        f.reg = regret(draws, plan, **opts)
-        f.plan_loss = np.quantile(loss_draws(draws, plan[0], plan[1], law=law, rng=rng), qs)
+        f.reg = plan_regret(fit, plan, ci=(ci,), **on)
+        pt = fit.predict(N=plan[0], D=plan[1], noise=True, ci=(ci,), group=group, seed=seed,
+                         flops=k, discrepancy=disc).table
+        lo, hi = pt.columns[pt.columns.get_loc("median") + 1:][:2]
+        f.plan_loss = np.array([pt[lo].iloc[0], pt["median"].iloc[0], pt[hi].iloc[0]], float)
         if target_loss is not None:
-            f.p_plan = prob_below(draws, target_loss, plan=plan, **opts)
+            f.p_plan = prob_target(fit, target_loss, plan=plan, **on)
         f.c_plan = k * plan[0] * plan[1]
         f.ext_plan = float(extrapolation(fit, f.c_plan, group=group)[0])
     if nd:
@@ -360,10 +388,12 @@ def build_report(
     title: str | None = None,
     dpi: int = 100,
     seed: int = 0,
+    discrepancy: Any = True,
 ) -> Document:
     """Assemble the risk report of a fit without writing it (see :func:`write_report`).
 
-    Parameters are those of :func:`write_report` (without ``path`` and ``markdown``).
+    Parameters are those of :func:`write_report` (without ``path`` and ``markdown``),
+    ``discrepancy`` included (True by default, as in ``fit.predict``).
 
     Returns
     -------
@@ -376,7 +406,8 @@ def build_report(
     >>> doc = build_report(fit, budgets=[5.76e23], target_loss=2.0)   # doctest: +SKIP
     >>> [b.text for b in doc.blocks if type(b).__name__ == "Heading"]  # doctest: +SKIP
     """
-    f = _facts(fit, budgets, target_loss, plan, float(prob), float(ci), group, seed)
+    f = _facts(fit, budgets, target_loss, plan, float(prob), float(ci), group, seed,
+               discrepancy)
     loo_res, loo_note = _loo(fit, loo)
     warn = _warnings(f, loo_res, extra_warnings)
     if title is None:
@@ -386,7 +417,8 @@ def build_report(
     blocks: list[Any] = [
         Para(_lead(f), kind="answer"),
         Para(f"Intervals are {f.lab} equal-tailed posterior credible intervals from {f.s} "
-             f"posterior draws; FLOPs = {_num(f.k, 4)} N D.", kind="note"),
+             f"posterior draws; FLOPs = {_num(f.k, 4)} N D.  " + _discrepancy_note(f),
+             kind="note"),
         Heading("Warnings"),
         Bullets(tuple(warn), kind="warnings") if warn else
         Para("No warnings: the budget is within the data, sampling diagnostics passed and no "
@@ -409,36 +441,67 @@ def build_report(
     return Document(title, blocks)
 
 
-def _distance_share(f: _Facts, j: int) -> str:
-    """One sentence: what the extrapolation discrepancy adds to one run's interval at budget j.
+def _discrepancy_note(f: _Facts) -> str:
+    """One sentence: whether the numbers include the extrapolation discrepancy."""
+    if f.discrepancy is None:
+        return ("Beyond the runs they are the law's own posterior (discrepancy=False): they "
+                "assume the law keeps holding there.")
+    return ("Beyond the runs they include the extrapolation discrepancy "
+            f"({f.discrepancy.source}: how far published scaling laws have missed at the same "
+            "distance from their data), as fit.predict does by default; inside the runs it "
+            "changes nothing.")
 
-    The discrepancy (bayescale.inference.extrapolation: how far published scaling laws missed
-    beyond their data) is on by default in ``fit.predict``; the tables of this report are the
-    law's own posterior, so the sentence shows the user both.  Empty if it cannot be computed.
+
+def _figure_note(f: _Facts) -> str:
+    """Caption addendum: the figures draw the law's own posterior (no discrepancy)."""
+    if f.discrepancy is None or float(f.ext.max()) <= 0:
+        return ""
+    return ("  The figure shows the law's posterior alone; the tables add the extrapolation "
+            "discrepancy beyond the runs.")
+
+
+def _distance_share(f: _Facts, j: int) -> str:
+    """One sentence: what the distance beyond the data contributes to one run's interval at
+    budget j (the interval of the allocation table's "loss of one run" column).
+
+    With the discrepancy on (the default) the tables include it and the sentence says how wide
+    the interval would be without it; with it off, how wide it would be with the empirical
+    prior that ``fit.predict`` applies by default.  Empty if it cannot be computed.
     """
+    lab = f.lab
     try:
-        c = float(f.budgets[j])
-        if f.nd:
-            n = float(f.q_of["N"][1, j])
-            kw: dict[str, Any] = {"N": [n], "D": [c / (f.k * n)]}
+        if f.discrepancy is not None:
+            (a, b), (lo, hi) = f.q_run_plain[[0, 2], j], f.q_run[[0, 2], j]
         else:
-            kw = {"C": [c]}
-        if f.group is not None:
-            kw["group"] = f.group
-        ends = {}
-        for on in (False, True):
-            t = f.fit.predict(**kw, noise=True, ci=(0.95,), discrepancy=on, seed=0).table
-            ends[on] = (float(t["lo_95"].iloc[0]), float(t["hi_95"].iloc[0]))
+            from bayescale.decisions.api import predict_optimal
+
+            c = float(f.budgets[j])
+            if f.nd:
+                t = predict_optimal(f.fit, [c], noise=True, ci=(f.ci,), group=f.group,
+                                    seed=f.seed, flops_per_token=f.k, discrepancy=True)
+            else:
+                t = f.fit.predict(C=[c], noise=True, ci=(f.ci,), group=f.group, seed=f.seed,
+                                  flops=f.k, discrepancy=True).table
+            cols = t.columns[t.columns.get_loc("median") + 1:][:2]
+            (a, b), (lo, hi) = f.q_run[[0, 2], j], (float(t[cols[0]].iloc[0]),
+                                                     float(t[cols[1]].iloc[0]))
     except Exception:  # a report is never lost to an optional sentence
         return ""
-    (a, b), (lo, hi) = ends[False], ends[True]
+    a, b, lo, hi = (float(x) for x in (a, b, lo, hi))
     if not all(np.isfinite([a, b, lo, hi])) or hi - lo <= b - a:
         return ""
+    share = _pct(1 - (b - a) / (hi - lo))
+    if f.discrepancy is not None:
+        return (f"  The tables include how far published scaling laws have missed that far "
+                f"beyond their data (bayescale's extrapolation prior, as in fit.predict): "
+                f"one run's {lab} interval at the recommended split is {_loss(lo)} to "
+                f"{_loss(hi)}, against {_loss(a)} to {_loss(b)} for the law's posterior "
+                f"alone, so the distance contributes {share} of that interval.")
     return (f"  How far published scaling laws have missed that far beyond their data "
-            f"(bayescale's extrapolation prior, on by default in fit.predict) widens one run's "
-            f"95% interval at the recommended split from {_loss(a)} to {_loss(b)} to "
-            f"{_loss(lo)} to {_loss(hi)}: the distance contributes "
-            f"{_pct(1 - (b - a) / (hi - lo))} of that interval.")
+            f"(bayescale's extrapolation prior, on by default in fit.predict and the "
+            f"decisions, off in this report) would widen one run's {lab} interval at the "
+            f"recommended split from {_loss(a)} to {_loss(b)} to {_loss(lo)} to {_loss(hi)}: "
+            f"the distance would contribute {share} of that interval.")
 
 
 def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
@@ -451,10 +514,15 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
             warn.append(
                 f"Extrapolation: {_sci(c)} FLOPs is {d:.1f} orders of magnitude "
                 f"({_times(10**d)}) more compute than the largest run ({_sci(c_max)} FLOPs), "
-                f"{strength}beyond the data.  The intervals assume the {f.law.name} law keeps "
-                f"holding over that range; they do not include the risk that it bends (a "
-                f"different law, a change of data, architecture or training recipe), so treat "
-                f"them as a lower bound on the real uncertainty.{_distance_share(f, j)}"
+                f"{strength}beyond the data.  " + (
+                    f"The intervals allow for the {f.law.name} law bending over that range as "
+                    f"much as published laws have at that distance; a change of data, "
+                    f"architecture or training recipe larger than in those studies is not "
+                    f"included." if f.discrepancy is not None else
+                    f"The intervals assume the {f.law.name} law keeps holding over that range; "
+                    f"they do not include the risk that it bends (a different law, a change of "
+                    f"data, architecture or training recipe), so treat them as a lower bound "
+                    f"on the real uncertainty.") + _distance_share(f, j)
             )
         elif d < -0.05:
             warn.append(
@@ -472,7 +540,8 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                 )
         from bayescale.decisions.api import allocate
 
-        alloc = allocate(f.fit, f.budgets, ci=(f.ci,), group=f.group, flops_per_token=f.k)
+        alloc = allocate(f.fit, f.budgets, ci=(f.ci,), group=f.group, flops_per_token=f.k,
+                         discrepancy=False)  # the flags are about the split only
         flags = alloc["flag"].iloc[::alloc["quantity"].nunique()]  # one per budget
         warn += [f"Allocation outside the runs: at {_sci(c)} FLOPs {flag}, so the recommended "
                  f"split extrapolates the law's trade-off between N and D."
@@ -508,8 +577,12 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     if f.target_loss is not None and not np.isfinite(f.c_req):
         floor = (f"; the target is at or below the irreducible loss E in "
                  f"{_pct(f.below_floor)} of the posterior draws" if f.below_floor > 0 else "")
+        why = ("; the extrapolation discrepancy widens with every decade of compute beyond "
+               "the runs, so far beyond them the chance of reaching a target stops rising "
+               "(discrepancy=False gives the law's posterior alone)"
+               if f.discrepancy is not None else "")
         warn.append(f"Target: no budget reaches loss {_target(f.target_loss)} with "
-                    f"probability {_level(f.prob)}{floor}.")
+                    f"probability {_level(f.prob)}{floor}{why}.")
     return warn + [str(w) for w in extra]
 
 
@@ -550,7 +623,8 @@ def _lead(f: _Facts) -> str:
             sentence += (f"; a {_level(f.prob)} chance needs about {_sci(f.c_req)} FLOPs "
                          f"(even odds: {_sci(f.c_half)}).")
         else:
-            sentence += f"; no budget gives a {_level(f.prob)} chance."
+            sentence += f"; no budget gives a {_level(f.prob)} chance" + (
+                f" (even odds: {_sci(f.c_half)})." if np.isfinite(f.c_half) else ".")
         lead.append(sentence)
         if f.met is not None:
             lead.append(
@@ -576,8 +650,12 @@ def _lead(f: _Facts) -> str:
     far, low = float(f.ext.max()), float(f.ext.min())
     if far > 0.05:
         lead.append(f"Caution: this extrapolates {far:.1f} orders of magnitude of compute beyond "
-                    f"the largest run and assumes the law keeps holding; the warnings below say "
-                    f"what that means.")
+                    f"the largest run" + (
+                        "; the intervals allow for the law bending there as much as published "
+                        "scaling laws have at that distance, and the warnings below say how "
+                        "much of them that is." if f.discrepancy is not None else
+                        " and assumes the law keeps holding; the warnings below say what that "
+                        "means."))
     if low < -0.05:
         lead.append(f"Caution: {_sci(f.budgets[0])} FLOPs lies {-low:.1f} orders of magnitude "
                     f"below the smallest run, where the law was not checked.")
@@ -591,7 +669,7 @@ def _lead(f: _Facts) -> str:
 
 
 def _recommendation_blocks(f: _Facts, dpi: int, seed: int) -> list:
-    from bayescale.decisions import risk_averse_allocation
+    from bayescale.decisions.api import risk_averse
     from bayescale.plots import plot_allocation, plot_decision, plot_fit
 
     q_of, lab = f.q_of, f.lab
@@ -627,15 +705,18 @@ def _recommendation_blocks(f: _Facts, dpi: int, seed: int) -> list:
         plot_decision(f.fit, f.budgets, plan=f.plan, target=f.target_loss, ci=f.ci,
                       group=f.group, seed=seed), dpi=dpi),
         "The runs, the fitted law per model size, and the compute-optimal loss extrapolated "
-        f"to your budget ({lab} bands); shaded: compute beyond the largest run."))
+        f"to your budget ({lab} bands); shaded: compute beyond the largest run."
+        + _figure_note(f)))
     blocks.append(Figure("allocation", figure_png(
         plot_allocation(f.fit, f.budgets, plan=f.plan, group=f.group), dpi=dpi),
         "Compute-optimal parameters N* and tokens D* against compute, with 50% and 95% "
         "bands; faint points: the runs' own N and D."))
     rows = []
+    on = {"group": f.group, "flops_per_token": f.k, "discrepancy": f.discrepancy,
+          "seed": f.seed}
     for j, c in enumerate(f.budgets[:4]):
-        mean = risk_averse_allocation(f.draws, c, utility="mean", **f.opts)
-        tail = risk_averse_allocation(f.draws, c, utility="cvar", level=0.9, **f.opts)
+        mean = risk_averse(f.fit, c, utility="mean", **on)
+        tail = risk_averse(f.fit, c, utility="cvar", level=0.9, **on)
         rows.append([_sci(c), _count(q_of["N"][1, j]),
                      f"{_count(mean.N)} ({_ratio(mean.tokens_per_param)} tok/param)",
                      f"{_count(tail.N)} ({_ratio(tail.tokens_per_param)} tok/param)",
@@ -676,7 +757,7 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
             plot_prob_target(f.fit, t, budgets=f.budgets, plan=f.plan, prob=f.prob,
                              group=f.group), dpi=dpi),
             f"P(loss <= {_target(t)}) against the budget; dotted: {_level(f.prob)} and the "
-            f"smallest budget reaching it."),
+            f"smallest budget reaching it." + _figure_note(f)),
     ]
 
 
@@ -706,7 +787,7 @@ def _plan_blocks(f: _Facts, dpi: int) -> list:
              "would be.  Deadweight compute: how much more compute the plan spends than a "
              "compute-optimal run reaching the same loss.", kind="note"),
         Figure("regret", figure_png(plot_regret(f.fit, plan, group=f.group), dpi=dpi),
-               "Posterior of the plan's excess loss and deadweight compute."),
+               "Posterior of the plan's excess loss and deadweight compute." + _figure_note(f)),
     ]
 
 
@@ -955,6 +1036,7 @@ def write_report(
     markdown: bool = True,
     dpi: int = 100,
     seed: int = 0,
+    discrepancy: Any = True,
 ) -> ReportFiles:
     """Write the risk report of a fit: a self-contained HTML page and its Markdown twin.
 
@@ -994,7 +1076,16 @@ def write_report(
     dpi : int, default 100
         Resolution of the figures.
     seed : int, default 0
-        Seed of simulated run-to-run noise (intervals of one run's loss).
+        Seed of simulated run-to-run noise (intervals of one run's loss) and of the
+        discrepancy's draws: every number of the report equals the matching public function
+        called with the same ``seed`` and ``discrepancy`` (e.g. the table's loss of one run at
+        a budget is ``bs.predict_optimal(fit, budget, noise=True, seed=seed)``).
+    discrepancy : bool or Discrepancy, default True
+        The extrapolation discrepancy, as in ``fit.predict`` and the decisions: True the
+        empirical prior learned across published scaling studies, a
+        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`), False
+        for the law's posterior alone.  Beyond the runs it widens the loss intervals and the
+        probabilities of a target; the allocation (N*, D*) is the mean law's either way.
 
     Returns
     -------
@@ -1030,7 +1121,8 @@ def write_report(
         )
     doc = build_report(fit, budgets=budgets, target_loss=target_loss, plan=plan, prob=prob,
                        ci=ci, group=group, inference_tokens=inference_tokens, loo=loo,
-                       extra_warnings=extra_warnings, title=title, dpi=dpi, seed=seed)
+                       extra_warnings=extra_warnings, title=title, dpi=dpi, seed=seed,
+                       discrepancy=discrepancy)
     md_path = None
     figures: list[Path] = []
     if markdown:
