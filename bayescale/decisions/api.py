@@ -499,8 +499,11 @@ def prob_target(
     Examples
     --------
     >>> import bayescale as bs
-    >>> bs.prob_target(fit, 2.0, budgets=[1e21, 1e22, 1e23])       # doctest: +SKIP
-    array([0.  , 0.03, 1.  ])
+    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)   # doctest: +SKIP
+    array([0.  , 0.75, 0.79])
+    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25],
+    ...                discrepancy=False).round(2)                        # doctest: +SKIP
+    array([0.  , 0.98, 1.  ])
     >>> bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12))               # doctest: +SKIP
     """
     draws = decision_draws(fit, group=group)
@@ -568,8 +571,10 @@ def budget_for(
     Examples
     --------
     >>> import bayescale as bs
-    >>> f"{bs.budget_for(fit, 2.0, prob=0.9):.3g}"                  # doctest: +SKIP
-    '6.71e+22'
+    >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"                 # doctest: +SKIP
+    '1.83e+23'
+    >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"  # doctest: +SKIP
+    '7.38e+22'
     """
     draws = decision_draws(fit, group=group)
     opts = _opts(fit, flops_per_token, flops, method)
