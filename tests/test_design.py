@@ -291,3 +291,80 @@ def test_hierarchical_fit_names_the_group_a_run_teaches_most():
         bs.next_runs(hfit, 1e21, pilot=1e18, candidates=pd.DataFrame({"N": [1e7], "D": [1e8]}))
     with pytest.raises(DecisionError, match="not a group of this fit"):
         bs.next_runs(hfit, 1e21, pilot=1e18, group="g09")
+
+
+# --------------------------------------------------------------------------- fixed cost per run
+def test_fixed_run_cost_counts_against_the_pilot_and_the_value_per_flop():
+    free = design_runs(alpha_draws(), CANDS, pilot=1e20, budget=BUDGET, n_outcomes=64, seed=1)
+    assert (free.table["cost"] == free.table["flops"]).all()
+    cost = 2e19
+    res = design_runs(alpha_draws(), CANDS, pilot=1e20, budget=BUDGET, n_outcomes=64, seed=1,
+                      run_cost=cost)
+    tab = res.table
+    assert not tab.empty and res.settings["run_cost"] == cost
+    np.testing.assert_allclose(tab["cost"], tab["flops"] + cost)
+    assert res.spent == pytest.approx(tab["cost"].sum()) and res.spent <= 1e20 * (1 + 1e-9)
+    np.testing.assert_allclose(tab["per_flop"], tab["expected_reduction"] / tab["cost"])
+    np.testing.assert_allclose(res.candidates["per_flop"],
+                               res.candidates["expected_reduction"] / res.candidates["cost"])
+    # a fixed cost per run buys fewer runs: at most floor(pilot / run_cost)
+    assert len(tab) <= min(len(free.table), 5)
+    # the candidates' own values do not depend on what the runs cost
+    np.testing.assert_allclose(res.candidates["expected_reduction"],
+                               free.candidates["expected_reduction"])
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), "big"])
+def test_run_cost_errors_name_the_value(bad):
+    with pytest.raises(DecisionError, match=r"run_cost must be a number of FLOPs >= 0 \(a fixed cost per run\); got"):
+        design_runs(alpha_draws(), CANDS, pilot=1e20, budget=BUDGET, n_outcomes=16,
+                    run_cost=bad)
+
+
+def test_run_cost_and_refit_arguments_on_a_fit(chinchilla_fit):
+    import bayescale as bs
+
+    with pytest.raises(DecisionError, match="run_cost=1e21 FLOPs is not below the pilot"):
+        bs.next_runs(chinchilla_fit, BUDGET, pilot=1e21, run_cost=1e21)
+    with pytest.raises(DecisionError, match="refit must be a number of refits >= 0"):
+        bs.next_runs(chinchilla_fit, BUDGET, pilot=1e21, refit=-1)
+    res = bs.next_runs(chinchilla_fit, BUDGET, pilot=1e21, run_cost=1e20, n_outcomes=16,
+                       max_draws=200)
+    assert (res.candidates["flops"] <= 9e20 * (1 + 1e-9)).all()  # pilot minus the fixed cost
+    assert res.spent <= 1e21 * (1 + 1e-9) and (res.table["cost"] >= 1e20).all()
+
+
+# --------------------------------------------------------------------------- refit where degenerate
+def test_refit_revalues_the_runs_whose_weights_degenerate(chinchilla_fit):
+    """A demanding ess_min makes the batch degenerate from its second run; refit=2 re-values
+    runs 2.. from two real NUTS refits with run 1 added (outcome simulated), fresh weights."""
+    import bayescale as bs
+
+    kw = dict(pilot=1e21, n_outcomes=32, max_draws=200, ess_min=170, max_runs=3, seed=0)
+    plain = bs.next_runs(chinchilla_fit, BUDGET, **kw)
+    assert plain.table["degenerate"].any() and not plain.table["refit"].any()
+    j = int(plain.table.loc[plain.table["degenerate"], "run"].iloc[0])
+    if j == 1:
+        pytest.skip("the first run already degenerates for this posterior: nothing to refit on")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = bs.next_runs(chinchilla_fit, BUDGET, refit=2, **kw)
+    tab = res.table
+    # the same runs, re-valued from run j on
+    np.testing.assert_allclose(tab["N"], plain.table["N"])
+    assert list(tab["refit"]) == [r >= j for r in tab["run"]]
+    before = tab["run"] < j
+    np.testing.assert_allclose(tab.loc[before, "expected_spread"],
+                               plain.table.loc[before, "expected_spread"])
+    after = ~before
+    # fresh weights: each refitted posterior starts from its own draws, so the ESS of the later
+    # runs is at least what importance sampling through the earlier runs left
+    assert (tab.loc[after, "ess"] >= plain.table.loc[after, "ess"] - 1e-9).all()
+    assert np.isfinite(tab.loc[after, ["expected_reduction", "se", "expected_spread"]]).all(
+        axis=None)
+    assert res.expected_spread == pytest.approx(tab["expected_spread"].iloc[-1])
+    assert res.current_spread - res.expected_spread == pytest.approx(
+        tab["cumulative_reduction"].iloc[-1])
+    assert res.settings["refit"] == 2
+    assert any("NUTS refit(s)" in n for n in res.notes)
+    assert not any(n.startswith("the batch's weights degenerate") for n in res.notes)

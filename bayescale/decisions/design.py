@@ -741,7 +741,9 @@ def _finish(out: dict[str, Any], cands: pd.DataFrame, *, decision: str, quantity
             spread: str, pilot: float | None, ess_min: float, focus: Sequence[Any],
             settings: dict[str, Any]) -> DesignResult:
     single = out["single"]
+    run_cost = float(settings.get("run_cost", 0.0))
     cand = cands.copy()
+    cand["cost"] = cand["flops"] + run_cost
     for key in ("expected_reduction", "se", "per_flop", "ess", "ess_p10"):
         cand[key] = single[key]
     cand["degenerate"] = cand["ess"] < ess_min
@@ -758,14 +760,16 @@ def _finish(out: dict[str, Any], cands: pd.DataFrame, *, decision: str, quantity
         if "name" in cands:
             row["name"] = c["name"]
         row.update({"N": float(c["N"]), "D": float(c["D"]), "flops": float(c["flops"]),
+                    "cost": float(c["flops"]) + run_cost,
                     "tokens_per_param": float(c["D"] / c["N"])})
         row.update({k: v for k, v in r.items() if k != "index"})
         row["degenerate"] = r["ess"] < ess_min
+        row["refit"] = False
         rows.append(row)
     cols = ["run", *(["group"] if "group" in cands else []),
-            *(["name"] if "name" in cands else []), "N", "D", "flops", "tokens_per_param",
+            *(["name"] if "name" in cands else []), "N", "D", "flops", "cost", "tokens_per_param",
             "expected_reduction", "se", "per_flop", "cumulative_reduction", "expected_spread",
-            "ess", "ess_p10", "degenerate", "regret_reduction"]
+            "ess", "ess_p10", "degenerate", "refit", "regret_reduction"]
     table = pd.DataFrame(rows, columns=cols)
     if decision != "allocation":
         table = table.drop(columns="regret_reduction")
@@ -831,6 +835,7 @@ def design_runs(
     ess_min: float = 50.0,
     regret: bool = True,
     fixed: bool = False,
+    run_cost: float = 0.0,
     seed: int = 0,
 ) -> DesignResult:
     """Greedy batch of pilot runs by expected reduction of decision uncertainty per FLOP (draws).
@@ -874,6 +879,10 @@ def design_runs(
     fixed : bool, default False
         Evaluate ``candidates`` as one batch in the given order instead of choosing among them
         (the predicted value of a design made some other way).
+    run_cost : float, default 0
+        A fixed cost of every run, in FLOPs, on top of its training FLOPs (evaluation,
+        start-up, a queue slot priced in FLOPs): it counts against ``pilot`` and in the value
+        per FLOP, so a few larger runs can beat many small ones.
     seed : int, default 0
         Seed of the draw subsample, the truth draws and the simulated noise.
 
@@ -917,13 +926,14 @@ def design_runs(
     nat = {k: v[idx] for k, v in nat.items()}
     sig = sig[idx]
     nu = None if nu is None else nu[idx]
+    rc = _check_run_cost(run_cost)
     prob = _problem(law_obj, fm, [nat], [nat], [0] * len(cands), sig, nu, cands, decision, b,
-                    t, pl, regret)
+                    t, pl, regret, rc)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,
                max_runs=max_runs, rng=rng, fixed=fixed)
     settings = {"budget": b, "target": t, "plan": pl, "groups": None, "n_draws": idx.size,
                 "n_outcomes": int(n_outcomes), "seed": seed, "flops_per_token": fm.k,
-                "max_runs": max_runs}
+                "max_runs": max_runs, "run_cost": rc}
     return _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, [None]),
                    spread=spread, pilot=p, ess_min=float(ess_min), focus=[None],
                    settings=settings)
@@ -933,7 +943,7 @@ def _problem(law: Law, fm: FlopModel, cand_nats: list[dict[str, np.ndarray]],
              focus_nats: list[dict[str, np.ndarray]], cand_group_idx: Sequence[int],
              sigma: np.ndarray, nu: np.ndarray | None, cands: pd.DataFrame, decision: str,
              budget: float | None, target: float | None, plan: tuple[float, float] | None,
-             regret: bool) -> _Problem:
+             regret: bool, run_cost: float = 0.0) -> _Problem:
     s = sigma.size
     k = len(cands)
     ln = np.log(cands["N"].to_numpy(dtype=float))
@@ -967,7 +977,7 @@ def _problem(law: Law, fm: FlopModel, cand_nats: list[dict[str, np.ndarray]],
         keep = keep[np.argsort(q[keep, 0], kind="stable")]
     return _Problem(
         mu=mu[keep], sigma=sigma[keep], nu=None if nu is None else nu[keep], q=q[keep],
-        cost=cands["flops"].to_numpy(dtype=float),
+        cost=cands["flops"].to_numpy(dtype=float) + run_cost,
         regret_loss=np.stack([x[keep] for x in losses]) if has else None,
         regret_best=np.stack([x[keep] for x in bests]) if has else None,
     )
@@ -995,6 +1005,8 @@ def next_runs(
     fixed: bool = False,
     flops_per_token: float | None = None,
     flops: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    run_cost: float = 0.0,
+    refit: int = 0,
     seed: int = 0,
 ) -> DesignResult:
     """Which pilot runs to train next: the batch that narrows a decision most per FLOP.
@@ -1054,6 +1066,20 @@ def next_runs(
         another way); ``pilot`` may then be None.
     flops_per_token, flops
         FLOP convention (default: the fit's own, ``C = 6 N D`` unless the fit says otherwise).
+    run_cost : float, default 0
+        A fixed cost of every run in FLOPs, on top of its training FLOPs (evaluation,
+        start-up, a queue slot priced in FLOPs); it counts against ``pilot`` and in the value
+        per FLOP (table column ``cost``), so it favours fewer, larger runs.
+    refit : int, default 0
+        Where the batch's importance weights degenerate (median ESS below ``ess_min`` from run
+        ``j`` on, ``j >= 2``), re-estimate the value of runs ``j``... with ``refit`` real NUTS
+        refits: each adds runs ``1..j-1`` with outcomes simulated from one posterior draw to
+        the fit's runs, refits (the fit's spec and sampler settings) and values the rest of the
+        batch by importance sampling from the refitted posterior, whose weights start fresh.
+        The rows from ``j`` on then hold the average over the refits (column ``refit``
+        True; ``se`` is their spread over refits).  The runs are not re-chosen: which runs are
+        best after run ``j-1`` depends on its outcome, so train those, refit and ask again.
+        Fits without groups only; each refit costs one NUTS fit.
     seed : int, default 0
         Seed of the draw subsample, truth draws and simulated noise.
 
@@ -1087,7 +1113,14 @@ def next_runs(
     fm = flop_model(k, flops)
     p = _check_common(pilot, spread, n_outcomes, max_draws, ess_min, max_runs, fixed)
     b, t, pl = _check_decision(decision, budget, target, plan)
+    rc = _check_run_cost(run_cost)
     hierarchical = bool(fit.groups)
+    if not (isinstance(refit, (int, np.integer)) and not isinstance(refit, bool)
+            and refit >= 0):
+        raise DecisionError(f"refit must be a number of refits >= 0 (e.g. 4); got {refit!r}")
+    if refit and hierarchical:
+        raise DecisionError("refit= is not available for hierarchical fits yet; pass refit=0 "
+                            "and refit by hand after training the first runs")
     if candidates is not None and isoflop is not None:
         raise DecisionError("give candidates= or isoflop=, not both")
     if candidates is None:
@@ -1095,6 +1128,14 @@ def next_runs(
             raise DecisionError("fixed=True evaluates your candidates=DataFrame as a batch; "
                                 "pass candidates")
         cap = p if max_run_flops is None else max_run_flops
+        if max_run_flops is None and rc > 0:
+            if rc >= p:
+                from bayescale.plots._style import fmt_sci
+
+                raise DecisionError(
+                    f"run_cost={fmt_sci(rc)} FLOPs is not below the pilot budget {fmt_sci(p)}: "
+                    "no run can be afforded; lower run_cost or raise pilot")
+            cap = p - rc
         cands = candidate_runs(fit, cap, isoflop=isoflop, groups=candidate_groups,
                                flops_per_token=fm.k, flops=flops)
     else:
@@ -1144,13 +1185,127 @@ def next_runs(
     sig = sig_all[idx]
     nu = None if nu_all is None else nu_all[idx]
     prob = _problem(law, fm, cand_nats, focus_nats, gidx, sig, nu, cands, decision, b, t, pl,
-                    regret)
+                    regret, rc)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,
                max_runs=max_runs, rng=rng, fixed=fixed)
     settings = {"budget": b, "target": t, "plan": pl,
                 "groups": focus if hierarchical else None, "n_draws": int(prob.sigma.size),
                 "n_outcomes": int(n_outcomes), "seed": seed, "flops_per_token": fm.k,
-                "max_runs": max_runs, "law": law.name}
-    return _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, focus),
-                   spread=spread, pilot=p, ess_min=float(ess_min), focus=focus,
-                   settings=settings)
+                "max_runs": max_runs, "law": law.name, "run_cost": rc}
+    res = _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, focus),
+                  spread=spread, pilot=p, ess_min=float(ess_min), focus=focus,
+                  settings=settings)
+    if refit:
+        _refit_degenerate(fit, res, int(refit), fm=fm, flops=flops, ess_min=float(ess_min),
+                          regret=regret, max_draws=int(max_draws), seed=seed)
+    return res
+
+
+# =========================================================================== fixed costs, refits
+def _check_run_cost(run_cost: Any) -> float:
+    try:
+        rc = float(run_cost)
+    except (TypeError, ValueError):
+        rc = math.nan
+    if not (math.isfinite(rc) and rc >= 0):
+        raise DecisionError(f"run_cost must be a number of FLOPs >= 0 (a fixed cost per run); "
+                            f"got {run_cost!r}")
+    return rc
+
+
+def _refit_degenerate(fit: Any, res: DesignResult, n_refits: int, *, fm: FlopModel,
+                      flops: Callable | None, ess_min: float, regret: bool, max_draws: int,
+                      seed: int) -> None:
+    """Re-estimate, in place, the batch rows whose importance weights degenerate (``refit=``).
+
+    From the first degenerate run ``j`` (``j >= 2``): ``n_refits`` times, add runs ``1..j-1``
+    with outcomes simulated from one posterior draw to the fit's runs, refit with NUTS and
+    value runs ``j..`` as a fixed batch by importance sampling from the refitted posterior.
+    """
+    import json
+
+    import bayescale as bs
+    from bayescale.decisions.api import decision_draws
+    from bayescale.modeling.noise import perturb
+    from bayescale.plots._style import fmt_num
+
+    tab = res.table
+    if tab.empty or not tab["degenerate"].any():
+        return
+    j = int(tab.loc[tab["degenerate"], "run"].iloc[0])
+    if j == 1:
+        res.notes.append("refit: the first run's weights already degenerate, so there are no "
+                         "earlier runs to refit on; design from a fit with more draws "
+                         "(max_draws) instead")
+        return
+    prefix, rest = tab.iloc[: j - 1], tab.iloc[j - 1:]
+    law = fit.law
+    draws = decision_draws(fit)
+    nat = {k: draws[k] for k in law.natural}
+    sig, nu = draws["sigma"], draws.get("nu")
+    meta = fit.meta.get("settings", "{}")
+    meta = json.loads(meta) if isinstance(meta, str) else dict(meta)
+    sampling = {k: meta[k] for k in ("draws", "tune", "chains", "target_accept", "coordinates")
+                if meta.get(k) is not None}
+    cols = [c for c in ("N", "D", "C", "loss") if c in fit.runs]
+    runs0 = fit.runs[cols]
+    n_new = prefix["N"].to_numpy(dtype=float)
+    d_new = prefix["D"].to_numpy(dtype=float)
+    rng = np.random.default_rng([seed, 7919])
+    st = res.settings
+    start, after, ess, p10, reg_after = [], [], [], [], []
+    for r in range(n_refits):
+        t = int(rng.integers(sig.size))
+        params = sampled_params(law, {k: np.atleast_1d(v[t]) for k, v in nat.items()}, 1)
+        mu = log_loss(law, params, N=np.log(n_new)[None, :], D=np.log(d_new)[None, :])
+        y = perturb(mu, sig[t:t + 1], None if nu is None else nu[t:t + 1], rng)[0]
+        new = pd.DataFrame({"N": n_new, "D": d_new, "C": np.exp(_log_cost(fm, n_new, d_new)),
+                            "loss": np.exp(y)})
+        runs_r = pd.concat([runs0, new[cols]], ignore_index=True)
+        refitted = bs.fit(runs_r, spec=fit.spec, flops=fm.k if flops is None else flops,
+                          seed=seed + 1 + r, progressbar=False, prior_draws=0, retry=False,
+                          warn=False, **sampling)
+        rr = next_runs(refitted, st["budget"], pilot=None, decision=res.decision,
+                       target=st["target"], plan=st["plan"],
+                       candidates=rest[["N", "D"]].reset_index(drop=True), fixed=True,
+                       spread=res.spread, n_outcomes=int(st["n_outcomes"]), max_draws=max_draws,
+                       ess_min=ess_min, regret=regret, flops_per_token=fm.k, flops=flops,
+                       run_cost=float(st.get("run_cost", 0.0)), seed=seed + 1 + r)
+        start.append(rr.current_spread)
+        after.append(rr.table["expected_spread"].to_numpy(dtype=float))
+        ess.append(rr.table["ess"].to_numpy(dtype=float))
+        p10.append(rr.table["ess_p10"].to_numpy(dtype=float))
+        if rr.current_regret is not None and "regret_reduction" in rr.table:
+            reg_after.append(rr.current_regret - rr.table["regret_reduction"].to_numpy(float))
+    start_a, after_a = np.asarray(start), np.asarray(after)          # (R,), (R, K)
+    prev = np.column_stack([start_a, after_a[:, :-1]])                # spread before each run
+    gain = prev - after_a
+    se = (gain.std(axis=0, ddof=1) / math.sqrt(n_refits) if n_refits > 1
+          else np.full(gain.shape[1], np.nan))
+    idx = rest.index
+    table = res.table.copy()
+    table.loc[idx, "expected_reduction"] = gain.mean(axis=0)
+    table.loc[idx, "se"] = se
+    table.loc[idx, "per_flop"] = gain.mean(axis=0) / table.loc[idx, "cost"].to_numpy(float)
+    table.loc[idx, "expected_spread"] = after_a.mean(axis=0)
+    table.loc[idx, "cumulative_reduction"] = res.current_spread - after_a.mean(axis=0)
+    table.loc[idx, "ess"] = np.mean(ess, axis=0)
+    table.loc[idx, "ess_p10"] = np.min(p10, axis=0)
+    table.loc[idx, "degenerate"] = table.loc[idx, "ess"] < ess_min
+    table.loc[idx, "refit"] = True
+    if reg_after and res.current_regret is not None and "regret_reduction" in table:
+        table.loc[idx, "regret_reduction"] = res.current_regret - np.mean(reg_after, axis=0)
+        res.expected_regret = res.current_regret - float(table["regret_reduction"].iloc[-1])
+    res.table = table
+    res.expected_spread = float(table["expected_spread"].iloc[-1])
+    is_before = float(prefix["expected_spread"].iloc[-1])
+    res.notes = [n for n in res.notes if not n.startswith("the batch's weights degenerate")]
+    first = "run 1" if j == 2 else f"runs 1 to {j - 1}"
+    later = f"run {j}" if j == len(table) else f"runs {j} to {len(table)}"
+    res.notes.append(
+        f"the importance weights degenerate from run {j} on, so {later} were re-valued from "
+        f"{n_refits} NUTS refit(s), each with {first} added and outcomes simulated from one "
+        f"posterior draw (column 'refit'): spread after run {j - 1} {fmt_num(is_before)} by "
+        f"importance sampling, {fmt_num(float(start_a.mean()))} by the refits; the runs were not "
+        f"re-chosen (train {first}, refit and ask again)")
+    res.settings["refit"] = n_refits

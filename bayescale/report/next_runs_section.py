@@ -147,6 +147,11 @@ def _caveat(result: Any) -> str:
                  f"(Monte Carlo standard error), and after the whole batch the effective "
                  f"sample size is {f.fmt_num(float(last['ess']), 2)} of {s} draws")
     text += "."
+    if not tab.empty and "refit" in tab and tab["refit"].any():
+        j = int(tab.loc[tab["refit"].astype(bool), "run"].iloc[0])
+        text += (f" The importance weights degenerated from run {j} on, so those runs were "
+                 f"valued again from {st.get('refit')} full refits with the earlier runs' "
+                 "outcomes simulated.")
     deg = tab.index[tab["degenerate"].astype(bool)] if not tab.empty else []
     if len(deg):
         first = int(tab.loc[deg[0], "run"])
