@@ -116,3 +116,84 @@ def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
         np.testing.assert_array_equal(ours.values, theirs.values)
         np.testing.assert_array_equal(ours["run"].values, theirs["run"].values)
         np.testing.assert_allclose(ours.values, default.values, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the compile index
+_INDEX_SCRIPT = textwrap.dedent("""
+    import ctypes, sys
+    import numpy as np
+    from bayescale.inference import compile_cache as cc
+    from tests.test_compile_cache import _call_logp, _small_model
+    c = cc.compile_nutpie(_small_model(np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])))
+    x = np.linspace(-0.4, 0.4, c.n_dim)
+    code, logp, grad = _call_logp(c, x)
+    moved = c.with_data(y=np.log(np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4]) * 1.05))
+    print("result", cc.last_compile, code, logp.hex(), *[g.hex() for g in grad],
+          _call_logp(moved, x)[1].hex(), c.initial_point_func(1).round(12).tolist())
+    if len(sys.argv) > 1:  # the lazily compiled PyTensor function agrees with the callback
+        ref_logp, ref_grad = c.logp_func(x)
+        assert np.isclose(ref_logp, logp, rtol=1e-12), (ref_logp, logp)
+        assert np.allclose(ref_grad, grad, rtol=1e-10, atol=1e-12)
+        print("pytensor ok")
+""")
+
+
+def _index_run(tmp_path, *args):
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba-own")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", _INDEX_SCRIPT, *args], env=env, cwd=root,
+                       text=True, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = next(x for x in r.stdout.splitlines() if x.startswith("result"))
+    return line.split(" ", 2)[1], line.split(" ", 2)[2], r.stdout
+
+
+@pytest.mark.slow
+def test_a_warm_process_skips_the_graph_rewrite_with_identical_results(tmp_path):
+    """The index lets a new process load the callbacks without rewriting the graph; the log
+    density, gradient, data swap and initial points are bit-identical to a compiling process,
+    and the index holds no code (JSON of sizes, names and cache keys)."""
+    how, first, _ = _index_run(tmp_path)
+    assert how == "compiled"
+    entries = list((tmp_path / "bayescale-compile-index").glob("*.json"))
+    assert len(entries) == 1
+    text = entries[0].read_text()
+    assert "def " not in text and "numba" not in text
+    how, second, out = _index_run(tmp_path, "check")
+    assert how == "index"
+    assert second == first
+    assert "pytensor ok" in out
+    # numba's cache emptied under an index entry: the entry is not used, the model compiles
+    for p in tmp_path.rglob("bayescale-nutpie-*"):
+        p.unlink()
+    how, third, _ = _index_run(tmp_path)
+    assert how == "compiled" and third == first
+
+
+@pytest.mark.slow
+def test_graph_key_follows_the_graph_data_shapes_and_flags():
+    import pytensor
+
+    from bayescale.inference.compile_cache import graph_key
+
+    loss = np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])
+    key = graph_key(_small_model(loss))
+    assert graph_key(_small_model(loss)) == key  # a rebuilt model
+    assert graph_key(_small_model(loss * 1.01)) == key  # new values of the same data
+    with pytensor.config.change_flags(numba__fastmath=not pytensor.config.numba__fastmath):
+        assert graph_key(_small_model(loss)) != key
+    import pandas as pd
+
+    from bayescale.inference.fit import resolve_spec
+    from bayescale.modeling.model import build_model
+
+    runs = pd.DataFrame({"N": [1e8, 3e8, 1e9, 3e9, 1e10, 3e10, 1e11],
+                         "D": [2e9, 6e9, 2e10, 6e10, 2e11, 6e11, 2e12],
+                         "loss": [3.4, 3.1, 2.9, 2.7, 2.5, 2.4, 2.3]})
+    spec = resolve_spec("chinchilla")
+    longer = build_model(runs, spec, reference={"N": 1e9, "D": 1e10})
+    assert graph_key(longer) != key  # seven runs, not six
+    student = build_model(runs.iloc[:6], spec.replace(likelihood="normal"),
+                          reference={"N": 1e9, "D": 1e10})
+    assert graph_key(student) != key  # another likelihood

@@ -19,6 +19,21 @@ results are nutpie's; only where the machine code comes from changes.
 If anything in this path fails (a nutpie or PyTensor release that changed the private helpers
 it uses, a graph PyTensor does not cache), it falls back to ``nutpie.compile_pymc_model``.
 
+Skipping the graph rewrite (warm processes).  Even with the machine code cached, building the
+nutpie model rewrites the log density's PyTensor graph and its gradient (about 3.5 s of a warm
+command-line fit on the Chinchilla model) only to learn the cache keys of code that is already on
+disk.  :func:`compile_nutpie` therefore also writes a small JSON *index* entry beside the numba
+cache: keyed by :func:`graph_key` (a SHA-256 of the model's un-rewritten graphs, op by op with
+their ``__props__``, constants by their bytes, data by name, type and shape, plus the versions of
+Python, numpy, numba, PyTensor, PyMC, nutpie, every PyTensor config flag and this wrapper's
+version), it records what the rewrite produced: sizes, variable layout and the cache keys of the
+two wrappers.  A later process with the same key regenerates the wrappers' source from the
+templates below (no code is read from the index) and loads their machine code from numba's
+cache; if that code is missing it compiles the usual way.  Nothing is unpickled from the index,
+and a graph with any op that cannot be keyed this way (an op without ``__props__``, a value of
+an unknown kind) is simply not indexed.  The PyTensor functions (``logp_func``,
+``expand_func``), which only tests and benchmarks call, are compiled on first use.
+
 Reproducibility: everything here is compiled under :func:`strict_math`, i.e. without numba's
 fastmath flags (PyTensor turns them on by default).  Fastmath lets LLVM evaluate a sum in any
 order and fuse multiplies into adds, and it chooses differently depending on how the code is
@@ -40,12 +55,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compile_nutpie", "log_likelihood", "strict_math"]
+__all__ = ["compile_nutpie", "graph_key", "log_likelihood", "strict_math"]
 
 _log = logging.getLogger(__name__)
 
 # Bump when the generated wrapper source changes in a way its text does not show.
 _WRAPPER_VERSION = "1"
+# Bump when the index entries' meaning changes.
+_INDEX_VERSION = "1"
+#: How the last :func:`compile_nutpie` call in this process built its model: "index" (graph
+#: rewrite skipped, machine code loaded), "compiled" (rewritten; machine code compiled or
+#: loaded) or "nutpie" (nutpie's own uncached compile).
+last_compile: str = ""
 
 _LOGP_TEMPLATE = """
 def bayescale_logp(dim, x_, out_, logp_, ud_):
@@ -135,6 +156,7 @@ def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
     ...     pm.Normal("x")
     >>> tree = nutpie.sample(compile_nutpie(m), draws=100, progress_bar=False)  # doctest: +SKIP
     """
+    global last_compile
     import nutpie
 
     with strict_math():  # bit-identical draws from a fresh and a cached compile (module doc)
@@ -144,10 +166,12 @@ def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
             except Exception as exc:  # any failure: nutpie's own (uncached) compile is right
                 _log.info("persistent nutpie compile cache not used (%s: %s)",
                           type(exc).__name__, exc)
+        last_compile = "nutpie"
         return nutpie.compile_pymc_model(model, backend="numba")
 
 
 def _compile_cached(model: Any) -> Any:
+    global last_compile
     import numba
     import nutpie
     from nutpie import compile_pymc as ncp
@@ -159,15 +183,78 @@ def _compile_cached(model: Any) -> Any:
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
         return_transformed=True,
     ))
-    n_dim, n_expanded, logp_pt, expand_pt, init_fn, shape_info, reparam = ncp._make_functions(
-        model, mode="NUMBA", compute_grad=True, join_expanded=True,
-        pymc_initial_point_fn=point_fn,
+    try:
+        index_key = graph_key(model)
+    except _Unkeyable as exc:
+        _log.debug("compile index not used: %s", exc)
+        index_key = None
+    if index_key is not None:
+        entry = _read_index(index_key)
+        if entry is not None:
+            try:
+                compiled = _from_index(model, entry, point_fn)
+            except Exception as exc:  # e.g. numba's cache was emptied: compile the usual way
+                _log.info("compile index entry not usable (%s: %s); compiling",
+                          type(exc).__name__, exc)
+            else:
+                last_compile = "index"
+                return compiled
+
+    def make_functions():
+        return ncp._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
+                                   pymc_initial_point_fn=point_fn)
+
+    n_dim, n_expanded, logp_pt, expand_pt, init_fn, shape_info, reparam = make_functions()
+    shared_vars = _unique([*logp_pt.get_shared(), *expand_pt.get_shared()])
+    base_keys = {}
+    for kind, fn in (("logp", logp_pt.vm.jit_fn), ("expand", expand_pt.vm.jit_fn)):
+        base_keys[kind] = CACHED_SRC_FUNCTIONS.get(fn.py_func)
+        if base_keys[kind] is None:
+            raise RuntimeError(f"PyTensor does not cache the {kind} graph of this model")
+    compiled = _assemble(
+        model, n_dim=n_dim, n_expanded=n_expanded, shape_info=shape_info, reparam=reparam,
+        shared_vars=shared_vars, shared={"logp": list(logp_pt.get_shared()),
+                                         "expand": list(expand_pt.get_shared())},
+        inner={"logp": logp_pt.vm.jit_fn, "expand": expand_pt.vm.jit_fn}, base_keys=base_keys,
+        init_fn=init_fn, logp_pt=logp_pt, expand_pt=expand_pt,
     )
+    last_compile = "compiled"
+    if index_key is not None:
+        names = [v.name for v in shared_vars]
+        if len(set(names)) == len(names) and all(names):  # found again by name
+            _write_index(index_key, {
+                "n_dim": int(n_dim), "n_expanded": int(n_expanded),
+                "shape_info": [list(shape_info[0]),
+                               [[sl.start, sl.stop] for sl in shape_info[1]],
+                               [[int(d) for d in sh] for sh in shape_info[2]]],
+                "reparam": list(reparam), "shared": names,
+                "logp_shared": [v.name for v in logp_pt.get_shared()],
+                "expand_shared": [v.name for v in expand_pt.get_shared()],
+                "base_keys": base_keys,
+            })
+    return compiled
+
+
+def _unique(variables: list) -> list:
+    out: list = []
+    for var in variables:
+        if var not in out:
+            out.append(var)
+    return out
+
+
+def _assemble(model: Any, *, n_dim: int, n_expanded: int, shape_info: Any, reparam: list,
+              shared_vars: list, shared: dict, inner: dict, base_keys: dict, init_fn: Any,
+              logp_pt: Any, expand_pt: Any, require_cached: bool = False) -> Any:
+    """Generate and compile (or load) the two C callbacks; return nutpie's compiled model."""
+    import numba
+    import nutpie
+    from nutpie import compile_pymc as ncp
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
     shared_data: dict[str, np.ndarray] = {}
     keys: dict[Any, str] = {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        if var in keys:
-            continue
+    for var in shared_vars:
         key = f"s{len(keys)}"
         keys[var] = key
         value = np.array(var.get_value(), order="C", copy=True)
@@ -177,9 +264,7 @@ def _compile_cached(model: Any) -> Any:
     layout = _Layout(user_data.dtype)
 
     def wrap(kind: str, fn: Any, shared: list) -> Any:
-        base_key = CACHED_SRC_FUNCTIONS.get(fn.py_func)
-        if base_key is None:
-            raise RuntimeError(f"PyTensor does not cache the {kind} graph of this model")
+        base_key = base_keys[kind]
         extract, args = [], []
         for i, var in enumerate(shared):
             k = keys[var]
@@ -203,10 +288,13 @@ def _compile_cached(model: Any) -> Any:
         py_func = namespace[f"bayescale_{kind}"]
         ident = "\n".join([_WRAPPER_VERSION, base_key, src, numba.__version__, nutpie.__version__])
         CACHED_SRC_FUNCTIONS[py_func] = hashlib.sha256(ident.encode()).hexdigest()
-        return numba.cfunc(_signature(kind), cache=True)(py_func)
+        cfunc = numba.cfunc(_signature(kind), cache=True)(py_func)
+        if require_cached and not cfunc.cache_hits:  # compiled against the stand-in: refuse
+            raise RuntimeError(f"numba's cache has no {kind} callback for this model")
+        return cfunc
 
-    logp_c = wrap("logp", logp_pt.vm.jit_fn, list(logp_pt.get_shared()))
-    expand_c = wrap("expand", expand_pt.vm.jit_fn, list(expand_pt.get_shared()))
+    logp_c = wrap("logp", inner["logp"], shared["logp"])
+    expand_c = wrap("expand", inner["expand"], shared["expand"])
     dims, coords = ncp._prepare_dims_and_coords(model, shape_info, reparam)
     return ncp.CompiledPyMCModel(
         _n_dim=n_dim,
@@ -225,6 +313,298 @@ def _compile_cached(model: Any) -> Any:
         expand_func=expand_pt,
         reparameterized_names=reparam,
     )
+
+
+class _Unkeyable(Exception):
+    """A graph that :func:`graph_key` cannot describe exactly (it is then not indexed)."""
+
+
+def graph_key(model: Any) -> str:
+    """A SHA-256 key of everything the nutpie model's rewritten graphs are a function of.
+
+    The un-rewritten log density and the graphs of the values nutpie stores (deterministics,
+    constrained parameters), written out op by op: each op by its class and ``__props__``
+    (the fields PyTensor itself compares ops by), each constant by its dtype, shape and bytes,
+    each data container by its name, type and current shape, each free variable by its name and
+    type; with the model's ``check_bounds``, the versions of Python, numpy, numba, PyTensor,
+    PyMC and nutpie, every PyTensor config flag (fastmath included) and the wrapper version.
+    Two models with equal keys rewrite to the same graphs.
+
+    Raises
+    ------
+    _Unkeyable
+        If an op has no ``__props__`` or a property of a kind that cannot be written out
+        exactly; such a model is compiled the usual way and not indexed.
+
+    Examples
+    --------
+    >>> from bayescale.inference.compile_cache import graph_key     # doctest: +SKIP
+    >>> graph_key(model_a) == graph_key(model_b)   # same spec, same data shapes  # doctest: +SKIP
+    True
+    """
+    import platform
+
+    import numba
+    import nutpie
+    import pymc
+    import pytensor
+
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    lines = [
+        f"index {_INDEX_VERSION} wrapper {_WRAPPER_VERSION}",
+        f"python {platform.python_version()} numpy {np.__version__} numba {numba.__version__} "
+        f"pytensor {pytensor.__version__} pymc {pymc.__version__} nutpie {nutpie.__version__}",
+        f"check_bounds {bool(model.check_bounds)}",
+        "free " + ", ".join(f"{model.rvs_to_values[rv].name}:{model.rvs_to_values[rv].type!r}"
+                            for rv in model.free_RVs),
+    ]
+    config = pytensor.config
+    for flag in sorted(config._config_var_dict):
+        try:
+            value = repr(getattr(config, flag))
+        except Exception as exc:  # a flag that cannot be read here is recorded as such
+            value = f"<{type(exc).__name__}>"
+        lines.append(f"config {flag} = {value}")
+
+    lines.append(_graph_text([], outputs, 0))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _graph_text(inputs: list, outputs: list, depth: int) -> str:
+    """A graph written out node by node in topological order (variables numbered locally)."""
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import io_toposort
+
+    if depth > 8:
+        raise _Unkeyable("graphs nested too deeply")
+    names: dict[Any, str] = {}
+    lines: list[str] = []
+    for i, var in enumerate(inputs):
+        names[var] = f"in{i}"
+        lines.append(f"in{i} = input {var.type!r}")
+
+    def ref(var: Any) -> str:
+        if var in names:
+            return names[var]
+        if isinstance(var, SharedVariable):
+            value = var.get_value(borrow=True)
+            text = f"shared {var.name!r} {var.type!r} shape {np.shape(value)}"
+        elif isinstance(var, Constant):
+            text = f"constant {var.type!r} {_array_text(var.data)}"
+        elif var.owner is None:
+            text = f"input {var.name!r} {var.type!r}"
+        else:
+            raise _Unkeyable(f"variable {var} was not reached in order")
+        names[var] = f"v{len(names)}"
+        lines.append(f"{names[var]} = {text}")
+        return names[var]
+
+    for node in io_toposort(inputs, outputs):
+        args = ", ".join(ref(var) for var in node.inputs)
+        outs = []
+        for var in node.outputs:
+            names[var] = f"v{len(names)}"
+            outs.append(f"{names[var]}:{var.type!r}")
+        lines.append(f"{', '.join(outs)} = {_op_text(node.op, depth)}({args})")
+    lines.append("outputs " + ", ".join(ref(var) for var in outputs))
+    return "\n".join(lines)
+
+
+def _array_text(value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        raise _Unkeyable("a constant of dtype object")
+    digest = hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return f"{arr.dtype.str}{arr.shape}:{digest}"
+
+
+def _op_text(op: Any, depth: int = 0) -> str:
+    from pytensor.compile.builders import SymbolicOp
+
+    if isinstance(op, SymbolicOp):
+        # PyTensor's symbolic ops (LogAddExp, ...) compare by class, inner graph, inlining and
+        # destroy map; their gradients are their class's methods
+        own = type(op).__dict__.get("__props__", ())
+        values = ", ".join(f"{name}={_value_text(getattr(op, name), depth)}" for name in own)
+        inner = _graph_text(list(op.fgraph.inputs), list(op.fgraph.outputs), depth + 1)
+        return (f"{type(op).__module__}.{type(op).__qualname__}({values}; inline="
+                f"{op.is_inline}; destroy={_value_text(op.destroy_map, depth)}; {{\n{inner}\n}})")
+    props = getattr(type(op), "__props__", None)
+    if props is None:
+        props = _scalar_props(op)
+    if props is None or depth > 8:
+        raise _Unkeyable(f"op {type(op).__qualname__} has no __props__")
+    try:
+        values = ", ".join(f"{name}={_value_text(getattr(op, name), depth)}" for name in props)
+    except _Unkeyable as exc:
+        raise _Unkeyable(f"{type(op).__qualname__}: {exc}") from None
+    return f"{type(op).__module__}.{type(op).__qualname__}({values})"
+
+
+def _scalar_props(op: Any) -> tuple[str, ...] | None:
+    """The fields a PyTensor scalar op without ``__props__`` is compared by, if it is one."""
+    from pytensor.scalar import basic as ps
+
+    if not isinstance(op, ps.ScalarOp):
+        return None
+    # ScalarOp and its logical variants compare by type and output_types_preference (and the
+    # constant flag 'bool'); an op class with any other __eq__ holds state we cannot see
+    allowed = {ps.ScalarOp.__eq__, ps.LogicalComparison.__eq__, ps.FixedLogicalComparison.__eq__}
+    eq = type(op).__eq__
+    if eq not in allowed and not _compares_type_only(eq):
+        return None
+    return ("output_types_preference", "bool") if hasattr(op, "bool") else (
+        "output_types_preference",)
+
+
+def _type_only_eq(self, other):  # the reference for _compares_type_only
+    return type(self) is type(other)
+
+
+def _compares_type_only(eq: Any) -> bool:
+    """True if ``eq`` is, byte code for byte code, ``return type(self) is type(other)``."""
+    code, ref = getattr(eq, "__code__", None), _type_only_eq.__code__
+    return code is not None and all(
+        getattr(code, f) == getattr(ref, f)
+        for f in ("co_code", "co_consts", "co_names", "co_varnames", "co_argcount"))
+
+
+def _value_text(value: Any, depth: int) -> str:
+    import enum
+    import types
+
+    from pytensor.graph.type import Type
+
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return repr(value)
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__qualname__}.{value.name}"
+    if isinstance(value, np.dtype):
+        return f"dtype({value.str})"
+    if isinstance(value, np.generic | np.ndarray):
+        return _array_text(value)
+    if isinstance(value, tuple | list | frozenset | set):
+        items = [_value_text(v, depth) for v in value]
+        if isinstance(value, frozenset | set):
+            items.sort()
+        return f"{type(value).__name__}({', '.join(items)})"
+    if isinstance(value, dict) or type(value).__name__ == "frozendict":
+        return "dict(" + ", ".join(sorted(f"{_value_text(k, depth)}: {_value_text(v, depth)}"
+                                          for k, v in value.items())) + ")"
+    if isinstance(value, Type):
+        return f"type({value!r})"
+    if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+        qual = getattr(value, "__qualname__", "")
+        if "<" in qual or not getattr(value, "__module__", None):
+            raise _Unkeyable(f"a local function {qual!r} in an op's properties")
+        return f"{type(value).__name__} {value.__module__}.{qual}"
+    if getattr(type(value), "__props__", None) is not None or _scalar_props(value):
+        return _op_text(value, depth + 1)  # a scalar op inside Elemwise, specific_out, ...
+    raise _Unkeyable(f"an op property of type {type(value).__qualname__}")
+
+
+def _index_path(key: str) -> Any:
+    from pathlib import Path
+
+    from pytensor import config
+
+    return Path(config.base_compiledir) / "bayescale-compile-index" / f"{key}.json"
+
+
+def _read_index(key: str) -> dict | None:
+    import json
+
+    try:
+        entry = json.loads(_index_path(key).read_text())
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) and entry.get("key") == key else None
+
+
+def _write_index(key: str, entry: dict) -> None:
+    import json
+
+    from bayescale._io import atomic_write_text
+
+    try:
+        atomic_write_text(_index_path(key), json.dumps({"key": key, **entry}))
+    except OSError as exc:  # a read-only compile dir: the next process compiles again
+        _log.info("compile index not written (%s)", exc)
+
+
+def _from_index(model: Any, entry: dict, point_fn: Any) -> Any:
+    """nutpie's compiled model from an index entry: no graph rewrite, machine code loaded."""
+    from nutpie import compile_pymc as ncp
+
+    by_name = {var.name: var for var in _model_shared(model)}
+    shared = {kind: [by_name[name] for name in entry[f"{kind}_shared"]]
+              for kind in ("logp", "expand")}
+    shared_vars = [by_name[name] for name in entry["shared"]]
+    names, slices, shapes = entry["shape_info"]
+    shape_info = (list(names), [slice(a, b) for a, b in slices], [tuple(s) for s in shapes])
+    n_free = len(model.free_RVs)
+    if [model.rvs_to_values[rv].name for rv in model.free_RVs] != shape_info[0][:n_free]:
+        raise RuntimeError("the index entry's free variables are not the model's")
+    init_fn = ncp._rv_dict_to_flat_array_wrapper(point_fn, names=shape_info[0][:n_free],
+                                                  shapes=shape_info[2][:n_free])
+    lazy = _LazyFunctions(model, point_fn)
+
+    def not_compiled(*args):  # numba can type no call to this, so a cache miss cannot compile
+        raise RuntimeError("the index's stand-in for PyTensor's function was called")
+
+    return _assemble(
+        model, n_dim=int(entry["n_dim"]), n_expanded=int(entry["n_expanded"]),
+        shape_info=shape_info, reparam=list(entry["reparam"]), shared_vars=shared_vars,
+        shared=shared, inner={"logp": not_compiled, "expand": not_compiled},
+        base_keys=dict(entry["base_keys"]), init_fn=init_fn,
+        logp_pt=_LazyFunction(lazy, 0), expand_pt=_LazyFunction(lazy, 1),
+        require_cached=True,
+    )
+
+
+def _model_shared(model: Any) -> list:
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import ancestors
+
+    return [v for v in ancestors([model.logp(), *model.unobserved_value_vars])
+            if isinstance(v, SharedVariable)]
+
+
+class _LazyFunctions:
+    """The PyTensor logp and expand functions, compiled (graph rewrite and all) on first use."""
+
+    def __init__(self, model: Any, point_fn: Any):
+        self._model = model
+        self._point_fn = point_fn
+        self._fns: tuple | None = None
+
+    def get(self, i: int) -> Any:
+        if self._fns is None:
+            from nutpie import compile_pymc as ncp
+
+            with strict_math():
+                out = ncp._make_functions(self._model, mode="NUMBA", compute_grad=True,
+                                          join_expanded=True,
+                                          pymc_initial_point_fn=self._point_fn)
+            self._fns = (out[2], out[3])
+        return self._fns[i]
+
+
+class _LazyFunction:
+    """Stands in for ``logp_func`` / ``expand_func`` of an indexed model until it is used."""
+
+    def __init__(self, lazy: _LazyFunctions, i: int):
+        self._lazy = lazy
+        self._i = i
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._lazy.get(self._i)(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._lazy.get(self._i), name)
 
 
 class _Layout:
