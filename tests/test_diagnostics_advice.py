@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayescale as bs
@@ -46,7 +47,17 @@ def test_rhat_advice_doubles_the_draws_in_use():
     d = diagnose(_tree(walk), ["alpha"], {"target_accept": 0.9, "draws": 300, "tune": 300})
     assert not d.ok
     assert "draws=600" in " ".join(d.problems)
-    assert _remedy(d, 0.9, 300, 300) == {"draws": 600, "tune": 600}
+    r = _remedy(d, 0.9, 300, 300)
+    assert r["draws"] >= 600 and r["tune"] == 600  # R-hat: longer warm-up too
+
+
+def test_remedy_asks_for_the_draws_the_ess_needs():
+    """ESS grows with the draws: 177 of 400 at 1,000 draws asks for 3,000, warm-up unchanged."""
+    low = Diagnostics(0, 1.005, 177.0, 300.0, 0.9, 4, 1000, {}, ["effective sample size is low"])
+    assert _remedy(low, 0.9, 1000, 1000) == {"draws": 3000, "tune": 1000}
+    near = Diagnostics(0, 1.005, 380.0, 500.0, 0.9, 4, 1000, {}, ["effective sample size is low"])
+    assert _remedy(near, 0.9, 1000, 1000) == {"draws": 2000, "tune": 1000}  # at least twice
+    assert _remedy(low, 0.9, 4000, 1000) is None  # at the limit
 
 
 def test_remedy_for_divergences_and_at_the_limit():
@@ -78,3 +89,35 @@ def test_nu_at_its_bound_names_the_outlying_runs():
     for row in bad:
         assert f"row {row} " in notes, notes
     assert fit.diagnostics.divergences == 0
+
+
+def test_two_modes_get_a_run_that_would_separate_them():
+    """Chains in two modes of E: the note names a run where the two curves' losses differ."""
+    from types import SimpleNamespace
+
+    import arviz as az
+
+    from bayescale.inference.fit import _mode_notes
+    from bayescale.laws import get_law
+    from bayescale.modeling import default_spec
+
+    law = get_law("chinchilla")
+    ref = {"N": 1e8, "D": 2e9}
+    rng = np.random.default_rng(0)
+    modes = [dict(E=1.9, A=400.0, alpha=0.34, B=1800.0, beta=0.28),
+             dict(E=1.5, A=150.0, alpha=0.22, B=1800.0, beta=0.28)]
+    post = {}
+    for name in law.param_names:
+        vals = [law.from_natural(m, ref)[name] for m in modes]
+        chains = [vals[0], vals[0], vals[1], vals[1]]
+        post[name] = np.stack([v + 1e-3 * rng.standard_normal(200) for v in chains])
+    post["sigma"] = np.full((4, 200), 0.004)
+    tree = az.from_dict({"posterior": post})
+    runs = pd.DataFrame({"N": np.geomspace(1e7, 3e8, 8)})
+    runs["D"] = 20 * runs["N"]
+    fake = SimpleNamespace(diagnostics=SimpleNamespace(worst={"modes": "E"}), tree=tree,
+                           law=law, spec=default_spec("chinchilla"), runs=runs, reference=ref,
+                           meta={})
+    (note,) = _mode_notes(fake)
+    assert "two modes of 'E'" in note and "chains [2, 3] against [0, 1]" in note
+    assert "would separate them" in note and "N = " in note and "C = " in note

@@ -143,12 +143,28 @@ def test_free_variables_match_the_built_model(grouping, centered):
 
 def test_identified_coordinates_diagnose_the_law_parameters():
     """In identified coordinates the checked names are the law's (derived) parameters."""
-    spec = default_spec("compute").replace(groups=("dataset", "setup"), centered=())
+    spec = default_spec("compute").replace(groups=("dataset", "setup"), centered=("E", "gamma"))
     model = build_model(crossed_runs(), spec)
     assert model._bayescale["coordinates"] == "identified"
     names = free_variable_names(spec)
     assert {"E", "gamma", "log_A0", "E_mu", "E_tau", "gamma_mu", "gamma_tau"} <= set(names)
     assert all(n in model.named_vars for n in names)
+
+
+def test_identified_hierarchy_can_sample_an_exponent_non_centred():
+    """An exponent left out of ``centered`` is sampled non-centred, the level and shares stay."""
+    spec = default_spec("compute").replace(groups=("dataset", "setup"), centered=("E",))
+    model = build_model(crossed_runs(), spec)
+    names = free_variable_names(spec)
+    assert {"gamma_mu", "gamma_tau", "gamma_z", "E", "E_tau"} <= set(names)
+    assert all(n in model.named_vars for n in names)
+    assert "id_log_g_gamma" not in model.named_vars and "id_l" in model.named_vars
+    # the same law parameters at a point: gamma from its non-centred effects
+    fn = model.compile_fn(model["gamma"], inputs=[model["gamma_mu"], model["gamma_tau"],
+                                                  model["gamma_z"]], on_unused_input="ignore")
+    z = np.linspace(-1, 1, model["gamma_z"].eval().size)
+    got = fn({"gamma_mu": 0.1, "gamma_tau": 0.5, "gamma_z": z})
+    np.testing.assert_allclose(got, 0.1 * np.exp(0.5 * z))
 
 
 def test_crossed_parameter_is_the_sum_of_main_effects():

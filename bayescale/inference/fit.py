@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -62,6 +63,11 @@ def resolve_spec(
     >>> resolve_spec("chinchilla", likelihood="normal").likelihood
     'normal'
     """
+    if isinstance(law, ModelSpec) and spec is None:
+        law, spec = None, law  # fit(runs, my_spec): the spec given where the law name goes
+    if law is not None and not isinstance(law, str):
+        raise SpecError(f"law must be a law name such as 'chinchilla', not a "
+                        f"{type(law).__name__}; pass a ModelSpec as spec=")
     if spec is not None:
         s = load_spec(spec)
         if law is not None and law != s.law:
@@ -246,8 +252,9 @@ def fit(
         0 to skip.
     retry : bool
         If the fit fails its diagnostics, refit once with the remedy that fits the failure
-        (default True): divergences -> ``target_accept=0.99``; R-hat or ESS -> twice the draws
-        and warm-up.  The first attempt's diagnostics are kept in ``fit.meta["settings"]``
+        (default True): divergences -> ``target_accept=0.99``; low ESS -> the draws it needs
+        (at least twice as many, up to 4,000); R-hat -> that and twice the warm-up.  The
+        first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
         Emit a :class:`~bayescale.ConvergenceWarning` when diagnostics fail.
@@ -314,7 +321,7 @@ def fit(
         if advice:
             result.diagnostics = _replace(result.diagnostics,
                                           problems=[*result.diagnostics.problems, *advice])
-    notes = _outlier_notes(result) + _new_group_notes(s)
+    notes = _outlier_notes(result) + _mode_notes(result) + _new_group_notes(s)
     if notes:
         from dataclasses import replace as _replace
 
@@ -353,19 +360,28 @@ def fit(
 
 
 def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
-    """Advice for a hierarchy in identified coordinates (centring is not a user knob there)."""
+    """Advice for a hierarchy in identified coordinates: which exponents to sample non-centred."""
     pooled = [p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled"]
-    if diag.divergences and pooled:
-        return [
-            f"hierarchical fit: the group effects of {pooled} funnel where their scales tau "
-            "approach 0 (groups that agree, or too few groups to measure tau); pool fewer "
-            "parameters (pooling={'beta': 'shared'}), give tighter pool_scale, or fit "
-            "coordinates='natural' with centered=() (non-centred, slower)"
-        ]
-    return []
+    if not (diag.divergences and pooled):
+        return []
+    st = spec.law_obj.structure
+    exps = [t.exponent for t in st.terms if t.slope and t.exponent in pooled] if st else []
+    centred = [p for p in pooled if spec.centered != "auto" and p in spec.centered]
+    still = [e for e in exps if e in centred]
+    text = (f"hierarchical fit: the group effects of {pooled} funnel where their scales tau "
+            "approach 0 (groups that agree, or too few groups to measure tau)")
+    if still:
+        keep = tuple(p for p in centred if p != still[0])
+        text += (f"; sample {still[0]!r} non-centred (centered={keep!r}; the default chooses "
+                 "per exponent from the runs), pool fewer parameters "
+                 f"(pooling={{{still[-1]!r}: 'shared'}}) or give a tighter pool_scale")
+    else:
+        text += ("; pool fewer parameters (pooling={'beta': 'shared'}) or give a tighter "
+                 "pool_scale")
+    return [text]
 
 
-#: Largest draws per chain a retry asks for (the remedy for R-hat / ESS doubles the draws).
+#: Largest draws per chain a retry asks for (the remedy for R-hat / ESS multiplies the draws).
 RETRY_MAX_DRAWS = 4000
 
 
@@ -379,11 +395,16 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
         return {"target_accept": 0.99} if target_accept < 0.99 else None
     if diag.worst.get("modes"):
         return None  # more draws do not merge modes; the advice says what would
-    slow = (diag.chains > 1 and diag.max_rhat > RHAT_MAX) or \
-        min(diag.min_ess_bulk, diag.min_ess_tail) < ESS_MIN_PER_CHAIN * diag.chains
-    if slow and 2 * draws <= RETRY_MAX_DRAWS:
-        return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
-    return None
+    mixing = diag.chains > 1 and diag.max_rhat > RHAT_MAX
+    want = ESS_MIN_PER_CHAIN * diag.chains
+    ess = min(diag.min_ess_bulk, diag.min_ess_tail)
+    if not (mixing or ess < want) or draws >= RETRY_MAX_DRAWS:
+        return None
+    # ESS grows in proportion to the draws: ask for enough (with a quarter to spare), at least
+    # twice as many, rounded up to 500, within the limit
+    factor = max(2.0, 1.25 * want / max(ess, 1.0))
+    new = min(RETRY_MAX_DRAWS, int(math.ceil(draws * factor / 500.0) * 500))
+    return {"draws": new, "tune": max(tune, 2 * tune if mixing else tune)}
 
 
 def _new_group_notes(spec: ModelSpec) -> list[str]:
@@ -407,6 +428,103 @@ def _sci(value: float) -> str:
         mant, exp = text.split("e")
         text = f"{mant}e{int(exp)}"
     return text
+
+
+def separating_run(law, reference: Mapping[str, float], camps: Sequence[Mapping[str, Any]],
+                   runs: pd.DataFrame, sigma: float, *, flops: float = 6.0,
+                   beyond: float = 1.0) -> dict[str, float] | None:
+    """The cheapest run whose loss two posterior modes predict differently enough to separate.
+
+    Candidates are a grid around the runs: ``N`` from the smallest run to ``beyond`` decades
+    past the largest and tokens per parameter from half the smallest to twice the largest ratio
+    seen (``C`` alone for compute laws).  For each mode (a mapping of sampled-parameter draws)
+    the median predicted log loss is compared; the answer is the cheapest candidate where they
+    differ by more than three noise scales ``sigma`` plus the modes' own spreads, else the one
+    where they differ most.
+
+    Returns
+    -------
+    dict or None
+        ``N``, ``D``, ``C`` (those the law uses), ``loss_a``, ``loss_b`` (the modes' median
+        predictions), ``separation`` (difference in units of the noise and spreads); None when
+        the law's inputs are not (N, D) or C.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from bayescale.laws import get_law
+    >>> from bayescale.inference.fit import separating_run
+    >>> law = get_law("chinchilla"); ref = {"N": 1e8, "D": 1e9}
+    >>> a = law.from_natural(dict(E=1.8, A=400.0, alpha=0.34, B=1800.0, beta=0.28), ref)
+    >>> b = law.from_natural(dict(E=1.6, A=300.0, alpha=0.30, B=1800.0, beta=0.28), ref)
+    >>> runs = pd.DataFrame({"N": [1e7, 1e8, 3e8], "D": [2e8, 2e9, 6e9]})
+    >>> r = separating_run(law, ref, [a, b], runs, 0.005)
+    >>> r["N"] >= 1e7 and r["separation"] > 3
+    True
+    """
+    inputs = set(law.inputs)
+    if inputs == {"N", "D"}:
+        n = np.geomspace(runs["N"].min(), runs["N"].max() * 10 ** beyond, 17)
+        tpp = (runs["D"] / runs["N"]).to_numpy(dtype=float)
+        r = np.geomspace(tpp.min() / 2, tpp.max() * 2, 9)
+        nn, rr = np.meshgrid(n, r, indexing="ij")
+        grid = {"N": nn.ravel(), "D": (nn * rr).ravel()}
+        cost = flops * grid["N"] * grid["D"]
+    elif inputs == {"C"}:
+        grid = {"C": np.geomspace(runs["C"].min(), runs["C"].max() * 10 ** beyond, 40)}
+        cost = grid["C"]
+    else:
+        return None
+    meds, sds = [], []
+    for camp in camps:
+        params = {k: np.asarray(v, dtype=float).reshape(-1, 1) for k, v in camp.items()}
+        ll = np.asarray(law.log_loss(params, grid, reference), dtype=float)
+        meds.append(np.median(ll, axis=0))
+        q = np.quantile(ll, [0.16, 0.84], axis=0)
+        sds.append((q[1] - q[0]) / 2)
+    scale = np.sqrt(sigma ** 2 + sds[0] ** 2 + sds[1] ** 2)
+    sep = np.abs(meds[0] - meds[1]) / np.maximum(scale, 1e-12)
+    ok = np.flatnonzero(sep > 3.0)
+    i = int(ok[np.argmin(cost[ok])]) if ok.size else int(np.argmax(sep))
+    out = {k: float(v[i]) for k, v in grid.items()}
+    if inputs == {"N", "D"}:
+        out["C"] = float(cost[i])
+    out.update(loss_a=float(np.exp(meds[0][i])), loss_b=float(np.exp(meds[1][i])),
+               separation=float(sep[i]))
+    return out
+
+
+def _mode_notes(result) -> list[str]:
+    """For a single fit whose chains sit in two modes: a run that would tell them apart."""
+    name = result.diagnostics.worst.get("modes")
+    post = result.tree["posterior"]
+    law = result.law
+    if not name or result.spec.groups or name not in post.data_vars or \
+            not all(p in post.data_vars for p in law.param_names):
+        return []
+    med = np.asarray(post[name]).reshape(post.sizes["chain"], -1)
+    med = np.median(med, axis=1) if med.shape[1] else med
+    order = np.argsort(med)
+    cut = int(np.argmax(np.diff(med[order]))) + 1
+    camps = [order[:cut], order[cut:]]
+    draws = [{p: np.asarray(post[p])[c].reshape(-1) for p in law.param_names} for c in camps]
+    sigma = float(np.median(np.asarray(post["sigma"]))) if "sigma" in post else 0.0
+    runs = result.runs
+    flops = 6.0  # FLOPs per parameter per token: the runs' own where they give C
+    if {"N", "D", "C"} <= set(runs.columns):
+        ratio = (runs["C"] / (runs["N"] * runs["D"])).to_numpy(dtype=float)
+        flops = float(np.median(ratio)) if np.isfinite(ratio).any() else 6.0
+    found = separating_run(law, result.reference, draws, result.runs, sigma, flops=flops)
+    if found is None:
+        return []
+    where = ", ".join(f"{k} = {_sci(found[k])}" for k in ("N", "D", "C") if k in found)
+    verdict = ("would separate them" if found["separation"] > 3 else
+               "is where they differ most (by less than the noise, so more runs are needed)")
+    return [
+        f"the chains sit in two modes of {name!r}: chains {sorted(camps[0].tolist())} against "
+        f"{sorted(camps[1].tolist())}. A run at {where} {verdict}: the modes predict "
+        f"{result.law.target} {found['loss_a']:.4g} and {found['loss_b']:.4g} there"
+    ]
 
 
 def _outlier_notes(result) -> list[str]:
@@ -482,7 +600,8 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
 def _data_names(model) -> list[str]:
     """The ``pm.Data`` containers a refit on new runs replaces (inputs, centres, rough starts)."""
     return [name for name in model.named_vars
-            if name.startswith(("x_", "xbar_", "id0_", "bound_")) or name in ("y", "group_idx")]
+            if name.startswith(("x_", "xbar_", "id0_", "bound_"))
+            or name in ("y", "group_idx")]
 
 
 def _prior_model(model, table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float]):

@@ -164,7 +164,9 @@ CENTER_MIN_RUNS = 15
 def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
     """Replace ``centered = "auto"`` by the explicit list of centred parameters.
 
-    ``"auto"`` centres every pooled parameter when the grouping is ``"combined"`` and the median
+    In identified coordinates (combined groupings) the choice is made per exponent from the
+    runs, by :mod:`bayescale.modeling.centring`.  In natural coordinates ``"auto"`` centres
+    every pooled parameter when the grouping is ``"combined"`` and the median
     group has at least :data:`CENTER_MIN_RUNS` runs; otherwise none (nested and crossed
     groupings stay non-centred: a term with few levels, such as two data sets, makes a
     centred funnel).
@@ -174,7 +176,7 @@ def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
     >>> import pandas as pd
     >>> from bayescale.modeling import default_spec
     >>> from bayescale.modeling.model import resolve_centered
-    >>> spec = default_spec("compute").replace(groups=("dataset",))
+    >>> spec = default_spec("compute").replace(groups=("dataset",), coordinates="natural")
     >>> runs = pd.DataFrame({"dataset": ["a", "b"] * 40})
     >>> resolve_centered(runs, spec).centered
     ('E', 'gamma')
@@ -184,9 +186,33 @@ def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
     if spec.centered != "auto" or not spec.groups:
         return spec  # without groups there are no group effects ("auto" keeps the spec's hash)
     pooled = tuple(p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled")
+    if uses_identified(spec) and spec.grouping == "combined":
+        return spec.replace(centered=_identified_centred(runs, spec, pooled))
     median = float(runs.groupby(list(spec.groups)).size().median())
     many = spec.grouping == "combined" and median >= CENTER_MIN_RUNS
     return spec.replace(centered=pooled if many else ())
+
+
+def _identified_centred(runs: pd.DataFrame, spec: ModelSpec, pooled: tuple[str, ...]
+                        ) -> tuple[str, ...]:
+    """Centred pooled parameters of an identified hierarchy (:mod:`~bayescale.modeling.centring`).
+
+    With fewer than :data:`FEW_GROUPS` groups the few-groups block samples the pooled parameters
+    non-centred whatever ``centered`` says, so all stay listed.  Otherwise every pooled
+    parameter is centred except the sloped exponents whose per-group standard error exceeds the
+    low end of the between-group spread.
+    """
+    from bayescale.modeling.centring import centred_exponents, exponent_information
+
+    labels = group_labels(runs, spec.groups)
+    if labels.nunique() < FEW_GROUPS:
+        return pooled
+    st = spec.law_obj.structure
+    candidates = [t.exponent for t in st.terms if t.slope and t.exponent in pooled]
+    if not candidates:
+        return pooled
+    decision = centred_exponents(exponent_information(runs, spec, labels=labels), candidates)
+    return tuple(p for p in pooled if p not in decision or decision[p]["centred"])
 
 
 def free_variable_names(spec: ModelSpec) -> list[str]:
@@ -211,7 +237,7 @@ def free_variable_names(spec: ModelSpec) -> list[str]:
         raise ValueError("resolve centered='auto' first (resolve_centered(runs, spec))")
     names: list[str] = []
     multi = spec.grouping != "combined"
-    replaced = IdentifiedCoords.of(spec.law_obj).replaced if uses_identified(spec) else ()
+    replaced = identified_coords(spec).replaced if uses_identified(spec) else ()
     for p in spec.law_obj.params:
         if p.name in replaced:  # derived from identified coordinates: diagnose the parameter
             if spec.pooling_of(p.name) == "pooled":
@@ -235,6 +261,56 @@ def _centred_form(spec: ModelSpec, name: str) -> str | None:
     if name not in spec.centered:
         return None
     return "eff" if spec.grouping == "crossed" else "u"
+
+
+def noncentred_exponents(spec: ModelSpec) -> tuple[str, ...]:
+    """Pooled exponents that an identified hierarchy samples non-centred, as themselves.
+
+    In identified coordinates a group's exponent is derived from its log-slope at the centre of
+    its runs, and the pooled hierarchical density is centred on it.  Where a group's runs pin the
+    exponent only weakly compared with the spread between groups, that centred density makes a
+    funnel as ``tau`` shrinks.  Such exponents (pooled, sloped, and not listed in
+    ``spec.centered``, which :func:`resolve_centered` fills from the data) are instead sampled
+    non-centred (``u_g = u_mu + tau z_g``) and enter the identified map as given values; the
+    level and the shares stay identified.  Only combined groupings with resolved ``centered``.
+
+    Examples
+    --------
+    >>> from bayescale.modeling import default_spec
+    >>> from bayescale.modeling.model import noncentred_exponents
+    >>> spec = default_spec("chinchilla").replace(groups=("lr",), centered=("E", "beta"))
+    >>> noncentred_exponents(spec)
+    ('alpha',)
+    """
+    if not spec.groups or spec.grouping != "combined" or spec.centered == "auto":
+        return ()
+    st = spec.law_obj.structure
+    if st is None:
+        return ()
+    return tuple(t.exponent for t in st.terms if t.slope
+                 and spec.pooling_of(t.exponent) == "pooled" and t.exponent not in spec.centered)
+
+
+def identified_coords(spec: ModelSpec) -> IdentifiedCoords:
+    """The identified coordinates of ``spec``'s law, with its non-centred exponents unsloped.
+
+    Examples
+    --------
+    >>> from bayescale.modeling import default_spec
+    >>> from bayescale.modeling.model import identified_coords
+    >>> spec = default_spec("chinchilla").replace(groups=("lr",), centered=("E", "beta"))
+    >>> identified_coords(spec).free_names
+    ('id_l', 'id_z_log_A0', 'id_z_log_B0', 'id_log_g_beta')
+    """
+    import dataclasses
+
+    coords = IdentifiedCoords.of(spec.law_obj)
+    nc = noncentred_exponents(spec)
+    if not nc:
+        return coords
+    sloped = tuple(sl and e not in nc for e, sl in zip(coords.exponents, coords.sloped,
+                                                      strict=True))
+    return dataclasses.replace(coords, sloped=sloped)
 
 
 def _pooled(p, spec: ModelSpec, structure: GroupStructure):
@@ -378,6 +454,7 @@ def _identified_block(law, spec: ModelSpec, structure, x_np, y_np, gidx, n_group
     if _noncentred_identified(spec, coords, n_groups):
         return _identified_nc_block(law, spec, structure, x_np, y_np, gidx, n_groups, per_group,
                                     coords)
+    coords = identified_coords(spec)  # non-centred pooled exponents are sampled as themselves
     dims = GROUP_DIM if spec.groups else None
     init = initial_values(coords, y_np, x_np, gidx, n_groups)
     data = {k: pm.Data(k, v, dims=dims) for k, v in init.items()}
@@ -560,7 +637,10 @@ def build_model(
         per_obs: dict[str, Any] = {}
         per_group: dict[str, Any] = {}
         identified = uses_identified(spec)
-        replaced = IdentifiedCoords.of(law).replaced if identified else ()
+        if identified and _noncentred_identified(spec, IdentifiedCoords.of(law), len(order)):
+            replaced = IdentifiedCoords.of(law).replaced  # the few-groups block derives them all
+        else:
+            replaced = identified_coords(spec).replaced if identified else ()
         bounded = _bounded_params(spec)
         for p in law.params:
             if p.name in replaced:

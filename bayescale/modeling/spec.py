@@ -149,9 +149,11 @@ class ModelSpec:
     centered : "auto" or tuple of str
         Pooled parameters whose group effects are sampled in the centred form
         (``e ~ Normal(0, tau)``) rather than the non-centred one (``e = tau * z``).  Centred
-        suits groups with many runs each, non-centred groups with few runs.  ``"auto"`` (the
-        default) centres every pooled parameter of a combined grouping whose groups have a
-        median of at least 15 runs, and none otherwise
+        suits groups whose runs pin their own value, non-centred groups that do not.
+        ``"auto"`` (the default): in identified coordinates, per exponent from per-group robust
+        fits (:mod:`bayescale.modeling.centring`; the offset stays centred); in natural
+        coordinates every pooled parameter of a combined grouping whose groups have a median of
+        at least 15 runs, and none otherwise
         (:func:`bayescale.modeling.model.resolve_centered`; a fit records the choice).
     coordinates : {"auto", "identified", "natural"}
         The coordinates NUTS samples in; the priors stay those of the law's parameters either
