@@ -748,16 +748,25 @@ def _log_to_stderr() -> None:
 
 @contextlib.contextmanager
 def _one_line_warnings():
-    """Print each bayescale warning once, on one line, without Python source lines."""
+    """Print each warning once, on one line, without Python source lines.
+
+    bayescale's own warnings in full; another library's warning by its first sentence, with the
+    library's name.  PyTensor's note that its C backend found no BLAS is not shown: bayescale
+    compiles its models with numba, which does not use that backend's BLAS.
+    """
     from bayescale.errors import BayescaleWarning
 
     seen: set[tuple[str, str]] = set()
     previous = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if not issubclass(category, BayescaleWarning):
-            return previous(message, category, filename, lineno, file, line)
         text = " ".join(str(message).split())
+        if not issubclass(category, BayescaleWarning):
+            parts = Path(filename).parts
+            at = [i for i, part in enumerate(parts) if part in ("site-packages", "dist-packages")]
+            library = parts[at[-1] + 1] if at and at[-1] + 1 < len(parts) else Path(filename).stem
+            head = text.split(". ")[0].rstrip(".")
+            text = f"{head} (from {library})"
         if (category.__name__, text) in seen:
             return None
         seen.add((category.__name__, text))
@@ -766,6 +775,8 @@ def _one_line_warnings():
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", BayescaleWarning)
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS",
+                                category=UserWarning)
         warnings.showwarning = show
         try:
             yield

@@ -63,3 +63,30 @@ def test_errors_exit_nonzero_without_traceback_in_a_subprocess(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("bayescale: error:")
     assert "Traceback" not in proc.stderr
+
+
+def test_other_libraries_warnings_are_one_line_each_and_the_blas_note_is_dropped(capsys):
+    """A compare once printed PyTensor's five-line BLAS note with its source line; the CLI
+    prints another library's warning once, as its first sentence on one line, named by library."""
+    import warnings
+
+    from bayescale import cli
+
+    site = "/x/.venv/lib/python3.12/site-packages/somelib/mod.py"
+
+    def noisy(_args):
+        for _ in range(3):
+            warnings.warn_explicit("Something odd happened. Details follow\non two lines.",
+                                   RuntimeWarning, site, 12)
+        warnings.warn_explicit("PyTensor could not link to a BLAS installation. Operations...",
+                               UserWarning, site.replace("somelib", "pytensor"), 2940)
+        return 0
+
+    cli._COMMANDS["spec"], original = noisy, cli._COMMANDS["spec"]
+    try:
+        assert main(["spec", "compute"]) == 0
+    finally:
+        cli._COMMANDS["spec"] = original
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "bayescale: warning [RuntimeWarning]: Something odd happened (from somelib)"]
