@@ -46,6 +46,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "allocate",
+    "allocate_capped",
     "budget_for",
     "datasets",
     "decisions",
@@ -95,6 +96,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "risk_averse": ("bayescale.decisions.api", "risk_averse"),
     "inference_aware": ("bayescale.decisions.api", "inference_aware"),
     "next_runs": ("bayescale.decisions.design", "next_runs"),
+    "allocate_capped": ("bayescale.decisions.capped", "allocate_capped"),
     "write_report": ("bayescale.report", "write_report"),
     "compare": ("bayescale.inference.compare", "compare"),
     "Comparison": ("bayescale.inference.compare", "Comparison"),
@@ -134,6 +136,7 @@ if TYPE_CHECKING:  # pragma: no cover
         prob_target,
         risk_averse,
     )
+    from bayescale.decisions.capped import allocate_capped
     from bayescale.decisions.design import next_runs
     from bayescale.inference.backtest import backtest, backtest_summary
     from bayescale.inference.compare import Comparison, compare

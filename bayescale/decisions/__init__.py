@@ -23,6 +23,8 @@ decision's uncertainty; nothing here samples or imports PyMC.  From a fit::
 - :mod:`~bayescale.decisions.design`: which pilot runs to train next, by the expected
   narrowing of a decision per FLOP (:func:`next_runs`, :func:`design_runs`,
   :func:`candidate_runs`; ``bayescale.next_runs``).
+- :mod:`~bayescale.decisions.capped`: the compute-optimal plan under a cap on unique tokens
+  (data-constrained law; :func:`capped_optimal`, ``bayescale.allocate_capped``).
 
 Training FLOPs are ``flops_per_token * N * D`` (6 by default) unless a FLOP function
 ``flops(N, D)`` is given.  Bad arguments raise :class:`DecisionError` (a ``ValueError``)
@@ -53,6 +55,7 @@ from bayescale.decisions.api import (
     prob_target,
     risk_averse,
 )
+from bayescale.decisions.capped import CappedAllocation, allocate_capped, capped_optimal
 from bayescale.decisions.design import (
     DesignResult,
     candidate_runs,
@@ -76,6 +79,9 @@ from bayescale.decisions.robust import (
 )
 
 __all__ = [
+    "CappedAllocation",
+    "allocate_capped",
+    "capped_optimal",
     "DecisionError",
     "DesignResult",
     "InferenceAwareAllocation",
