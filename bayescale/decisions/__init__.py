@@ -80,8 +80,6 @@ from bayescale.decisions.robust import (
 
 __all__ = [
     "CappedAllocation",
-    "allocate_capped",
-    "capped_optimal",
     "DecisionError",
     "DesignResult",
     "InferenceAwareAllocation",
@@ -89,10 +87,12 @@ __all__ = [
     "RiskAverseAllocation",
     "UnreachableTargetError",
     "allocate",
+    "allocate_capped",
     "allocation_table",
     "budget_for",
     "budget_for_target",
     "candidate_runs",
+    "capped_optimal",
     "compute_optimal",
     "cvar",
     "decision_draws",
