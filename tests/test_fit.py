@@ -146,6 +146,21 @@ def test_save_load_roundtrip_is_lossless(tmp_path, chinchilla_fit, chinchilla_ru
     assert p1.equals(p2)
 
 
+def test_text_columns_survive_the_roundtrip(tmp_path, chinchilla_fit):
+    """An all-empty text column (datablations' ``suffix``) reads back as text, hash intact."""
+    import copy
+
+    from bayescale.data.runs import runs_hash
+
+    fit = copy.copy(chinchilla_fit)
+    n = len(fit.runs)
+    fit.runs = fit.runs.assign(suffix="", note=["a" if i % 2 else "" for i in range(n)])
+    fit.meta = {**fit.meta, "data_hash": runs_hash(fit.runs)}
+    back = bs.load_fit(fit.save(tmp_path / "text.nc"))
+    assert list(back.runs["suffix"]) == [""] * n
+    assert list(back.runs["note"]) == list(fit.runs["note"])
+
+
 def test_load_refuses_mismatched_or_foreign_files(tmp_path, chinchilla_fit, chinchilla_runs):
     import xarray as xr
 

@@ -513,6 +513,10 @@ class ScalingFit:
         ds.attrs["bool_columns"] = json.dumps(
             [c for c in self.runs.columns if self.runs[c].dtype == bool])
         ds.attrs["nullable_int_columns"] = json.dumps(nullable)
+        # text columns come back from netCDF as floats when all empty: restored on load
+        ds.attrs["text_columns"] = json.dumps(
+            [c for c in self.runs.columns if self.runs[c].dtype == object
+             or str(self.runs[c].dtype).startswith("string")])
         # Text metadata of the runs (dataset name, citation, provenance) travels with the fit.
         ds.attrs["runs_attrs"] = json.dumps(
             {str(k): v for k, v in self.runs.attrs.items() if isinstance(v, str)})
@@ -712,6 +716,9 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
         table[c] = table[c].astype(bool)
     for c in json.loads(runs_ds.attrs.get("nullable_int_columns", "[]")):
         table[c] = table[c].astype("Int64")
+    for c in json.loads(runs_ds.attrs.get("text_columns", "[]")):
+        if c in table.columns and table[c].dtype.kind == "f":  # all-empty text read as NaN
+            table[c] = table[c].astype(object).where(table[c].notna(), "")
     table.attrs = {**json.loads(runs_ds.attrs.get("runs_attrs", "{}")),
                    "flops": json.loads(attrs.get("settings", "{}")).get("flops", "")}
     if runs_hash(table) != attrs["data_hash"]:
