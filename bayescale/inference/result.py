@@ -89,8 +89,10 @@ class Prediction:
 
     Examples
     --------
-    >>> pred = fit.predict(N=[1e10], D=[2e11])   # doctest: +SKIP
-    >>> pred.table[["median", "lo_95", "hi_95"]] # doctest: +SKIP
+    >>> pred = fit.predict(N=[1e10], D=[2e11])
+    >>> pred.table[["median", "lo_95", "hi_95"]].round(2)
+       median  lo_95  hi_95
+    0    2.13   2.12   2.14
     """
 
     draws: Any
@@ -129,9 +131,20 @@ class ScalingFit:
     Examples
     --------
     >>> import bayescale as bs
-    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True))   # doctest: +SKIP
-    >>> fit.summary()                                                     # doctest: +SKIP
-    >>> fit.predict(N=70e9, D=1.4e12).table                                # doctest: +SKIP
+    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True), draws=500, tune=500,
+    ...              progressbar=False)
+    >>> fit.summary()[["median", "lo_95", "hi_95"]].round(2)
+            median    lo_95    hi_95
+    E         1.81     1.78     1.84
+    A       463.41   341.74   633.34
+    B      1882.23  1245.07  2877.42
+    alpha     0.35     0.33     0.36
+    beta      0.36     0.34     0.38
+    sigma     0.00     0.00     0.00
+    nu        2.87     2.15     4.27
+    >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
+       median  lo_95  hi_95
+    0    1.89   1.53   2.32
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
@@ -208,9 +221,9 @@ class ScalingFit:
 
         Examples
         --------
-        >>> d = fit.draws()                   # doctest: +SKIP
-        >>> d["alpha"].shape                  # doctest: +SKIP
-        (4000,)
+        >>> d = fit.draws()
+        >>> d["alpha"].shape                  # chains x draws
+        (2000,)
         """
         from bayescale.modeling.spec import NOISE_PARAMS
 
@@ -237,7 +250,7 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fit.status                      # doctest: +SKIP
+        >>> fit.status
         'ok'
         """
         return self.diagnostics.status
@@ -253,7 +266,14 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fit.check()[["value", "threshold", "ok"]]   # doctest: +SKIP
+        >>> fit.check()[["threshold", "ok"]]
+                     threshold    ok
+        check
+        divergences       == 0  True
+        max_rhat       <= 1.01  True
+        min_ess_bulk    >= 400  True
+        min_ess_tail    >= 400  True
+        min_bfmi        >= 0.3  True
         """
         return self.diagnostics.table()
 
@@ -275,7 +295,12 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fit.summary().loc["alpha", ["median", "lo_95", "hi_95", "r_hat"]]  # doctest: +SKIP
+        >>> fit.summary().loc["alpha", ["median", "lo_95", "hi_95", "r_hat"]].round(2)
+        median    0.35
+        lo_95     0.33
+        hi_95     0.36
+        r_hat     1.00
+        Name: alpha, dtype: float64
         """
         import arviz as az
 
@@ -355,7 +380,11 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table  # doctest: +SKIP
+        >>> table = fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table
+        >>> table[["N", "D", "extrapolation", "median", "lo_95", "hi_95"]].round(3)
+                      N             D extrapolation  median  lo_95  hi_95
+        0  1.000000e+09  2.000000e+10        inside   2.529  2.492  2.564
+        1  1.000000e+10  2.000000e+11        inside   2.127  2.099  2.159
         """
         import xarray as xr
 
@@ -487,7 +516,8 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fit.save("chinchilla_fit.nc")   # doctest: +SKIP
+        >>> fit.save("chinchilla_fit.nc")
+        PosixPath('chinchilla_fit.nc')
         """
         import xarray as xr
 
@@ -546,8 +576,8 @@ class ScalingFit:
 
         Examples
         --------
-        >>> fig = fit.plot(extend=1.5)          # doctest: +SKIP
-        >>> fig.savefig("fit.png")              # doctest: +SKIP
+        >>> fig = fit.plot(extend=1.5)
+        >>> fig.savefig("fit.png")
         """
         from bayescale.plots.fit_plot import plot_fit
 
@@ -666,7 +696,10 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
 
     Examples
     --------
-    >>> fit = bayescale.load_fit("chinchilla_fit.nc")   # doctest: +SKIP
+    >>> import bayescale
+    >>> path = fit.save("chinchilla_fit.nc")
+    >>> bayescale.load_fit(path).status
+    'ok'
     """
     import tomllib
 

@@ -1,0 +1,61 @@
+"""Doctest namespace for the examples in bayescale's docstrings (run by ``--doctest-modules``).
+
+Examples use a few names without defining them, as a reader of the docs would have them:
+
+- ``runs``: the bundled Chinchilla runs (outliers dropped);
+- ``fit``: a small real fit of the Chinchilla law to ``runs`` (4 chains x 500 draws, seed 0; the
+  compile cache makes it a few seconds after the first compile of the model).
+
+Each is created once per session, and only when a collected example uses it. Examples run in a
+temporary folder, so those that save files write nothing into the clone.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+DOCTEST_DRAWS = 500
+
+# name in the examples -> fixture that provides it
+NAMES = {"runs": "doctest_runs", "fit": "doctest_fit"}
+
+
+@pytest.fixture(scope="session")
+def doctest_runs():
+    import bayescale as bs
+
+    return bs.datasets.load("chinchilla", drop_outliers=True)
+
+
+@pytest.fixture(scope="session")
+def doctest_fit(doctest_runs):
+    import bayescale as bs
+
+    return bs.fit(doctest_runs, "chinchilla", draws=DOCTEST_DRAWS, tune=DOCTEST_DRAWS, seed=0,
+                  progressbar=False)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_setup(request):
+    """Give a doctest the names it uses and a temporary working folder; other tests: nothing."""
+    from _pytest.doctest import DoctestItem
+
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    namespace = request.getfixturevalue("doctest_namespace")
+    source = "\n".join(example.source for example in request.node.dtest.examples)
+    for name, fixture in NAMES.items():
+        if re.search(rf"(?<![\w.]){name}\b", source):
+            namespace[name] = request.getfixturevalue(fixture)
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.chdir(request.getfixturevalue("tmp_path"))
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
