@@ -4,7 +4,8 @@ Examples use a few names without defining them, as a reader of the docs would ha
 
 - ``runs``: the bundled Chinchilla runs (outliers dropped);
 - ``fit``: a small real fit of the Chinchilla law to ``runs`` (4 chains x 500 draws, seed 0; the
-  compile cache makes it a few seconds after the first compile of the model).
+  compile cache makes it a few seconds after the first compile of the model);
+- ``fits``: ``{"chinchilla": fit, "kaplan": <the Kaplan law fitted the same way>}``, for comparisons.
 
 Each is created once per session, and only when a collected example uses it. Examples run in a
 temporary folder, so those that save files write nothing into the clone.
@@ -19,7 +20,7 @@ import pytest
 DOCTEST_DRAWS = 500
 
 # name in the examples -> fixture that provides it
-NAMES = {"runs": "doctest_runs", "fit": "doctest_fit"}
+NAMES = {"runs": "doctest_runs", "fit": "doctest_fit", "fits": "doctest_fits"}
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,15 @@ def doctest_fit(doctest_runs):
 
     return bs.fit(doctest_runs, "chinchilla", draws=DOCTEST_DRAWS, tune=DOCTEST_DRAWS, seed=0,
                   progressbar=False)
+
+
+@pytest.fixture(scope="session")
+def doctest_fits(doctest_runs, doctest_fit):
+    import bayescale as bs
+
+    kaplan = bs.fit(doctest_runs, "kaplan", draws=DOCTEST_DRAWS, tune=DOCTEST_DRAWS, seed=0,
+                    progressbar=False)
+    return {"chinchilla": doctest_fit, "kaplan": kaplan}
 
 
 @pytest.fixture(autouse=True)

@@ -496,9 +496,14 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
 
     Examples
     --------
+    >>> import bayescale as bs
+    >>> from bayescale.inference.backtest import mixture_predict, stacking_weights
     >>> w = stacking_weights(bs.backtest(runs, ["chinchilla", "kaplan"]))   # doctest: +SKIP
-    >>> mixture_predict({"chinchilla": f1, "kaplan": f2}, w, N=7e10, D=1.4e12,
-    ...                 noise=True).table                                  # doctest: +SKIP
+    >>> w = {"chinchilla": 0.8, "kaplan": 0.2}    # weights by hand: fits = two fits of runs
+    >>> pred = mixture_predict(fits, w, N=7e10, D=1.4e12, noise=True)
+    >>> pred.table[["median", "lo_95", "hi_95"]].round(2)
+       median  lo_95  hi_95
+    0    1.86   1.38   2.28
     """
     import xarray as xr
 

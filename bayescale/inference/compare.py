@@ -79,9 +79,13 @@ class Comparison:
     Examples
     --------
     >>> import bayescale as bs
-    >>> cmp = bs.compare({"chinchilla": fit_a, "datablations": fit_b})   # doctest: +SKIP
-    >>> cmp.table[["elpd", "se", "elpd_diff", "dse", "weight"]]          # doctest: +SKIP
-    >>> cmp.high_k                                                       # doctest: +SKIP
+    >>> cmp = bs.compare({"chinchilla": fits["chinchilla"], "kaplan": fits["kaplan"]})
+    >>> cmp.table[["elpd", "se", "elpd_diff", "dse"]].round(1)
+                 elpd    se  elpd_diff   dse
+    chinchilla  880.0  18.3        0.0   0.0
+    kaplan      651.1  14.2     -228.9  21.1
+    >>> len(cmp.high_k)                   # runs where PSIS-LOO is unreliable
+    0
     """
 
     table: pd.DataFrame
@@ -98,7 +102,11 @@ class Comparison:
 
         Examples
         --------
-        >>> d, se = cmp.difference("datablations", "chinchilla")   # doctest: +SKIP
+        >>> import bayescale as bs
+        >>> cmp = bs.compare(fits)
+        >>> d, se = cmp.difference("kaplan", "chinchilla")
+        >>> round(d), round(se)
+        (-229, 21)
         """
         for name in (a, b):
             if name not in self.elpd:
@@ -297,6 +305,14 @@ def compare(
     Examples
     --------
     >>> import bayescale as bs
+    >>> cmp = bs.compare(fits)            # two laws fitted to the same runs
+    >>> cmp.table[["rank", "elpd_diff", "warning"]].round(1)
+                rank  elpd_diff                          warning
+    chinchilla     0        0.0
+    kaplan         1     -228.9  p_loo 9.01 > 1.5 x 6 parameters
+
+    On data with repeated epochs, with a backtest beside LOO (a minute of fits):
+
     >>> runs = bs.datasets.load("datablations", main_only=True)
     >>> fits = {law: bs.fit(runs, law) for law in ("chinchilla", "datablations")}  # doctest: +SKIP
     >>> print(bs.compare(fits))                                                    # doctest: +SKIP

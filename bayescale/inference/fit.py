@@ -269,8 +269,11 @@ def fit(
     --------
     >>> import bayescale as bs
     >>> runs = bs.datasets.load("chinchilla", drop_outliers=True)
-    >>> result = bs.fit(runs, "chinchilla", draws=200, tune=200, progressbar=False)  # doctest: +SKIP
-    >>> result.summary().loc[["alpha", "beta"], "median"]                          # doctest: +SKIP
+    >>> result = bs.fit(runs, "chinchilla", draws=500, tune=500, progressbar=False)
+    >>> result.summary().loc[["alpha", "beta"], "median"].round(2)
+    alpha    0.35
+    beta     0.36
+    Name: median, dtype: float64
     """
     from bayescale.inference.result import ScalingFit
 
