@@ -35,6 +35,13 @@ Usage::
     python benchmarks/run.py --only cli --reps 5   # the CLI rows and targets only (~3 min)
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
+
+The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01, 2 cores
+shared with other work (load average 5-9, so every figure is about twice an idle machine's):
+``--only cli --quick --reps 3`` gave warm 12.7 s, cold 63.5 s, anchor 140 s (11x and 2.2x faster
+than the anchor; both targets not met).  Skipping the graph rewrite in warm processes
+(``bayescale.inference.compile_cache``'s index), 5 interleaved warm fits each: median 24.2 s before,
+18.5 s after (0.77x); cold unchanged (3 each: 60.0 s before, 56.1 s after, within the noise).
 """
 
 from __future__ import annotations
