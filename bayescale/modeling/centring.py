@@ -75,8 +75,9 @@ def exponent_information(runs: pd.DataFrame, spec: Any, *, reference: Any = None
     """
     from scipy.optimize import least_squares
 
+    from bayescale.modeling.groups import group_labels
     from bayescale.modeling.identified import IdentifiedCoords, initial_values, law_params
-    from bayescale.modeling.model import group_labels, resolve_reference
+    from bayescale.modeling.spec import resolve_reference
 
     law = spec.law_obj
     ref = resolve_reference(runs, spec) if reference is None else reference

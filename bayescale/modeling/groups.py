@@ -44,6 +44,7 @@ __all__ = [
     "GroupStructure",
     "Term",
     "effect_names",
+    "group_labels",
     "group_structure",
     "label_of",
     "term_names",
@@ -356,3 +357,21 @@ def effect_names(param: str, term: str, multi_term: bool) -> dict[str, str]:
     """
     suffix = f"_{term}" if multi_term else ""
     return {k: f"{param}_{k}{suffix}" for k in ("tau", "z", "eff", "u")}
+
+
+def group_labels(runs: pd.DataFrame, groups: tuple[str, ...]) -> pd.Series:
+    """One label per run combining the grouping columns (``"a/b"`` for two columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.modeling.groups import group_labels
+    >>> group_labels(pd.DataFrame({"d": ["x", "y"], "s": ["1", "2"]}), ("d", "s")).tolist()
+    ['x/1', 'y/2']
+    """
+    if not groups:
+        return pd.Series(["all"] * len(runs), index=runs.index)
+    lab = runs[groups[0]].astype(str)
+    for g in groups[1:]:
+        lab = lab + "/" + runs[g].astype(str)
+    return lab

@@ -40,7 +40,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.modeling.groups import GroupStructure, effect_names, group_structure, term_names
+from bayescale.modeling.groups import (
+    GroupStructure,
+    effect_names,
+    group_labels,
+    group_structure,
+    term_names,
+)
 from bayescale.modeling.identified import (
     SCALE,
     IdentifiedCoords,
@@ -49,7 +55,7 @@ from bayescale.modeling.identified import (
     supports_identified,
 )
 from bayescale.modeling.noise import NU_MIN, observe
-from bayescale.modeling.spec import ModelSpec
+from bayescale.modeling.spec import ModelSpec, resolve_reference
 
 __all__ = [
     "GROUP_DIM",
@@ -66,45 +72,6 @@ __all__ = [
 OBS_DIM = "run"
 GROUP_DIM = "group"
 OBSERVED = "log_loss"
-
-
-def resolve_reference(runs: pd.DataFrame, spec: ModelSpec) -> dict[str, float]:
-    """Resolve ``"auto"`` reference scales to the power of ten nearest the data's geometric mean.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from bayescale.modeling.spec import default_spec
-    >>> from bayescale.modeling.model import resolve_reference
-    >>> runs = pd.DataFrame({"N": [1e8, 1e10], "D": [1e9, 1e11], "loss": [3.0, 2.5]})
-    >>> resolve_reference(runs, default_spec("chinchilla"))
-    {'N': 1000000000.0, 'D': 10000000000.0}
-    """
-    out = {}
-    for k, v in spec.reference.items():
-        if v == "auto":
-            out[k] = float(10.0 ** np.round(np.mean(np.log10(runs[k].to_numpy(dtype=float)))))
-        else:
-            out[k] = float(v)
-    return out
-
-
-def group_labels(runs: pd.DataFrame, groups: tuple[str, ...]) -> pd.Series:
-    """One label per run combining the grouping columns (``"a/b"`` for two columns).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from bayescale.modeling.model import group_labels
-    >>> group_labels(pd.DataFrame({"d": ["x", "y"], "s": ["1", "2"]}), ("d", "s")).tolist()
-    ['x/1', 'y/2']
-    """
-    if not groups:
-        return pd.Series(["all"] * len(runs), index=runs.index)
-    lab = runs[groups[0]].astype(str)
-    for g in groups[1:]:
-        lab = lab + "/" + runs[g].astype(str)
-    return lab
 
 
 class _Prior:
@@ -487,7 +454,6 @@ def _identified_block(law, spec: ModelSpec, structure, x_np, y_np, gidx, n_group
         params[name] = pm.Deterministic(name, value, dims=dims)
     pm.Potential("identified_prior", pt.add(*terms))
     return {name: params[name] for name in coords.replaced}
-
 
 
 #: Below this many groups, the default hierarchy samples the pooled offset and exponents

@@ -615,3 +615,26 @@ def default_spec(law: str) -> ModelSpec:
         )
     text = (resources.files("bayescale.models") / f"{law}.toml").read_text()
     return ModelSpec.from_dict(tomllib.loads(text), where=f"models/{law}.toml")
+
+
+def resolve_reference(runs: Any, spec: ModelSpec) -> dict[str, float]:
+    """Resolve ``"auto"`` reference scales to the power of ten nearest the data's geometric mean.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.modeling.spec import default_spec
+    >>> from bayescale.modeling.spec import resolve_reference
+    >>> runs = pd.DataFrame({"N": [1e8, 1e10], "D": [1e9, 1e11], "loss": [3.0, 2.5]})
+    >>> resolve_reference(runs, default_spec("chinchilla"))
+    {'N': 1000000000.0, 'D': 10000000000.0}
+    """
+    import numpy as np
+
+    out = {}
+    for k, v in spec.reference.items():
+        if v == "auto":
+            out[k] = float(10.0 ** np.round(np.mean(np.log10(runs[k].to_numpy(dtype=float)))))
+        else:
+            out[k] = float(v)
+    return out
