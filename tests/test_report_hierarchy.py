@@ -97,10 +97,6 @@ def test_new_group_with_per_group_scales_says_what_to_pool(hfit):
         _report(hfit, "new")
 
 
-@pytest.mark.xfail(strict=True, raises=DecisionError,
-                   reason="risk._facts filters the runs to the group's and calls "
-                          "extrapolation(fit, budgets, group='new'), which raises \"group 'new' "
-                          "has no runs\"; for group='new' both must use all runs")
 def test_new_group_report_with_pooled_fit(pooled_fit, runs):
     import bayescale as bs
     from bayescale.plots._style import fmt_count
@@ -128,3 +124,14 @@ def test_pooled_fit_named_group_report(pooled_fit, runs):
     n_runs = int((runs["family"] == "g01").sum())
     assert doc.title.endswith(f"{n_runs} runs, group g01")
     assert "<h2>The data</h2>" in doc.to_html()
+
+
+def test_report_carries_a_what_to_run_next_section(pooled_fit):
+    """build_report(next_runs=...) renders the design computed by the caller."""
+    import bayescale as bs
+    from bayescale.report import build_report
+
+    design = bs.next_runs(pooled_fit, budget=BUDGET, pilot=BUDGET / 1e3, group="g01")
+    doc = build_report(pooled_fit, budgets=[BUDGET], group="g01", loo=False, next_runs=design)
+    heads = [b.text for b in doc.blocks if type(b).__name__ == "Heading"]
+    assert any("run next" in h.lower() for h in heads)

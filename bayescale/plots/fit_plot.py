@@ -33,7 +33,8 @@ def plot_fit(
     fit : ScalingFit
         A fitted law.
     group : str, optional
-        Group to plot for hierarchical fits (default: the first group).
+        Group to plot for hierarchical fits (default: the first group); ``"new"`` draws an
+        unseen group from the population, over all groups' runs.
     n_curves : int
         Number of model sizes to draw curves for.
     ci : float
@@ -65,7 +66,8 @@ def plot_fit(
         group = group or fit.groups[0]
         from bayescale.modeling.model import group_labels
 
-        runs = runs[group_labels(runs, fit.spec.groups) == group]
+        if group != "new":  # an unseen group: every group's runs are shown as its data
+            runs = runs[group_labels(runs, fit.spec.groups) == group]
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     else:

@@ -276,6 +276,7 @@ class _Facts:
     discrepancy: Any = True
     seed: int = 0
     q_run_plain: np.ndarray | None = None
+    data_group: str | None = None  # whose runs the distance is measured from (None: all)
 
 
 def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=True) -> _Facts:
@@ -312,7 +313,9 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
     opts = {"law": law, "flops_per_token": k}
     qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
     runs = fit.runs
-    if group is not None and fit.groups:
+    new_group = group == "new" and bool(fit.groups)
+    data_group = None if new_group else group  # an unseen group: every group's runs are its data
+    if group is not None and fit.groups and not new_group:
         runs = runs[group_labels(runs, fit.spec.groups) == group]
     c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
 
@@ -335,9 +338,9 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
     f = _Facts(
         fit=fit, law=law, nd=nd, k=k, draws=draws, s=next(iter(draws.values())).size,
         opts=opts, qs=qs, lab=_level(ci), runs=runs, c_runs=c_runs, budgets=budgets,
-        ext=extrapolation(fit, budgets, group=group), q_of=q_of,
+        ext=extrapolation(fit, budgets, group=data_group), q_of=q_of,
         q_run=loss_q(True, disc), target_loss=target_loss, prob=prob, ci=ci,
-        group=group, plan=plan, discrepancy=disc, seed=seed,
+        group=group, plan=plan, discrepancy=disc, seed=seed, data_group=data_group,
     )
     if disc is not None:
         f.q_run_plain = loss_q(True, False)
@@ -364,7 +367,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
         if target_loss is not None:
             f.p_plan = prob_target(fit, target_loss, plan=plan, **on)
         f.c_plan = k * plan[0] * plan[1]
-        f.ext_plan = float(extrapolation(fit, f.c_plan, group=group)[0])
+        f.ext_plan = float(extrapolation(fit, f.c_plan, group=f.data_group)[0])
     if nd:
         try:
             f.expo = exponents(draws, law=law)
@@ -389,11 +392,13 @@ def build_report(
     dpi: int = 100,
     seed: int = 0,
     discrepancy: Any = True,
+    next_runs: Any = None,
 ) -> Document:
     """Assemble the risk report of a fit without writing it (see :func:`write_report`).
 
     Parameters are those of :func:`write_report` (without ``path`` and ``markdown``),
-    ``discrepancy`` included (True by default, as in ``fit.predict``).
+    ``discrepancy`` included (True by default, as in ``fit.predict``) and ``next_runs`` (a
+    :func:`bayescale.next_runs` result, computed by the caller: adds "What to run next").
 
     Returns
     -------
@@ -431,6 +436,10 @@ def build_report(
         blocks += _plan_blocks(f, dpi)
     if inference_tokens is not None and f.target_loss is not None and f.nd:
         blocks += _inference_blocks(f, inference_tokens)
+    if next_runs is not None:  # a bs.next_runs(fit, ...) result, computed by the caller
+        from bayescale.report.next_runs_section import next_runs_blocks
+
+        blocks += next_runs_blocks(fit, next_runs, ci=f.ci, dpi=dpi)
     blocks += _data_blocks(f.runs, fit, f.k)
     blocks += _law_blocks(fit)
     blocks += _prior_posterior_blocks(fit, f.ci, dpi)
@@ -1037,6 +1046,7 @@ def write_report(
     dpi: int = 100,
     seed: int = 0,
     discrepancy: Any = True,
+    next_runs: Any = None,
 ) -> ReportFiles:
     """Write the risk report of a fit: a self-contained HTML page and its Markdown twin.
 
@@ -1086,6 +1096,9 @@ def write_report(
         :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`), False
         for the law's posterior alone.  Beyond the runs it widens the loss intervals and the
         probabilities of a target; the allocation (N*, D*) is the mean law's either way.
+    next_runs : DesignResult, optional
+        A result of :func:`bayescale.next_runs` for this fit: adds the section "What to run
+        next" (which pilot runs narrow the decision most per FLOP).
 
     Returns
     -------
@@ -1122,7 +1135,7 @@ def write_report(
     doc = build_report(fit, budgets=budgets, target_loss=target_loss, plan=plan, prob=prob,
                        ci=ci, group=group, inference_tokens=inference_tokens, loo=loo,
                        extra_warnings=extra_warnings, title=title, dpi=dpi, seed=seed,
-                       discrepancy=discrepancy)
+                       discrepancy=discrepancy, next_runs=next_runs)
     md_path = None
     figures: list[Path] = []
     if markdown:
