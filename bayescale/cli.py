@@ -69,7 +69,8 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-retry", action="store_true",
                    help="do not refit a fit that fails its diagnostics (by default it is refitted "
-                        "once: divergences -> target_accept 0.99, R-hat/ESS -> twice the draws)")
+                        "once: divergences -> target_accept 0.99, R-hat/ESS -> the draws the "
+                        "ESS needs, at least twice)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", action="store_true", help="include run-to-run noise (a new run)")
     p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="the law's posterior alone: without the extrapolation discrepancy that "
+                   "widens forecasts beyond the runs (on by default)")
 
     p = sub.add_parser("report", help="write a risk report (HTML + Markdown) for a budget")
     p.add_argument("source", metavar="RUNS_OR_FIT",
@@ -132,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inference-tokens", type=float, default=None,
                    help="lifetime inference tokens (with --target-loss)")
     p.add_argument("--no-loo", action="store_true", help="skip leave-one-out cross-validation")
+    p.add_argument("--pilot", type=float, default=None,
+                   help="also recommend pilot runs costing this many FLOPs in total (section "
+                   "'What to run next'; the decision is N* at the first --budget)")
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="the law's posterior alone: without the extrapolation discrepancy that "
+                   "widens forecasts beyond the runs (on by default)")
     p.add_argument("--no-markdown", action="store_true", help="write the HTML file only")
     p.add_argument("-o", "--out", default="report.html", help="output HTML file")
     p.add_argument("--law", default=None, help="law to fit a runs table with (default chinchilla)")
@@ -148,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--flops-per-token", type=float, default=None,
                    help="k in C = k N D (default: the fit's own convention)")
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="the law's posterior alone: without the extrapolation discrepancy that "
+                   "widens forecasts beyond the runs (on by default)")
 
     p = sub.add_parser("design", help="which pilot runs to train next (value per FLOP)",
                        description="Recommend a batch of pilot runs that narrows a decision "
@@ -448,7 +461,7 @@ def _cmd_predict(a: argparse.Namespace) -> int:
         from bayescale.decisions.api import predict_optimal
 
         table = predict_optimal(fit, given["C"], noise=a.noise, ci=a.ci, group=a.group,
-                                seed=a.seed)
+                                seed=a.seed, discrepancy=not a.no_discrepancy)
         if a.group is not None:
             table.insert(0, "group", a.group)
         print(("a new run's loss (run-to-run noise included)" if a.noise else "the law's loss")
@@ -459,7 +472,8 @@ def _cmd_predict(a: argparse.Namespace) -> int:
             given.pop("C", None)  # N and D say which run; C = k N D adds nothing
         other = {k: v for k, v in given.items() if k not in ("N", "D", "C")}
         pred = fit.predict(N=given.get("N"), D=given.get("D"), C=given.get("C"), group=a.group,
-                           noise=a.noise, ci=a.ci, seed=a.seed, **other)
+                           noise=a.noise, ci=a.ci, seed=a.seed,
+                           discrepancy=not a.no_discrepancy, **other)
         table = pred.table
     if carried is not None and len(carried.columns):
         table = pd.concat([carried, table.reset_index(drop=True)], axis=1)
@@ -494,10 +508,16 @@ def _cmd_report(a: argparse.Namespace) -> int:
                      **_sampling_kwargs(a))
         if a.save_fit:
             print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
+    pilot = None
+    if a.pilot is not None:
+        if not a.budget:
+            raise ValueError("--pilot needs --budget (the decision is N* at the first budget)")
+        pilot = bs.next_runs(fit, a.budget[0], pilot=a.pilot, group=a.group)
     files = write_report(fit, a.out, budgets=a.budget, target_loss=a.target_loss, plan=plan,
                          prob=a.prob, ci=a.ci, group=a.group,
                          inference_tokens=a.inference_tokens, loo=not a.no_loo,
-                         markdown=not a.no_markdown)
+                         markdown=not a.no_markdown, discrepancy=not a.no_discrepancy,
+                         next_runs=pilot)
     print(files.document.blocks[0].text)
     print(f"wrote {files.html}" + (f" and {files.markdown}" if files.markdown else ""))
     return 0
@@ -511,7 +531,7 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
 
     fit = bs.load_fit(a.fit)
     table = bs.allocate(fit, a.budget, ci=a.ci, group=a.group,
-                        flops_per_token=a.flops_per_token)
+                        flops_per_token=a.flops_per_token, discrepancy=not a.no_discrepancy)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table.drop(columns="flag").to_string(index=False,
                                                    float_format=lambda x: f"{x:.4g}"))
@@ -523,7 +543,9 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
     for c, d in zip(a.budget, extrapolation(fit, a.budget, group=a.group), strict=True):
         if d > 0:
             print(f"note: {c:.3g} FLOPs is {d:.1f} orders of magnitude beyond the largest run; "
-                  "the intervals assume the law holds that far", file=sys.stderr)
+                  + ("N* and D* are the law's; the loss intervals include the extrapolation "
+                     "discrepancy" if not a.no_discrepancy else
+                     "the intervals assume the law holds that far"), file=sys.stderr)
     return 0
 
 

@@ -63,3 +63,29 @@ def test_report_argument_errors(saved_fit, tmp_path, capsys):
     assert main(["report", str(saved_fit), "--plan", "7e10", "-o", str(tmp_path / "r.html")]) == 2
     assert "two numbers N,D" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_no_discrepancy_gives_the_law_alone(saved_fit, capsys):
+    """Beyond the runs the default interval is wider than the law's own (--no-discrepancy)."""
+    def width(extra):
+        assert main(["predict", str(saved_fit), "--N", "7e10", "--D", "1.4e12", "--ci", "0.95",
+                     *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
+        head = out[-2].split()
+        row = dict(zip(head, out[-1].split(), strict=False))
+        return float(row["hi_95"]) - float(row["lo_95"])
+
+    assert width([]) > 3 * width(["--no-discrepancy"])
+    assert main(["allocate", str(saved_fit), "--budget", "5.76e23", "--no-discrepancy"]) == 0
+    assert "assume the law holds that far" in capsys.readouterr().err
+
+
+def test_report_with_a_pilot_adds_what_to_run_next(saved_fit, tmp_path, capsys):
+    out = tmp_path / "pilot.html"
+    code = main(["report", str(saved_fit), "--budget", "5.76e23", "--pilot", "1e21",
+                 "--no-loo", "--no-markdown", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert "What to run next" in out.read_text()
+    assert main(["report", str(saved_fit), "--plan", "7e10,1.4e12", "--pilot", "1e21",
+                 "-o", str(out)]) == 2
+    assert "--pilot needs --budget" in capsys.readouterr().err
