@@ -229,3 +229,19 @@ def test_report_tables_equal_the_decisions(fit):
     q = ref_off.iloc[0]
     assert f"{q['median']:.3f} [{q['lo_95']:.3f} to {q['hi_95']:.3f}]" in md_off
     assert "would widen one run's 95% interval" in md_off
+
+
+def test_no_mean_is_reported_where_the_discrepancy_applies(fit):
+    """exp of a Student-t deviation with a log-normal scale has no finite mean: NaN beyond."""
+    t = fit.predict(N=[1e8, PLAN[0]], D=[2e9, PLAN[1]], noise=True).table
+    assert list(t["extrapolation"]) == ["inside", "beyond"]
+    assert np.isfinite(t["mean"].iloc[0]) and np.isnan(t["mean"].iloc[1])
+    assert np.isfinite(t["median"]).all()
+    off = fit.predict(N=[PLAN[0]], D=[PLAN[1]], discrepancy=False).table
+    assert np.isfinite(off["mean"]).all()
+    alloc = bs.allocate(fit, [BUDGET])
+    loss = alloc[alloc["quantity"] == "loss"]
+    assert np.isnan(loss["mean"]).all()
+    assert np.isfinite(alloc[alloc["quantity"] == "N"]["mean"]).all()
+    assert np.isnan(predict_optimal(fit, BUDGET)["mean"]).all()
+    assert np.isnan(predict_grid(fit, [PLAN[0]], [PLAN[1]])["mean"]).all()

@@ -289,7 +289,14 @@ def allocate(
                          opts["flops_per_token"])
         for col in dist.columns:
             table[col] = np.repeat(dist[col].to_numpy(), n_q)
+        if dev is not None:
+            from bayescale.inference.extrapolation import no_mean_beyond
+
+            loss_rows = table["quantity"] == "loss"
+            table.loc[loss_rows, "mean"] = no_mean_beyond(table.loc[loss_rows, "mean"],
+                                                          table.loc[loss_rows, "extrapolation"])
     return table
+
 
 
 #: An allocation whose median ``N*`` or ``D*`` exceeds the runs' largest ``N`` or ``D`` this many
@@ -436,6 +443,10 @@ def predict_optimal(
     out = pd.DataFrame({"C": c, **{q: np.median(opt[q], axis=0) for q in ("N", "D")}})
     out = pd.concat([out, _distance(fit, group, c, tpp, opts["flops_per_token"]),
                      interval_table(np.exp(log_loss), ci)], axis=1)
+    if dev is not None:
+        from bayescale.inference.extrapolation import no_mean_beyond
+
+        out["mean"] = no_mean_beyond(out["mean"], out["extrapolation"])
     summary = summarise({q: opt[q] for q in ("N", "D", "tokens_per_param")}, {"budget": c}, ci)
     out["flag"] = _allocation_flags(fit, summary, group)
     return out

@@ -58,6 +58,7 @@ __all__ = [
     "extrapolation_distance",
     "learn_discrepancy",
     "log_mu_draws",
+    "no_mean_beyond",
     "resample_draws",
 ]
 
@@ -1518,3 +1519,21 @@ def learn_discrepancy(
     return Discrepancy(kappa=kappa, train_max=float(table[by].max()), by=by, residuals=res,
                        prior_scale=prior_scale, shared=False,
                        source="half-normal prior updated by the runs' own splits")
+
+
+def no_mean_beyond(mean: Any, extrapolation: Any) -> np.ndarray:
+    """``mean`` with NaN where a forecast carries the extrapolation discrepancy (beyond the runs).
+
+    The discrepancy deviates the *log* loss by a Student-t draw scaled by a log-normal study
+    scale, so the loss itself has no finite mean there (the sample mean is set by the few
+    largest draws and by the clip of the deviates); medians and intervals are what to read.
+
+    Examples
+    --------
+    >>> from bayescale.inference.extrapolation import no_mean_beyond
+    >>> no_mean_beyond([2.0, 2.5], ["inside", "beyond"]).tolist()
+    [2.0, nan]
+    """
+    mean = np.asarray(mean, dtype=float).copy()
+    mean[np.asarray(extrapolation) != "inside"] = np.nan
+    return mean

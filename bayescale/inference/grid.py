@@ -151,9 +151,14 @@ def predict_grid(
         if dev is not None:
             log_mu = log_mu + dev(along[sl], d[sl] / n[sl])
         parts.append(_interval_table_sorted(np.exp(log_mu), ci))
-    return pd.concat([pd.DataFrame({"N": n, "D": d, "C": flops * n * d}),
-                      _distance(fit, group, n, d, flops),
-                      pd.concat(parts, ignore_index=True)], axis=1)
+    out = pd.concat([pd.DataFrame({"N": n, "D": d, "C": flops * n * d}),
+                     _distance(fit, group, n, d, flops),
+                     pd.concat(parts, ignore_index=True)], axis=1)
+    if dev is not None:  # no finite mean where the discrepancy applies, as in predict
+        from bayescale.inference.extrapolation import no_mean_beyond
+
+        out["mean"] = no_mean_beyond(out["mean"], out["extrapolation"])
+    return out
 
 
 def _frozen(fit: Any, discrepancy: Any, group: Any, n_draws: int, rng: np.random.Generator,

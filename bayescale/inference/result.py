@@ -431,6 +431,10 @@ class ScalingFit:
         if group is not None:
             table.insert(0, "group", group_label(group))
         table = pd.concat([table, distance, interval_table(loss, ci)], axis=1)
+        if disc is not None and "extrapolation" in table:
+            from bayescale.inference.extrapolation import no_mean_beyond
+
+            table["mean"] = no_mean_beyond(table["mean"], table["extrapolation"])
         return Prediction(draws=da, table=table, noise=noise)
 
     def _along(self, by, inputs, extra, *, N, D, C, flops) -> np.ndarray:
