@@ -74,3 +74,12 @@ def test_a_spec_passed_where_the_law_name_goes_is_used():
     assert resolve_spec(spec).likelihood == "normal"
     with pytest.raises(SpecError, match="law must be a law name"):
         resolve_spec(3.0)
+
+
+def test_datablations_samples_in_its_own_parameters_by_default():
+    """Effective N', D': the identified coordinates are opt-in for the data-constrained law."""
+    from bayescale.modeling.model import uses_identified
+
+    assert not uses_identified(default_spec("datablations"))
+    assert uses_identified(default_spec("datablations").replace(coordinates="identified"))
+    assert uses_identified(default_spec("chinchilla"))

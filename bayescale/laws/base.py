@@ -179,6 +179,11 @@ class Law:
     structure : PowerTerms, optional
         For laws of the form ``E + sum of decaying terms``: which parameters are the offset and
         the terms, so that fits can sample in identified coordinates.
+    identified_by_default : bool
+        Whether ``coordinates = "auto"`` samples the law in identified coordinates (default
+        True).  False for laws whose terms decay along inputs other than the runs' own (the
+        data-constrained law's effective N' and D'), where the centre-of-data slopes are not
+        what the runs pin down and the natural coordinates sampled better (measured).
     bounded_by : mapping
         Positive parameters the law needs below the smallest observed value of an input (in
         units of its reference scale), e.g. ``{"e_src": "loss"}``: fits sample them as a share
@@ -209,6 +214,7 @@ class Law:
     target_accept: float = 0.9
     structure: PowerTerms | None = None
     bounded_by: Mapping[str, str] = field(default_factory=dict)
+    identified_by_default: bool = True
 
     def __post_init__(self) -> None:
         for k, v in self.reference_of.items():

@@ -333,6 +333,8 @@ def uses_identified(spec: ModelSpec) -> bool:
     """
     if spec.coordinates == "natural":
         return False
+    if spec.coordinates == "auto" and not spec.law_obj.identified_by_default:
+        return False  # the law samples better in its own parameters (see its definition)
     ok, why = supports_identified(spec)
     if not ok and spec.coordinates == "identified":
         from bayescale.errors import SpecError
