@@ -30,8 +30,7 @@ from bayescale.errors import (
     RunsTableError,
     SpecError,
 )
-
-__version__ = "0.1.0"
+from bayescale.version import __version__
 
 __all__ = [
     "BayescaleError",
@@ -84,10 +83,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "read_runs": ("bayescale.data.runs", "read_runs"),
     "ModelSpec": ("bayescale.modeling.spec", "ModelSpec"),
     "load_spec": ("bayescale.modeling.spec", "load_spec"),
-    "fit": ("bayescale.inference.fit", "fit"),
-    "prior_predictive": ("bayescale.inference.fit", "prior_predictive"),
-    "ScalingFit": ("bayescale.inference.result", "ScalingFit"),
-    "load_fit": ("bayescale.inference.result", "load_fit"),
+    "fit": ("bayescale.sampling.fit", "fit"),
+    "prior_predictive": ("bayescale.sampling.fit", "prior_predictive"),
+    "ScalingFit": ("bayescale.posterior.result", "ScalingFit"),
+    "load_fit": ("bayescale.posterior.result", "load_fit"),
     "decisions": ("bayescale.decisions", None),
     "allocate": ("bayescale.decisions.api", "allocate"),
     "prob_target": ("bayescale.decisions.api", "prob_target"),
@@ -98,15 +97,15 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "next_runs": ("bayescale.decisions.design", "next_runs"),
     "allocate_capped": ("bayescale.decisions.capped", "allocate_capped"),
     "write_report": ("bayescale.report", "write_report"),
-    "compare": ("bayescale.inference.compare", "compare"),
-    "Comparison": ("bayescale.inference.compare", "Comparison"),
-    "backtest": ("bayescale.inference.backtest", "backtest"),
-    "backtest_summary": ("bayescale.inference.backtest", "backtest_summary"),
-    "learn_discrepancy": ("bayescale.inference.extrapolation", "learn_discrepancy"),
-    "Discrepancy": ("bayescale.inference.extrapolation", "Discrepancy"),
-    "group_draws": ("bayescale.inference.hierarchy", "group_draws"),
-    "group_summary": ("bayescale.inference.hierarchy", "group_summary"),
-    "population_summary": ("bayescale.inference.hierarchy", "population_summary"),
+    "compare": ("bayescale.evaluation.compare", "compare"),
+    "Comparison": ("bayescale.evaluation.compare", "Comparison"),
+    "backtest": ("bayescale.evaluation.backtest", "backtest"),
+    "backtest_summary": ("bayescale.evaluation.backtest", "backtest_summary"),
+    "learn_discrepancy": ("bayescale.evaluation.discrepancy", "learn_discrepancy"),
+    "Discrepancy": ("bayescale.posterior.discrepancy", "Discrepancy"),
+    "group_draws": ("bayescale.posterior.hierarchy", "group_draws"),
+    "group_summary": ("bayescale.posterior.hierarchy", "group_summary"),
+    "population_summary": ("bayescale.posterior.hierarchy", "population_summary"),
 }
 
 
@@ -138,12 +137,13 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from bayescale.decisions.capped import allocate_capped
     from bayescale.decisions.design import next_runs
-    from bayescale.inference.backtest import backtest, backtest_summary
-    from bayescale.inference.compare import Comparison, compare
-    from bayescale.inference.extrapolation import Discrepancy, learn_discrepancy
-    from bayescale.inference.fit import fit, prior_predictive
-    from bayescale.inference.hierarchy import group_draws, group_summary, population_summary
-    from bayescale.inference.result import ScalingFit, load_fit
+    from bayescale.evaluation.backtest import backtest, backtest_summary
+    from bayescale.evaluation.compare import Comparison, compare
+    from bayescale.evaluation.discrepancy import learn_discrepancy
     from bayescale.laws import get_law
     from bayescale.modeling.spec import ModelSpec, load_spec
+    from bayescale.posterior.discrepancy import Discrepancy
+    from bayescale.posterior.hierarchy import group_draws, group_summary, population_summary
+    from bayescale.posterior.result import ScalingFit, load_fit
     from bayescale.report import write_report
+    from bayescale.sampling.fit import fit, prior_predictive

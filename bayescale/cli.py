@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from bayescale._io import atomic_path, atomic_write_text
+from bayescale.files import atomic_path, atomic_write_text
 
 __all__ = ["main"]
 
@@ -588,7 +588,7 @@ def _cmd_design(a: argparse.Namespace) -> int:
 def _cmd_sbc(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bayescale.inference.sbc import rank_uniformity, sbc
+    from bayescale.evaluation.sbc import rank_uniformity, sbc
 
     groups = a.groups.split(",") if a.groups else None
     design = None
@@ -646,7 +646,7 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     if len(laws) < 2:
         raise ValueError("compare needs at least two laws, e.g. --laws chinchilla,datablations")
     if a.cutoffs is not None and not a.backtest:
-        from bayescale.plots._style import fmt_sci
+        from bayescale.formatting import fmt_sci
 
         raise ValueError(f"--cutoffs {','.join(fmt_sci(c) for c in a.cutoffs)} applies to the "
                          "backtest; add --backtest, or drop --cutoffs")

@@ -1,6 +1,6 @@
 """Time the Besiroglu et al. (2024) anchor procedure on the Chinchilla table.
 
-Runs, on one core, the full procedure of :mod:`bayescale.baselines`:
+Runs, on one core, the full procedure of :mod:`bayescale.evaluation.baselines`:
 
 1. the 4,500-start Huber / L-BFGS-B grid fit on the 240 runs left after dropping
    the 5 highest-loss rows of Epoch AI's reconstruction of Chinchilla Fig. 4;
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale import baselines as bl
+from bayescale.evaluation import baselines as bl
 
 DEFAULT_CSV = Path("/work/shared/data/chinchilla/svg_extracted_data.csv")
 

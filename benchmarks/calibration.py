@@ -21,7 +21,7 @@ Two jobs, one residual collection:
    rebuild and the table reuse it; a rerun only fits what is missing.
 
 2. ``--rebuild-prior``: the hierarchical model of
-   :func:`bayescale.inference.extrapolation.fit_discrepancy_prior` is fitted to all the
+   :func:`bayescale.posterior.discrepancy.fit_discrepancy_prior` is fitted to all the
    residuals and its population posterior written to
    ``bayescale/data/bundled/discrepancy_prior/`` with ``PROVENANCE.md``.
 
@@ -32,7 +32,7 @@ Two jobs, one residual collection:
    learned on the study alone (the term as shipped before: kappa from the study's inner splits,
    half-normal(0.05) prior, independent normal per point); the empirical prior learned without
    the study; that prior updated by the study's inner splits; a mixture of two laws by
-   leave-future-out stacking weights (:func:`bayescale.inference.backtest.stacking_weights`,
+   leave-future-out stacking weights (:func:`bayescale.evaluation.backtest.stacking_weights`,
    the second law fitted in the same pass); and the anchor.  Inner splits are
    the smaller cutoffs of the same cell's ladder (their forecasts of the runs inside the outer
    training set), so the nesting costs no extra fits.
@@ -119,7 +119,7 @@ STUDIES = {
 def ladder_cutoffs(table: pd.DataFrame, law, n_min: int) -> list[float]:
     """The compute cutoffs of one cell: each rung of :data:`LADDER` (decades below the largest
     run) moved to the nearest feasible cutoff, duplicates dropped."""
-    from bayescale.inference.extrapolation import _feasible_cuts
+    from bayescale.evaluation.discrepancy import _feasible_cuts
 
     feasible = _feasible_cuts(table, "C", n_min, law)
     if feasible.size == 0:
@@ -142,8 +142,8 @@ def _slug(s: str) -> str:
 
 def _anchor(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
     """Huber point fit + bootstrap curves + resampled training residuals: new-run draws."""
-    from bayescale.baselines import bootstrap, huber_fit
-    from bayescale.inference.backtest import _BASELINE_GRID
+    from bayescale.evaluation.backtest import _BASELINE_GRID
+    from bayescale.evaluation.baselines import bootstrap, huber_fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -164,9 +164,9 @@ def _anchor(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.
 def _split(study: str, cell: str, law: str, table: pd.DataFrame, cut: float, cache: Path,
            index: int) -> Path:
     """Fit (or read from the cache) one split; the ``.npz`` holds forecasts and the anchor's."""
-    from bayescale._io import atomic_path
-    from bayescale.inference.extrapolation import forecast_draws
-    from bayescale.inference.fit import resolve_spec
+    from bayescale.evaluation.discrepancy import forecast_draws
+    from bayescale.files import atomic_path
+    from bayescale.sampling.fit import resolve_spec
 
     path = cache / _slug(study) / f"{_slug(cell)}__{cut:.6g}.npz"
     meta = {"study": study, "cell": cell, "law": law, "cutoff": cut, "fit": FIT, "seed": SEED,
@@ -205,10 +205,10 @@ def _alt_path(path: Path, law: str) -> Path:
 
 def _split_alt(path: Path, law: str, table: pd.DataFrame) -> Path:
     """The second law's forecasts of one split (for the law mixture), cached beside it."""
-    from bayescale._io import atomic_path
-    from bayescale.inference.extrapolation import forecast_draws
-    from bayescale.inference.fit import _prepare, resolve_spec
+    from bayescale.evaluation.discrepancy import forecast_draws
+    from bayescale.files import atomic_path
     from bayescale.modeling.noise import noise_logpdf
+    from bayescale.sampling.fit import prepare_runs, resolve_spec
 
     out = _alt_path(path, law)
     if out.exists():
@@ -217,7 +217,7 @@ def _split_alt(path: Path, law: str, table: pd.DataFrame) -> Path:
     spec = resolve_spec(law)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = _prepare(table, spec, None, 6.0)
+        t = prepare_runs(table, spec, None, 6.0)
         fc = forecast_draws(t[t["C"] <= cut], t[t["C"] > cut], spec=spec, seed=SEED, **FIT)
     nu = None if fc["nu"] is None else fc["nu"][:, None]
     lp = noise_logpdf(fc["y_log"][None, :], fc["log_mu"], fc["sigma"][:, None], nu)
@@ -245,7 +245,7 @@ def _lpd(s: dict) -> np.ndarray:
 def collect(cache: Path = DEFAULT_CACHE, only: list[str] | None = None,
             verbose: bool = True, mixture: bool = True) -> list[Path]:
     """Run (or read from ``cache``) every split of every study; the paths of their files."""
-    from bayescale.inference.fit import _prepare, resolve_spec
+    from bayescale.sampling.fit import prepare_runs, resolve_spec
 
     paths = []
     start = time.perf_counter()
@@ -261,7 +261,7 @@ def collect(cache: Path = DEFAULT_CACHE, only: list[str] | None = None,
         for cell, runs in cells():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                table = _prepare(runs, spec, None, 6.0)
+                table = prepare_runs(runs, spec, None, 6.0)
             for i, cut in enumerate(ladder_cutoffs(table, spec.law_obj, n_min)):
                 t = time.perf_counter()
                 paths.append(_split(study, cell, law, table, cut, cache, i))
@@ -319,7 +319,8 @@ KEEP_DRAWS = 500
 
 def fit_prior(res: pd.DataFrame, sampling: dict, cache: Path | None = None, name: str = ""):
     """The hierarchical fit of :func:`fit_discrepancy_prior`, cached as a CSV of draws."""
-    from bayescale.inference.extrapolation import DiscrepancyPrior, fit_discrepancy_prior
+    from bayescale.evaluation.discrepancy import fit_discrepancy_prior
+    from bayescale.posterior.discrepancy import DiscrepancyPrior
 
     path = None if cache is None else cache / "priors" / f"{name}.csv"
     if path is not None and path.exists():
@@ -332,7 +333,7 @@ def fit_prior(res: pd.DataFrame, sampling: dict, cache: Path | None = None, name
     print(f"prior {name or 'all'}: {time.perf_counter() - t:.0f} s, {div} divergences",
           file=sys.stderr, flush=True)
     if path is not None:
-        from bayescale._io import atomic_path
+        from bayescale.files import atomic_path
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
@@ -354,7 +355,7 @@ def rebuild_prior(res: pd.DataFrame, out_dir: Path = PRIOR_DIR) -> Path:
     """Fit the prior to every residual and write the draws and PROVENANCE.md to ``out_dir``."""
     import datetime as dt
 
-    from bayescale._io import atomic_path, atomic_write_text
+    from bayescale.files import atomic_path, atomic_write_text
 
     prior, tree = fit_prior(res, PRIOR_SAMPLING)
     rhat, div = _rhat_divergences(tree)
@@ -366,7 +367,7 @@ def rebuild_prior(res: pd.DataFrame, out_dir: Path = PRIOR_DIR) -> Path:
     csv = out_dir / "population_draws.csv"
     with atomic_path(csv) as tmp:
         keep.to_csv(tmp, index=False, float_format="%.6g")
-    from bayescale.inference.extrapolation import DiscrepancyPrior
+    from bayescale.posterior.discrepancy import DiscrepancyPrior
 
     summary = DiscrepancyPrior(keep).summary()
     post = tree["posterior"]
@@ -394,7 +395,7 @@ def rebuild_prior(res: pd.DataFrame, out_dir: Path = PRIOR_DIR) -> Path:
 `population_draws.csv`: {len(keep)} posterior draws (thinned from {len(draws)}: 4 chains x
 {PRIOR_SAMPLING['draws']}, nutpie, {div} divergences, largest R-hat {rhat:.3f}) of the population
 parameters of the hierarchical discrepancy model of
-`bayescale.inference.extrapolation.fit_discrepancy_prior`:
+`bayescale.posterior.discrepancy.fit_discrepancy_prior`:
 
     log kappa_C[cell] = mu_C + tau_C eta_study + omega_C xi_cell     (likewise kappa_T: tpp)
     bias[cell] = bias_C + bias_tau_C zeta_study + bias_omega_C chi_cell
@@ -406,7 +407,7 @@ runs); `kappa_T`: per decade of tokens per parameter outside the training range;
 `e`: the forecast's own predictive error (the fit's noise and parameter uncertainty).  A new
 study draws `kappa ~ LogNormal(mu, sqrt(tau^2 + omega^2))` (and `bias` likewise from a normal)
 per population draw
-(`bayescale.inference.extrapolation.empirical_prior().new_study()`), which is the package's
+(`bayescale.posterior.discrepancy.empirical_prior().new_study()`), which is the package's
 default discrepancy (`Discrepancy.default`, `fit.predict(...)`).
 
 Columns: {", ".join(f"`{c}`" for c in keep.columns)} (natural units: log kappa for mu, sds of log
@@ -502,7 +503,7 @@ def _inner(res: pd.DataFrame, meta: dict) -> pd.DataFrame:
 
 def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0) -> pd.DataFrame:
     """Every method's metrics on the held-out runs of one cached split."""
-    from bayescale.inference.extrapolation import (
+    from bayescale.posterior.discrepancy import (
         Discrepancy,
         estimate_kappa,
         update_discrepancy,
@@ -546,7 +547,7 @@ def _mixture(path, alt_law, res, disc, rng, s, tpp) -> np.ndarray:
     """The two laws mixed by stacking weights learned on the inner splits (their held-out
     runs inside the outer training set; equal weights without inner splits), each law's
     draws with the prior updated by the study (``disc``)."""
-    from bayescale.inference.backtest import stacking_weights
+    from bayescale.evaluation.backtest import stacking_weights
 
     m = s["meta"]
     same = [p for p in path.parent.glob(f"{_slug(m['cell'])}__*.npz")
@@ -649,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
           f"interval scores on log loss, lower is better)\n")
     print(markdown(table))
     if a.out:
-        from bayescale._io import atomic_path
+        from bayescale.files import atomic_path
 
         with atomic_path(a.out) as tmp:
             scores.to_csv(tmp, index=False)

@@ -75,8 +75,8 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     import numpy as np
 
     import bayescale as bs
-    from bayescale.inference import fit as fit_mod
     from bayescale.modeling.model import build_model, resolve_reference
+    from bayescale.sampling import fit as fit_mod
 
     runs, cols = _runs(name, groups, seed)
     kw: dict[str, Any] = {"groups": cols}
@@ -85,7 +85,7 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     if natural:
         kw["coordinates"] = "natural"
     spec = fit_mod.resolve_spec("chinchilla", **kw)
-    table = fit_mod._prepare(runs, spec, None, 6.0)
+    table = fit_mod.prepare_runs(runs, spec, None, 6.0)
     ref = resolve_reference(table, spec)
     out: dict[str, Any] = {"config": name, "groups": int(table.groupby(cols).ngroups),
                            "points": len(table), "centered": centered,
@@ -133,8 +133,8 @@ def borrowing(name: str, *, draws: int, seed: int, cell: str | None = None,
     import pandas as pd
 
     import bayescale as bs
-    from bayescale.inference.hierarchy import unpooled_spec
     from bayescale.modeling.model import group_labels
+    from bayescale.posterior.hierarchy import unpooled_spec
 
     runs, cols = _runs(name, 8, seed)
     if name == "gadre":

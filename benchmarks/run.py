@@ -12,7 +12,7 @@ Items:
 
 1. Time to a full Chinchilla posterior (4 chains x 1000 draws; 240 runs, Besiroglu et al.'s 5
    outliers dropped) vs the anchor procedure of Besiroglu et al. (2024): the 4,500-start
-   Huber / L-BFGS grid fit plus 4,000 bootstrap refits (``bayescale.baselines``), on the same
+   Huber / L-BFGS grid fit plus 4,000 bootstrap refits (``bayescale.evaluation.baselines``), on the same
    2 cores.  ``bayescale fit`` on the command line, cold and warm, with nutpie (default,
    low-rank mass matrix) and with PyMC's NUTS; and ``bayescale.fit`` in-process.  Interval
    widths of the posterior vs the bootstrap for each parameter and for the predicted loss at
@@ -23,9 +23,9 @@ Items:
 3. Hierarchical fits at 10 / 100 / 1,000 groups and 1e3 / 1e4 / 1e5 runs: time, time per
    gradient and peak memory.
 4. Posterior predictive and allocation regret over a 200 x 200 (N, D) grid with 4,000 draws:
-   chunked (``bayescale.inference.grid``) vs ``ScalingFit.predict`` on all points at once.
+   chunked (``bayescale.posterior.grid``) vs ``ScalingFit.predict`` on all points at once.
 5. A backtest-style sweep, 3 laws x 5 compute cutoffs x 2 datasets: serial vs a Dask
-   ``LocalCluster`` (``bayescale.sweep``).
+   ``LocalCluster`` (``bayescale.sampling.sweep``).
 
 Usage::
 
@@ -40,7 +40,7 @@ The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2
 shared with other work (load average 5-9, so every figure is about twice an idle machine's):
 ``--only cli --quick --reps 3`` gave warm 12.7 s, cold 63.5 s, anchor 140 s (11x and 2.2x faster
 than the anchor; both targets not met).  Skipping the graph rewrite in warm processes
-(``bayescale.inference.compile_cache``'s index), 5 interleaved warm fits each: median 24.2 s before,
+(``bayescale.sampling.compile_cache``'s index), 5 interleaved warm fits each: median 24.2 s before,
 18.5 s after (0.77x); cold unchanged (3 each: 60.0 s before, 56.1 s after, within the noise).
 """
 
@@ -91,7 +91,7 @@ def _free_min_ess(tree, names) -> float:
 def worker_anchor(a: dict) -> dict:
     import numpy as np
 
-    from bayescale import baselines as bl
+    from bayescale.evaluation import baselines as bl
 
     runs = _chinchilla()
     N, D, L = (runs[c].to_numpy(float) for c in ("N", "D", "loss"))
@@ -119,8 +119,8 @@ def worker_inproc(a: dict) -> dict:
     import pymc as pm
 
     import bayescale as bs
-    from bayescale.inference import fit as fit_mod
-    from bayescale.inference.result import ScalingFit
+    from bayescale.posterior.result import ScalingFit
+    from bayescale.sampling import fit as fit_mod
 
     runs = _chinchilla()
     out: dict[str, Any] = {"import_s": time.perf_counter() - t0}
@@ -184,7 +184,8 @@ def worker_grid(a: dict) -> dict:
     import numpy as np
 
     import bayescale as bs
-    from bayescale.inference.grid import predict_grid, regret_grid
+    from bayescale.decisions.grid import regret_grid
+    from bayescale.posterior.grid import predict_grid
 
     fit = bs.load_fit(a["fit"])
     N, D = np.logspace(8, 12, a["size"]), np.logspace(9, 13.5, a["size"])
@@ -243,8 +244,8 @@ def worker_hier(a: dict) -> dict:
     import numpy as np
 
     import bayescale as bs
-    from bayescale.inference import fit as fit_mod
     from bayescale.modeling.model import resolve_reference
+    from bayescale.sampling import fit as fit_mod
 
     out = []
     for points in a["points"]:
@@ -252,7 +253,7 @@ def worker_hier(a: dict) -> dict:
         r: dict[str, Any] = {"points": points}
         t = time.perf_counter()
         spec = fit_mod.resolve_spec("chinchilla", groups=["family"])
-        table = fit_mod._prepare(runs, spec, None, 6.0)
+        table = fit_mod.prepare_runs(runs, spec, None, 6.0)
         _, compiled = fit_mod._model_for(table, spec, resolve_reference(table, spec), "nutpie")
         r["compile_s"] = time.perf_counter() - t
         x = np.zeros(compiled.n_dim)
@@ -283,7 +284,7 @@ def worker_sweep(a: dict) -> dict:
     import numpy as np
 
     import bayescale as bs
-    from bayescale.sweep import fit_task, sweep
+    from bayescale.sampling.sweep import fit_task, sweep
 
     tasks = []
     for dataset in a["datasets"]:

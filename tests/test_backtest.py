@@ -12,16 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_DRAWS
 
 import bayescale as bs
-from bayescale.inference.backtest import BASELINE
-from bayescale.inference.extrapolation import (
+from bayescale.evaluation.backtest import BASELINE
+from bayescale.posterior.discrepancy import (
     Discrepancy,
     estimate_kappa,
     extrapolation_distance,
     update_discrepancy,
 )
+from conftest import TEST_DRAWS
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_plot_backtest_returns_a_figure():
 
 # --------------------------------------------------------------------------- law mixtures
 def test_stacking_weights_favour_the_law_that_extrapolates():
-    from bayescale.inference.backtest import stacking_weights
+    from bayescale.evaluation.backtest import stacking_weights
 
     rng = np.random.default_rng(0)
     n = 60
@@ -197,7 +197,7 @@ def test_stacking_weights_favour_the_law_that_extrapolates():
 def test_mixture_forecast_of_two_laws(chinchilla_runs):
     """Stacking weights from a leave-future-out backtest of two laws, and a forecast that
     mixes them: each draw one law's curve, intervals covering both laws' medians."""
-    from bayescale.inference.backtest import mixture_predict, stacking_weights
+    from bayescale.evaluation.backtest import mixture_predict, stacking_weights
 
     bt = bs.backtest(chinchilla_runs, ["chinchilla", "kaplan"], cutoffs=[1.3e21], seed=5, **KW)
     w = stacking_weights(bt)

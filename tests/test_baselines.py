@@ -1,4 +1,4 @@
-"""Tests for bayescale.baselines (the Besiroglu et al. 2024 anchor procedure)."""
+"""Tests for bayescale.evaluation.baselines (the Besiroglu et al. 2024 anchor procedure)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import approx_fprime
 
-from bayescale import baselines as bl
+from bayescale.evaluation import baselines as bl
 
 CHINCHILLA_CSV = Path("/work/shared/data/chinchilla/svg_extracted_data.csv")
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}

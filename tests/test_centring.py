@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from bayescale.errors import SpecError
-from bayescale.inference.fit import resolve_spec
 from bayescale.modeling import default_spec
 from bayescale.modeling.centring import centred_exponents, exponent_information
 from bayescale.modeling.model import build_model, identified_coords, resolve_centered
+from bayescale.sampling.fit import resolve_spec
 
 
 def _families(alphas, *, noise=0.002, seed=0, n_sizes=6, n_ratios=4, narrow_n=False):

@@ -16,8 +16,8 @@ import pytest
 def _small_model(loss):
     import pandas as pd
 
-    from bayescale.inference.fit import resolve_spec
     from bayescale.modeling.model import build_model
+    from bayescale.sampling.fit import resolve_spec
 
     runs = pd.DataFrame({"N": [1e8, 3e8, 1e9, 3e9, 1e10, 3e10], "D": [2e9, 6e9, 2e10, 6e10,
                                                                       2e11, 6e11],
@@ -39,7 +39,7 @@ def _call_logp(compiled, x):
 
 @pytest.mark.slow
 def test_cached_wrapper_matches_pytensor_and_follows_new_data():
-    from bayescale.inference.compile_cache import compile_nutpie
+    from bayescale.sampling.compile_cache import compile_nutpie
 
     loss = np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])
     model = _small_model(loss)
@@ -73,7 +73,7 @@ def test_cached_wrapper_matches_pytensor_and_follows_new_data():
 def test_a_new_process_loads_the_wrapper_from_the_cache(tmp_path):
     script = textwrap.dedent("""
         import numpy as np
-        from bayescale.inference.compile_cache import compile_nutpie
+        from bayescale.sampling.compile_cache import compile_nutpie
         from tests.test_compile_cache import _small_model
         c = compile_nutpie(_small_model(np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])))
         print("hits", c.compiled_logp_func.cache_hits, c.compiled_expand_func.cache_hits)
@@ -97,8 +97,8 @@ def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
     import pymc as pm
 
     import bayescale as bs
-    from bayescale.inference import fit as fit_mod
-    from bayescale.inference.compile_cache import strict_math
+    from bayescale.sampling import fit as fit_mod
+    from bayescale.sampling.compile_cache import strict_math
 
     for runs in (chinchilla_runs, chinchilla_runs.iloc[:150], chinchilla_runs.iloc[40:]):
         result = bs.fit(runs, "chinchilla", draws=100, tune=100, chains=2, progressbar=False,
@@ -122,7 +122,7 @@ def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
 _INDEX_SCRIPT = textwrap.dedent("""
     import ctypes, sys
     import numpy as np
-    from bayescale.inference import compile_cache as cc
+    from bayescale.sampling import compile_cache as cc
     from tests.test_compile_cache import _call_logp, _small_model
     c = cc.compile_nutpie(_small_model(np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])))
     x = np.linspace(-0.4, 0.4, c.n_dim)
@@ -175,7 +175,7 @@ def test_a_warm_process_skips_the_graph_rewrite_with_identical_results(tmp_path)
 def test_graph_key_follows_the_graph_data_shapes_and_flags():
     import pytensor
 
-    from bayescale.inference.compile_cache import graph_key
+    from bayescale.sampling.compile_cache import graph_key
 
     loss = np.array([3.4, 3.1, 2.9, 2.7, 2.5, 2.4])
     key = graph_key(_small_model(loss))
@@ -185,8 +185,8 @@ def test_graph_key_follows_the_graph_data_shapes_and_flags():
         assert graph_key(_small_model(loss)) != key
     import pandas as pd
 
-    from bayescale.inference.fit import resolve_spec
     from bayescale.modeling.model import build_model
+    from bayescale.sampling.fit import resolve_spec
 
     runs = pd.DataFrame({"N": [1e8, 3e8, 1e9, 3e9, 1e10, 3e10, 1e11],
                          "D": [2e9, 6e9, 2e10, 6e10, 2e11, 6e11, 2e12],

@@ -11,7 +11,7 @@ import pytest
 
 import bayescale as bs
 from bayescale import decisions as bd
-from bayescale.inference.result import ScalingFit
+from bayescale.posterior.result import ScalingFit
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.inference.diagnostics import Diagnostics, diagnose
-from bayescale.inference.fit import _remedy
+from bayescale.posterior.diagnostics import Diagnostics, diagnose
+from bayescale.sampling.fit import _remedy
 from tests.conftest import TEST_DRAWS, TRUTH, simulate_runs
 
 
@@ -97,9 +97,9 @@ def test_two_modes_get_a_run_that_would_separate_them():
 
     import arviz as az
 
-    from bayescale.inference.fit import _mode_notes
     from bayescale.laws import get_law
     from bayescale.modeling import default_spec
+    from bayescale.sampling.fit import _mode_notes
 
     law = get_law("chinchilla")
     ref = {"N": 1e8, "D": 2e9}

@@ -16,10 +16,11 @@ import pytest
 import bayescale as bs
 import bayescale.decisions as bd
 from bayescale.decisions.api import decision_draws, predict_optimal
-from bayescale.inference.extrapolation import DISTANCE_COLUMNS, Discrepancy
-from bayescale.inference.grid import predict_grid, regret_grid
-from bayescale.inference.result import ScalingFit
+from bayescale.decisions.grid import regret_grid
 from bayescale.modeling.noise import perturb
+from bayescale.posterior.discrepancy import DISTANCE_COLUMNS, Discrepancy
+from bayescale.posterior.grid import predict_grid
+from bayescale.posterior.result import ScalingFit
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.inference.backtest import _score
-from bayescale.inference.extrapolation import (
+from bayescale.evaluation.backtest import _score
+from bayescale.evaluation.discrepancy import _inner_cuts
+from bayescale.posterior.discrepancy import (
     Discrepancy,
-    _inner_cuts,
     estimate_kappa,
     resample_draws,
 )
@@ -111,10 +111,10 @@ def ladder(n: int = 16, decades: float = 1.5, seed: int = 0) -> pd.DataFrame:
 
 
 def _cuts(runs, min_train, splits=None):
-    from bayescale.inference.fit import _prepare, resolve_spec
+    from bayescale.sampling.fit import prepare_runs, resolve_spec
 
     s = resolve_spec("chinchilla")
-    t = _prepare(runs, s, None, 6.0)
+    t = prepare_runs(runs, s, None, 6.0)
     return [(name, int((t["C"] <= c).sum())) for _, name, c in
             _inner_cuts(t, "C", splits, min_train, s.law_obj)]
 

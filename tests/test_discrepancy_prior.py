@@ -21,17 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TRUTH
 
 import bayescale as bs
-from bayescale.inference.extrapolation import (
+from bayescale.evaluation.discrepancy import fit_discrepancy_prior
+from bayescale.posterior.discrepancy import (
     POPULATION_PARAMS,
     Discrepancy,
     DiscrepancyPrior,
     empirical_prior,
-    fit_discrepancy_prior,
     update_discrepancy,
 )
+from conftest import TRUTH
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "bayescale" / "data" / "bundled" / "discrepancy_prior"

@@ -22,12 +22,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import simulate_runs
 
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.decisions.api import predict_optimal
-from bayescale.inference.result import ScalingFit
+from bayescale.posterior.result import ScalingFit
+from conftest import simulate_runs
 
 pytestmark = pytest.mark.slow
 

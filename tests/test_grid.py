@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.inference.grid import predict_grid, regret_grid
+from bayescale.decisions.grid import regret_grid
+from bayescale.posterior.grid import predict_grid
 
 N_AXIS = np.logspace(8, 11, 7)
 D_AXIS = np.logspace(9, 12.5, 5)

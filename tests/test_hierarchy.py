@@ -15,18 +15,18 @@ import xarray as xr
 import bayescale as bs
 from bayescale import SpecError
 from bayescale.data.synthetic import simulate_hierarchy
-from bayescale.inference.diagnostics import Diagnostics
-from bayescale.inference.hierarchy import (
+from bayescale.modeling import build_model, default_spec, load_spec
+from bayescale.modeling.groups import group_structure
+from bayescale.modeling.model import free_variable_names
+from bayescale.posterior.diagnostics import Diagnostics
+from bayescale.posterior.hierarchy import (
     NEW_GROUP,
     group_draws,
     group_summary,
     population_summary,
     unpooled_spec,
 )
-from bayescale.inference.result import ScalingFit
-from bayescale.modeling import build_model, default_spec, load_spec
-from bayescale.modeling.groups import group_structure
-from bayescale.modeling.model import free_variable_names
+from bayescale.posterior.result import ScalingFit
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_DRAWS
 from scipy import stats
 
 import bayescale as bs
 from bayescale import decisions as bd
 from bayescale.data.isoflop import isoflop_window
 from bayescale.data.synthetic import simulate_hierarchy
-from bayescale.inference.fit import resolve_spec
-from bayescale.inference.hierarchy import (
+from bayescale.posterior.hierarchy import (
     group_summary,
     population_summary,
     unpooled_spec,
 )
+from bayescale.sampling.fit import resolve_spec
+from conftest import TEST_DRAWS
 
 pytestmark = pytest.mark.slow
 

@@ -97,7 +97,7 @@ def test_report_run_loss_uses_noise_eps():
 def test_backtest_score_uses_the_noise_model(nu):
     from scipy.special import logsumexp
 
-    from bayescale.inference.backtest import _score
+    from bayescale.evaluation.backtest import _score
 
     rng = np.random.default_rng(0)
     log_mu = 0.01 * rng.standard_normal((200, 5))
@@ -114,7 +114,7 @@ def test_backtest_score_uses_the_noise_model(nu):
 @pytest.mark.slow
 def test_predict_and_predict_grid_draw_the_same_noise(chinchilla_fit):
     """``predict(noise=True)`` is ``perturb`` of the mean law, and the one-chunk grid equals it."""
-    from bayescale.inference.grid import predict_grid
+    from bayescale.posterior.grid import predict_grid
 
     N, D = np.array([1e9, 7e10]), np.array([2e10, 1.4e12])
     # the extrapolation discrepancy (on by default beyond the data) is not noise: off here

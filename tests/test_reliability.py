@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TRUTH, simulate_runs
 
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.errors import DataWarning, ProvenanceError, RunsTableError, SpecError
+from conftest import TRUTH, simulate_runs
 
 
 def grid_runs(n_sizes: int = 4, n_ratios: int = 3) -> pd.DataFrame:
@@ -288,7 +288,7 @@ def test_partial_posterior_from_an_interrupted_sampler_is_refused():
     """PyMC's and nutpie's samplers return partial draws on Ctrl-C; bayescale re-raises."""
     import xarray as xr
 
-    from bayescale.inference.fit import _check_complete
+    from bayescale.sampling.fit import _check_complete
 
     tree = xr.DataTree.from_dict({"posterior": xr.Dataset(
         {"a": (("chain", "draw"), np.zeros((4, 120)))})})

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bayescale as bs
-from bayescale.inference.result import ScalingFit
+from bayescale.posterior.result import ScalingFit
 from bayescale.report import build_report
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bayescale.plots._style import fmt_count, fmt_num, fmt_pct, fmt_sci, fmt_times
+from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci, fmt_times
 from bayescale.report.document import Document, Para, Table, html_text, table
 from bayescale.report.risk import _level, _more_compute, _nats
 

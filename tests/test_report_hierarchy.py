@@ -63,7 +63,7 @@ def _headings(doc) -> list[str]:
 
 def test_named_group_report_is_that_group_s(hfit, runs, tmp_path):
     import bayescale as bs
-    from bayescale.plots._style import fmt_count
+    from bayescale.formatting import fmt_count
 
     docs = {g: _report(hfit, g) for g in ("g00", "g01")}
     for g, doc in docs.items():
@@ -99,7 +99,7 @@ def test_new_group_with_per_group_scales_says_what_to_pool(hfit):
 
 def test_new_group_report_with_pooled_fit(pooled_fit, runs):
     import bayescale as bs
-    from bayescale.plots._style import fmt_count
+    from bayescale.formatting import fmt_count
 
     doc = _report(pooled_fit, "new")
     assert "group new" in doc.title

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TRUTH
 
 import bayescale as bs
 from bayescale import DataWarning, RunsTableError
 from bayescale.data.runs import MixedSetupWarning, check_design, envelope, validate_runs
+from conftest import TRUTH
 
 MISFITTING = Path("/work/shared/data/misfitting/scaling_results_last_ckpt_only.csv")
 
@@ -213,14 +213,14 @@ def lr_structure():
                                       np.array(0.002), 2e-3, "0.002", {"peak_lr": 0.002},
                                       {"peak_lr": np.float32(2e-3)}])
 def test_numeric_group_requests_match_the_stored_label(request_):
-    from bayescale.inference.hierarchy import _resolve_request
+    from bayescale.posterior.hierarchy import _resolve_request
 
     got = _resolve_request(lr_structure(), request_)
     assert got == ({"peak_lr": "0.002"} if isinstance(request_, dict) else "0.002")
 
 
 def test_numeric_group_requests_that_match_nothing():
-    from bayescale.inference.hierarchy import _resolve_request
+    from bayescale.posterior.hierarchy import _resolve_request
 
     s = lr_structure()
     assert s.cells == ("0.001", "0.002", "0.004")
@@ -232,8 +232,8 @@ def test_numeric_group_requests_that_match_nothing():
 
 
 def test_integer_labels_match_floats_and_several_columns_need_a_mapping():
-    from bayescale.inference.hierarchy import _resolve_request
     from bayescale.modeling.groups import group_structure
+    from bayescale.posterior.hierarchy import _resolve_request
 
     runs = pd.DataFrame({"seq": ["1024", "2048"] * 2, "lr": ["0.001", "0.001", "0.002", "0.002"]})
     one = group_structure(runs, ("seq",))

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from bayescale.errors import SpecError
-from bayescale.inference.sbc import (
+from bayescale.evaluation.sbc import (
     default_design,
     ecdf_band,
     rank_uniformity,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.sweep import fit_task, sweep
+from bayescale.sampling.sweep import fit_task, sweep
 
 # A prior used by no other test, so this model's compiled code is not already in this process
 # from another test (see test_dask_and_serial_sweeps_agree).
@@ -65,7 +65,7 @@ def test_dask_and_serial_sweeps_agree():
     distributed = pytest.importorskip("distributed")
     kwargs = {"draws": 150, "tune": 150, "chains": 2, "priors": TEST_PRIOR, "warn": False}
     warm = textwrap.dedent(f"""
-        from bayescale.sweep import fit_task
+        from bayescale.sampling.sweep import fit_task
         fit_task("chinchilla", "compute", **{kwargs!r})
     """)
     subprocess.run([sys.executable, "-c", warm], check=True, capture_output=True, timeout=600)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.errors import BayescaleError
+from bayescale.formatting import level_label
 from bayescale.laws import Law, get_law
 
 __all__ = ["DecisionError", "UnreachableTargetError"]
@@ -278,11 +279,6 @@ def check_levels(ci: Any) -> tuple[float, ...]:
     return tuple(float(lv) for lv in levels)
 
 
-def level_label(level: float) -> str:
-    """``0.95 -> '95'``, ``0.5 -> '50'``, ``0.975 -> '97.5'``."""
-    return f"{round(100.0 * level, 6):g}"
-
-
 def summarise(
     values: Mapping[str, np.ndarray],
     index: Mapping[str, np.ndarray],
@@ -526,3 +522,15 @@ def bisect_increasing(
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
     return hi
+
+
+# --------------------------------------------------------------------------- helpers
+def as_generator(rng: Any) -> np.random.Generator:
+    """A numpy Generator from None, an int seed, a SeedSequence or a Generator (returned as is)."""
+    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise DecisionError(
+        f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}"
+    )

@@ -118,7 +118,7 @@ def decision_draws(fit: Any, *, group: str | None = None, seed: int = 0) -> dict
         from bayescale.errors import NewGroupError
 
         try:
-            sampled = fit._params_for_group(group, np.random.default_rng(seed))
+            sampled = fit.params_for_group(group, np.random.default_rng(seed))
         except NewGroupError:
             raise  # one exception type for "this hierarchy cannot predict a new group"
         except ValueError as exc:
@@ -165,7 +165,7 @@ def _opts(fit, flops_per_token, flops, method) -> dict[str, Any]:
 def _frozen_deviation(fit: Any, discrepancy: Any, group: str | None, n_draws: int,
                       rng: np.random.Generator, k: float):
     """The fit's discrepancy frozen for ``n_draws`` draws as the numpy core takes it, or None."""
-    from bayescale.inference.extrapolation import resolve_discrepancy
+    from bayescale.posterior.discrepancy import resolve_discrepancy
 
     try:
         disc = resolve_discrepancy(fit, discrepancy, group)
@@ -192,7 +192,7 @@ def _frozen_deviation(fit: Any, discrepancy: Any, group: str | None, n_draws: in
 
 def _distance(fit: Any, group: str | None, c: Any, tpp: Any, k: float) -> pd.DataFrame:
     """The distance columns of ``fit.predict`` rows for budgets ``c`` split at ``tpp``."""
-    from bayescale.inference.extrapolation import forecast_distance
+    from bayescale.posterior.discrepancy import forecast_distance
 
     c = np.atleast_1d(np.asarray(c, dtype=float)).ravel()
     given: dict[str, Any] = {"C": c}
@@ -290,7 +290,7 @@ def allocate(
         for col in dist.columns:
             table[col] = np.repeat(dist[col].to_numpy(), n_q)
         if dev is not None:
-            from bayescale.inference.extrapolation import no_mean_beyond
+            from bayescale.posterior.discrepancy import no_mean_beyond
 
             loss_rows = table["quantity"] == "loss"
             table.loc[loss_rows, "mean"] = no_mean_beyond(table.loc[loss_rows, "mean"],
@@ -316,7 +316,7 @@ def _group_runs(fit: Any, group: str | None) -> pd.DataFrame:
 
 def _allocation_flags(fit: Any, table: pd.DataFrame, group: str | None) -> list[str]:
     """One flag per budget of an allocation table (``""`` where it stays within the runs)."""
-    from bayescale.plots._style import fmt_count, fmt_num, fmt_times
+    from bayescale.formatting import fmt_count, fmt_num, fmt_times
 
     runs = _group_runs(fit, group)
     n_runs, d_runs = (runs[c].to_numpy(dtype=float) for c in ("N", "D"))
@@ -424,8 +424,8 @@ def predict_optimal(
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)     # doctest: +SKIP
     """
     from bayescale.decisions.allocation import compute_optimal
-    from bayescale.inference.result import interval_table
     from bayescale.modeling.noise import perturb
+    from bayescale.posterior.result import interval_table
 
     draws = decision_draws(fit, group=group)
     opts = _opts(fit, flops_per_token, flops, method)
@@ -444,7 +444,7 @@ def predict_optimal(
     out = pd.concat([out, _distance(fit, group, c, tpp, opts["flops_per_token"]),
                      interval_table(np.exp(log_loss), ci)], axis=1)
     if dev is not None:
-        from bayescale.inference.extrapolation import no_mean_beyond
+        from bayescale.posterior.discrepancy import no_mean_beyond
 
         out["mean"] = no_mean_beyond(out["mean"], out["extrapolation"])
     summary = summarise({q: opt[q] for q in ("N", "D", "tokens_per_param")}, {"budget": c}, ci)
@@ -655,7 +655,7 @@ def plan_regret(
     dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
                             np.random.default_rng(seed), opts["flops_per_token"])
     res = regret(draws, plan, ci=ci, deviation=dev, **opts)
-    from bayescale.inference.extrapolation import forecast_distance
+    from bayescale.posterior.discrepancy import forecast_distance
 
     p = res.plans
     dist = forecast_distance(fit, {"N": p["N"], "D": p["D"], "C": p["budget"]}, len(p),

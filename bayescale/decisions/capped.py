@@ -231,7 +231,7 @@ class CappedAllocation:
         return sel.iloc[0]
 
     def __str__(self) -> str:
-        from bayescale.plots._style import fmt_count, fmt_num, fmt_pct, fmt_sci
+        from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci
 
         lo = next(c for c in self.table.columns if c.startswith("lo_"))
         hi = "hi_" + lo[3:]

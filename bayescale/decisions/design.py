@@ -150,7 +150,7 @@ class DesignResult:
         return self.current_spread - self.expected_spread
 
     def __str__(self) -> str:
-        from bayescale.plots._style import fmt_count, fmt_num, fmt_pct, fmt_sci, fmt_times
+        from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci, fmt_times
 
         spread_words = {"ci95": "width of the 95% interval", "ci80": "width of the 80% interval",
                         "sd": "sd"}[self.spread]
@@ -358,7 +358,7 @@ def _candidate_groups(fit: Any, groups: Any) -> list[Any]:
 
 
 def _resolve(fit: Any, g: Any, what: str) -> str:
-    from bayescale.inference.hierarchy import resolve_group
+    from bayescale.posterior.hierarchy import resolve_group
 
     try:
         lab = resolve_group(fit, g)
@@ -490,8 +490,8 @@ def _regret(w: np.ndarray, prob: _Problem) -> np.ndarray:
 def _run(prob: _Problem, *, pilot: float | None, spread: str, n_outcomes: int, ess_min: float,
          max_runs: int | None, rng: np.random.Generator, fixed: bool,
          min_z: float = 2.0) -> dict[str, Any]:
+    from bayescale.formatting import fmt_sci
     from bayescale.modeling.noise import noise_logpdf, perturb
-    from bayescale.plots._style import fmt_sci
 
     s, k = prob.mu.shape
     m = int(n_outcomes)
@@ -696,7 +696,7 @@ def _check_decision(decision: str, budget: Any, target: Any, plan: Any
 
 def _describe(decision: str, budget: float | None, target: float | None,
               plan: tuple[float, float] | None, focus: Sequence[Any]) -> str:
-    from bayescale.plots._style import fmt_count, fmt_num, fmt_sci
+    from bayescale.formatting import fmt_count, fmt_num, fmt_sci
 
     if decision == "allocation":
         text = f"log N* at {fmt_sci(budget)} FLOPs"
@@ -1130,7 +1130,7 @@ def next_runs(
         cap = p if max_run_flops is None else max_run_flops
         if max_run_flops is None and rc > 0:
             if rc >= p:
-                from bayescale.plots._style import fmt_sci
+                from bayescale.formatting import fmt_sci
 
                 raise DecisionError(
                     f"run_cost={fmt_sci(rc)} FLOPs is not below the pilot budget {fmt_sci(p)}: "
@@ -1158,7 +1158,7 @@ def next_runs(
         focus: list[Any] = [None]
         cand_nats, focus_nats, gidx = [nat], [nat], [0] * len(cands)
     else:
-        from bayescale.inference.hierarchy import group_draws
+        from bayescale.posterior.hierarchy import group_draws
 
         if group is None:
             focus = list(fit.groups)
@@ -1224,10 +1224,10 @@ def _refit_degenerate(fit: Any, res: DesignResult, n_refits: int, *, fm: FlopMod
     """
     import json
 
-    import bayescale as bs
     from bayescale.decisions.api import decision_draws
+    from bayescale.formatting import fmt_num
     from bayescale.modeling.noise import perturb
-    from bayescale.plots._style import fmt_num
+    from bayescale.sampling.fit import fit as fit_runs
 
     tab = res.table
     if tab.empty or not tab["degenerate"].any():
@@ -1262,7 +1262,7 @@ def _refit_degenerate(fit: Any, res: DesignResult, n_refits: int, *, fm: FlopMod
         new = pd.DataFrame({"N": n_new, "D": d_new, "C": np.exp(_log_cost(fm, n_new, d_new)),
                             "loss": np.exp(y)})
         runs_r = pd.concat([runs0, new[cols]], ignore_index=True)
-        refitted = bs.fit(runs_r, spec=fit.spec, flops=fm.k if flops is None else flops,
+        refitted = fit_runs(runs_r, spec=fit.spec, flops=fm.k if flops is None else flops,
                           seed=seed + 1 + r, progressbar=False, prior_draws=0, retry=False,
                           warn=False, **sampling)
         rr = next_runs(refitted, st["budget"], pilot=None, decision=res.decision,

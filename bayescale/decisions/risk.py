@@ -35,6 +35,7 @@ from bayescale.decisions._common import (
     DecisionError,
     Deviation,
     UnreachableTargetError,
+    as_generator,
     bisect_increasing,
     check_deviation,
     check_prob,
@@ -59,17 +60,6 @@ __all__ = [
     "loss_quantile",
     "prob_below",
 ]
-
-
-# --------------------------------------------------------------------------- helpers
-def _rng(rng: Any) -> np.random.Generator:
-    if rng is None or isinstance(rng, (int, np.integer, np.random.SeedSequence)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise DecisionError(
-        f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}"
-    )
 
 
 def _inputs(law: Law, N: Any, D: Any, C: Any) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
@@ -189,7 +179,7 @@ def loss_draws(
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     if sig is None:
         return np.exp(log_l)
-    return np.exp(perturb(log_l, sig, v, _rng(rng)))
+    return np.exp(perturb(log_l, sig, v, as_generator(rng)))
 
 
 def prob_below(

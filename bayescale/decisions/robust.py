@@ -23,6 +23,7 @@ from bayescale.decisions._common import (
     LOG_INF,
     DecisionError,
     Deviation,
+    as_generator,
     bisect_increasing,
     check_deviation,
     flop_model,
@@ -42,7 +43,7 @@ from bayescale.decisions.allocation import (
     inverse_frontier,
     optimal_log,
 )
-from bayescale.decisions.risk import _rng, cvar, expected_loss, loss_quantile
+from bayescale.decisions.risk import cvar, expected_loss, loss_quantile
 from bayescale.laws import Law
 from bayescale.modeling.noise import noise_eps
 
@@ -206,7 +207,7 @@ def risk_averse_allocation(
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     log_factor = np.zeros((s, 1))
     if sig is not None:
-        gen = _rng(rng)
+        gen = as_generator(rng)
         log_factor = (sig * noise_eps(gen, (s,), v))[:, None]
 
     u_star = optimal_log(law_obj, nat, np.array([log_c]), fm, method)[0][:, 0]

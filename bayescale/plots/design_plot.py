@@ -56,7 +56,7 @@ def plot_design(
 
     from bayescale.decisions import compute_optimal
     from bayescale.decisions.api import decision_draws
-    from bayescale.plots._style import fmt_sci
+    from bayescale.formatting import fmt_sci
 
     if not 0.0 < float(ci) < 1.0:
         raise ValueError(f"ci must be in (0, 1); got {ci!r}")

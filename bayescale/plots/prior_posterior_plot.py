@@ -51,8 +51,9 @@ def plot_prior_posterior(
     """
     import matplotlib.pyplot as plt
 
+    from bayescale.formatting import fmt_num
     from bayescale.modeling.spec import NOISE_PARAMS
-    from bayescale.plots._style import fmt_num, plain_log_ticks
+    from bayescale.plots._style import plain_log_ticks
 
     if "prior" not in fit.tree.children:
         raise ValueError(

@@ -64,7 +64,8 @@ def plot_prob_target(
 
     from bayescale.decisions import budget_for_target, prob_below
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import fmt_num, fmt_pct, fmt_sci, shade_extrapolation
+    from bayescale.formatting import fmt_num, fmt_pct, fmt_sci
+    from bayescale.plots._style import shade_extrapolation
 
     k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
     draws = decision_draws(fit, group=group)

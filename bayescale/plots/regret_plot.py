@@ -50,7 +50,7 @@ def plot_regret(
 
     from bayescale.decisions import regret
     from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import fmt_count, fmt_num, fmt_pct, fmt_sci
+    from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci
 
     k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
     res = regret(decision_draws(fit, group=group), plan, law=fit.law, flops_per_token=k)
@@ -74,7 +74,8 @@ def _panel(ax, values, bins, colour, xlabel, fmt) -> None:
     """Histogram on a log x-axis when the positive values span more than a factor of 3."""
     from matplotlib.ticker import FuncFormatter
 
-    from bayescale.plots._style import fmt_num, plain_log_ticks
+    from bayescale.formatting import fmt_num
+    from bayescale.plots._style import plain_log_ticks
 
     pos = values[values > 1e-12 * max(float(values.max()), 1e-300)]
     logx = pos.size > 1 and pos.max() > 3.0 * pos.min()

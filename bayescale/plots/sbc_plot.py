@@ -29,7 +29,7 @@ def plot_sbc_ecdf(
     Parameters
     ----------
     ranks : pandas.DataFrame
-        Output of :func:`bayescale.inference.sbc.sbc`.
+        Output of :func:`bayescale.evaluation.sbc.sbc`.
     parameters : sequence of str, optional
         Parameters to show (default: all, in the order of the table).
     prob : float
@@ -56,7 +56,7 @@ def plot_sbc_ecdf(
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.inference.sbc import ecdf_band, uniformity_pvalues
+    from bayescale.evaluation.sbc import ecdf_band, uniformity_pvalues
 
     n_ranks = int(ranks.attrs.get("n_ranks", ranks["rank"].max() + 1))
     names = list(dict.fromkeys(ranks["parameter"])) if parameters is None else list(parameters)

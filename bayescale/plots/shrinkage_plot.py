@@ -25,7 +25,7 @@ def plot_shrinkage(
     One panel per parameter, one row per group.  Each group shows its ``ci`` interval and median
     under partial pooling (``fit``) and, if ``unpooled`` is given, under no pooling (the same
     model with every parameter independent per group:
-    :func:`bayescale.inference.hierarchy.unpooled_spec`), joined by a thin line: how far each
+    :func:`bayescale.posterior.hierarchy.unpooled_spec`), joined by a thin line: how far each
     estimate moved towards the population.  The shaded band is the population centre's
     (``theta_mu``) interval; the last row, if ``new_group``, is a new group's parameter drawn
     from the population (its width is the between-group spread plus its uncertainty).
@@ -56,14 +56,14 @@ def plot_shrinkage(
     Examples
     --------
     >>> import bayescale as bs                                            # doctest: +SKIP
-    >>> from bayescale.inference.hierarchy import unpooled_spec
+    >>> from bayescale.posterior.hierarchy import unpooled_spec
     >>> alone = bs.fit(runs, spec=unpooled_spec(fit.spec))                # doctest: +SKIP
     >>> fig = plot_shrinkage(fit, alone, params=["alpha", "beta"])        # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
     from matplotlib import colormaps
 
-    from bayescale.inference.hierarchy import NEW_GROUP, group_summary, population_summary
+    from bayescale.posterior.hierarchy import NEW_GROUP, group_summary, population_summary
 
     if not fit.groups:
         raise ValueError("plot_shrinkage needs a hierarchical fit (bs.fit(..., groups=[...]))")

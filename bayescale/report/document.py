@@ -151,7 +151,7 @@ class Document:
         return "\n".join(out)
 
 
-# A number in the compact scientific notation of bayescale.plots._style.fmt_sci ("5.76e23",
+# A number in the compact scientific notation of bayescale.formatting.fmt_sci ("5.76e23",
 # "1e22", "-3.2e-5"), standing alone: not part of a word, a hash or a longer number.
 _SCI_RE = re.compile(r"(?<![\w.+-])(-?\d(?:\.\d+)?)e(-?\d{1,3})(?![\w.])")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayescale.decisions._common import DecisionError
+from bayescale.decisions import DecisionError
 from bayescale.report.document import Block, Bullets, Figure, Heading, Para, Table, figure_png
 
 __all__ = ["next_runs_blocks"]
@@ -32,9 +32,9 @@ _SPREAD_WORDS = {"ci95": "95% interval", "ci80": "80% interval", "sd": "standard
 
 
 def _fmt():
-    from bayescale.plots import _style
+    import bayescale.formatting
 
-    return _style
+    return bayescale.formatting
 
 
 def _check(fit: Any, result: Any) -> None:

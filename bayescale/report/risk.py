@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale._io import atomic_write_bytes
-from bayescale.decisions._common import DecisionError
+from bayescale.decisions import DecisionError
+from bayescale.files import atomic_write_bytes
 from bayescale.report.document import (
     Bullets,
     Document,
@@ -75,24 +75,24 @@ class ReportFiles:
 
 # --------------------------------------------------------------------------- formatting
 # Every number the report shows goes through these (built on the formatters of
-# bayescale.plots._style): never Python's float syntax such as "2e+02%" or "5.81e-05".
+# bayescale.formatting): never Python's float syntax such as "2e+02%" or "5.81e-05".
 def _sci(x: float) -> str:
     """FLOPs and other huge numbers: ``5.76e+23 -> '5.76e23'`` (HTML: 5.76 x 10^23)."""
-    from bayescale.plots._style import fmt_sci
+    from bayescale.formatting import fmt_sci
 
     return fmt_sci(x)
 
 
 def _count(x: float) -> str:
     """Parameters or tokens: ``7e10 -> '70B'``, ``1.4e12 -> '1.4T'``."""
-    from bayescale.plots._style import fmt_count
+    from bayescale.formatting import fmt_count
 
     return fmt_count(x)
 
 
 def _num(x: float, sig: int = 3) -> str:
     """Any other number: ``sig`` significant figures, decimals where they read well."""
-    from bayescale.plots._style import fmt_num
+    from bayescale.formatting import fmt_num
 
     return fmt_num(x, sig)
 
@@ -108,7 +108,7 @@ def _nats(x: float) -> str:
 
 def _pct(p: float) -> str:
     """A probability: whole percents, ``'<1%'`` and ``'>99%'`` at the ends."""
-    from bayescale.plots._style import fmt_pct
+    from bayescale.formatting import fmt_pct
 
     if p >= 0.995 and p < 1.0:
         return ">99%"
@@ -124,7 +124,7 @@ def _interval(q: np.ndarray, fmt, sep: str = " to ") -> str:
 
 def _share(x: float) -> str:
     """A fraction as a percentage: ``0.68 -> '68%'``, ``0.0079 -> '0.8%'``, ``1.4 -> '140%'``."""
-    from bayescale.plots._style import fmt_pct
+    from bayescale.formatting import fmt_pct
 
     return fmt_pct(x)
 
@@ -136,7 +136,7 @@ def _more_compute(x: float, *, short: bool = False) -> str:
     needed: ``1.4 -> '2.4x the compute needed'``.  ``short`` drops the words: ``'68%'``,
     ``'2.4x'``.
     """
-    from bayescale.plots._style import fmt_times
+    from bayescale.formatting import fmt_times
 
     if np.isfinite(x) and x >= 0.995:
         return fmt_times(1 + x) + ("" if short else " the compute needed")
@@ -150,14 +150,14 @@ def _ratio(x: float) -> str:
 
 def _times(x: float) -> str:
     """A multiplier: ``'44x'``, ``'2.4x'``."""
-    from bayescale.plots._style import fmt_times
+    from bayescale.formatting import fmt_times
 
     return fmt_times(x)
 
 
 def _level(p: float) -> str:
     """A probability the user chose, exactly: ``0.9 -> '90%'``, ``0.995 -> '99.5%'``."""
-    from bayescale.plots._style import fmt_num
+    from bayescale.formatting import fmt_num
 
     return fmt_num(100 * p, 4, sci_below=0) + "%"
 
@@ -169,7 +169,7 @@ def _target(t: float) -> str:
 
 def _spec_num(v: float) -> str:
     """A prior's argument as in a spec file: ``0.5878``, ``2``, ``1e-5``."""
-    from bayescale.plots._style import fmt_sci
+    from bayescale.formatting import fmt_sci
 
     return f"{v:g}" if v == 0 or 1e-4 <= abs(v) < 1e6 else fmt_sci(v, 6)
 
@@ -293,8 +293,8 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
         predict_optimal,
         prob_target,
     )
-    from bayescale.inference.extrapolation import resolve_discrepancy
     from bayescale.modeling.model import group_labels
+    from bayescale.posterior.discrepancy import resolve_discrepancy
 
     k = fit_flops_per_token(fit)
     budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
@@ -849,7 +849,7 @@ def _fit_blocks(f: _Facts, loo_res: Any, loo_note: str, dpi: int) -> list:
 
 
 def _provenance_blocks(fit) -> list:
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     meta = fit.meta
     rows = [[key, str(meta[key])] for key in ("bayescale_version", "law", "seed", "sampler",
@@ -864,7 +864,7 @@ def _provenance_blocks(fit) -> list:
 
 
 def _ci_cols(ci: float) -> tuple[str, str]:
-    from bayescale.decisions._common import level_label
+    from bayescale.formatting import level_label
 
     tag = level_label(ci)
     return f"lo_{tag}", f"hi_{tag}"

@@ -4,7 +4,7 @@ Defaults were chosen by measurement (``benchmarks/run.py``): nutpie with a low-r
 mass matrix is the default sampler (on the Chinchilla data about 20-30x the effective samples
 per second of PyMC's default NUTS, and 20-30x nutpie's diagonal mass matrix, which is no better
 than PyMC's); PyMC's own NUTS is available with ``sampler="pymc"``.  The compiled nutpie model
-is also cached on disk (:mod:`bayescale.inference.compile_cache`), so a new process (the CLI's
+is also cached on disk (:mod:`bayescale.sampling.compile_cache`), so a new process (the CLI's
 second run) loads it instead of compiling it.
 Compiled models are cached per structure, so refitting the same spec on new runs of the same
 size (backtests, simulation-based calibration, seeds) skips compilation.
@@ -59,7 +59,7 @@ def resolve_spec(
 
     Examples
     --------
-    >>> from bayescale.inference.fit import resolve_spec
+    >>> from bayescale.sampling.fit import resolve_spec
     >>> resolve_spec("chinchilla", likelihood="normal").likelihood
     'normal'
     """
@@ -95,7 +95,22 @@ def resolve_spec(
     return s.replace(**changes) if changes else s
 
 
-def _prepare(runs, spec: ModelSpec, columns, flops):
+def prepare_runs(runs: Any, spec: ModelSpec, columns: Mapping[str, str] | None = None,
+                 flops: float | Callable[[Any, Any], Any] = 6.0) -> pd.DataFrame:
+    """The runs table a fit of ``spec`` reads: validated, with the law's columns as floats.
+
+    :func:`bayescale.validate_runs` with the law's inputs and target required and enough rows
+    for its free parameters, then every column the law reads checked positive and finite.
+    Used by :func:`fit`, and by the evaluation stage to split the same table a fit would see.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> from bayescale.sampling.fit import prepare_runs, resolve_spec
+    >>> table = prepare_runs(bs.datasets.load("chinchilla"), resolve_spec("chinchilla"))
+    >>> table[["N", "D", "loss"]].dtypes.tolist()
+    [dtype('float64'), dtype('float64'), dtype('float64')]
+    """
     law = spec.law_obj
     n_free = len(law.params) + len(NOISE_PARAMS[spec.likelihood])
     table = validate_runs(
@@ -130,7 +145,7 @@ def structured_warning(w: warnings.WarningMessage) -> dict[str, str]:
     --------
     >>> import warnings
     >>> from bayescale.errors import DataWarning
-    >>> from bayescale.inference.fit import structured_warning
+    >>> from bayescale.sampling.fit import structured_warning
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     warnings.warn("column 'D' looks odd", DataWarning)
@@ -275,7 +290,7 @@ def fit(
     beta     0.36
     Name: median, dtype: float64
     """
-    from bayescale.inference.result import ScalingFit
+    from bayescale.posterior.result import ScalingFit
 
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is not supported; use one of {list(SAMPLERS)}")
@@ -291,7 +306,7 @@ def fit(
         raise ValueError(f"target_accept must be in [0.5, 1), not {target_accept!r}")
     if seed is None:  # draw one so that the fit records a seed that reproduces it
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    table = _prepare(runs, s, columns, flops)
+    table = prepare_runs(runs, s, columns, flops)
     if s.groups:
         n_groups = group_labels(table, s.groups).nunique()
         if n_groups < 2:
@@ -306,7 +321,7 @@ def fit(
     tree = _sample(model, compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                    sampler=sampler, target_accept=target_accept, progressbar=progressbar,
                    prior_draws=prior_draws, prior_model=lambda: _prior_model(model, table, s, ref))
-    result = ScalingFit._from_sampling(
+    result = ScalingFit.from_sampling(
         tree, spec=s, runs=table, reference=ref, seed=seed, sampler=sampler,
         settings={"draws": draws, "tune": tune, "chains": chains,
                   "coordinates": model._bayescale.get("coordinates", "natural"),
@@ -315,7 +330,7 @@ def fit(
     if s.groups and not result.diagnostics.ok:
         from dataclasses import replace as _replace
 
-        from bayescale.inference.hierarchy import hierarchy_advice
+        from bayescale.posterior.hierarchy import hierarchy_advice
 
         if model._bayescale.get("coordinates") == "natural":
             advice = hierarchy_advice(s, result.diagnostics, table)
@@ -390,7 +405,7 @@ RETRY_MAX_DRAWS = 4000
 
 def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     """The sampler settings that address a failed fit, or None when nothing would help."""
-    from bayescale.inference.diagnostics import ESS_MIN_PER_CHAIN, RHAT_MAX
+    from bayescale.posterior.diagnostics import ESS_MIN_PER_CHAIN, RHAT_MAX
 
     if diag.ok:
         return None
@@ -456,7 +471,7 @@ def separating_run(law, reference: Mapping[str, float], camps: Sequence[Mapping[
     --------
     >>> import numpy as np, pandas as pd
     >>> from bayescale.laws import get_law
-    >>> from bayescale.inference.fit import separating_run
+    >>> from bayescale.sampling.fit import separating_run
     >>> law = get_law("chinchilla"); ref = {"N": 1e8, "D": 1e9}
     >>> a = law.from_natural(dict(E=1.8, A=400.0, alpha=0.34, B=1800.0, beta=0.28), ref)
     >>> b = law.from_natural(dict(E=1.6, A=300.0, alpha=0.30, B=1800.0, beta=0.28), ref)
@@ -591,7 +606,7 @@ def _model_for(table: pd.DataFrame, spec: ModelSpec, ref: Mapping[str, float], s
     model = build_model(table, spec, reference=ref)
     if sampler != "nutpie":
         return model, None
-    from bayescale.inference.compile_cache import compile_nutpie
+    from bayescale.sampling.compile_cache import compile_nutpie
 
     compiled = compile_nutpie(model)  # nutpie's numba compile, cached on disk across processes
     _COMPILED[key] = (model, compiled)
@@ -625,7 +640,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
 
     seed_int = int(seed)
     _log.info("sampling %d chains x %d draws (+%d warm-up) with %s", chains, draws, tune, sampler)
-    from bayescale.inference.compile_cache import strict_math
+    from bayescale.sampling.compile_cache import strict_math
 
     with model, warnings.catch_warnings(), strict_math():
         warnings.filterwarnings("ignore", message=".*np.dot.*", category=RuntimeWarning)
@@ -659,7 +674,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
                 cores=cores or min(chains, os.cpu_count() or 1),
             )
         _check_complete(tree, chains=chains, draws=draws)
-        from bayescale.inference.compile_cache import log_likelihood
+        from bayescale.sampling.compile_cache import log_likelihood
 
         log_likelihood(tree, model)  # pm.compute_log_likelihood, compiled once per structure
     if prior_draws:
@@ -720,7 +735,7 @@ def prior_predictive(
     import pymc as pm
 
     s = resolve_spec(law, spec, **overrides)
-    table = _prepare(runs, s, columns, flops)
+    table = prepare_runs(runs, s, columns, flops)
     model = build_model(table, s.replace(coordinates="natural"),
                         reference=resolve_reference(table, s))
     with model:

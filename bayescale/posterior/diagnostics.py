@@ -40,7 +40,7 @@ class Diagnostics:
 
     Examples
     --------
-    >>> from bayescale.inference.diagnostics import Diagnostics
+    >>> from bayescale.posterior.diagnostics import Diagnostics
     >>> d = Diagnostics(0, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, [])
     >>> d.ok
     True
@@ -72,7 +72,7 @@ class Diagnostics:
 
         Examples
         --------
-        >>> from bayescale.inference.diagnostics import Diagnostics
+        >>> from bayescale.posterior.diagnostics import Diagnostics
         >>> d = Diagnostics(3, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, ["3 divergent ..."])
         >>> t = d.table()
         >>> bool(t.loc["divergences", "ok"]), bool(t.loc["max_rhat", "ok"])

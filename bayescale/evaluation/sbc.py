@@ -24,7 +24,7 @@ where it is not are counted in ``min_ess_bulk``).
 Run the full check from the command line::
 
     bayescale sbc --law chinchilla --sims 100
-    python -m bayescale.inference.sbc --law kaplan --sims 100 --out sbc_kaplan.csv
+    python -m bayescale sbc --law kaplan --sims 100 --out sbc_kaplan.csv
 
 References
 ----------
@@ -91,7 +91,7 @@ def default_design(
 
     Examples
     --------
-    >>> from bayescale.inference.sbc import default_design
+    >>> from bayescale.evaluation.sbc import default_design
     >>> default_design("chinchilla").shape
     (24, 3)
     >>> default_design("compute", n_groups=3, n_sizes=4, n_ratios=3)["family"].nunique()
@@ -122,7 +122,7 @@ def default_design(
 
 
 def _resolve(law_or_spec: Any, groups: Sequence[str] | None) -> ModelSpec:
-    from bayescale.inference.fit import resolve_spec
+    from bayescale.sampling.fit import resolve_spec
 
     if isinstance(law_or_spec, Law):
         law_or_spec = law_or_spec.name
@@ -208,12 +208,13 @@ def sbc(
 
     Examples
     --------
-    >>> from bayescale.inference.sbc import sbc, rank_uniformity
+    >>> from bayescale.evaluation.sbc import sbc, rank_uniformity
     >>> ranks = sbc("compute", n_sims=20, draws=300, tune=300)    # doctest: +SKIP
     >>> rank_uniformity(ranks)[["p_ecdf", "p_chisq"]]              # doctest: +SKIP
     """
-    import bayescale as bs
     from bayescale.modeling.model import OBSERVED, build_model
+    from bayescale.sampling.fit import fit as fit_runs
+    from bayescale.sampling.fit import prepare_runs, prior_predictive
 
     for name, value, low in (("n_sims", n_sims, 1), ("n_ranks", n_ranks, 2)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -249,10 +250,8 @@ def sbc(
     with warnings.catch_warnings():
         # Simulated losses can look like perplexity, designs repeat inputs: both are intended.
         warnings.simplefilter("ignore", DataWarning)
-        prior = bs.prior_predictive(design, spec=spec, draws=n_sims, seed=seed)
-        from bayescale.inference.fit import _prepare
-
-        model = build_model(_prepare(design, spec, None, 6.0), spec)
+        prior = prior_predictive(design, spec=spec, draws=n_sims, seed=seed)
+        model = build_model(prepare_runs(design, spec, None, 6.0), spec)
     free = [v.name for v in model.free_RVs if v.name != OBSERVED]
     prior_ds = prior["prior"].to_dataset()
     sim_y = np.asarray(prior["prior_predictive"][OBSERVED]).reshape(n_sims, -1)
@@ -284,7 +283,7 @@ def sbc(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DataWarning)
                 # retry=False: SBC calibrates the sampler at exactly the settings given
-                fit = bs.fit(runs, spec=fitted, draws=draws, tune=tune, chains=chains,
+                fit = fit_runs(runs, spec=fitted, draws=draws, tune=tune, chains=chains,
                              seed=int(seeds[i]), target_accept=target_accept, sampler=sampler,
                              progressbar=False, prior_draws=0, warn=False, retry=False)
             post = fit.tree["posterior"].to_dataset()
@@ -392,7 +391,7 @@ def uniformity_pvalues(
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.inference.sbc import uniformity_pvalues
+    >>> from bayescale.evaluation.sbc import uniformity_pvalues
     >>> rng = np.random.default_rng(1)
     >>> uniformity_pvalues(rng.integers(0, 100, 200), 100)["p_ecdf"] > 0.01
     True
@@ -434,7 +433,7 @@ def ecdf_band(
 
     Examples
     --------
-    >>> from bayescale.inference.sbc import ecdf_band
+    >>> from bayescale.evaluation.sbc import ecdf_band
     >>> z, lo, hi = ecdf_band(100, 100, n_null=2000)
     >>> bool((lo <= z).all() and (z <= hi).all())
     True
@@ -476,7 +475,7 @@ def rank_uniformity(
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from bayescale.inference.sbc import rank_uniformity
+    >>> from bayescale.evaluation.sbc import rank_uniformity
     >>> rng = np.random.default_rng(0)
     >>> ranks = pd.DataFrame({"parameter": ["a"] * 50 + ["b"] * 50,
     ...                       "rank": np.r_[rng.integers(0, 100, 50), np.full(50, 0)]})
@@ -503,21 +502,3 @@ def rank_uniformity(
     table.index.name = "parameter"
     table.attrs = dict(ranks.attrs)
     return table
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bayescale.inference.sbc ...``: the same as ``bayescale sbc ...``.
-
-    Examples
-    --------
-    >>> from bayescale.inference.sbc import main
-    >>> main(["--law", "compute", "--sims", "100"])   # doctest: +SKIP
-    """
-    from bayescale.cli import main as cli_main
-
-    return cli_main(["sbc", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-

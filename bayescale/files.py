@@ -26,7 +26,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from bayescale._io import atomic_path
+    >>> from bayescale.files import atomic_path
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
     >>> with atomic_path(target) as tmp:
     ...     _ = tmp.write_text("done")
@@ -56,7 +56,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from bayescale._io import atomic_write_text
+    >>> from bayescale.files import atomic_write_text
     >>> p = atomic_write_text(pathlib.Path(tempfile.mkdtemp()) / "a.md", "# hi")
     >>> p.read_text()
     '# hi'
@@ -72,7 +72,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from bayescale._io import atomic_write_bytes
+    >>> from bayescale.files import atomic_write_bytes
     >>> atomic_write_bytes(pathlib.Path(tempfile.mkdtemp()) / "a.bin", b"x").read_bytes()
     b'x'
     """

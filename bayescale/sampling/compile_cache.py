@@ -151,7 +151,7 @@ def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
     Examples
     --------
     >>> import pymc as pm, nutpie                                   # doctest: +SKIP
-    >>> from bayescale.inference.compile_cache import compile_nutpie
+    >>> from bayescale.sampling.compile_cache import compile_nutpie
     >>> with pm.Model() as m:                                       # doctest: +SKIP
     ...     pm.Normal("x")
     >>> tree = nutpie.sample(compile_nutpie(m), draws=100, progress_bar=False)  # doctest: +SKIP
@@ -338,7 +338,7 @@ def graph_key(model: Any) -> str:
 
     Examples
     --------
-    >>> from bayescale.inference.compile_cache import graph_key     # doctest: +SKIP
+    >>> from bayescale.sampling.compile_cache import graph_key     # doctest: +SKIP
     >>> graph_key(model_a) == graph_key(model_b)   # same spec, same data shapes  # doctest: +SKIP
     True
     """
@@ -525,7 +525,7 @@ def _read_index(key: str) -> dict | None:
 def _write_index(key: str, entry: dict) -> None:
     import json
 
-    from bayescale._io import atomic_write_text
+    from bayescale.files import atomic_write_text
 
     try:
         atomic_write_text(_index_path(key), json.dumps({"key": key, **entry}))

@@ -24,7 +24,7 @@ Two optional comparisons join the same table: the extrapolation discrepancy term
 leave-future-out, :func:`bayescale.learn_discrepancy`, and the law is scored again with it, as
 ``"<law>+disc"``),
 and the point-fit + bootstrap anchor (``baseline=True``: Besiroglu et al.'s Huber fit of the
-Chinchilla law with bootstrap percentile intervals, :mod:`bayescale.baselines`, as
+Chinchilla law with bootstrap percentile intervals, :mod:`bayescale.evaluation.baselines`, as
 ``"huber_bootstrap"``; it has no noise model, so its ``lpd`` is not defined).
 """
 
@@ -56,7 +56,7 @@ def default_cutoffs(values: Any, *, decades: Sequence[float] = (0.5, 1.0, 1.5),
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.inference.backtest import default_cutoffs
+    >>> from bayescale.evaluation.backtest import default_cutoffs
     >>> default_cutoffs(np.logspace(18, 22, 50), decades=(1.0, 2.0))
     [1e+21, 1e+20]
     """
@@ -93,8 +93,8 @@ def _labelled(laws) -> dict[str, Any]:
 
 
 def _spec_of(item):
-    from bayescale.inference.fit import resolve_spec
     from bayescale.modeling.spec import ModelSpec
+    from bayescale.sampling.fit import resolve_spec
 
     if isinstance(item, ModelSpec) or (isinstance(item, str) and item.endswith(".toml")):
         return resolve_spec(spec=item)
@@ -107,18 +107,18 @@ def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=N
            distance=None, rng, levels, n_rep=8):
     """Metrics of a new-run predictive on held-out runs (log-scale draws ``log_mu``: S x n).
 
-    ``disc`` (a :class:`~bayescale.inference.extrapolation.Discrepancy`, at the values
+    ``disc`` (a :class:`~bayescale.posterior.discrepancy.Discrepancy`, at the values
     ``along`` its ``by`` and tokens per parameter ``tpp``) adds its deviation, one per
     posterior draw shared by the held-out runs.  ``kappa`` draws with ``distance`` (the term
     as shipped before: independent normal per point) are a shorthand for
     ``Discrepancy(kappa, shared=False)``.  Draws of either, any number and any order, are
     resampled to the ``S`` posterior draws by
-    :func:`~bayescale.inference.extrapolation.resample_draws`.
+    :func:`~bayescale.posterior.discrepancy.resample_draws`.
     """
     from scipy.special import logsumexp
 
-    from bayescale.inference.extrapolation import Discrepancy
     from bayescale.modeling.noise import noise_eps, noise_logpdf
+    from bayescale.posterior.discrepancy import Discrepancy
 
     s, n = log_mu.shape
     if kappa is not None:
@@ -159,7 +159,7 @@ def _interval_metrics(log_draws: np.ndarray, y_log: np.ndarray, levels) -> dict[
 
 
 def _baseline_rows(train, test, *, levels, seed, n_boot) -> dict[str, np.ndarray]:
-    from bayescale.baselines import bootstrap, huber_fit
+    from bayescale.evaluation.baselines import bootstrap, huber_fit
 
     point = huber_fit(train["N"], train["D"], train["loss"], grid=_BASELINE_GRID)
     boot = bootstrap(train["N"], train["D"], train["loss"], n_boot=n_boot, seed=seed, start=point)
@@ -254,24 +254,21 @@ def backtest(
     >>> bt = bs.backtest(runs, ["chinchilla", "kaplan"], cutoffs=[1e21])   # doctest: +SKIP
     >>> bs.backtest_summary(bt)                                            # doctest: +SKIP
     """
-    from bayescale.inference.extrapolation import (
-        extrapolation_distance,
-        learn_discrepancy,
-        log_mu_draws,
-    )
-    from bayescale.inference.fit import _prepare
-    from bayescale.inference.fit import fit as _fit
+    from bayescale.evaluation.discrepancy import learn_discrepancy
+    from bayescale.posterior.discrepancy import extrapolation_distance, log_mu_draws
+    from bayescale.sampling.fit import fit as _fit
+    from bayescale.sampling.fit import prepare_runs
 
     if by not in ("C", "N"):
         raise ValueError(f"by must be 'C' or 'N', not {by!r}")
-    from bayescale.inference.fit import resolve_spec
+    from bayescale.sampling.fit import resolve_spec
 
     labelled = _labelled(laws)
     overrides = {k: fit_kwargs.pop(k) for k in ("priors", "likelihood", "groups", "pooling",
                                                 "reference") if k in fit_kwargs}
     specs = {label: resolve_spec(spec=_spec_of(item), **overrides)
              for label, item in labelled.items()}
-    tables = {label: _prepare(runs, s, columns, flops) for label, s in specs.items()}
+    tables = {label: prepare_runs(runs, s, columns, flops) for label, s in specs.items()}
     first = next(iter(tables.values()))
     if by not in first.columns:
         raise ValueError(
@@ -373,7 +370,7 @@ def backtest_summary(
     Examples
     --------
     >>> import pandas as pd
-    >>> from bayescale.inference.backtest import backtest_summary
+    >>> from bayescale.evaluation.backtest import backtest_summary
     >>> bt = pd.DataFrame({"law": ["a", "a"], "cutoff": [1.0, 1.0], "distance": [0.1, 0.5],
     ...                    "lpd": [1.0, 2.0], "are": [0.01, 0.03], "covered_95": [True, False],
     ...                    "rel_width_95": [0.1, 0.2], "kappa": [float("nan")] * 2})
@@ -428,7 +425,7 @@ def stacking_weights(bt: pd.DataFrame, laws: Sequence[str] | None = None) -> pd.
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from bayescale.inference.backtest import stacking_weights
+    >>> from bayescale.evaluation.backtest import stacking_weights
     >>> bt = pd.DataFrame({"law": ["a"] * 3 + ["b"] * 3, "cutoff": 1.0, "run": [0, 1, 2] * 2,
     ...                    "lpd": [2.0, 2.0, -5.0, 1.0, 1.0, 1.5]})
     >>> w = stacking_weights(bt)
@@ -497,7 +494,7 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
     Examples
     --------
     >>> import bayescale as bs
-    >>> from bayescale.inference.backtest import mixture_predict, stacking_weights
+    >>> from bayescale.evaluation.backtest import mixture_predict, stacking_weights
     >>> w = stacking_weights(bs.backtest(runs, ["chinchilla", "kaplan"]))   # doctest: +SKIP
     >>> w = {"chinchilla": 0.8, "kaplan": 0.2}    # weights by hand: fits = two fits of runs
     >>> pred = mixture_predict(fits, w, N=7e10, D=1.4e12, noise=True)
@@ -507,8 +504,8 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
     """
     import xarray as xr
 
-    from bayescale.inference.extrapolation import resample_draws
-    from bayescale.inference.result import DEFAULT_CI, Prediction, interval_table
+    from bayescale.posterior.discrepancy import resample_draws
+    from bayescale.posterior.result import DEFAULT_CI, Prediction, interval_table
 
     if not fits:
         raise ValueError("fits is empty; pass {label: fit} for at least one law")

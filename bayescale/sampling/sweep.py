@@ -14,7 +14,7 @@ its worker processes by importing your script, so in a script call :func:`sweep`
 Each fit samples its chains in parallel threads (nutpie), so on a small machine the sweep runs
 one single-threaded worker process per core (``threads_per_worker=1``) and the task function
 should sample with ``cores=1``; :func:`fit_task` does.  Compiled models are cached on disk
-(:mod:`bayescale.inference.compile_cache`), so only the first fit of each model structure on a
+(:mod:`bayescale.sampling.compile_cache`), so only the first fit of each model structure on a
 machine pays the compile.
 """
 
@@ -72,12 +72,13 @@ def fit_task(
 
     Examples
     --------
-    >>> from bayescale.sweep import fit_task
+    >>> from bayescale.sampling.sweep import fit_task
     >>> fit_task("chinchilla", "compute", draws=200, tune=200)   # doctest: +SKIP
     """
-    import bayescale as bs
+    from bayescale.data.datasets import load
+    from bayescale.sampling.fit import fit
 
-    runs = bs.datasets.load(dataset)
+    runs = load(dataset)
     if cutoff is not None:
         if by not in runs.columns:
             raise ValueError(
@@ -85,7 +86,7 @@ def fit_task(
             )
         runs = runs[runs[by] <= cutoff]
     fit_kwargs.setdefault("progressbar", False)
-    result = bs.fit(runs, law, seed=seed, draws=draws, tune=tune, chains=chains, cores=cores,
+    result = fit(runs, law, seed=seed, draws=draws, tune=tune, chains=chains, cores=cores,
                     **fit_kwargs)
     table = result.summary(ci=0.95)
     out = table[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]].rename_axis("param")
@@ -195,7 +196,7 @@ def sweep(
 
     Examples
     --------
-    >>> from bayescale.sweep import sweep
+    >>> from bayescale.sampling.sweep import sweep
     >>> tasks = [{"dataset": "chinchilla", "law": law, "seed": 0}
     ...          for law in ("chinchilla", "kaplan", "compute")]
     >>> table = sweep(tasks)                                   # doctest: +SKIP

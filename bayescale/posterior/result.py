@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale._io import atomic_path
 from bayescale.data.runs import runs_hash
 from bayescale.errors import ProvenanceError
-from bayescale.inference.diagnostics import Diagnostics, diagnose
+from bayescale.files import atomic_path
 from bayescale.modeling.model import GROUP_DIM, group_labels
 from bayescale.modeling.spec import ModelSpec
+from bayescale.posterior.diagnostics import Diagnostics, diagnose
 
 __all__ = ["Prediction", "ScalingFit", "load_fit"]
 
@@ -35,7 +35,15 @@ _RUNS_GROUP = "runs"
 _PPC_GROUP = "posterior_predictive"
 
 
-def _ci_columns(levels: Sequence[float]) -> list[str]:
+def ci_columns(levels: Sequence[float]) -> list[str]:
+    """The interval column names of a table at ``levels``: ``lo_95``, ``hi_95``, ...
+
+    Examples
+    --------
+    >>> from bayescale.posterior.result import ci_columns
+    >>> ci_columns([0.5, 0.95])
+    ['lo_50', 'hi_50', 'lo_95', 'hi_95']
+    """
     out = []
     for lv in levels:
         tag = f"{round(100 * lv):d}"
@@ -56,7 +64,7 @@ def interval_table(samples: np.ndarray, levels: Sequence[float] = DEFAULT_CI) ->
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.inference.result import interval_table
+    >>> from bayescale.posterior.result import interval_table
     >>> t = interval_table(np.random.default_rng(0).normal(size=(4000, 2)), [0.9])
     >>> list(t.columns)
     ['mean', 'median', 'lo_90', 'hi_90']
@@ -69,7 +77,7 @@ def interval_table(samples: np.ndarray, levels: Sequence[float] = DEFAULT_CI) ->
         qs += [(1 - lv) / 2, 1 - (1 - lv) / 2]
     quant = np.quantile(x, [0.5, *qs], axis=0)
     data = {"mean": x.mean(axis=0), "median": quant[0]}
-    for name, q in zip(_ci_columns(levels), quant[1:], strict=True):
+    for name, q in zip(ci_columns(levels), quant[1:], strict=True):
         data[name] = q
     return pd.DataFrame(data)
 
@@ -158,7 +166,14 @@ class ScalingFit:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def _from_sampling(cls, tree, *, spec, runs, reference, seed, sampler, settings):
+    def from_sampling(cls, tree, *, spec: ModelSpec, runs: pd.DataFrame,
+                      reference: Mapping[str, float], seed: int | None, sampler: str,
+                      settings: Mapping[str, Any]) -> ScalingFit:
+        """A fit from a sampler's DataTree: diagnoses it and stamps the provenance.
+
+        The constructor :func:`bayescale.fit` uses; ``settings`` (draws, tune, chains,
+        target_accept...) are recorded in ``meta`` and read by the diagnostics' advice.
+        """
         import arviz
         import pymc
         import pytensor
@@ -354,7 +369,7 @@ class ScalingFit:
             unseen group drawn from the population, or a mapping of each grouping column to a
             value or ``"new"`` (``{"dataset": "rw", "family": "new"}``; an unobserved
             combination of observed values under a crossed grouping).  See
-            :func:`bayescale.inference.hierarchy.group_draws`.
+            :func:`bayescale.posterior.hierarchy.group_draws`.
         noise : bool
             False: the mean law (uncertainty about the curve).  True: a new run's loss,
             including run-to-run noise from the likelihood.
@@ -388,13 +403,13 @@ class ScalingFit:
         """
         import xarray as xr
 
-        from bayescale.inference.hierarchy import group_label
+        from bayescale.posterior.hierarchy import group_label
 
         extra = inputs
         inputs = self._inputs(N=N, D=D, C=C, flops=flops, other=extra)
         n_points = len(next(iter(inputs.values())))
         rng = np.random.default_rng(seed)
-        params = self._params_for_group(group, rng)
+        params = self.params_for_group(group, rng)
         chains = self.tree["posterior"].sizes["chain"]
         ndraw = self.tree["posterior"].sizes["draw"]
         p2 = {k: v.reshape(-1, 1) for k, v in params.items()}
@@ -407,7 +422,7 @@ class ScalingFit:
             nd = self.draws(kind="noise")
             nu = nd["nu"] if self.spec.likelihood == "student_t" else None
             log_mu = perturb(log_mu, nd["sigma"], nu, rng)
-        from bayescale.inference.extrapolation import forecast_distance, resolve_discrepancy
+        from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
         disc = resolve_discrepancy(self, discrepancy, group)
         along, distance = forecast_distance(self, {"N": N, "D": D, "C": C, **extra, **inputs},
@@ -432,7 +447,7 @@ class ScalingFit:
             table.insert(0, "group", group_label(group))
         table = pd.concat([table, distance, interval_table(loss, ci)], axis=1)
         if disc is not None and "extrapolation" in table:
-            from bayescale.inference.extrapolation import no_mean_beyond
+            from bayescale.posterior.discrepancy import no_mean_beyond
 
             table["mean"] = no_mean_beyond(table["mean"], table["extrapolation"])
         return Prediction(draws=da, table=table, noise=noise)
@@ -491,8 +506,31 @@ class ScalingFit:
             out[k] = a
         return out
 
-    def _params_for_group(self, group: str | Mapping[str, str] | None,
-                          rng) -> dict[str, np.ndarray]:
+    def params_for_group(self, group: str | Mapping[str, str] | None,
+                         rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """The law's sampled parameters for ``group``, one value per posterior draw.
+
+        What :meth:`predict`, the prediction grids and the decisions evaluate the law with.
+
+        Parameters
+        ----------
+        group : str, mapping or None
+            None (or ``"all"``) for a fit without groups; for a hierarchical fit a group label,
+            ``"new"`` or a mapping, as in :func:`bayescale.group_draws` (``kind="sampled"``).
+        rng : numpy.random.Generator, optional
+            Draws the effects of a new group (unused otherwise).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each of ``fit.law.param_names``, shape ``(chains * draws,)``.
+
+        Examples
+        --------
+        >>> p = fit.params_for_group(None)
+        >>> sorted(p) == sorted(fit.law.param_names), p["alpha"].shape
+        (True, (2000,))
+        """
         sampled = self.draws(kind="sampled")
         groups = self.groups
         if not groups:
@@ -504,7 +542,7 @@ class ScalingFit:
                 f"this fit has groups {groups}; pass group=<one of them> or group='new' "
                 "for an unseen group"
             )
-        from bayescale.inference.hierarchy import group_draws
+        from bayescale.posterior.hierarchy import group_draws
 
         return group_draws(self, group, kind="sampled", rng=rng)
 
@@ -619,9 +657,9 @@ def _posterior_predictive(fit: ScalingFit):
     """
     import xarray as xr
 
-    from bayescale.inference.extrapolation import log_mu_draws
     from bayescale.modeling.model import OBS_DIM, OBSERVED
     from bayescale.modeling.noise import perturb
+    from bayescale.posterior.discrepancy import log_mu_draws
 
     try:
         seed = int(fit.meta.get("seed"))
@@ -666,7 +704,7 @@ def _fmt(x: float) -> str:
 
 
 def _version() -> str:
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     return __version__
 

@@ -20,7 +20,7 @@ equations).  This module reads those draws:
 Examples
 --------
 >>> import bayescale as bs                                                  # doctest: +SKIP
->>> from bayescale.inference.hierarchy import group_summary
+>>> from bayescale.posterior.hierarchy import group_summary
 >>> fit = bs.fit(runs, "chinchilla", groups=["dataset"])                   # doctest: +SKIP
 >>> group_summary(fit, ["alpha", "beta"], derived=bs.decisions.exponents)  # doctest: +SKIP
 """
@@ -71,7 +71,7 @@ def group_label(group: str | float | Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> from bayescale.inference.hierarchy import group_label
+    >>> from bayescale.posterior.hierarchy import group_label
     >>> group_label({"dataset": "rw", "setup": "new"})
     'rw/new'
     >>> group_label(0.002)
@@ -551,7 +551,7 @@ def unpooled_spec(spec: ModelSpec) -> ModelSpec:
     Examples
     --------
     >>> from bayescale.modeling.spec import default_spec
-    >>> from bayescale.inference.hierarchy import unpooled_spec
+    >>> from bayescale.posterior.hierarchy import unpooled_spec
     >>> s = unpooled_spec(default_spec("compute").replace(groups=("dataset",)))
     >>> s.pooling
     {'E': 'independent', 'log_A0': 'independent', 'gamma': 'independent'}
@@ -587,7 +587,7 @@ def hierarchy_advice(spec: ModelSpec, diagnostics: Any, runs: pd.DataFrame) -> l
     Examples
     --------
     >>> import pandas as pd
-    >>> from bayescale.inference.diagnostics import Diagnostics
+    >>> from bayescale.posterior.diagnostics import Diagnostics
     >>> from bayescale.modeling.spec import default_spec
     >>> spec = default_spec("compute").replace(groups=("dataset",), centered=("gamma",))
     >>> d = Diagnostics(5, 1.0, 900.0, 900.0, 0.9, 4, 1000, {}, ["5 divergent transitions"])

@@ -1,1 +1,0 @@
-"""Sampling, diagnostics, posterior predictive, and (later) LOO / leave-future-out comparison."""
