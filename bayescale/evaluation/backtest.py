@@ -194,6 +194,7 @@ def backtest(
     chains: int = 4,
     seed: int = 0,
     progressbar: bool = False,
+    sampling: Any = None,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Leave-future-out backtest: fit below a cutoff, score the larger held-out runs.
@@ -237,6 +238,10 @@ def backtest(
         :func:`bayescale.fit`).  Fits with divergent transitions are refitted once at
         ``target_accept=0.99`` (``retry=True`` of :func:`bayescale.fit`; pass ``retry=False``
         to score them as they are); the ``divergences`` column counts the final fit's.
+    sampling : SamplingOptions or dict, optional
+        The sampler settings as one object (:class:`bayescale.sampling.SamplingOptions`) for
+        every fit, the discrepancy's inner fits included; its fields that are set replace
+        ``draws``, ``tune``, ``chains``, ``progressbar`` and the matching ``fit_kwargs``.
 
     Returns
     -------
@@ -290,10 +295,18 @@ def backtest(
     # A divergent fit's intervals cannot be trusted, and a backtest scores exactly those
     # intervals: such a fit is refitted once at target_accept 0.99 (pass retry=False to keep it).
     fit_kwargs.setdefault("retry", True)
+    if sampling is not None:
+        from bayescale.sampling.options import SamplingOptions
+
+        o = SamplingOptions.of(sampling).over(draws=draws, tune=tune, chains=chains,
+                                              progressbar=progressbar)
+        draws, tune, chains, progressbar = (o.pop(k) for k in ("draws", "tune", "chains",
+                                                                 "progressbar"))
+        fit_kwargs.update(o)  # cores, sampler, target_accept when set
     kw = dict(draws=draws, tune=tune, chains=chains, progressbar=progressbar, prior_draws=0,
               warn=False, **fit_kwargs)
-    disc_kw = dict(draws=draws, tune=tune, chains=chains, seed=seed, **dict(discrepancy_options
-                                                                            or {}))
+    disc_kw = dict(draws=draws, tune=tune, chains=chains, seed=seed, sampling=sampling,
+                   **dict(discrepancy_options or {}))
     levels = tuple(float(x) for x in levels)
     rows = []
     for ci, cut in enumerate(cuts):

@@ -390,6 +390,7 @@ def learn_discrepancy(
     tune: int = 400,
     chains: int = 4,
     progressbar: bool = False,
+    sampling: Any = None,
     **fit_kwargs: Any,
 ) -> Discrepancy:
     """Learn the extrapolation discrepancy from leave-future-out splits of the runs.
@@ -447,6 +448,9 @@ def learn_discrepancy(
         As for :func:`bayescale.fit`.
     draws, tune, chains, progressbar, **fit_kwargs
         Sampling settings of the inner fits.
+    sampling : SamplingOptions or dict, optional
+        The same as one object (:class:`bayescale.sampling.SamplingOptions`); its fields that
+        are set replace the separate settings.
 
     Returns
     -------
@@ -505,6 +509,14 @@ def learn_discrepancy(
                 f"splits must be positive orders of magnitude, not {bad[0] if bad else splits!r}"
                 "; e.g. splits=(0.5, 1.0), or omit splits= to choose them from the runs"
             )
+    if sampling is not None:
+        from bayescale.sampling.options import SamplingOptions
+
+        o = SamplingOptions.of(sampling).over(draws=draws, tune=tune, chains=chains,
+                                              progressbar=progressbar)
+        draws, tune, chains, progressbar = (o.pop(k) for k in ("draws", "tune", "chains",
+                                                                 "progressbar"))
+        fit_kwargs = {**fit_kwargs, **o}  # cores, sampler, target_accept when set
     kw = dict(draws=draws, tune=tune, chains=chains, progressbar=progressbar, prior_draws=0,
               warn=False, **fit_kwargs)
     gcols = [groups] if isinstance(groups, str) else list(groups or [])

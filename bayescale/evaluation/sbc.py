@@ -155,6 +155,7 @@ def sbc(
     sampler: str = "nutpie",
     seed: int = 0,
     progress: bool = False,
+    sampling: Any = None,
 ) -> pd.DataFrame:
     """Simulation-based calibration: ranks of prior draws among posterior draws.
 
@@ -194,6 +195,10 @@ def sbc(
         Seeds the prior draws and, through a ``numpy.random.SeedSequence``, every fit.
     progress : bool
         Print one line per simulation to stderr.
+    sampling : SamplingOptions or dict, optional
+        The sampler settings as one object (:class:`bayescale.sampling.SamplingOptions`); its
+        ``draws``, ``tune``, ``chains``, ``target_accept`` and ``sampler`` replace those
+        arguments when set (the fits never show a progress bar).
 
     Returns
     -------
@@ -219,6 +224,13 @@ def sbc(
     for name, value, low in (("n_sims", n_sims, 1), ("n_ranks", n_ranks, 2)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
+    if sampling is not None:
+        from bayescale.sampling.options import SamplingOptions
+
+        o = SamplingOptions.of(sampling).over(draws=draws, tune=tune, chains=chains,
+                                              target_accept=target_accept, sampler=sampler)
+        draws, tune, chains = o["draws"], o["tune"], o["chains"]
+        target_accept, sampler = o["target_accept"], o["sampler"]
     spec = _resolve(law_or_spec, groups)
     fitted = spec if fit_spec is None else _resolve(fit_spec, groups)
     if fitted.law != spec.law or fitted.groups != spec.groups:

@@ -4,5 +4,11 @@
   retry remedies) and :func:`prior_predictive`; returns a
   :class:`~bayescale.posterior.result.ScalingFit`;
 - :mod:`~bayescale.sampling.compile_cache`: the compiled nutpie model reused across processes;
-- :mod:`~bayescale.sampling.sweep`: many independent fits on Dask, one tidy table back.
+- :mod:`~bayescale.sampling.sweep`: many independent fits on Dask, one tidy table back;
+- :class:`SamplingOptions`: the sampler's settings as one object, accepted by ``fit``,
+  ``backtest``, ``learn_discrepancy`` and ``sbc`` (``sampling=``).
 """
+
+from bayescale.sampling.options import SamplingOptions
+
+__all__ = ["SamplingOptions"]

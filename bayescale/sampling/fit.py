@@ -226,6 +226,7 @@ def fit(
     prior_draws: int = 500,
     retry: bool = True,
     warn: bool = True,
+    sampling: Any = None,
 ):
     """Fit a scaling law to training runs and return a :class:`~bayescale.ScalingFit`.
 
@@ -273,6 +274,10 @@ def fit(
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
         Emit a :class:`~bayescale.ConvergenceWarning` when diagnostics fail.
+    sampling : SamplingOptions or dict, optional
+        The sampler settings as one object (:class:`bayescale.sampling.SamplingOptions`); its
+        fields that are set replace ``draws``, ``tune``, ``chains``, ``cores``, ``sampler``,
+        ``target_accept`` and ``progressbar``.
 
     Returns
     -------
@@ -292,6 +297,14 @@ def fit(
     """
     from bayescale.posterior.result import ScalingFit
 
+    if sampling is not None:
+        from bayescale.sampling.options import SamplingOptions
+
+        o = SamplingOptions.of(sampling).over(
+            draws=draws, tune=tune, chains=chains, cores=cores, sampler=sampler,
+            target_accept=target_accept, progressbar=progressbar)
+        draws, tune, chains, cores = o["draws"], o["tune"], o["chains"], o["cores"]
+        sampler, target_accept, progressbar = o["sampler"], o["target_accept"], o["progressbar"]
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is not supported; use one of {list(SAMPLERS)}")
     for name, value, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
