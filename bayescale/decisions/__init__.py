@@ -25,6 +25,15 @@ decision's uncertainty; nothing here samples or imports PyMC.  From a fit::
   :func:`candidate_runs`; ``bayescale.next_runs``).
 - :mod:`~bayescale.decisions.capped`: the compute-optimal plan under a cap on unique tokens
   (data-constrained law; :func:`capped_optimal`, ``bayescale.allocate_capped``).
+- :mod:`~bayescale.decisions.grid`: the regret of every plan of a large (N, D) grid in bounded
+  memory (:func:`~bayescale.decisions.grid.regret_grid`).
+
+Run-to-run noise (``noise=``) follows the question asked.  A question about whether *a
+training run* reaches a loss counts the noise of one run by default (``noise=True``:
+:func:`prob_target`, :func:`budget_for`); a question about *the law* leaves it out
+(``noise=False``: ``fit.predict``, :func:`~bayescale.decisions.api.predict_optimal`,
+:func:`risk_averse`; :func:`allocate` and :func:`plan_regret` compare mean-law losses and take
+no ``noise``).  Every function that takes ``noise=`` accepts either value.
 
 Training FLOPs are ``flops_per_token * N * D`` (6 by default) unless a FLOP function
 ``flops(N, D)`` is given.  Bad arguments raise :class:`DecisionError` (a ``ValueError``)

@@ -22,10 +22,21 @@ or ``"new"`` for an unseen group drawn from the population).
 
 Examples
 --------
->>> import bayescale as bs                                             # doctest: +SKIP
->>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True))   # doctest: +SKIP
->>> bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))                      # doctest: +SKIP
->>> bs.prob_target(fit, 2.0, budgets=5.76e23)                          # doctest: +SKIP
+>>> import bayescale as bs
+>>> # fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True), seed=0)
+>>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
+>>> tab[["budget", "quantity", "median", "lo_95", "hi_95"]]
+         budget          quantity        median         lo_95         hi_95
+0  1.000000e+22                 N  8.978659e+09  7.924449e+09  1.015429e+10
+1  1.000000e+22                 D  1.856253e+11  1.641342e+11  2.103196e+11
+2  1.000000e+22              loss  2.138195e+00  2.131356e+00  2.145182e+00
+3  1.000000e+22  tokens_per_param  2.067406e+01  1.616401e+01  2.654059e+01
+4  5.760000e+23                 N  7.111631e+10  5.800531e+10  8.688586e+10
+5  5.760000e+23                 D  1.349901e+12  1.104898e+12  1.655021e+12
+6  5.760000e+23              loss  1.895123e+00  1.509761e+00  2.352914e+00
+7  5.760000e+23  tokens_per_param  1.898160e+01  1.271666e+01  2.853223e+01
+>>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
+0.75
 """
 
 from __future__ import annotations
@@ -97,8 +108,8 @@ def decision_draws(fit: Any, *, group: str | None = None, seed: int = 0) -> dict
     Examples
     --------
     >>> from bayescale.decisions.api import decision_draws
-    >>> d = decision_draws(fit)                      # doctest: +SKIP
-    >>> sorted(d)                                    # doctest: +SKIP
+    >>> d = decision_draws(fit)
+    >>> sorted(d)
     ['A', 'B', 'E', 'alpha', 'beta', 'nu', 'sigma']
     """
     _check_fit(fit)
@@ -144,7 +155,7 @@ def fit_flops_per_token(fit: Any) -> float:
     Examples
     --------
     >>> from bayescale.decisions.api import fit_flops_per_token
-    >>> fit_flops_per_token(fit)        # doctest: +SKIP
+    >>> fit_flops_per_token(fit)
     6.0
     """
     desc = fit.runs.attrs.get("flops", "")
@@ -272,8 +283,18 @@ def allocate(
     Examples
     --------
     >>> import bayescale as bs
-    >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))          # doctest: +SKIP
-    >>> tab.set_index(["budget", "quantity"])["median"]               # doctest: +SKIP
+    >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
+    >>> tab.set_index(["budget", "quantity"])["median"]
+    budget        quantity
+    1.000000e+22  N                   8.978659e+09
+                  D                   1.856253e+11
+                  loss                2.138195e+00
+                  tokens_per_param    2.067406e+01
+    5.760000e+23  N                   7.111631e+10
+                  D                   1.349901e+12
+                  loss                1.895123e+00
+                  tokens_per_param    1.898160e+01
+    Name: median, dtype: float64
     """
     draws = decision_draws(fit, group=group)
     opts = _opts(fit, flops_per_token, flops, method)
@@ -421,7 +442,10 @@ def predict_optimal(
     Examples
     --------
     >>> from bayescale.decisions.api import predict_optimal
-    >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)     # doctest: +SKIP
+    >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
+                  C             N    median     lo_95     hi_95
+    0  1.000000e+22  8.978659e+09  2.138433  2.109713  2.166717
+    1  5.760000e+23  7.111631e+10  1.896601  1.520971  2.354383
     """
     from bayescale.decisions.allocation import compute_optimal
     from bayescale.modeling.noise import perturb
@@ -510,12 +534,13 @@ def prob_target(
     Examples
     --------
     >>> import bayescale as bs
-    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)   # doctest: +SKIP
+    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)
     array([0.  , 0.75, 0.79])
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25],
-    ...                discrepancy=False).round(2)                        # doctest: +SKIP
+    ...                discrepancy=False).round(2)
     array([0.  , 0.98, 1.  ])
-    >>> bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12))               # doctest: +SKIP
+    >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 2)
+    0.75
     """
     draws = decision_draws(fit, group=group)
     opts = _opts(fit, flops_per_token, flops, method)
@@ -582,9 +607,9 @@ def budget_for(
     Examples
     --------
     >>> import bayescale as bs
-    >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"                 # doctest: +SKIP
+    >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"
     '1.83e+23'
-    >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"  # doctest: +SKIP
+    >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
     '7.38e+22'
     """
     draws = decision_draws(fit, group=group)
@@ -645,8 +670,17 @@ def plan_regret(
     Examples
     --------
     >>> import bayescale as bs
-    >>> r = bs.plan_regret(fit, (70e9, 1.4e12))                         # doctest: +SKIP
-    >>> r.summary.set_index("quantity")["median"]                       # doctest: +SKIP
+    >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
+    >>> r.summary.set_index("quantity")["median"]
+    quantity
+    loss_plan             1.894270e+00
+    loss_opt              1.894151e+00
+    excess_loss           4.812988e-05
+    deadweight_compute    1.797354e-03
+    budget_opt            5.869451e+23
+    N_opt                 7.186861e+10
+    D_opt                 1.363599e+12
+    Name: median, dtype: float64
     """
     from dataclasses import replace
 
@@ -720,8 +754,9 @@ def risk_averse(
     Examples
     --------
     >>> import bayescale as bs
-    >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)   # doctest: +SKIP
-    >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"                     # doctest: +SKIP
+    >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)
+    >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"
+    '7.16e+10 parameters, 1.34e+12 tokens'
     """
     from dataclasses import replace
 
@@ -774,8 +809,12 @@ def inference_aware(
     Examples
     --------
     >>> import bayescale as bs
-    >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)        # doctest: +SKIP
-    >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"] # doctest: +SKIP
+    >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)
+    >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"]
+    quantity
+    N          1.811401e+10
+    savings    3.676555e-01
+    Name: median, dtype: float64
     """
     k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
     return inference_aware_allocation(decision_draws(fit, group=group), target_loss,
@@ -805,8 +844,8 @@ def extrapolation(fit: Any, budgets: Any, *, group: str | None = None) -> np.nda
     Examples
     --------
     >>> from bayescale.decisions.api import extrapolation
-    >>> extrapolation(fit, [1e20, 5.76e23]).round(2)            # doctest: +SKIP
-    array([0.  , 1.64])
+    >>> extrapolation(fit, [1e20, 5.76e23]).round(2)
+    array([0.  , 1.65])
     """
     _check_fit(fit)
     c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")

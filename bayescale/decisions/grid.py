@@ -8,8 +8,8 @@ Examples
 --------
 >>> import numpy as np
 >>> from bayescale.decisions.grid import regret_grid
->>> N, D = np.logspace(8, 11, 200), np.logspace(9, 13, 200)
->>> regret = regret_grid(fit, N, D)       # doctest: +SKIP
+>>> N, D = np.logspace(8, 11, 20), np.logspace(9, 13, 20)
+>>> regret = regret_grid(fit, N, D)
 """
 
 from __future__ import annotations
@@ -87,8 +87,12 @@ def regret_grid(
 
     Examples
     --------
-    >>> r = regret_grid(fit, np.logspace(8, 11, 200), np.logspace(9, 13, 200))  # doctest: +SKIP
-    >>> r.nsmallest(3, "expected_regret")                                       # doctest: +SKIP
+    >>> r = regret_grid(fit, np.logspace(8, 11, 20), np.logspace(9, 13, 20))
+    >>> r.nsmallest(3, "expected_regret")[["N", "D", "expected_regret", "p_near_optimal"]]
+                    N             D  expected_regret  p_near_optimal
+    64   2.976351e+08  6.951928e+09         0.000007             1.0
+    147  1.274275e+09  2.976351e+10         0.000021             1.0
+    209  3.792690e+09  7.847600e+10         0.000032             1.0
     """
     law = fit.law
     if law.inputs != ("N", "D"):

@@ -139,20 +139,20 @@ class ScalingFit:
     Examples
     --------
     >>> import bayescale as bs
-    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True), draws=500, tune=500,
+    >>> fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True), seed=0,
     ...              progressbar=False)
     >>> fit.summary()[["median", "lo_95", "hi_95"]].round(2)
             median    lo_95    hi_95
     E         1.81     1.78     1.84
-    A       463.41   341.74   633.34
-    B      1882.23  1245.07  2877.42
+    A       465.16   344.25   629.17
+    B      1870.74  1252.87  2774.71
     alpha     0.35     0.33     0.36
     beta      0.36     0.34     0.38
     sigma     0.00     0.00     0.00
-    nu        2.87     2.15     4.27
+    nu        2.83     2.10     4.24
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.89   1.53   2.32
+    0    1.89   1.51   2.35
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
@@ -238,7 +238,7 @@ class ScalingFit:
         --------
         >>> d = fit.draws()
         >>> d["alpha"].shape                  # chains x draws
-        (2000,)
+        (4000,)
         """
         from bayescale.modeling.spec import NOISE_PARAMS
 
@@ -398,8 +398,8 @@ class ScalingFit:
         >>> table = fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table
         >>> table[["N", "D", "extrapolation", "median", "lo_95", "hi_95"]].round(3)
                       N             D extrapolation  median  lo_95  hi_95
-        0  1.000000e+09  2.000000e+10        inside   2.529  2.492  2.564
-        1  1.000000e+10  2.000000e+11        inside   2.127  2.099  2.159
+        0  1.000000e+09  2.000000e+10        inside   2.529  2.496  2.562
+        1  1.000000e+10  2.000000e+11        inside   2.128  2.097  2.159
         """
         import xarray as xr
 
@@ -529,7 +529,7 @@ class ScalingFit:
         --------
         >>> p = fit.params_for_group(None)
         >>> sorted(p) == sorted(fit.law.param_names), p["alpha"].shape
-        (True, (2000,))
+        (True, (4000,))
         """
         sampled = self.draws(kind="sampled")
         groups = self.groups
