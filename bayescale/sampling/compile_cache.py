@@ -286,7 +286,11 @@ def _assemble(model: Any, *, n_dim: int, n_expanded: int, shape_info: Any, repar
         # never user text) and compiled; nutpie builds its own wrappers the same way.
         exec(compile(src, f"<bayescale-nutpie-{kind}>", "exec"), namespace)
         py_func = namespace[f"bayescale_{kind}"]
-        ident = "\n".join([_WRAPPER_VERSION, base_key, src, numba.__version__, nutpie.__version__])
+        # the module is part of the key: numba's cache records the wrapper's module by name,
+        # so an entry written by an older layout of the package (bayescale.inference...) would
+        # fail to load on every fit instead of being replaced
+        ident = "\n".join([_WRAPPER_VERSION, __name__, base_key, src, numba.__version__,
+                           nutpie.__version__])
         CACHED_SRC_FUNCTIONS[py_func] = hashlib.sha256(ident.encode()).hexdigest()
         cfunc = numba.cfunc(_signature(kind), cache=True)(py_func)
         if require_cached and not cfunc.cache_hits:  # compiled against the stand-in: refuse
@@ -351,7 +355,7 @@ def graph_key(model: Any) -> str:
 
     outputs = [model.logp(), *model.unobserved_value_vars]
     lines = [
-        f"index {_INDEX_VERSION} wrapper {_WRAPPER_VERSION}",
+        f"index {_INDEX_VERSION} wrapper {_WRAPPER_VERSION} module {__name__}",
         f"python {platform.python_version()} numpy {np.__version__} numba {numba.__version__} "
         f"pytensor {pytensor.__version__} pymc {pymc.__version__} nutpie {nutpie.__version__}",
         f"check_bounds {bool(model.check_bounds)}",
