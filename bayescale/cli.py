@@ -70,7 +70,7 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--no-retry", action="store_true",
                    help="do not refit a fit that fails its diagnostics (by default it is refitted "
                         "once: divergences -> target_accept 0.99, R-hat/ESS -> the draws the "
-                        "ESS needs, at least twice)")
+                        "ESS needs, two to four times as many)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,7 +9,12 @@ import pytest
 from bayescale.errors import SpecError
 from bayescale.modeling import default_spec
 from bayescale.modeling.centring import centred_exponents, exponent_information
-from bayescale.modeling.model import build_model, identified_coords, resolve_centered
+from bayescale.modeling.model import (
+    build_model,
+    identified_coords,
+    noncentring_remedy,
+    resolve_centered,
+)
 from bayescale.sampling.fit import resolve_spec
 
 
@@ -37,17 +42,19 @@ def test_per_group_fits_recover_the_exponents_with_honest_errors():
 
 
 def test_spread_exponents_with_strong_data_stay_centred():
-    """alpha differs between families (centred); beta is the same in all (non-centred)."""
+    """By default all centred; the divergence remedy keeps alpha (spread between families)
+    centred and non-centres beta (the same in every family: no spread, a funnel)."""
     runs = _families([0.25, 0.32, 0.39, 0.46, 0.53, 0.60])
     spec = default_spec("chinchilla").replace(groups=("family",))
-    assert resolve_centered(runs, spec).centered == ("E", "alpha")
+    assert resolve_centered(runs, spec).centered == ("E", "alpha", "beta")
+    assert noncentring_remedy(runs, spec) == ("E", "alpha")
 
 
 def test_an_exponent_the_groups_cannot_pin_is_non_centred():
     """Narrow N range per group and equal exponents: the funnel case, so alpha goes non-centred."""
     runs = _families([0.34] * 6, noise=0.01, narrow_n=True)
     spec = default_spec("chinchilla").replace(groups=("family",))
-    centred = resolve_centered(runs, spec).centered
+    centred = noncentring_remedy(runs, spec)
     assert "alpha" not in centred and "E" in centred
     resolved = spec.replace(centered=centred)
     assert "id_log_g_alpha" not in identified_coords(resolved).free_names
@@ -67,6 +74,7 @@ def test_few_groups_keep_the_few_groups_block():
     runs = _families([0.3, 0.4, 0.5])
     spec = default_spec("chinchilla").replace(groups=("family",))
     assert resolve_centered(runs, spec).centered == ("E", "alpha", "beta")
+    assert noncentring_remedy(runs, spec) is None
 
 
 def test_a_spec_passed_where_the_law_name_goes_is_used():

@@ -53,8 +53,9 @@ def test_report_fits_a_bundled_dataset(tmp_path, capsys):
     assert out.exists() and not out.with_suffix(".md").exists()
     assert (tmp_path / "fit.nc").exists()
     html = out.read_text()
-    # 2 x 150 draws, or 2 x 300 after the automatic retry of a fit that failed its checks
-    assert "245 runs" in html and re.search(r"Only (300|600) posterior draws", html)
+    # 2 x 150 draws, or 2 x (2 to 4 times 150) after the automatic retry of a failed fit
+    m = re.search(r"Only (\d+) posterior draws", html)
+    assert "245 runs" in html and m and int(m.group(1)) in range(300, 1201, 100)
 
 
 def test_report_argument_errors(saved_fit, tmp_path, capsys):

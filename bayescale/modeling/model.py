@@ -131,8 +131,9 @@ CENTER_MIN_RUNS = 15
 def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
     """Replace ``centered = "auto"`` by the explicit list of centred parameters.
 
-    In identified coordinates (combined groupings) the choice is made per exponent from the
-    runs, by :mod:`bayescale.modeling.centring`.  In natural coordinates ``"auto"`` centres
+    In identified coordinates (combined groupings) every pooled parameter is centred (a fit that
+    diverges is refitted with the weakly pinned exponents non-centred,
+    :func:`noncentring_remedy`).  In natural coordinates ``"auto"`` centres
     every pooled parameter when the grouping is ``"combined"`` and the median
     group has at least :data:`CENTER_MIN_RUNS` runs; otherwise none (nested and crossed
     groupings stay non-centred: a term with few levels, such as two data sets, makes a
@@ -154,32 +155,48 @@ def resolve_centered(runs: pd.DataFrame, spec: ModelSpec) -> ModelSpec:
         return spec  # without groups there are no group effects ("auto" keeps the spec's hash)
     pooled = tuple(p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled")
     if uses_identified(spec) and spec.grouping == "combined":
-        return spec.replace(centered=_identified_centred(runs, spec, pooled))
+        return spec.replace(centered=pooled)  # each group's runs pin its identified coordinates
     median = float(runs.groupby(list(spec.groups)).size().median())
     many = spec.grouping == "combined" and median >= CENTER_MIN_RUNS
     return spec.replace(centered=pooled if many else ())
 
 
-def _identified_centred(runs: pd.DataFrame, spec: ModelSpec, pooled: tuple[str, ...]
-                        ) -> tuple[str, ...]:
-    """Centred pooled parameters of an identified hierarchy (:mod:`~bayescale.modeling.centring`).
+def noncentring_remedy(runs: pd.DataFrame, spec: ModelSpec) -> tuple[str, ...] | None:
+    """The ``centered`` tuple a diverging identified hierarchy is refitted with, or None.
 
-    With fewer than :data:`FEW_GROUPS` groups the few-groups block samples the pooled parameters
-    non-centred whatever ``centered`` says, so all stay listed.  Otherwise every pooled
-    parameter is centred except the sloped exponents whose per-group standard error exceeds the
-    low end of the between-group spread.
+    Identified hierarchies sample every pooled parameter centred by default (each group's runs
+    pin its coordinates).  When such a fit diverges (the funnel where a scale ``tau`` shrinks),
+    the retry samples non-centred the exponents whose per-group robust fits pin them no more
+    tightly than the low end of the between-group spread
+    (:func:`~bayescale.modeling.centring.centred_exponents`).  None when that changes nothing
+    (fewer than :data:`FEW_GROUPS` groups, other groupings, natural coordinates, or every
+    exponent well pinned).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.modeling import default_spec
+    >>> from bayescale.modeling.model import noncentring_remedy
+    >>> noncentring_remedy(pd.DataFrame({"g": list("ab") * 10}),
+    ...                    default_spec("chinchilla").replace(groups=("g",))) is None
+    True
     """
     from bayescale.modeling.centring import centred_exponents, exponent_information
 
+    if not spec.groups or spec.grouping != "combined" or not uses_identified(spec):
+        return None
     labels = group_labels(runs, spec.groups)
     if labels.nunique() < FEW_GROUPS:
-        return pooled
+        return None
+    pooled = tuple(p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled")
+    current = pooled if spec.centered == "auto" else tuple(spec.centered)
     st = spec.law_obj.structure
-    candidates = [t.exponent for t in st.terms if t.slope and t.exponent in pooled]
+    candidates = [t.exponent for t in st.terms if t.slope and t.exponent in current]
     if not candidates:
-        return pooled
+        return None
     decision = centred_exponents(exponent_information(runs, spec, labels=labels), candidates)
-    return tuple(p for p in pooled if p not in decision or decision[p]["centred"])
+    keep = tuple(p for p in current if p not in decision or decision[p]["centred"])
+    return keep if keep != current else None
 
 
 def free_variable_names(spec: ModelSpec) -> list[str]:

@@ -268,8 +268,10 @@ def fit(
         0 to skip.
     retry : bool
         If the fit fails its diagnostics, refit once with the remedy that fits the failure
-        (default True): divergences -> ``target_accept=0.99``; low ESS -> the draws it needs
-        (at least twice as many, up to 4,000); R-hat -> that and twice the warm-up.  The
+        (default True): divergences -> ``target_accept=0.99`` (in an identified hierarchy
+        with weakly pinned exponents: those non-centred and twice the draws); low ESS -> the
+        draws it needs
+        (two to four times as many, up to 4,000); R-hat -> that and twice the warm-up.  The
         first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
@@ -359,10 +361,17 @@ def fit(
         result.diagnostics = _replace(result.diagnostics,
                                       notes=[*result.diagnostics.notes, *notes])
     remedy = _remedy(result.diagnostics, target_accept, draws, tune) if retry else None
+    if remedy is not None and result.diagnostics.divergences and s.groups:
+        from bayescale.modeling.model import noncentring_remedy
+
+        keep = noncentring_remedy(table, s)
+        if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
+            remedy = {"centered": keep, "draws": min(RETRY_MAX_DRAWS, 2 * draws)}
     if remedy is not None:
         _log.info("the fit failed its diagnostics (%s): refitting with %s",
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
-        again = fit(table, spec=s, draws=remedy.get("draws", draws),
+        again = fit(table, spec=s, centered=remedy.get("centered"),
+                    draws=remedy.get("draws", draws),
                     tune=remedy.get("tune", tune), chains=chains, cores=cores, seed=seed,
                     sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
                     progressbar=progressbar, prior_draws=prior_draws, retry=False, warn=False)
@@ -403,8 +412,8 @@ def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
             "approach 0 (groups that agree, or too few groups to measure tau)")
     if still:
         keep = tuple(p for p in centred if p != still[0])
-        text += (f"; sample {still[0]!r} non-centred (centered={keep!r}; the default chooses "
-                 "per exponent from the runs), pool fewer parameters "
+        text += (f"; sample {still[0]!r} non-centred (centered={keep!r}; the automatic retry "
+                 "does this for exponents the runs pin weakly), pool fewer parameters "
                  f"(pooling={{{still[-1]!r}: 'shared'}}) or give a tighter pool_scale")
     else:
         text += ("; pool fewer parameters (pooling={'beta': 'shared'}) or give a tighter "
@@ -432,9 +441,11 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     if not (mixing or ess < want) or draws >= RETRY_MAX_DRAWS:
         return None
     # ESS grows in proportion to the draws: ask for enough (with a quarter to spare), at least
-    # twice as many, rounded up to 500, within the limit
-    factor = max(2.0, 1.25 * want / max(ess, 1.0))
-    new = min(RETRY_MAX_DRAWS, int(math.ceil(draws * factor / 500.0) * 500))
+    # twice and at most four times as many (the draws asked for are the user's choice), from
+    # 500 up rounded up to 50, within the limit
+    factor = min(4.0, max(2.0, 1.25 * want / max(ess, 1.0)))
+    new = int(math.ceil(draws * factor))
+    new = min(RETRY_MAX_DRAWS, new if new < 500 else int(math.ceil(new / 50.0) * 50))
     return {"draws": new, "tune": max(tune, 2 * tune if mixing else tune)}
 
 
