@@ -69,8 +69,8 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-retry", action="store_true",
                    help="do not refit a fit that fails its diagnostics (by default it is refitted "
-                        "once: divergences -> target_accept 0.99, R-hat/ESS -> the draws the "
-                        "ESS needs, two to four times as many)")
+                        "once: divergences -> target_accept 0.99, R-hat/ESS -> twice the "
+                        "draws)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -51,17 +51,6 @@ def test_rhat_advice_doubles_the_draws_in_use():
     assert r["draws"] >= 600 and r["tune"] == 600  # R-hat: longer warm-up too
 
 
-def test_remedy_asks_for_the_draws_the_ess_needs():
-    """ESS grows with the draws: 177 of 400 at 1,000 draws asks for 2,850, warm-up unchanged."""
-    low = Diagnostics(0, 1.005, 177.0, 300.0, 0.9, 4, 1000, {}, ["effective sample size is low"])
-    assert _remedy(low, 0.9, 1000, 1000) == {"draws": 2850, "tune": 1000}
-    tiny = Diagnostics(0, 1.005, 10.0, 8.0, 0.9, 4, 20, {}, ["effective sample size is low"])
-    assert _remedy(tiny, 0.9, 20, 50) == {"draws": 80, "tune": 50}  # at most four times
-    near = Diagnostics(0, 1.005, 380.0, 500.0, 0.9, 4, 1000, {}, ["effective sample size is low"])
-    assert _remedy(near, 0.9, 1000, 1000) == {"draws": 2000, "tune": 1000}  # at least twice
-    assert _remedy(low, 0.9, 4000, 1000) is None  # at the limit
-
-
 def test_remedy_for_divergences_and_at_the_limit():
     bad = Diagnostics(4, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, ["4 divergent transitions"])
     assert _remedy(bad, 0.9, 1000, 1000) == {"target_accept": 0.99}

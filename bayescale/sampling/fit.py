@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import time
 import warnings
@@ -269,9 +268,8 @@ def fit(
     retry : bool
         If the fit fails its diagnostics, refit once with the remedy that fits the failure
         (default True): divergences -> ``target_accept=0.99`` (in an identified hierarchy
-        with weakly pinned exponents: those non-centred and twice the draws); low ESS -> the
-        draws it needs
-        (two to four times as many, up to 4,000); R-hat -> that and twice the warm-up.  The
+        with weakly pinned exponents: those non-centred and twice the draws); R-hat or ESS ->
+        twice the draws and warm-up (up to 4,000).  The
         first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
@@ -440,13 +438,11 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     ess = min(diag.min_ess_bulk, diag.min_ess_tail)
     if not (mixing or ess < want) or draws >= RETRY_MAX_DRAWS:
         return None
-    # ESS grows in proportion to the draws: ask for enough (with a quarter to spare), at least
-    # twice and at most four times as many (the draws asked for are the user's choice), from
-    # 500 up rounded up to 50, within the limit
-    factor = min(4.0, max(2.0, 1.25 * want / max(ess, 1.0)))
-    new = int(math.ceil(draws * factor))
-    new = min(RETRY_MAX_DRAWS, new if new < 500 else int(math.ceil(new / 50.0) * 50))
-    return {"draws": new, "tune": max(tune, 2 * tune if mixing else tune)}
+    # twice the draws and warm-up (asking for the draws the ESS would need, up to four times,
+    # exposed rare divergences in longer chains of a crossed hierarchy that twice did not)
+    if 2 * draws > RETRY_MAX_DRAWS:
+        return None
+    return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
 
 
 def _new_group_notes(spec: ModelSpec) -> list[str]:
