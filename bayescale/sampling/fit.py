@@ -266,11 +266,12 @@ def fit(
         Prior (and prior predictive) draws stored with the fit for prior-vs-posterior checks;
         0 to skip.
     retry : bool
-        If the fit fails its diagnostics, refit once with the remedy that fits the failure
+        If the fit fails its diagnostics, refit with the remedy that fits the failure
         (default True): divergences -> ``target_accept=0.99`` (in an identified hierarchy
         with weakly pinned exponents: those non-centred and twice the draws); R-hat or ESS ->
-        twice the draws and warm-up (up to 4,000).  The
-        first attempt's diagnostics are kept in ``fit.meta["settings"]``
+        twice the draws and warm-up.  If the refit is free of divergences but its chains still
+        mix slowly (R-hat or ESS only), the draws double once more (up to 4,000 per chain).
+        The first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
         Emit a :class:`~bayescale.ConvergenceWarning` when diagnostics fail.
@@ -373,16 +374,35 @@ def fit(
                     tune=remedy.get("tune", tune), chains=chains, cores=cores, seed=seed,
                     sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
                     progressbar=progressbar, prior_draws=prior_draws, retry=False, warn=False)
+        first_retry = again
+        more = _mixing_remedy(again.diagnostics, remedy, draws, tune)
+        if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
+            # slowly: one more doubling of the draws, same coordinates and target_accept
+            _log.info("the retry still failed its diagnostics (%s): refitting with %s",
+                      "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
+            remedy = {**remedy, **more}
+            again = fit(table, spec=s, centered=remedy.get("centered"), draws=remedy["draws"],
+                        tune=remedy["tune"], chains=chains, cores=cores, seed=seed,
+                        sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
+                        progressbar=progressbar, prior_draws=prior_draws, retry=False,
+                        warn=False)
         settings = json.loads(again.meta["settings"])
         settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
                                "divergences": result.diagnostics.divergences,
                                "max_rhat": result.diagnostics.max_rhat,
                                "min_ess_bulk": result.diagnostics.min_ess_bulk}
+        if again is not first_retry:
+            first = json.loads(first_retry.meta["settings"])
+            settings["retried"]["then"] = {
+                "draws": first.get("draws"), "tune": first.get("tune"),
+                "divergences": first_retry.diagnostics.divergences,
+                "max_rhat": first_retry.diagnostics.max_rhat,
+                "min_ess_bulk": first_retry.diagnostics.min_ess_bulk}
         again.meta["settings"] = json.dumps(settings)
         if not again.diagnostics.ok:
             from dataclasses import replace as _replace
 
-            limit = (f"bayescale already refitted once with {remedy} after the first fit failed; "
+            limit = (f"bayescale already refitted with {remedy} after the first fit failed; "
                      "more sampler settings will not fix this, the model or the runs need a "
                      "change (see above)")
             again.diagnostics = _replace(again.diagnostics,
@@ -443,6 +463,34 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     if 2 * draws > RETRY_MAX_DRAWS:
         return None
     return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
+
+
+def _mixing_remedy(diag, remedy: dict, draws: int, tune: int) -> dict | None:
+    """A second retry's settings, or None: only for chains that still mix slowly.
+
+    After the first retry's remedy, a fit with no divergences and no separate modes that still
+    fails only R-hat or ESS gets twice the retry's draws (warm-up as long as the retry's draws),
+    up to :data:`RETRY_MAX_DRAWS`.  Divergences after a retry are not a sampler-settings problem.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> slow = SimpleNamespace(ok=False, divergences=0, worst={}, chains=4, max_rhat=1.009,
+    ...                        min_ess_bulk=387, min_ess_tail=487)
+    >>> _mixing_remedy(slow, {"draws": 2000}, 1000, 1000)
+    {'draws': 4000, 'tune': 2000}
+    >>> _mixing_remedy(SimpleNamespace(**{**vars(slow), "divergences": 3}), {"draws": 2000},
+    ...                1000, 1000) is None
+    True
+    """
+    if diag.ok or diag.divergences or diag.worst.get("modes"):
+        return None
+    used_draws = remedy.get("draws", draws)
+    used_tune = remedy.get("tune", tune)
+    more = _remedy(diag, remedy.get("target_accept", 0.99), used_draws, used_tune)
+    if more is None or "draws" not in more:
+        return None
+    return {"draws": more["draws"], "tune": max(used_tune, used_draws)}
 
 
 def _new_group_notes(spec: ModelSpec) -> list[str]:
