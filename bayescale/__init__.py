@@ -59,7 +59,6 @@ __all__ = [
     "decisions",
     "fit",
     "get_law",
-    "group_draws",
     "group_summary",
     "inference_aware",
     "laws",
@@ -106,7 +105,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "backtest_summary": ("bayescale.evaluation.backtest", "backtest_summary"),
     "learn_discrepancy": ("bayescale.evaluation.discrepancy", "learn_discrepancy"),
     "Discrepancy": ("bayescale.posterior.discrepancy", "Discrepancy"),
-    "group_draws": ("bayescale.posterior.hierarchy", "group_draws"),
+    "group_draws": ("bayescale.posterior.hierarchy", "group_draws"),  # deprecated: fit.draws
     "group_summary": ("bayescale.posterior.hierarchy", "group_summary"),
     "population_summary": ("bayescale.posterior.hierarchy", "population_summary"),
 }

@@ -13,7 +13,9 @@ import bayescale as bs
 from bayescale import decisions as bd
 from bayescale.posterior.result import ScalingFit
 
-pytestmark = pytest.mark.slow
+# The numpy cores (and group_draws) are exercised here through their former names too:
+# deprecated aliases, same numbers (tests/test_names.py and test_draws_api.py check the warnings).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 #: Hoffmann et al. (2022) Approach 3 published parameters.
 HOFFMANN = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
@@ -22,7 +24,7 @@ GOPHER_BUDGET = 5.76e23
 
 @pytest.fixture(scope="module")
 def draws(chinchilla_fit):
-    return bd.decision_draws(chinchilla_fit)
+    return chinchilla_fit.draws(noise=True)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_decision_draws_match_the_posterior(chinchilla_fit, draws):
     assert sorted(draws) == sorted([*chinchilla_fit.law.natural, "sigma", "nu"])
     assert all(v.shape == (s,) for v in draws.values())
     np.testing.assert_array_equal(draws["alpha"], chinchilla_fit.draws()["alpha"])
-    assert bd.fit_flops_per_token(chinchilla_fit) == 6.0
+    assert chinchilla_fit.flops_per_token == 6.0
 
 
 def test_closed_form_and_numeric_optimiser_agree_on_fit_draws(draws):
@@ -147,7 +149,9 @@ def test_clear_errors(chinchilla_fit):
     with pytest.raises(ValueError, match="has no groups"):
         bs.allocate(chinchilla_fit, 1e22, group="a")
     with pytest.raises(ValueError, match="ScalingFit"):
-        bs.allocate({"E": 1.0}, 1e22)
+        bs.allocate("fit.nc", 1e22)
+    with pytest.raises(ValueError, match=r"missing natural parameter\(s\) \['A'"):
+        bs.allocate({"E": 1.0}, 1e22)  # a mapping is draws: they must have the law's parameters
     with pytest.raises(ValueError, match=r"budgets must be positive.*-1"):
         bs.allocate(chinchilla_fit, [1e22, -1.0])
     with pytest.raises(ValueError, match="exactly one of budget"):

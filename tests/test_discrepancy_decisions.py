@@ -22,7 +22,9 @@ from bayescale.posterior.discrepancy import DISTANCE_COLUMNS, Discrepancy
 from bayescale.posterior.grid import predict_grid
 from bayescale.posterior.result import ScalingFit
 
-pytestmark = pytest.mark.slow
+# The numpy cores (and group_draws) are exercised here through their former names too:
+# deprecated aliases, same numbers (tests/test_names.py and test_draws_api.py check the warnings).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 PLAN = (70e9, 1.4e12)
 BUDGET = 6 * PLAN[0] * PLAN[1]  # 5.88e23: 1.7 decades beyond the largest Chinchilla run

@@ -28,6 +28,10 @@ from bayescale.posterior.hierarchy import (
 )
 from bayescale.posterior.result import ScalingFit
 
+# group_draws is exercised here by its former name too: a deprecated wrapper of
+# fit.draws(group=...), same arrays (tests/test_draws_api.py checks that it warns).
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
 

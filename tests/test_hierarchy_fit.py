@@ -20,7 +20,9 @@ from bayescale.posterior.hierarchy import (
 from bayescale.sampling.fit import resolve_spec
 from conftest import TEST_DRAWS
 
-pytestmark = pytest.mark.slow
+# The numpy cores (and group_draws) are exercised here through their former names too:
+# deprecated aliases, same numbers (tests/test_names.py and test_draws_api.py check the warnings).
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 SEEDS = (1, 2, 3)
 FIT = dict(draws=TEST_DRAWS, tune=TEST_DRAWS, progressbar=False, prior_draws=0)

@@ -29,7 +29,7 @@ from bayescale.errors import BayescaleError
 from bayescale.formatting import level_label
 from bayescale.laws import Law, get_law
 
-__all__ = ["DecisionError", "UnreachableTargetError"]
+__all__ = ["DecisionError", "UnreachableTargetError", "warn_deprecated"]
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...
 #: Largest number of (draw x budget) elements evaluated at once by the numeric optimiser.
@@ -46,6 +46,28 @@ class DecisionError(BayescaleError, ValueError):
 
 class UnreachableTargetError(DecisionError):
     """A loss target cannot be reached (at the requested probability) at any budget searched."""
+
+
+def warn_deprecated(old: str, new: str) -> None:
+    """One :class:`DeprecationWarning` for a call of ``old``, naming ``new``, its replacement.
+
+    Raised once per call (a deprecated name calls the implementation directly, never another
+    deprecated name), attributed to the caller's line.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from bayescale.decisions._common import warn_deprecated
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_deprecated("old_name", "new_name")
+    >>> str(caught[0].message)
+    'old_name is deprecated; use new_name instead (same arguments where they exist, same numbers)'
+    """
+    import warnings
+
+    warnings.warn(f"{old} is deprecated; use {new} instead (same arguments where they exist, "
+                  "same numbers)", DeprecationWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- laws and draws

@@ -52,6 +52,7 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
+    warn_deprecated,
 )
 from bayescale.laws import Law
 from bayescale.laws.chinchilla import CHINCHILLA
@@ -276,7 +277,7 @@ def _setup(draws: Any, law: str | Law, flops_per_token: Any, flops: Callable | N
 
 
 # --------------------------------------------------------------------------- public API
-def compute_optimal(
+def _compute_optimal(
     draws: Any,
     budgets: Any,
     *,
@@ -335,14 +336,14 @@ def compute_optimal(
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.decisions import compute_optimal
+    >>> from bayescale.decisions import allocate
     >>> hoffmann = dict(E=[1.69], A=[406.4], B=[410.7], alpha=[0.34], beta=[0.28])
-    >>> opt = compute_optimal(hoffmann, [5.76e23])
+    >>> opt = allocate(hoffmann, [5.76e23], per_draw=True)
     >>> opt["N"].shape
     (1, 1)
     >>> f"{opt['N'][0, 0]:.3g} parameters, {opt['D'][0, 0]:.3g} tokens"
     '3.22e+10 parameters, 2.98e+12 tokens'
-    >>> num = compute_optimal(hoffmann, [5.76e23], method="numeric")
+    >>> num = allocate(hoffmann, [5.76e23], method="numeric", per_draw=True)
     >>> bool(np.isclose(num["N"][0, 0], opt["N"][0, 0], rtol=1e-6))
     True
     """
@@ -398,7 +399,7 @@ def exponents(draws: Any, *, law: str | Law = "chinchilla") -> dict[str, np.ndar
     return {"a": be / (al + be), "b": al / (al + be), "gamma": al * be / (al + be)}
 
 
-def allocation_table(
+def _allocation_table(
     draws: Any,
     budgets: Any,
     *,
@@ -438,12 +439,12 @@ def allocation_table(
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.decisions import allocation_table
+    >>> from bayescale.decisions import allocate
     >>> rng = np.random.default_rng(0)
     >>> draws = dict(E=1.82 + 0.01 * rng.standard_normal(500), A=482.0, B=2085.0,
     ...              alpha=0.348 + 0.01 * rng.standard_normal(500), beta=0.366)
     >>> draws = {k: np.broadcast_to(v, (500,)) for k, v in draws.items()}
-    >>> tab = allocation_table(draws, [1e21, 1e23], ci=(0.9,))
+    >>> tab = allocate(draws, [1e21, 1e23], ci=(0.9,))
     >>> list(tab.columns)
     ['budget', 'quantity', 'mean', 'median', 'lo_90', 'hi_90']
     >>> tab.shape
@@ -454,7 +455,31 @@ def allocation_table(
     if unknown or not quantities:
         raise DecisionError(f"quantities must be a non-empty subset of {_QUANTITIES}; got "
                             f"{quantities!r}")
-    opt = compute_optimal(draws, budgets, law=law, flops_per_token=flops_per_token, flops=flops,
+    opt = _compute_optimal(draws, budgets, law=law, flops_per_token=flops_per_token, flops=flops,
                           method=method, deviation=deviation)
     c, _ = positive_values(budgets, "budgets")
     return summarise({q: opt[q] for q in quantities}, {"budget": c}, ci)
+
+
+def compute_optimal(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.allocate(draws, budgets, law=..., per_draw=True)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.allocate`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.compute_optimal",
+                    "bayescale.decisions.allocate(draws, budgets, law=..., per_draw=True)")
+    return _compute_optimal(*args, **kwargs)
+
+
+def allocation_table(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.allocate(draws, budgets, law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.allocate`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.allocation_table",
+                    "bayescale.decisions.allocate(draws, budgets, law=...)")
+    return _allocation_table(*args, **kwargs)

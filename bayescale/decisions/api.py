@@ -1,21 +1,29 @@
-"""Decisions from a fitted law: thin wrappers of the numpy decision layer that take a fit.
+"""The decisions, one public name each: they take a fit, or a mapping of its posterior draws.
 
-Each function here takes a :class:`~bayescale.ScalingFit`, pulls its posterior draws (natural
-parameters plus the observation-noise parameters ``sigma`` and ``nu``) with
-:func:`decision_draws`, and calls the matching numpy function of :mod:`bayescale.decisions`:
+Each function here takes a :class:`~bayescale.ScalingFit` (its draws come from
+:meth:`ScalingFit.draws <bayescale.ScalingFit.draws>` with ``noise=True``: the natural
+parameters plus the observation-noise parameters ``sigma`` and ``nu``, for a group with
+``group=``, the discrepancy frozen with ``seed``) or those draws themselves (any mapping of
+``(S,)`` arrays; ``law=`` for a plain dict), and runs the numpy core of
+:mod:`bayescale.decisions` on them.  The former names of the numpy cores are deprecated aliases
+that warn and give the same numbers:
 
 ===========================  ==============================================================
-:func:`allocate`             :func:`~bayescale.decisions.allocation_table`
-:func:`prob_target`          :func:`~bayescale.decisions.prob_below`
-:func:`budget_for`           :func:`~bayescale.decisions.budget_for_target`
-:func:`plan_regret`          :func:`~bayescale.decisions.regret`
-:func:`risk_averse`          :func:`~bayescale.decisions.risk_averse_allocation`
-:func:`inference_aware`      :func:`~bayescale.decisions.inference_aware_allocation`
+:func:`allocate`             ``allocation_table``; ``compute_optimal`` is ``per_draw=True``
+:func:`prob_target`          ``prob_below``
+:func:`budget_for`           ``budget_for_target``
+:func:`plan_regret`          ``regret``
+:func:`risk_averse`          ``risk_averse_allocation``
+:func:`inference_aware`      ``inference_aware_allocation``
 :func:`extrapolation`        how far a budget lies beyond the runs, in orders of magnitude
 :func:`predict_optimal`      the loss of a run that splits a budget compute-optimally
 ===========================  ==============================================================
 
-Training FLOPs default to the convention the fit's runs table was read with (``C = k N D``,
+Run-to-run noise follows the question: one about *a training run* counts it (``noise=True``:
+:func:`prob_target`, :func:`budget_for`), one about *the law* does not (``noise=False``:
+``fit.predict``, :func:`predict_optimal`, :func:`risk_averse`).
+
+Training FLOPs default to the fit's FLOP convention (``fit.flops_per_token``: ``C = k N D``,
 ``k = 6`` unless the fit was made with another ``flops``); pass ``flops_per_token`` or a FLOP
 function ``flops(N, D)`` to override it.  For a hierarchical fit pass ``group=`` (a group label,
 or ``"new"`` for an unseen group drawn from the population).
@@ -37,27 +45,37 @@ Examples
 7  5.760000e+23  tokens_per_param  1.898160e+01  1.271666e+01  2.853223e+01
 >>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
 0.75
+
+The same decision from the draws (here without the discrepancy, which draws carry only when
+asked for):
+
+>>> draws = fit.draws(noise=True)
+>>> round(bs.prob_target(draws, 2.0, budgets=5.76e23), 2)
+0.98
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bayescale.decisions._common import DecisionError, positive_values, summarise
-from bayescale.decisions.allocation import allocation_table
-from bayescale.decisions.regret import RegretResult, regret
-from bayescale.decisions.risk import budget_for_target, prob_below
+from bayescale.decisions._common import (
+    DecisionError,
+    positive_values,
+    summarise,
+    warn_deprecated,
+)
+from bayescale.decisions.allocation import _allocation_table, _compute_optimal
+from bayescale.decisions.regret import RegretResult, _regret
+from bayescale.decisions.risk import _budget_for_target, _prob_below
 from bayescale.decisions.robust import (
     InferenceAwareAllocation,
     RiskAverseAllocation,
-    inference_aware_allocation,
-    risk_averse_allocation,
+    _inference_aware_allocation,
+    _risk_averse_allocation,
 )
 
 __all__ = [
@@ -73,11 +91,12 @@ __all__ = [
     "risk_averse",
 ]
 
-_FLOPS_RE = re.compile(r"^\s*C\s*=\s*([0-9.eE+-]+)\s*N\s*D\s*$")
+def _is_fit(fit: Any) -> bool:
+    return all(hasattr(fit, a) for a in ("tree", "spec", "runs", "draws"))
 
 
 def _check_fit(fit: Any) -> None:
-    if not all(hasattr(fit, a) for a in ("tree", "spec", "runs", "draws")):
+    if not _is_fit(fit):
         raise DecisionError(
             f"fit must be a bayescale ScalingFit (from bayescale.fit or bayescale.load_fit); got "
             f"{type(fit).__name__}.  For raw arrays of draws use the functions of "
@@ -85,120 +104,107 @@ def _check_fit(fit: Any) -> None:
         )
 
 
+def _fit_draws(fit: Any, group: Any = None, *, discrepancy: Any = False, seed: Any = 0,
+               flops_per_token: float | None = None, group_seed: Any = 0) -> Any:
+    """A fit's draws for a decision: ``fit.draws(group=..., noise=True, discrepancy=...)``.
+
+    One curve per draw: a hierarchical fit needs ``group``.  A new group's effects are drawn
+    with ``group_seed`` (0, as they always were), the discrepancy's deviates with ``seed``.
+    Bad groups and discrepancies raise :class:`DecisionError`.
+    """
+    _check_fit(fit)
+    if fit.groups and group is None:
+        raise DecisionError(
+            f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
+            f"(or group='new' for an unseen group drawn from the population)"
+        )
+    from bayescale.errors import NewGroupError
+
+    try:
+        return fit.draws(group=group, noise=True, discrepancy=discrepancy, seed=seed,
+                         rng=np.random.default_rng(group_seed), flops_per_token=flops_per_token)
+    except NewGroupError:
+        raise  # one exception type for "this hierarchy cannot predict a new group"
+    except (ValueError, KeyError) as exc:
+        raise DecisionError(str(exc).strip("'\"")) from None
+
+
+def _source(fit: Any, *, group: Any, law: Any, flops_per_token: float | None, flops: Any,
+            method: str, discrepancy: Any = False, seed: Any = 0, deviation: Any = None,
+            group_seed: Any = 0, default_law: str = "chinchilla",
+            ) -> tuple[Any, dict[str, Any], Any]:
+    """``(draws, options of the numpy core, frozen deviation or None)`` of a decision.
+
+    ``fit`` is a :class:`~bayescale.ScalingFit` (its draws, law, FLOP convention and the
+    discrepancy resolved and frozen with ``seed``) or a mapping of draws (e.g. from
+    :meth:`ScalingFit.draws <bayescale.ScalingFit.draws>`, whose ``law``,
+    ``flops_per_token`` and ``deviation`` are the defaults; a plain dict: law
+    ``"chinchilla"``, 6 FLOPs per parameter per token, no deviation).
+    """
+    if _is_fit(fit):
+        if law is not None:
+            raise DecisionError("law= is for a mapping of draws; a fit has its own law")
+        k = fit.flops_per_token if flops_per_token is None else flops_per_token
+        draws = _fit_draws(fit, group, discrepancy=discrepancy, seed=seed, flops_per_token=k,
+                           group_seed=group_seed)
+        dev = draws.deviation if deviation is None else deviation
+        return draws, {"law": fit.law, "flops_per_token": k, "flops": flops,
+                       "method": method}, dev
+    if not isinstance(fit, Mapping):
+        raise DecisionError(
+            f"fit must be a bayescale ScalingFit (from bayescale.fit or bayescale.load_fit) or a "
+            f"mapping of posterior draws (fit.draws(noise=True)); got {type(fit).__name__}"
+        )
+    if group is not None:
+        raise DecisionError(f"group={group!r} is for a fit; draws are of one group already "
+                            "(fit.draws(group=...))")
+    wide = [name for name, v in fit.items() if np.ndim(v) > 1]
+    if wide:
+        raise DecisionError(
+            f"draws {wide} have a group axis (a hierarchical fit's draws without group=); pass "
+            "one group's draws, fit.draws(group=..., noise=True)"
+        )
+    if law is None:
+        law = getattr(fit, "law", None) or default_law
+    if flops_per_token is None:
+        flops_per_token = getattr(fit, "flops_per_token", 6.0)
+    if deviation is None and discrepancy is not None and discrepancy is not False:
+        deviation = getattr(fit, "deviation", None)
+    return fit, {"law": law, "flops_per_token": flops_per_token, "flops": flops,
+                 "method": method}, deviation
+
+
 def decision_draws(fit: Any, *, group: str | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-    """Posterior draws of a fit in the form the decision layer takes.
+    """Deprecated: use ``fit.draws(group=group, noise=True, seed=seed)``.
 
-    Parameters
-    ----------
-    fit : ScalingFit
-        A fitted law.
-    group : str, optional
-        For a hierarchical fit: a group label, or ``"new"`` for an unseen group drawn from the
-        population (pooled parameters).  Must be omitted for a fit without groups.
-    seed : int, default 0
-        Seed of the population draws for ``group="new"``.
-
-    Returns
-    -------
-    dict of str to ndarray
-        The law's natural parameters (``fit.law.natural``) and the noise parameters
-        (``sigma``, and ``nu`` for a Student-t likelihood), each of shape ``(S,)`` with
-        ``S = chains * draws``.
+    The law's natural parameters and the noise parameters (``sigma``, ``nu``) of a fit, each
+    of shape ``(S,)``: for a hierarchical fit a group (or ``"new"``) is required.
 
     Examples
     --------
+    >>> import warnings
     >>> from bayescale.decisions.api import decision_draws
-    >>> d = decision_draws(fit)
-    >>> sorted(d)
-    ['A', 'B', 'E', 'alpha', 'beta', 'nu', 'sigma']
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     d = decision_draws(fit)
+    >>> sorted(d) == sorted(fit.draws(noise=True))
+    True
     """
-    _check_fit(fit)
-    noise = fit.draws(kind="noise")
-    if not fit.groups:
-        if group not in (None, "all"):
-            raise DecisionError(
-                f"group={group!r} was given but this fit has no groups; omit group="
-            )
-        nat = fit.draws()
-    else:
-        if group is None:
-            raise DecisionError(
-                f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
-                f"(or group='new' for an unseen group drawn from the population)"
-            )
-        from bayescale.errors import NewGroupError
-
-        try:
-            sampled = fit.params_for_group(group, np.random.default_rng(seed))
-        except NewGroupError:
-            raise  # one exception type for "this hierarchy cannot predict a new group"
-        except ValueError as exc:
-            raise DecisionError(str(exc)) from None
-        nat = fit.law.to_natural(sampled, fit.reference)
-    out = {k: np.asarray(nat[k], dtype=float).reshape(-1) for k in fit.law.natural}
-    size = next(iter(out.values())).size
-    for k in fit.law.natural:
-        if out[k].size != size:  # a scalar natural parameter (e.g. shared in a pooled law)
-            out[k] = np.broadcast_to(out[k], (size,)).copy()
-    out.update({k: np.asarray(v, dtype=float).reshape(-1) for k, v in noise.items()})
-    return out
+    warn_deprecated("bayescale.decisions.decision_draws",
+                    "fit.draws(group=group, noise=True, seed=seed)")
+    return dict(_fit_draws(fit, group, group_seed=seed))
 
 
 def fit_flops_per_token(fit: Any) -> float:
-    """FLOPs per parameter per token of the fit's runs table (``C = k N D``), 6 if unknown.
-
-    The runs table records its FLOP convention (``runs.attrs["flops"]`` such as
-    ``"C = 6 N D"``); decisions use the same convention by default so that a budget means the
-    same FLOPs as the runs' compute.  A fit made with a FLOP *function* falls back to 6: pass
-    that function as ``flops=`` to the decision functions.
+    """Deprecated: use ``fit.flops_per_token``, the FLOP convention stored with the fit.
 
     Examples
     --------
-    >>> from bayescale.decisions.api import fit_flops_per_token
-    >>> fit_flops_per_token(fit)
+    >>> fit.flops_per_token
     6.0
     """
-    desc = fit.runs.attrs.get("flops", "")
-    if not desc:
-        try:
-            desc = json.loads(fit.meta.get("settings", "{}")).get("flops", "")
-        except (TypeError, ValueError):
-            desc = ""
-    m = _FLOPS_RE.match(str(desc))
-    return float(m.group(1)) if m else 6.0
-
-
-def _opts(fit, flops_per_token, flops, method) -> dict[str, Any]:
-    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
-    return {"law": fit.law, "flops_per_token": k, "flops": flops, "method": method}
-
-
-def _frozen_deviation(fit: Any, discrepancy: Any, group: str | None, n_draws: int,
-                      rng: np.random.Generator, k: float):
-    """The fit's discrepancy frozen for ``n_draws`` draws as the numpy core takes it, or None."""
-    from bayescale.posterior.discrepancy import resolve_discrepancy
-
-    try:
-        disc = resolve_discrepancy(fit, discrepancy, group)
-    except ValueError as exc:
-        raise DecisionError(str(exc)) from None
-    if disc is None:
-        return None
-    frozen = disc.frozen(n_draws, rng)
-    if disc.by == "C":
-        return frozen
-
-    class _AlongN:  # a term measured along N: N = sqrt(C / (k tpp)) on the budget line
-        n_draws = frozen.n_draws
-
-        def __call__(self, c, tpp):
-            if tpp is None:
-                raise DecisionError("a discrepancy measured along N needs a law of N and D; "
-                                    "pass a Discrepancy with by='C' or discrepancy=False")
-            c, t = np.broadcast_arrays(np.asarray(c, float), np.asarray(tpp, float))
-            return frozen(np.sqrt(c / (k * t)), t)
-
-    return _AlongN()
+    warn_deprecated("bayescale.decisions.fit_flops_per_token", "fit.flops_per_token")
+    return float(fit.flops_per_token)
 
 
 def _distance(fit: Any, group: str | None, c: Any, tpp: Any, k: float) -> pd.DataFrame:
@@ -225,22 +231,34 @@ def allocate(
     method: str = "auto",
     discrepancy: Any = True,
     seed: int | None = 0,
+    law: Any = None,
+    deviation: Any = None,
+    per_draw: bool = False,
 ) -> pd.DataFrame:
     """Compute-optimal allocation of each budget, with credible intervals, from a fit.
 
     Parameters
     ----------
-    fit : ScalingFit
-        A fitted law with inputs ``("N", "D")`` (Chinchilla, Kaplan, ...).
+    fit : ScalingFit or mapping
+        A fitted law with inputs ``("N", "D")`` (Chinchilla, Kaplan, ...), or a mapping of
+        its posterior draws, ``{name: (S,) array}`` of the law's natural parameters (plus
+        ``sigma`` / ``nu`` where a decision counts noise): the draws of
+        :meth:`ScalingFit.draws <bayescale.ScalingFit.draws>` (``fit.draws(group=...,
+        noise=True, discrepancy=...)``, which carry their law, FLOP convention and frozen
+        discrepancy), or any dict with ``law=``.  Every decision of this module takes either;
+        given draws there is no group, discrepancy or distance to the runs to add, and the
+        numbers are those of the numpy core on the same draws.
     budgets : float or array_like
         Training budgets in FLOPs.
     ci : sequence of float, default (0.5, 0.8, 0.95)
         Equal-tailed credible interval levels.
     group : str, optional
-        Group of a hierarchical fit (see :func:`decision_draws`).
+        Group of a hierarchical fit: a label, or ``"new"`` for an unseen group drawn from the
+        population (as in :meth:`ScalingFit.draws <bayescale.ScalingFit.draws>`).
     flops_per_token, flops, method
-        FLOP convention and solver, as in :func:`~bayescale.decisions.compute_optimal`;
-        ``flops_per_token`` defaults to the fit's own convention (:func:`fit_flops_per_token`).
+        FLOP convention and solver: ``C = flops_per_token * N * D`` (default the fit's own
+        convention, ``fit.flops_per_token``; for draws theirs, else 6) or a FLOP function
+        ``flops(N, D)``; ``method`` ``"auto"``, ``"closed"`` or ``"numeric"`` optimum.
     discrepancy : bool or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
@@ -259,6 +277,15 @@ def allocate(
         :func:`risk_averse` chooses one plan against it).
     seed : int or None, default 0
         Seed of the discrepancy's draws.
+    law : str or Law, optional
+        For draws without a law of their own (a plain dict): the law (default
+        ``"chinchilla"``).  A fit has its own.
+    deviation : callable, optional
+        For draws: a frozen discrepancy ``deviation(C, tokens_per_param)`` (default the draws'
+        own ``.deviation``; ``discrepancy=False`` turns it off).
+    per_draw : bool, default False
+        Return each draw's optimum instead of the table: a dict of ``(S, B)`` arrays ``N``,
+        ``D``, ``loss`` (with the deviation), ``tokens_per_param`` and ``budget``.
 
     Returns
     -------
@@ -296,11 +323,14 @@ def allocate(
                   tokens_per_param    1.898160e+01
     Name: median, dtype: float64
     """
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
-    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
-                            np.random.default_rng(seed), opts["flops_per_token"])
-    table = allocation_table(draws, budgets, ci=ci, deviation=dev, **opts)
+    draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                               flops=flops, method=method, discrepancy=discrepancy, seed=seed,
+                               deviation=deviation)
+    if per_draw:
+        return _compute_optimal(draws, budgets, deviation=dev, **opts)
+    table = _allocation_table(draws, budgets, ci=ci, deviation=dev, **opts)
+    if not _is_fit(fit):
+        return table
     flags = _allocation_flags(fit, table, group)
     n_q = table["quantity"].nunique()
     table["flag"] = np.repeat(np.asarray(flags, dtype=object), n_q)
@@ -400,11 +430,13 @@ def predict_optimal(
     noise : bool, default False
         False: the law's loss at the optimum (uncertainty about the curve).  True: one new
         training run's loss there, run-to-run noise included (the fit's ``sigma`` and ``nu``,
-        drawn by :func:`bayescale.modeling.noise.perturb`).
+        drawn by :func:`bayescale.modeling.noise.perturb`).  False as in ``fit.predict``: a
+        prediction is of the law unless asked for a run (the rule of every decision, see
+        :func:`prob_target`).
     ci : sequence of float, default (0.5, 0.8, 0.95)
         Equal-tailed credible interval levels.
     group : str, optional
-        Group of a hierarchical fit (see :func:`decision_draws`).
+        Group of a hierarchical fit (see :func:`allocate`).
     seed : int or None, default 0
         Seed of the noise draws and of the discrepancy's draws (drawn in that order from one
         generator, as in ``fit.predict``: at a budget where every draw's optimum were the
@@ -447,20 +479,23 @@ def predict_optimal(
     0  1.000000e+22  8.978659e+09  2.138433  2.109713  2.166717
     1  5.760000e+23  7.111631e+10  1.896601  1.520971  2.354383
     """
-    from bayescale.decisions.allocation import compute_optimal
     from bayescale.modeling.noise import perturb
-    from bayescale.posterior.result import interval_table
+    from bayescale.posterior.result import frozen_deviation, interval_table
 
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
-    opt = compute_optimal(draws, budgets, **opts)
+    _check_fit(fit)
+    draws, opts, _ = _source(fit, group=group, law=None, flops_per_token=flops_per_token,
+                             flops=flops, method=method)
+    opt = _compute_optimal(draws, budgets, **opts)
     c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
     log_loss = np.log(opt["loss"])
     rng = np.random.default_rng(seed)
     if noise:
         log_loss = perturb(log_loss, draws["sigma"], draws.get("nu"), rng)
-    dev = _frozen_deviation(fit, discrepancy, group, log_loss.shape[0], rng,
-                            opts["flops_per_token"])
+    try:  # after the noise, from the same generator, as fit.predict draws them
+        dev = frozen_deviation(fit, discrepancy, group, log_loss.shape[0], rng,
+                               opts["flops_per_token"])
+    except ValueError as exc:
+        raise DecisionError(str(exc)) from None
     if dev is not None:
         log_loss = log_loss + dev(c, opt["tokens_per_param"])
     tpp = np.median(opt["tokens_per_param"], axis=0)
@@ -489,6 +524,8 @@ def prob_target(
     method: str = "auto",
     discrepancy: Any = True,
     seed: int | None = 0,
+    law: Any = None,
+    deviation: Any = None,
 ) -> float | np.ndarray:
     """Posterior probability that a training run reaches ``loss <= target``.
 
@@ -497,7 +534,10 @@ def prob_target(
 
     Parameters
     ----------
-    fit : ScalingFit
+    fit : ScalingFit or mapping
+        A fitted law, or a mapping of posterior draws (``fit.draws(group=..., noise=True)``:
+        the law's natural parameters, with ``sigma`` / ``nu`` where noise counts), each of
+        shape ``(S,)``; see :func:`allocate`.
     target : float
         Target loss in nats, positive.
     budgets : float or array_like, optional
@@ -507,7 +547,10 @@ def prob_target(
     noise : bool, default True
         Include run-to-run noise (the probability for *one* training run), integrated
         analytically from the fit's ``sigma`` (and ``nu``).  ``False`` gives the probability
-        that the law's mean loss is below the target.
+        that the law's mean loss is below the target.  The rule of every decision: a question
+        about *a training run* counts its noise (True: this function, :func:`budget_for`); a
+        question about *the law* does not (False: ``fit.predict``, :func:`predict_optimal`,
+        :func:`risk_averse`).
     group, flops_per_token, flops, method
         As in :func:`allocate`.
     discrepancy : bool or Discrepancy, default True
@@ -526,6 +569,8 @@ def prob_target(
     seed : int or None, default 0
         Seed of the discrepancy's draws.
 
+    law, deviation
+        For a mapping of draws, as in :func:`allocate`.
     Returns
     -------
     float or ndarray
@@ -542,12 +587,11 @@ def prob_target(
     >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 2)
     0.75
     """
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
-    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
-                            np.random.default_rng(seed), opts["flops_per_token"])
-    return prob_below(draws, target, budget=budgets, plan=plan, noise=noise, deviation=dev,
-                      **opts)
+    draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                               flops=flops, method=method, discrepancy=discrepancy, seed=seed,
+                               deviation=deviation)
+    return _prob_below(draws, target, budget=budgets, plan=plan, noise=noise, deviation=dev,
+                       **opts)
 
 
 def budget_for(
@@ -563,18 +607,26 @@ def budget_for(
     on_unreachable: str = "raise",
     discrepancy: Any = True,
     seed: int | None = 0,
+    law: Any = None,
+    deviation: Any = None,
 ) -> float | np.ndarray:
     """Smallest budget whose compute-optimal run reaches ``target`` with probability ``prob``.
 
     Parameters
     ----------
-    fit : ScalingFit
+    fit : ScalingFit or mapping
+        A fitted law, or a mapping of posterior draws (``fit.draws(group=..., noise=True)``:
+        the law's natural parameters, with ``sigma`` / ``nu`` where noise counts), each of
+        shape ``(S,)``; see :func:`allocate`.
     target : float or array_like
         Target loss(es) in nats.
     prob : float, default 0.9
         Required probability, in ``(0, 1]``.
     noise : bool, default True
-        Count run-to-run noise (see :func:`prob_target`).
+        Count run-to-run noise: the budget for *one training run* to reach the target.
+        False: the budget at which the law's mean loss does.  The rule of every decision: a
+        question about a training run counts its noise (True); one about the law does not
+        (False; see :func:`prob_target`).
     group, flops_per_token, flops, method
         As in :func:`allocate`.
     on_unreachable : {"raise", "inf"}, default "raise"
@@ -598,6 +650,8 @@ def budget_for(
     seed : int or None, default 0
         Seed of the discrepancy's draws.
 
+    law, deviation
+        For a mapping of draws, as in :func:`allocate`.
     Returns
     -------
     float or ndarray
@@ -612,12 +666,11 @@ def budget_for(
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
     '7.38e+22'
     """
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
-    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
-                            np.random.default_rng(seed), opts["flops_per_token"])
-    return budget_for_target(draws, target, prob, noise=noise, on_unreachable=on_unreachable,
-                             deviation=dev, **opts)
+    draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                               flops=flops, method=method, discrepancy=discrepancy, seed=seed,
+                               deviation=deviation)
+    return _budget_for_target(draws, target, prob, noise=noise, on_unreachable=on_unreachable,
+                              deviation=dev, **opts)
 
 
 def plan_regret(
@@ -631,12 +684,17 @@ def plan_regret(
     method: str = "auto",
     discrepancy: Any = True,
     seed: int | None = 0,
+    law: Any = None,
+    deviation: Any = None,
 ) -> RegretResult:
     """Excess loss and deadweight compute of a plan ``(N, D)`` under the fit's posterior.
 
     Parameters
     ----------
-    fit : ScalingFit
+    fit : ScalingFit or mapping
+        A fitted law, or a mapping of posterior draws (``fit.draws(group=..., noise=True)``:
+        the law's natural parameters, with ``sigma`` / ``nu`` where noise counts), each of
+        shape ``(S,)``; see :func:`allocate`.
     plan : tuple (N, D)
         Parameters and training tokens of the proposed run(s).
     ci, group, flops_per_token, flops, method
@@ -659,6 +717,8 @@ def plan_regret(
     seed : int or None, default 0
         Seed of the discrepancy's draws.
 
+    law, deviation
+        For a mapping of draws, as in :func:`allocate`.
     Returns
     -------
     RegretResult
@@ -684,11 +744,12 @@ def plan_regret(
     """
     from dataclasses import replace
 
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
-    dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size,
-                            np.random.default_rng(seed), opts["flops_per_token"])
-    res = regret(draws, plan, ci=ci, deviation=dev, **opts)
+    draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                               flops=flops, method=method, discrepancy=discrepancy, seed=seed,
+                               deviation=deviation)
+    res = _regret(draws, plan, ci=ci, deviation=dev, **opts)
+    if not _is_fit(fit):
+        return res
     from bayescale.posterior.discrepancy import forecast_distance
 
     p = res.plans
@@ -710,12 +771,17 @@ def risk_averse(
     method: str = "auto",
     seed: int = 0,
     discrepancy: Any = True,
+    law: Any = None,
+    deviation: Any = None,
 ) -> RiskAverseAllocation:
     """The single allocation of ``budget`` that minimises a risk functional of the loss.
 
     Parameters
     ----------
-    fit : ScalingFit
+    fit : ScalingFit or mapping
+        A fitted law, or a mapping of posterior draws (``fit.draws(group=..., noise=True)``:
+        the law's natural parameters, with ``sigma`` / ``nu`` where noise counts), each of
+        shape ``(S,)``; see :func:`allocate`.
     budget : float
         Training FLOPs.
     utility : {"mean", "quantile", "cvar"} or callable, default "mean"
@@ -724,7 +790,10 @@ def risk_averse(
         :func:`~bayescale.decisions.risk_averse_allocation`.
     level : float, default 0.9
     noise : bool, default False
-        Include run-to-run noise in the loss distribution.
+        Include run-to-run noise in the loss distribution.  False by the rule of every
+        decision (a question about *the law* leaves the noise out, one about *a training
+        run* counts it; see :func:`prob_target`): the choice of split is a question about the
+        law, since one run's noise is the same whichever split it trains.
     group, flops_per_token, flops, method
         As in :func:`allocate`.
     seed : int, default 0
@@ -745,6 +814,8 @@ def risk_averse(
         whole budget line, the tokens-per-parameter part penalises splits outside the runs'
         range of ``D / N`` through the spread it adds.
 
+    law, deviation
+        For a mapping of draws, as in :func:`allocate`.
     Returns
     -------
     RiskAverseAllocation
@@ -760,16 +831,16 @@ def risk_averse(
     """
     from dataclasses import replace
 
-    draws = decision_draws(fit, group=group)
-    opts = _opts(fit, flops_per_token, flops, method)
     rng: Any = seed
-    dev = None
-    if discrepancy is not None and discrepancy is not False:
-        rng = np.random.default_rng(seed)
-        dev = _frozen_deviation(fit, discrepancy, group, next(iter(draws.values())).size, rng,
-                                opts["flops_per_token"])
-    ra = risk_averse_allocation(draws, budget, utility=utility, level=level, noise=noise,
-                                rng=rng, deviation=dev, **opts)
+    if discrepancy is not None and discrepancy is not False and _is_fit(fit):
+        rng = np.random.default_rng(seed)  # the discrepancy's deviates, then the noise draws
+    draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                               flops=flops, method=method, discrepancy=discrepancy, seed=rng,
+                               deviation=deviation)
+    ra = _risk_averse_allocation(draws, budget, utility=utility, level=level, noise=noise,
+                                 rng=rng, deviation=dev, **opts)
+    if not _is_fit(fit):
+        return ra
     return replace(ra, distance=_distance(fit, group, ra.budget, ra.tokens_per_param,
                                           opts["flops_per_token"]))
 
@@ -784,12 +855,16 @@ def inference_aware(
     group: str | None = None,
     flops_per_token: float | None = None,
     method: str = "auto",
+    law: Any = None,
 ) -> InferenceAwareAllocation:
     """Per-draw allocation minimising training plus lifetime inference FLOPs for a target loss.
 
     Parameters
     ----------
-    fit : ScalingFit
+    fit : ScalingFit or mapping
+        A fitted law, or a mapping of posterior draws (``fit.draws(group=..., noise=True)``:
+        the law's natural parameters, with ``sigma`` / ``nu`` where noise counts), each of
+        shape ``(S,)``; see :func:`allocate`.
     target_loss : float
         Loss to reach, nats.
     inference_tokens : float
@@ -799,6 +874,8 @@ def inference_aware(
     ci, group, flops_per_token, method
         As in :func:`allocate`.
 
+    law
+        For a mapping of draws, as in :func:`allocate`.
     Returns
     -------
     InferenceAwareAllocation
@@ -816,11 +893,12 @@ def inference_aware(
     savings    3.676555e-01
     Name: median, dtype: float64
     """
-    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
-    return inference_aware_allocation(decision_draws(fit, group=group), target_loss,
-                                      inference_tokens, law=fit.law, flops_per_token=k,
-                                      inference_flops_per_token=inference_flops_per_token,
-                                      method=method, ci=ci)
+    draws, opts, _ = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                             flops=None, method=method)
+    return _inference_aware_allocation(draws, target_loss, inference_tokens, law=opts["law"],
+                                       flops_per_token=opts["flops_per_token"],
+                                       inference_flops_per_token=inference_flops_per_token,
+                                       method=method, ci=ci)
 
 
 def extrapolation(fit: Any, budgets: Any, *, group: str | None = None) -> np.ndarray:
@@ -859,7 +937,7 @@ def extrapolation(fit: Any, budgets: Any, *, group: str | None = None) -> np.nda
     if "C" in runs:
         rc = runs["C"].to_numpy(dtype=float)
     else:
-        rc = fit_flops_per_token(fit) * runs["N"].to_numpy(dtype=float) * runs["D"].to_numpy(
+        rc = fit.flops_per_token * runs["N"].to_numpy(dtype=float) * runs["D"].to_numpy(
             dtype=float)
     hi, lo = np.log10(rc.max()), np.log10(rc.min())
     lc = np.log10(c)

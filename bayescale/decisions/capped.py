@@ -20,15 +20,16 @@ by golden-section search between the grid neighbours of the best grid point: exa
 ``1e-8`` in ``log N`` where the grid resolves the minimum.  This is the brute-force grid of the
 datablations case study, made exact and vectorised over draws and budgets.
 
-:func:`capped_optimal` is the numpy core on draws; :func:`allocate_capped` takes a fit and
-returns a :class:`CappedAllocation` with credible intervals.
+:func:`allocate_capped` takes a fit or a mapping of its draws and returns a
+:class:`CappedAllocation` with credible intervals and each draw's plan (``.draws``; the former
+``capped_optimal`` is its deprecated numpy-core name).
 
 Examples
 --------
->>> from bayescale.decisions.capped import capped_optimal
+>>> from bayescale.decisions.capped import allocate_capped
 >>> c4 = dict(E=1.869, A=520.8, B=1487.7, alpha=0.3527, beta=0.3527, R_D_star=15.39,
 ...           R_N_star=5.31)
->>> out = capped_optimal(c4, 1e22, 2e10)
+>>> out = allocate_capped(c4, 1e22, 2e10).draws
 >>> round(float(out["epochs"][0, 0]), 1), bool(out["N"][0, 0] < out["N_free"][0, 0])
 (12.3, True)
 """
@@ -53,8 +54,9 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
+    warn_deprecated,
 )
-from bayescale.laws import Law
+from bayescale.laws import Law, get_law
 
 __all__ = ["CappedAllocation", "allocate_capped", "capped_optimal"]
 
@@ -81,7 +83,7 @@ def _per_budget(x: Any, name: str, b: int) -> np.ndarray:
     return np.broadcast_to(arr, (b,)).astype(float)
 
 
-def capped_optimal(
+def _capped_optimal(
     draws: Any,
     budgets: Any,
     unique_tokens: Any,
@@ -129,10 +131,10 @@ def capped_optimal(
 
     Examples
     --------
-    >>> from bayescale.decisions.capped import capped_optimal
+    >>> from bayescale.decisions.capped import allocate_capped
     >>> c4 = dict(E=1.869, A=520.8, B=1487.7, alpha=0.3527, beta=0.3527, R_D_star=15.39,
     ...           R_N_star=5.31)
-    >>> out = capped_optimal(c4, [1e20, 1e22], 2e10)
+    >>> out = allocate_capped(c4, [1e20, 1e22], 2e10).draws
     >>> out["epochs"].round(2).tolist()      # 1e20 needs fewer tokens than the cap
     [[1.0, 12.29]]
     >>> f"{100 * float(out['cap_cost'][0, 1]):.2f}%"
@@ -275,6 +277,7 @@ def allocate_capped(
     n_grid: int = 241,
     span: float = 8.0,
     seed: int = 0,
+    law: str | Law | None = None,
 ) -> CappedAllocation:
     """Compute-optimal (N, D, epochs) under a unique-token cap, with intervals, from a fit.
 
@@ -286,8 +289,9 @@ def allocate_capped(
 
     Parameters
     ----------
-    fit : ScalingFit
-        A fit of a law with inputs ``("N", "D", "U")``.
+    fit : ScalingFit or mapping
+        A fit of a law with inputs ``("N", "D", "U")``, or a mapping of its draws (e.g.
+        ``fit.draws()``, or a dict of the law's natural parameters with ``law=``).
     budgets : float or array_like
         Training FLOPs.
     unique_tokens : float or array_like
@@ -302,6 +306,9 @@ def allocate_capped(
         Grid over ``log N`` (see :func:`capped_optimal`).
     seed : int, default 0
         Seed of the population draws for ``group="new"``.
+    law : str or Law, optional
+        For a mapping of draws without a law of its own: the law (default
+        ``"datablations"``); a fit has its own.
 
     Returns
     -------
@@ -322,24 +329,26 @@ def allocate_capped(
     >>> res = bs.allocate_capped(fit, [1e21, 1e22], unique_tokens=2e10)  # doctest: +SKIP
     >>> res.row(1e22, "epochs")[["median", "lo_95", "hi_95"]]            # doctest: +SKIP
     """
-    from bayescale.decisions.api import _check_fit, decision_draws, fit_flops_per_token
+    from bayescale.decisions.api import _source
 
-    _check_fit(fit)
-    _require_capped_law(fit.law)
+    draws, opts, _ = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
+                             flops=None, method="auto", group_seed=seed,
+                             default_law="datablations")
+    law_obj = get_law(opts["law"]) if isinstance(opts["law"], str) else opts["law"]
+    _require_capped_law(law_obj)
     levels = check_levels(ci)
-    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
-    draws = decision_draws(fit, group=group, seed=seed)
-    nat = {name: draws[name] for name in fit.law.natural}
-    out = capped_optimal(nat, budgets, unique_tokens, law=fit.law, flops_per_token=k,
-                         n_grid=n_grid, span=span)
+    k = opts["flops_per_token"]
+    nat, _ = natural_draws(draws, law_obj)
+    out = _capped_optimal(nat, budgets, unique_tokens, law=law_obj, flops_per_token=k,
+                          n_grid=n_grid, span=span)
     c, _ = positive_values(budgets, "budgets", unit=" (FLOPs)")
     c = c.ravel()
     u_cap = _per_budget(unique_tokens, "unique_tokens", c.size)
     n_plan = np.median(out["N"], axis=0)
     d_plan = c / (float(k) * n_plan)  # on the budget line (medians of N and D need not be)
-    params = sampled_params(fit.law, nat, 1)
+    params = sampled_params(law_obj, nat, 1)
     lu = np.minimum(np.log(d_plan), np.log(u_cap))[None, :]
-    out["plan_loss"] = np.exp(log_loss(fit.law, params, N=np.log(n_plan)[None, :],
+    out["plan_loss"] = np.exp(log_loss(law_obj, params, N=np.log(n_plan)[None, :],
                                        D=np.log(d_plan)[None, :], U=lu))
     values = {q: out[q] for q in (*QUANTITIES, "plan_loss")}
     table = summarise(values, {"budget": c, "unique_tokens": u_cap}, levels)
@@ -353,3 +362,18 @@ def allocate_capped(
             notes.append(f"at {cj:.3g} FLOPs, {e:.1%} of draws have their best grid point at the "
                          f"edge of the search (+-{span:g} e-folds of N): pass a larger span=")
     return CappedAllocation(table=table, plan=plan, draws=out, notes=notes)
+
+
+def capped_optimal(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated alias of the decision's one public name.
+
+    Use ``bayescale.decisions.allocate_capped(draws, budgets, unique_tokens, law=...).draws``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.allocate_capped`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.capped_optimal",
+                    "bayescale.decisions.allocate_capped(draws, budgets, unique_tokens, "
+                    "law=...).draws")
+    return _capped_optimal(*args, **kwargs)

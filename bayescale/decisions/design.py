@@ -272,7 +272,7 @@ def candidate_runs(
     beyond : float, default 4.0
         How far beyond the data the grid reaches (factor on ``N`` and ``D``).
     flops_per_token, flops
-        FLOP convention (default: the fit's own, :func:`~bayescale.decisions.fit_flops_per_token`).
+        FLOP convention (default: the fit's own, ``fit.flops_per_token``).
 
     Returns
     -------
@@ -291,12 +291,12 @@ def candidate_runs(
     >>> bool((cands["flops"] <= 1e21).all())              # doctest: +SKIP
     True
     """
-    from bayescale.decisions.api import _check_fit, decision_draws, fit_flops_per_token
+    from bayescale.decisions.api import _check_fit, _fit_draws
 
     _check_fit(fit)
     require_nd_law(fit.law, "a design of (N, D) pilot runs")
     (cap,), _ = positive_values(max_flops, "max_flops", unit=" (FLOPs)")
-    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
+    k = fit.flops_per_token if flops_per_token is None else flops_per_token
     fm = flop_model(k, flops)
     for name, v in (("n_sizes", n_sizes), ("n_ratios", n_ratios)):
         if int(v) < 1:
@@ -311,7 +311,7 @@ def candidate_runs(
             runs = fit.runs if g is None else _group_runs(fit, g)
             tab = _grid(runs, int(n_sizes), int(n_ratios), float(beyond))
         else:
-            from bayescale.decisions.allocation import compute_optimal
+            from bayescale.decisions.allocation import _compute_optimal
 
             c, _ = positive_values(isoflop, "isoflop", unit=" (FLOPs)")
             too_big = c[c > cap * (1 + 1e-9)]
@@ -321,8 +321,8 @@ def candidate_runs(
                     f"({cap:.3g} FLOPs, the pilot budget); pass isoFLOP budgets <= {cap:.3g} or "
                     f"raise the pilot budget"
                 )
-            opt = compute_optimal(decision_draws(fit, group=g), c, law=fit.law,
-                                  flops_per_token=fm.k, flops=flops)
+            opt = _compute_optimal(_fit_draws(fit, g), c, law=fit.law,
+                                   flops_per_token=fm.k, flops=flops)
             med = np.median(opt["N"], axis=0)
             nn = (med[:, None] * np.geomspace(1 / 8, 8, 9)[None, :])
             cc = np.broadcast_to(c[:, None], nn.shape)
@@ -1104,12 +1104,12 @@ def next_runs(
     ...                    target=2.0)                                  # doctest: +SKIP
     >>> res = bs.next_runs(hfit, 1e22, pilot=1e20, group="g03")         # doctest: +SKIP
     """
-    from bayescale.decisions.api import _check_fit, decision_draws, fit_flops_per_token
+    from bayescale.decisions.api import _check_fit, _fit_draws
 
     _check_fit(fit)
     law = fit.law
     require_nd_law(law, "a design of (N, D) pilot runs")
-    k = fit_flops_per_token(fit) if flops_per_token is None else flops_per_token
+    k = fit.flops_per_token if flops_per_token is None else flops_per_token
     fm = flop_model(k, flops)
     p = _check_common(pilot, spread, n_outcomes, max_draws, ess_min, max_runs, fixed)
     b, t, pl = _check_decision(decision, budget, target, plan)
@@ -1153,13 +1153,11 @@ def next_runs(
     if not hierarchical:
         if group not in (None, "all"):
             raise DecisionError(f"group={group!r} was given but this fit has no groups; omit it")
-        nat = {kk: v[idx] for kk, v in decision_draws(fit).items() if kk in law.natural}
+        nat = {kk: v[idx] for kk, v in _fit_draws(fit).items() if kk in law.natural}
         nat, _ = natural_draws(nat, law)
         focus: list[Any] = [None]
         cand_nats, focus_nats, gidx = [nat], [nat], [0] * len(cands)
     else:
-        from bayescale.posterior.hierarchy import group_draws
-
         if group is None:
             focus = list(fit.groups)
         else:
@@ -1171,7 +1169,7 @@ def next_runs(
         def nat_of(g: str) -> dict[str, np.ndarray]:
             if g not in cache:
                 try:
-                    d = group_draws(fit, g, kind="natural", seed=seed)
+                    d = fit.draws(group=g, seed=seed)
                 except ValueError as exc:
                     raise DecisionError(str(exc)) from None
                 cache[g] = natural_draws({kk: np.asarray(v)[idx] for kk, v in d.items()},
@@ -1224,7 +1222,7 @@ def _refit_degenerate(fit: Any, res: DesignResult, n_refits: int, *, fm: FlopMod
     """
     import json
 
-    from bayescale.decisions.api import decision_draws
+    from bayescale.decisions.api import _fit_draws
     from bayescale.formatting import fmt_num
     from bayescale.modeling.noise import perturb
     from bayescale.sampling.fit import fit as fit_runs
@@ -1240,7 +1238,7 @@ def _refit_degenerate(fit: Any, res: DesignResult, n_refits: int, *, fm: FlopMod
         return
     prefix, rest = tab.iloc[: j - 1], tab.iloc[j - 1:]
     law = fit.law
-    draws = decision_draws(fit)
+    draws = _fit_draws(fit)
     nat = {k: draws[k] for k in law.natural}
     sig, nu = draws["sigma"], draws.get("nu")
     meta = fit.meta.get("settings", "{}")

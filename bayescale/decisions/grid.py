@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.decisions.allocation import compute_optimal
+from bayescale.decisions.allocation import _compute_optimal
 from bayescale.posterior.grid import (
     DEFAULT_MAX_BYTES,
     chunks,
@@ -37,7 +37,7 @@ def regret_grid(
     D: Any,
     *,
     group: str | None = None,
-    flops_per_token: float = 6.0,
+    flops_per_token: float | None = None,
     tolerance: float = 0.01,
     max_bytes: int = DEFAULT_MAX_BYTES,
     discrepancy: Any = True,
@@ -53,14 +53,13 @@ def regret_grid(
     Parameters
     ----------
     fit : ScalingFit
-        A fit of a law with inputs ``N`` and ``D`` that
-        :func:`bayescale.decisions.compute_optimal` supports.
+        A fit of a law with inputs ``N`` and ``D`` that :func:`bayescale.allocate` supports.
     N, D : array_like
         Grid axes (1-D).
     group : str, optional
         Group of a hierarchical fit (or ``"new"``).
-    flops_per_token : float
-        ``k`` in ``C = k N D``.
+    flops_per_token : float, optional
+        ``k`` in ``C = k N D`` (default the fit's own convention, ``fit.flops_per_token``).
     tolerance : float
         Relative regret counted as near-optimal for ``p_near_optimal``.
     max_bytes : int
@@ -98,8 +97,12 @@ def regret_grid(
     if law.inputs != ("N", "D"):
         raise ValueError(f"regret_grid needs a law of N and D; {law.name!r} reads {law.inputs}")
     n, d = grid_points(N, D)
+    if fit.groups and group is None:
+        raise ValueError(f"this fit has groups {fit.groups}; pass group=<one of them> or "
+                         "group='new' for an unseen group")
+    flops_per_token = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
     rng = np.random.default_rng(seed)
-    sampled = fit.params_for_group(group, rng)
+    sampled = fit.draws(kind="sampled", group=group, rng=rng)
     natural = law.to_natural(sampled, fit.reference)
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in sampled.items()}
     n_draws = next(iter(params.values())).shape[0]
@@ -108,7 +111,7 @@ def regret_grid(
     parts = []
     for sl in chunks(len(n), n_draws, max_bytes, arrays=6):
         log_l = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
-        opt = compute_optimal(natural, c[sl], law=law, flops_per_token=flops_per_token)
+        opt = _compute_optimal(natural, c[sl], law=law, flops_per_token=flops_per_token)
         log_ratio = log_l - np.log(opt["loss"])
         if dev is not None:  # the compute part cancels: the same budget on both sides
             log_ratio = log_ratio + _along_n(dev, c[sl], d[sl] / n[sl], n[sl]) \

@@ -33,6 +33,7 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
+    warn_deprecated,
 )
 from bayescale.decisions.allocation import inverse_frontier, optimal_log
 from bayescale.laws import Law
@@ -81,9 +82,9 @@ class RegretResult:
 
         Examples
         --------
-        >>> from bayescale.decisions import regret
+        >>> from bayescale.decisions import plan_regret
         >>> hoffmann = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-        >>> regret(hoffmann, (70e9, 1.4e12)).to_frame().columns[:4].tolist()
+        >>> plan_regret(hoffmann, (70e9, 1.4e12)).to_frame().columns[:4].tolist()
         ['plan', 'draw', 'N', 'D']
         """
         p = len(self.plans)
@@ -101,7 +102,7 @@ class RegretResult:
         return pd.DataFrame(frame)
 
 
-def regret(
+def _regret(
     draws: Any,
     plan: tuple[Any, Any],
     *,
@@ -154,9 +155,9 @@ def regret(
 
     Examples
     --------
-    >>> from bayescale.decisions import regret
+    >>> from bayescale.decisions import plan_regret
     >>> hoffmann = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-    >>> r = regret(hoffmann, (175e9, 300e9))   # a GPT-3-like plan
+    >>> r = plan_regret(hoffmann, (175e9, 300e9))   # a GPT-3-like plan
     >>> round(float(r.draws["excess_loss"][0]), 4)
     0.0482
     >>> round(float(r.draws["deadweight_compute"][0]), 2)
@@ -215,3 +216,15 @@ def regret(
     if scalar:
         out = {k: v[:, 0] for k, v in out.items()}
     return RegretResult(plans=plans, draws=out, summary=summary)
+
+
+def regret(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.plan_regret(draws, plan, law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.plan_regret`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.regret",
+                    "bayescale.decisions.plan_regret(draws, plan, law=...)")
+    return _regret(*args, **kwargs)

@@ -47,6 +47,7 @@ from bayescale.decisions._common import (
     positive_values,
     resolve_law,
     sampled_params,
+    warn_deprecated,
 )
 from bayescale.decisions.allocation import asymptotic_log_loss, optimal_log_loss
 from bayescale.laws import Law
@@ -153,7 +154,9 @@ def loss_draws(
         Source of the simulated noise; pass a seed or Generator for reproducible output.
     noise : bool, default True
         Add run-to-run noise ``exp(eps)`` (one independent draw per posterior draw and input
-        point).  ``False`` returns the law's predicted loss per draw.
+        point): the loss of *a training run*.  ``False`` returns the law's predicted loss per
+        draw.  The rule of every decision: a question about a training run counts its noise,
+        one about the law does not (see :mod:`bayescale.decisions`).
 
     Returns
     -------
@@ -182,7 +185,7 @@ def loss_draws(
     return np.exp(perturb(log_l, sig, v, as_generator(rng)))
 
 
-def prob_below(
+def _prob_below(
     draws: Any,
     target: float,
     *,
@@ -235,12 +238,12 @@ def prob_below(
 
     Examples
     --------
-    >>> from bayescale.decisions import prob_below
+    >>> from bayescale.decisions import prob_target
     >>> draws = dict(E=[1.69, 1.80], A=[406.4, 406.4], B=[410.7, 410.7], alpha=[0.34, 0.34],
     ...              beta=[0.28, 0.28])
-    >>> prob_below(draws, 2.0, budget=[1e21, 3e23, 1e25])
+    >>> prob_target(draws, 2.0, budgets=[1e21, 3e23, 1e25])
     array([0. , 0.5, 1. ])
-    >>> prob_below(draws, 2.0, plan=(70e9, 1.4e12))   # Chinchilla's plan: 1.937 and 2.047
+    >>> prob_target(draws, 2.0, plan=(70e9, 1.4e12))   # Chinchilla's plan: 1.937 and 2.047
     0.5
     """
     if (budget is None) == (plan is None):
@@ -282,7 +285,7 @@ def prob_below(
     return float(p) if shape == () else p
 
 
-def budget_for_target(
+def _budget_for_target(
     draws: Any,
     target: Any,
     prob: float = 0.9,
@@ -342,15 +345,15 @@ def budget_for_target(
 
     Examples
     --------
-    >>> from bayescale.decisions import budget_for_target, prob_below
+    >>> from bayescale.decisions import budget_for, prob_target
     >>> draws = dict(E=[1.69, 1.80], A=[406.4, 406.4], B=[410.7, 410.7], alpha=[0.34, 0.34],
     ...              beta=[0.28, 0.28])
-    >>> c = budget_for_target(draws, 2.0, prob=0.5)
+    >>> c = budget_for(draws, 2.0, prob=0.5)
     >>> f"{c:.3g}"
     '1.11e+23'
-    >>> prob_below(draws, 2.0, budget=c)
+    >>> prob_target(draws, 2.0, budgets=c)
     0.5
-    >>> budget_for_target(draws, 1.75, prob=0.9, on_unreachable="inf")
+    >>> budget_for(draws, 1.75, prob=0.9, on_unreachable="inf")
     inf
     """
     law_obj, fm, nat, s, sig, v = _common_setup(draws, law, flops_per_token, flops, sigma, nu,
@@ -563,3 +566,27 @@ def _losses(losses: Any) -> np.ndarray:
     if np.isnan(x).any():
         raise DecisionError("losses contains NaN; drop or fix those draws first")
     return x
+
+
+def prob_below(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.prob_target(draws, target, budgets=..., law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.prob_target`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.prob_below",
+                    "bayescale.decisions.prob_target(draws, target, budgets=..., law=...)")
+    return _prob_below(*args, **kwargs)
+
+
+def budget_for_target(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.budget_for(draws, target, prob, law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.budget_for`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.budget_for_target",
+                    "bayescale.decisions.budget_for(draws, target, prob, law=...)")
+    return _budget_for_target(*args, **kwargs)

@@ -36,6 +36,7 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
+    warn_deprecated,
 )
 from bayescale.decisions.allocation import (
     _closed_kind,
@@ -118,7 +119,7 @@ def _functional(utility: str | Callable, level: float) -> tuple[Callable, str]:
     )
 
 
-def risk_averse_allocation(
+def _risk_averse_allocation(
     draws: Any,
     budget: float,
     *,
@@ -160,7 +161,10 @@ def risk_averse_allocation(
         Number of grid points in the scan.
     noise : bool, default False
         Include run-to-run noise: each draw's loss is multiplied by ``exp(eps_s)``, drawn once
-        per draw (common random numbers, so the objective stays smooth in ``N``).
+        per draw (common random numbers, so the objective stays smooth in ``N``).  False by
+        the rule of every decision: the choice of split is a question about the law (one
+        run's noise is the same whichever split it trains); a question about a training run
+        counts its noise (see :mod:`bayescale.decisions`).
     sigma, nu, rng
         Noise draws and random source, as in :func:`~bayescale.decisions.loss_draws`.
     deviation : callable, optional
@@ -180,12 +184,12 @@ def risk_averse_allocation(
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.decisions import risk_averse_allocation
+    >>> from bayescale.decisions import risk_averse
     >>> rng = np.random.default_rng(0)
     >>> draws = dict(E=np.full(400, 1.82), A=482.0 * np.exp(0.3 * rng.standard_normal(400)),
     ...              B=np.full(400, 2085.0), alpha=np.full(400, 0.348),
     ...              beta=np.full(400, 0.366))
-    >>> ra = risk_averse_allocation(draws, 1e23, utility="cvar", level=0.9)
+    >>> ra = risk_averse(draws, 1e23, utility="cvar", level=0.9)
     >>> bool(ra.objective >= ra.losses.mean())
     True
     >>> f"{ra.N:.2e}"
@@ -317,7 +321,7 @@ def _tokens_for_target(law, kind, nat_r, params, u, log_t):
     return np.where(ok, y, np.inf)
 
 
-def inference_aware_allocation(
+def _inference_aware_allocation(
     draws: Any,
     target_loss: float,
     inference_tokens: float,
@@ -366,10 +370,10 @@ def inference_aware_allocation(
 
     Examples
     --------
-    >>> from bayescale.decisions import inference_aware_allocation
+    >>> from bayescale.decisions import inference_aware
     >>> draws = dict(E=[1.69, 2.2], A=[406.4] * 2, B=[410.7] * 2, alpha=[0.34] * 2,
     ...              beta=[0.28] * 2)
-    >>> res = inference_aware_allocation(draws, 2.0, inference_tokens=1e13)
+    >>> res = inference_aware(draws, 2.0, inference_tokens=1e13)
     >>> res.n_unreachable            # the second draw has E = 2.2 > target
     1
     >>> f"{res.draws['N'][0]:.3g} params vs {res.draws['N_compute_optimal'][0]:.3g}"
@@ -465,3 +469,30 @@ def inference_aware_allocation(
         n_unreachable=int(s - reachable.sum()),
         summary=summary,
     )
+
+
+def risk_averse_allocation(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated: use ``bayescale.decisions.risk_averse(draws, budget, law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.risk_averse`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.risk_averse_allocation",
+                    "bayescale.decisions.risk_averse(draws, budget, law=...)")
+    return _risk_averse_allocation(*args, **kwargs)
+
+
+def inference_aware_allocation(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated alias of the decision's one public name.
+
+    Use ``bayescale.decisions.inference_aware(draws, target_loss, inference_tokens, law=...)``.
+
+    The same arguments and the same numbers as before.  The decision has one public name,
+    :func:`bayescale.decisions.inference_aware`,
+    which takes a fit or a mapping of draws.
+    """
+    warn_deprecated("bayescale.decisions.inference_aware_allocation",
+                    "bayescale.decisions.inference_aware(draws, target_loss, inference_tokens, "
+                    "law=...)")
+    return _inference_aware_allocation(*args, **kwargs)

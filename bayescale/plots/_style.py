@@ -11,6 +11,7 @@ import numpy as np
 from bayescale.formatting import fmt_num, fmt_times
 
 __all__ = [
+    "curve_draws",
     "plain_log_ticks",
     "shade_extrapolation",
     "times_log_ticks",
@@ -19,6 +20,28 @@ __all__ = [
 _NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 _FINE = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.5, 4.0, 4.5,
          5.0, 6.0, 7.0, 8.0, 9.0)
+
+
+def curve_draws(fit: Any, group: Any = None, flops_per_token: float | None = None) -> Any:
+    """``fit.draws(group=group, noise=True)``: one curve per draw, what the decisions take.
+
+    A hierarchical fit needs a group (a label or ``"new"``); a bad group raises
+    :class:`~bayescale.decisions.DecisionError` as the decisions do.
+    """
+    from bayescale.decisions import DecisionError
+    from bayescale.errors import NewGroupError
+
+    if fit.groups and group is None:
+        raise DecisionError(
+            f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
+            f"(or group='new' for an unseen group drawn from the population)"
+        )
+    try:
+        return fit.draws(group=group, noise=True, flops_per_token=flops_per_token)
+    except NewGroupError:
+        raise
+    except ValueError as exc:
+        raise DecisionError(str(exc)) from None
 
 
 def plain_log_ticks(axis: Any, *, max_ticks: int = 8) -> None:

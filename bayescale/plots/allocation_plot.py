@@ -59,13 +59,11 @@ def plot_allocation(
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.decisions import compute_optimal
-    from bayescale.decisions.api import decision_draws, fit_flops_per_token
-    from bayescale.plots._style import shade_extrapolation
+    from bayescale.decisions import allocate
+    from bayescale.plots._style import curve_draws, shade_extrapolation
 
-    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
-    draws = decision_draws(fit, group=group)
-    opts = {"law": fit.law, "flops_per_token": k}
+    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+    draws = curve_draws(fit, group, k)
     runs = fit.runs
     c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
     marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
@@ -73,7 +71,7 @@ def plot_allocation(
     if plan is not None:
         top.append(k * plan[0] * plan[1] * 10.0)
     grid = np.logspace(np.log10(c_runs.min()), np.log10(max(top)), n_grid)
-    opt = compute_optimal(draws, grid, **opts)
+    opt = allocate(draws, grid, per_draw=True)
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
@@ -93,7 +91,7 @@ def plot_allocation(
     ax.scatter(c_runs, runs["D"], s=6, color=colours["D"], alpha=0.25, lw=0, marker="s",
                label="runs: D")
     if marks.size:
-        at = compute_optimal(draws, marks, **opts)
+        at = allocate(draws, marks, per_draw=True)
         for q in ("N", "D"):
             lo, med, hi = np.quantile(at[q], [0.025, 0.5, 0.975], axis=0)
             ax.errorbar(marks, med, yerr=[med - lo, hi - med], fmt="o", color=colours[q],

@@ -65,15 +65,13 @@ def plot_decision(
     >>> from bayescale.plots import plot_decision
     >>> fig = plot_decision(fit, [5.76e23], plan=(70e9, 1.4e12), target=2.0)   # doctest: +SKIP
     """
-    from bayescale.decisions import compute_optimal, loss_draws
-    from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.decisions import allocate, loss_draws
     from bayescale.modeling.noise import noise_eps
-    from bayescale.plots._style import plain_log_ticks, shade_extrapolation
+    from bayescale.plots._style import curve_draws, plain_log_ticks, shade_extrapolation
     from bayescale.plots.fit_plot import plot_fit
 
-    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
-    draws = decision_draws(fit, group=group)
-    opts = {"law": fit.law, "flops_per_token": k}
+    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+    draws = curve_draws(fit, group, k)
     marks = np.atleast_1d(np.asarray(budgets, dtype=float))
     runs = fit.runs
     c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
@@ -84,7 +82,7 @@ def plot_decision(
     fig = plot_fit(fit, group=group, n_curves=n_curves, ci=ci, extend=0.0, ax=ax)
     ax = fig.axes[0]
     lo_q, hi_q = (1 - ci) / 2, (1 + ci) / 2
-    frontier = compute_optimal(draws, grid, **opts)["loss"]
+    frontier = allocate(draws, grid, per_draw=True)["loss"]
     lo, med, hi = np.quantile(frontier, [lo_q, 0.5, hi_q], axis=0)
     ax.fill_between(grid, lo, hi, color="#ff7f0e", alpha=0.25, lw=0, zorder=2)
     ax.plot(grid, med, color="#ff7f0e", lw=1.8, zorder=4,
@@ -98,7 +96,7 @@ def plot_decision(
             return loss
         return loss * np.exp(sigma[:, None] * noise_eps(rng, loss.shape, nu))
 
-    at = with_noise(compute_optimal(draws, marks, **opts)["loss"])
+    at = with_noise(allocate(draws, marks, per_draw=True)["loss"])
     lo, med, hi = np.quantile(at, [lo_q, 0.5, hi_q], axis=0)
     ax.errorbar(marks, med, yerr=[med - lo, hi - med], fmt="o", color="#ff7f0e", mec="k",
                 ms=6, capsize=4, zorder=7, label=f"your budget: one run, {ci:.0%} interval")

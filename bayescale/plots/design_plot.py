@@ -54,9 +54,9 @@ def plot_design(
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from bayescale.decisions import compute_optimal
-    from bayescale.decisions.api import decision_draws
+    from bayescale.decisions import allocate
     from bayescale.formatting import fmt_sci
+    from bayescale.plots._style import curve_draws
 
     if not 0.0 < float(ci) < 1.0:
         raise ValueError(f"ci must be in (0, 1); got {ci!r}")
@@ -74,8 +74,7 @@ def plot_design(
     if budget is not None:
         top = max(top, budget * 3.0)
     grid = np.geomspace(c_runs.min(), top, n_grid)
-    draws = decision_draws(fit, group=group) if fit.groups else decision_draws(fit)
-    opt = compute_optimal(draws, grid, law=fit.law, flops_per_token=k)
+    opt = allocate(curve_draws(fit, group if fit.groups else None, k), grid, per_draw=True)
     q = (1.0 - ci) / 2.0
     n_lo, n_med, n_hi = np.quantile(opt["N"], [q, 0.5, 1.0 - q], axis=0)
 

@@ -62,28 +62,26 @@ def plot_prob_target(
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.decisions import budget_for_target, prob_below
-    from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.decisions import budget_for, prob_target
     from bayescale.formatting import fmt_num, fmt_pct, fmt_sci
-    from bayescale.plots._style import shade_extrapolation
+    from bayescale.plots._style import curve_draws, shade_extrapolation
 
-    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
-    draws = decision_draws(fit, group=group)
-    opts = {"law": fit.law, "flops_per_token": k}
+    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+    draws = curve_draws(fit, group, k)  # the law's own posterior: no discrepancy
     runs = fit.runs
     c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
     marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
     c_plan = None if plan is None else k * float(plan[0]) * float(plan[1])
     if span is None:
         # where the probability climbs from 2% to 98%, widened to show the budgets and plan
-        edges = np.array([budget_for_target(draws, target, q, on_unreachable="inf", **opts)
+        edges = np.array([budget_for(draws, target, q, on_unreachable="inf")
                           for q in (0.02, 0.98)])
         pts = [*marks, *([c_plan] if c_plan else []), *edges[np.isfinite(edges)]]
         pts = pts or [c_runs.min(), c_runs.max()]
         span = (max(min(pts) / 10.0, 1.0), max(pts) * 10.0)
     grid = np.logspace(np.log10(span[0]), np.log10(span[1]), n_grid)
-    p_run = prob_below(draws, target, budget=grid, **opts)
-    p_mean = prob_below(draws, target, budget=grid, noise=False, **opts)
+    p_run = prob_target(draws, target, budgets=grid)
+    p_mean = prob_target(draws, target, budgets=grid, noise=False)
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
@@ -92,19 +90,19 @@ def plot_prob_target(
     ax.plot(grid, p_run, color="#1f77b4", lw=1.8, label="one training run (with noise)")
     ax.plot(grid, p_mean, color="#1f77b4", lw=1.0, ls="--", label="the law's mean loss")
     if marks.size:
-        pm = np.atleast_1d(prob_below(draws, target, budget=marks, **opts))
+        pm = np.atleast_1d(prob_target(draws, target, budgets=marks))
         ax.scatter(marks, pm, color="#1f77b4", edgecolor="k", zorder=5, s=36,
                    label="your budget(s)")
         for c, p in zip(marks, pm, strict=True):
             ax.annotate(fmt_pct(p), (c, p), textcoords="offset points", xytext=(6, -12),
                         fontsize=8)
     if plan is not None:
-        pp = prob_below(draws, target, plan=plan, **opts)
+        pp = prob_target(draws, target, plan=plan)
         ax.scatter([c_plan], [pp], marker="*", s=160, color="#ff7f0e", edgecolor="k",
                    zorder=6, label=f"your plan: {fmt_pct(pp)}")
     if prob is not None:
         ax.axhline(prob, color="0.5", lw=0.8, ls=":")
-        c_req = budget_for_target(draws, target, prob, on_unreachable="inf", **opts)
+        c_req = budget_for(draws, target, prob, on_unreachable="inf")
         if np.isfinite(c_req) and span[0] <= c_req <= span[1]:
             ax.axvline(c_req, color="0.5", lw=0.8, ls=":")
             ax.annotate(f"{fmt_pct(prob)} at {fmt_sci(c_req, 2)} FLOPs", (c_req, prob),

@@ -48,12 +48,12 @@ def plot_regret(
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.decisions import regret
-    from bayescale.decisions.api import decision_draws, fit_flops_per_token
+    from bayescale.decisions import plan_regret
     from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci
+    from bayescale.plots._style import curve_draws
 
-    k = fit_flops_per_token(fit) if flops_per_token is None else float(flops_per_token)
-    res = regret(decision_draws(fit, group=group), plan, law=fit.law, flops_per_token=k)
+    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+    res = plan_regret(curve_draws(fit, group, k), plan)
     excess = res.draws["excess_loss"]
     dead = 100.0 * res.draws["deadweight_compute"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")

@@ -108,7 +108,7 @@ def predict_grid(
     noise: bool = False,
     ci: Sequence[float] = DEFAULT_CI,
     seed: int | None = 0,
-    flops: float = 6.0,
+    flops: float | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     discrepancy: Any = True,
 ) -> pd.DataFrame:
@@ -123,8 +123,9 @@ def predict_grid(
     group, noise, ci, seed
         As for :meth:`ScalingFit.predict`.  With ``noise=True`` the noise draws depend on
         ``max_bytes`` (the chunking), not only on ``seed``.
-    flops : float
-        FLOPs per parameter per token, for the ``C`` column.
+    flops : float, optional
+        FLOPs per parameter per token, for the ``C`` column; default the fit's own convention
+        (:attr:`ScalingFit.flops_per_token <bayescale.ScalingFit.flops_per_token>`).
     max_bytes : int
         Memory for draws per chunk (default 128 MiB); peak memory is a small multiple of it.
     discrepancy : bool or Discrepancy, default True
@@ -152,8 +153,9 @@ def predict_grid(
     if law.inputs != ("N", "D"):
         raise ValueError(f"predict_grid needs a law of N and D; {law.name!r} reads {law.inputs}")
     n, d = grid_points(N, D)
+    flops = fit.flops_per_token if flops is None else float(flops)
     rng = np.random.default_rng(seed)
-    params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit.params_for_group(group, rng).items()}
+    params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._curve_draws(group, rng).items()}
     n_draws = next(iter(params.values())).shape[0]
     dev, along = None, None
     if noise:

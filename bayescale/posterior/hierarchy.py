@@ -6,9 +6,10 @@ each *pooled* parameter ``theta``, a population value ``theta_mu`` and effect sc
 ``theta_tau`` (one per term of the grouping; :mod:`bayescale.modeling.groups` gives the
 equations).  This module reads those draws:
 
-- :func:`group_draws`: draws of the law's parameters for an observed group, an unobserved
-  combination of observed levels (crossed groupings), or a *new* group drawn from the
-  population; the form :mod:`bayescale.decisions` takes;
+- draws of the law's parameters for an observed group, an unobserved combination of observed
+  levels (crossed groupings), or a *new* group drawn from the population: read them with
+  :meth:`ScalingFit.draws(group=...) <bayescale.ScalingFit.draws>` (:func:`group_draws` is
+  its deprecated former name);
 - :func:`group_summary`: one row per (group, parameter) with median, intervals, R-hat and ESS,
   optionally with derived quantities (``derived=bayescale.decisions.exponents``) and a row for a
   new group;
@@ -241,7 +242,45 @@ def group_draws(
     rng: np.random.Generator | None = None,
     skip_independent: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Posterior draws of the law's parameters for one group, each of shape ``(S,)``.
+    """Deprecated: use ``fit.draws(group=group, kind=kind, seed=seed, rng=rng)``.
+
+    Posterior draws of the law's parameters for one group of a hierarchical fit, each of
+    shape ``(S,)``: the same arrays as :meth:`ScalingFit.draws <bayescale.ScalingFit.draws>`
+    with ``group=``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():                                   # doctest: +SKIP
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     old = group_draws(fit, "g00")
+    >>> all((old[k] == fit.draws(group="g00")[k]).all() for k in old)     # doctest: +SKIP
+    True
+    """
+    import warnings
+
+    warnings.warn("bayescale.group_draws is deprecated; use fit.draws(group=group, kind=kind, "
+                  "seed=seed)", DeprecationWarning, stacklevel=2)
+    if kind not in ("natural", "sampled"):
+        raise ValueError(f"kind must be 'natural' or 'sampled', not {kind!r}")
+    if skip_independent:
+        return _group_draws(fit, group, kind=kind, seed=seed, rng=rng, skip_independent=True)
+    structure_of(fit)  # a fit without groups: the same error as before
+    return dict(fit.draws(group=group, kind=kind, seed=seed, rng=rng))
+
+
+def _group_draws(
+    fit: Any,
+    group: str | Mapping[str, str],
+    *,
+    kind: str = "natural",
+    seed: int | None = 0,
+    rng: np.random.Generator | None = None,
+    skip_independent: bool = False,
+) -> dict[str, np.ndarray]:
+    """Posterior draws of the law's parameters for one group, each of shape ``(S,)``
+    (the implementation of :meth:`ScalingFit.draws <bayescale.ScalingFit.draws>` with
+    ``group=``).
 
     Parameters
     ----------
@@ -278,8 +317,7 @@ def group_draws(
 
     Examples
     --------
-    >>> from bayescale.decisions import exponents                         # doctest: +SKIP
-    >>> exponents(group_draws(fit, "rw/tuned/short/const/standard"))["a"]  # doctest: +SKIP
+    >>> _group_draws(fit, "rw/tuned/short/const/standard")["alpha"]       # doctest: +SKIP
     """
     if kind not in ("natural", "sampled"):
         raise ValueError(f"kind must be 'natural' or 'sampled', not {kind!r}")
@@ -446,8 +484,8 @@ def group_summary(
     for label, request in requests:
         partial = request == "new" and any(fit.spec.pooling_of(p) == "independent"
                                            for p in law.param_names)
-        sampled = group_draws(fit, request, kind="sampled", rng=rng,
-                              skip_independent=partial)
+        sampled = _group_draws(fit, request, kind="sampled", rng=rng,
+                               skip_independent=partial)
         if partial:  # a new group has only its pooled and shared parameters
             draws, extra = dict(sampled), {}
         else:

@@ -27,10 +27,12 @@ from bayescale.modeling.model import GROUP_DIM, group_labels
 from bayescale.modeling.spec import ModelSpec
 from bayescale.posterior.diagnostics import Diagnostics, diagnose
 
-__all__ = ["Prediction", "ScalingFit", "load_fit"]
+__all__ = ["PosteriorDraws", "Prediction", "ScalingFit", "frozen_deviation", "load_fit"]
 
 FORMAT_VERSION = "1"
 DEFAULT_CI = (0.5, 0.8, 0.95)
+#: FLOPs per parameter per token of a fit whose convention is not recorded (``C = 6 N D``).
+DEFAULT_FLOPS_PER_TOKEN = 6.0
 _RUNS_GROUP = "runs"
 _PPC_GROUP = "posterior_predictive"
 
@@ -80,6 +82,109 @@ def interval_table(samples: np.ndarray, levels: Sequence[float] = DEFAULT_CI) ->
     for name, q in zip(ci_columns(levels), quant[1:], strict=True):
         data[name] = q
     return pd.DataFrame(data)
+
+
+class PosteriorDraws(dict):
+    """Posterior draws of a fit (:meth:`ScalingFit.draws`): a dict of numpy arrays that knows
+    how to read them.
+
+    A plain ``dict`` in every way (``d["alpha"]``, ``sorted(d)``, ``{**d}``), with attributes
+    the decision functions read when given these draws instead of a fit:
+
+    Attributes
+    ----------
+    law : Law or None
+        The fitted law.
+    flops_per_token : float
+        The fit's FLOP convention (``C = k N D``).
+    group : str, mapping or None
+        The group the draws are of (None: the fit's own posterior).
+    deviation : callable or None
+        The extrapolation discrepancy frozen for these draws (``discrepancy=`` of
+        :meth:`ScalingFit.draws`): ``deviation(C, tokens_per_param)``, one log-loss deviation
+        per draw; None when off.
+
+    Examples
+    --------
+    >>> d = fit.draws(noise=True)
+    >>> d.law.name, d.flops_per_token, d.deviation is None
+    ('chinchilla', 6.0, True)
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray] = (), *, law: Any = None,
+                 flops_per_token: float = DEFAULT_FLOPS_PER_TOKEN, group: Any = None,
+                 deviation: Any = None):
+        super().__init__(arrays)
+        self.law = law
+        self.flops_per_token = float(flops_per_token)
+        self.group = group
+        self.deviation = deviation
+
+
+class _AlongN:
+    """A discrepancy measured along N, read on a budget line: ``N = sqrt(C / (k tpp))``."""
+
+    def __init__(self, frozen: Any, k: float):
+        self.frozen = frozen
+        self.k = k
+        self.n_draws = frozen.n_draws
+        self.discrepancy = getattr(frozen, "discrepancy", None)
+
+    def __call__(self, c: Any, tpp: Any) -> np.ndarray:
+        if tpp is None:
+            raise ValueError("a discrepancy measured along N needs a law of N and D; pass a "
+                             "Discrepancy with by='C' or discrepancy=False")
+        c, t = np.broadcast_arrays(np.asarray(c, float), np.asarray(tpp, float))
+        return self.frozen(np.sqrt(c / (self.k * t)), t)
+
+
+def frozen_deviation(fit: Any, discrepancy: Any, group: Any, n_draws: int,
+                     rng: np.random.Generator, flops_per_token: float) -> Any:
+    """The fit's discrepancy frozen for ``n_draws`` draws as a function of (C, tokens per param).
+
+    None when ``discrepancy`` resolves to none (False / None, or a law of a target other than
+    loss).  Else a callable ``deviation(C, tpp)`` with one log-loss deviate per draw, drawn
+    once from ``rng`` (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`); a
+    discrepancy measured along ``N`` is read at ``N = sqrt(C / (k tpp))`` with ``k =
+    flops_per_token``.  What :meth:`ScalingFit.draws` attaches as ``.deviation``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.posterior.result import frozen_deviation
+    >>> dev = frozen_deviation(fit, True, None, 4000, np.random.default_rng(0), 6.0)
+    >>> dev(5.76e23, 20.0).shape
+    (4000, 1)
+    """
+    from bayescale.posterior.discrepancy import resolve_discrepancy
+
+    disc = resolve_discrepancy(fit, discrepancy, group)
+    if disc is None:
+        return None
+    frozen = disc.frozen(n_draws, rng)
+    return frozen if disc.by == "C" else _AlongN(frozen, float(flops_per_token))
+
+
+def flops_per_token_of(description: Any) -> float:
+    """The ``k`` of a FLOP convention described as ``"C = k N D"``; 6 for anything else.
+
+    Only for fits that recorded the convention as text (made by a caller that did not pass
+    ``flops_per_token`` to :meth:`ScalingFit.from_sampling`, or saved before fits stored it
+    as a number).
+
+    Examples
+    --------
+    >>> from bayescale.posterior.result import flops_per_token_of
+    >>> flops_per_token_of("C = 8 N D"), flops_per_token_of("my_flops")
+    (8.0, 6.0)
+    """
+    import re
+
+    m = re.match(r"^\s*C\s*=\s*([0-9.eE+-]+)\s*N\s*D\s*$", str(description or ""))
+    try:
+        return float(m.group(1)) if m else DEFAULT_FLOPS_PER_TOKEN
+    except ValueError:
+        return DEFAULT_FLOPS_PER_TOKEN
 
 
 @dataclass(frozen=True)
@@ -168,11 +273,16 @@ class ScalingFit:
     @classmethod
     def from_sampling(cls, tree, *, spec: ModelSpec, runs: pd.DataFrame,
                       reference: Mapping[str, float], seed: int | None, sampler: str,
-                      settings: Mapping[str, Any]) -> ScalingFit:
+                      settings: Mapping[str, Any],
+                      flops_per_token: float | None = None) -> ScalingFit:
         """A fit from a sampler's DataTree: diagnoses it and stamps the provenance.
 
         The constructor :func:`bayescale.fit` uses; ``settings`` (draws, tune, chains,
         target_accept...) are recorded in ``meta`` and read by the diagnostics' advice.
+        ``flops_per_token`` is the runs' FLOP convention (``C = k N D``), stored as a number
+        (:attr:`flops_per_token`); when omitted it is read once from the runs table's
+        description of it (``runs.attrs["flops"]`` or ``settings["flops"]``, ``"C = k N D"``;
+        6 for a FLOP function).
         """
         import arviz
         import pymc
@@ -197,6 +307,9 @@ class ScalingFit:
             }),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "status": "ok" if diag.ok else "failed diagnostics",
+            "flops_per_token": float(
+                flops_per_token if flops_per_token is not None
+                else flops_per_token_of(runs.attrs.get("flops") or settings.get("flops", ""))),
         }
         return cls(tree, spec, runs, reference, diag, meta)
 
@@ -223,33 +336,163 @@ class ScalingFit:
         post = self.tree["posterior"]
         return [str(g) for g in post[GROUP_DIM].values] if GROUP_DIM in post.coords else []
 
-    def draws(self, names: Sequence[str] | None = None, *, kind: str = "natural") -> dict:
-        """Posterior draws flattened over chains, as numpy arrays of shape (S,) or (S, G).
+    @property
+    def flops_per_token(self) -> float:
+        """The fit's FLOP convention: FLOPs per parameter per token of its runs (``C = k N D``).
+
+        Stored with the fit (``meta["flops_per_token"]``, a netCDF attribute of the saved
+        file), so a budget means the same FLOPs as the runs' compute everywhere the fit is
+        used: :meth:`predict`, the prediction grids, the decisions, the plots and the report
+        take it as their default.  6 unless the fit was made with another ``flops=``; a fit
+        made with a FLOP *function* ``flops(N, D)`` has 6 here (pass that function as
+        ``flops=`` to the decision functions).
+
+        Examples
+        --------
+        >>> fit.flops_per_token
+        6.0
+        """
+        try:
+            k = float(self.meta.get("flops_per_token", DEFAULT_FLOPS_PER_TOKEN))
+        except (TypeError, ValueError):
+            return DEFAULT_FLOPS_PER_TOKEN
+        return k if np.isfinite(k) and k > 0 else DEFAULT_FLOPS_PER_TOKEN
+
+    def draws(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        kind: str = "natural",
+        group: str | Mapping[str, str] | None = None,
+        noise: bool = False,
+        discrepancy: Any = False,
+        seed: Any = 0,
+        rng: np.random.Generator | None = None,
+        flops_per_token: float | None = None,
+    ) -> PosteriorDraws:
+        """Posterior draws of the fit: the one way to get them, for the fit, a group or a new group.
+
+        Prediction (:meth:`predict`), the prediction grids, the decisions
+        (:mod:`bayescale.decisions`), the plots and the report all take their draws here.
 
         Parameters
         ----------
         names : sequence of str, optional
-            Variables to return; default depends on ``kind``.
+            Variables to return; default depends on ``kind`` (any posterior variable by name
+            when ``group`` is omitted: ``alpha_mu``, ``alpha_tau``... of a hierarchy).
         kind : {"natural", "sampled", "noise"}
-            Natural (published) parameters, the sampled parameterisation, or the noise
-            parameters (``sigma`` and ``nu``).
+            The law's natural (published) parameters, its sampled parameterisation, or only
+            the noise parameters (``sigma``, and ``nu`` for a Student-t likelihood).
+        group : str, number, mapping or None
+            None: the fit's own posterior (for a hierarchical fit every group, on the last
+            axis, shape ``(S, G)``).  For a hierarchical fit: a group label (``fit.groups``),
+            ``"new"`` for an unseen group drawn from the population (each draw of the
+            population gets one fresh group effect), or a mapping of each grouping column to a
+            value or ``"new"`` (``{"dataset": "rw", "family": "new"}``); each parameter then
+            has shape ``(S,)``.  See :func:`bayescale.posterior.hierarchy.resolve_group` for
+            numeric labels.  A fit without groups takes only None (or ``"all"``).
+        noise : bool, default False
+            Also return the noise parameters' draws (``sigma``, ``nu``): what a question about
+            a *training run* (rather than the law) needs.
+        discrepancy : bool or Discrepancy, default False
+            Attach the extrapolation discrepancy frozen for these draws as ``.deviation``
+            (True: the empirical prior, as in :meth:`predict`; a
+            :class:`~bayescale.Discrepancy`; False or None: none): a function
+            ``deviation(C, tokens_per_param)`` of the budget and split giving one log-loss
+            deviation per draw (shape ``(S, ...)``), drawn once with
+            ``np.random.default_rng(seed)``.  The decision functions apply it when they are
+            given these draws.  Needs one curve per draw (no group axis).
+        seed : int, numpy.random.Generator or None, default 0
+            Seeds the effects of a new group (unless ``rng`` is given) and, separately, the
+            discrepancy's deviates (each part gets ``np.random.default_rng(seed)``; a
+            Generator is shared, the group effects drawn first).
+        rng : numpy.random.Generator, optional
+            Generator of a new group's effects (default ``np.random.default_rng(seed)``).
+        flops_per_token : float, optional
+            The FLOP convention carried by the draws (and by a discrepancy measured along
+            ``N``); default the fit's own, :attr:`flops_per_token`.
+
+        Returns
+        -------
+        PosteriorDraws
+            A dict of numpy arrays, flattened over chains: shape ``(S,)`` (``S = chains x
+            draws``), or ``(S, G)`` for per-group parameters when ``group`` is omitted.  Its
+            attributes ``law``, ``flops_per_token``, ``group`` and ``deviation`` tell the
+            decision functions how to read it.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``kind`` or group, or ``group`` given for a fit without groups.
+        KeyError
+            A name that is not in the posterior (or not a parameter of the requested kind).
+        NewGroupError
+            ``group="new"`` (or an unobserved level) when a parameter is independent per
+            group, so it has no population to draw from.
 
         Examples
         --------
         >>> d = fit.draws()
         >>> d["alpha"].shape                  # chains x draws
         (4000,)
+        >>> sorted(fit.draws(noise=True))     # natural parameters and the noise's
+        ['A', 'B', 'E', 'alpha', 'beta', 'nu', 'sigma']
+        >>> fit.draws(kind="noise")["sigma"].shape
+        (4000,)
         """
         from bayescale.modeling.spec import NOISE_PARAMS
 
-        if names is None:
-            names = {
-                "natural": self.law.natural,
-                "sampled": self.law.param_names,
-                "noise": NOISE_PARAMS[self.spec.likelihood],
-            }.get(kind)
+        if kind not in ("natural", "sampled", "noise"):
+            raise ValueError(f"kind must be 'natural', 'sampled' or 'noise', not {kind!r}")
+        k = self.flops_per_token if flops_per_token is None else float(flops_per_token)
+        noise_names = list(NOISE_PARAMS[self.spec.likelihood])
+        if group is not None and not self.groups:
+            if group != "all":
+                raise ValueError(f"group={group!r} was given but this fit has no groups; omit "
+                                 "group=")
+            group = None
+        if kind == "noise" or group is None:
             if names is None:
-                raise ValueError(f"kind must be 'natural', 'sampled' or 'noise', not {kind!r}")
+                names = {"natural": self.law.natural, "sampled": self.law.param_names,
+                         "noise": noise_names}[kind]
+                if noise and kind != "noise":
+                    names = [*names, *noise_names]
+            out = self._posterior_arrays(names)
+        else:
+            from bayescale.posterior.hierarchy import _group_draws
+
+            sampled = _group_draws(self, group, kind="sampled",
+                                       rng=rng if rng is not None else np.random.default_rng(
+                                           seed))
+            params = sampled if kind == "sampled" else self.law.to_natural(sampled,
+                                                                           self.reference)
+            size = next(iter(sampled.values())).shape[0]
+            order = self.law.param_names if kind == "sampled" else self.law.natural
+            params = {n: np.broadcast_to(np.asarray(params[n], dtype=float), (size,)).copy()
+                      if kind == "natural" else params[n] for n in order}
+            if noise:
+                params.update(self._posterior_arrays(noise_names))
+            if names is None:
+                out = params
+            else:
+                missing = [n for n in names if n not in params]
+                if missing:
+                    raise KeyError(f"{missing} are not {kind} parameters of group "
+                                   f"{group!r}; they are {list(params)}")
+                out = {n: params[n] for n in names}
+        deviation = None
+        if discrepancy is not None and discrepancy is not False:
+            if self.groups and group is None:
+                raise ValueError("the discrepancy is frozen for one curve per draw; pass "
+                                 "group=<a group> (or 'new') for a hierarchical fit")
+            n_draws = next(iter(out.values())).shape[0] if out else self._n_draws()
+            deviation = frozen_deviation(self, discrepancy, group, n_draws,
+                                         np.random.default_rng(seed), k)
+        return PosteriorDraws(out, law=self.law, flops_per_token=k, group=group,
+                              deviation=deviation)
+
+    def _posterior_arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The posterior variables ``names``, flattened over chains."""
         post = self.tree["posterior"]
         out = {}
         for n in names:
@@ -258,6 +501,10 @@ class ScalingFit:
             a = np.asarray(post[n])
             out[n] = a.reshape((a.shape[0] * a.shape[1], *a.shape[2:]))
         return out
+
+    def _n_draws(self) -> int:
+        post = self.tree["posterior"]
+        return int(post.sizes["chain"] * post.sizes["draw"])
 
     @property
     def status(self) -> str:
@@ -353,7 +600,7 @@ class ScalingFit:
         noise: bool = False,
         ci: Sequence[float] = DEFAULT_CI,
         seed: int | None = 0,
-        flops: float = 6.0,
+        flops: float | None = None,
         discrepancy: Any = True,
         **inputs: Any,
     ) -> Prediction:
@@ -369,16 +616,20 @@ class ScalingFit:
             unseen group drawn from the population, or a mapping of each grouping column to a
             value or ``"new"`` (``{"dataset": "rw", "family": "new"}``; an unobserved
             combination of observed values under a crossed grouping).  See
-            :func:`bayescale.posterior.hierarchy.group_draws`.
-        noise : bool
+            :meth:`draws`.
+        noise : bool, default False
             False: the mean law (uncertainty about the curve).  True: a new run's loss,
-            including run-to-run noise from the likelihood.
+            including run-to-run noise from the likelihood.  The rule bayescale follows
+            everywhere: a question about *a training run* counts its noise (``noise=True``,
+            the default of :func:`bayescale.prob_target` and :func:`bayescale.budget_for`); a
+            question about *the law* does not (``noise=False``, the default here).
         ci : sequence of float
             Interval levels for the table.
         seed : int or None
             Seed for the noise draws (and new-group draws).
-        flops : float
-            FLOPs per parameter per token used to convert C.
+        flops : float, optional
+            FLOPs per parameter per token used to convert C (``C = flops N D``); default the
+            fit's own convention, :attr:`flops_per_token` (6 unless fitted with another).
         discrepancy : bool or Discrepancy
             Extrapolation discrepancy term: beyond the fitted runs (in compute, or in tokens
             per parameter) each draw of the curve gets one heavy-tailed deviation that grows
@@ -406,10 +657,11 @@ class ScalingFit:
         from bayescale.posterior.hierarchy import group_label
 
         extra = inputs
+        flops = self.flops_per_token if flops is None else float(flops)
         inputs = self._inputs(N=N, D=D, C=C, flops=flops, other=extra)
         n_points = len(next(iter(inputs.values())))
         rng = np.random.default_rng(seed)
-        params = self.params_for_group(group, rng)
+        params = self._curve_draws(group, rng)
         chains = self.tree["posterior"].sizes["chain"]
         ndraw = self.tree["posterior"].sizes["draw"]
         p2 = {k: v.reshape(-1, 1) for k, v in params.items()}
@@ -508,43 +760,39 @@ class ScalingFit:
 
     def params_for_group(self, group: str | Mapping[str, str] | None,
                          rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
-        """The law's sampled parameters for ``group``, one value per posterior draw.
+        """Deprecated: use ``fit.draws(kind="sampled", group=group, rng=rng)``.
 
-        What :meth:`predict`, the prediction grids and the decisions evaluate the law with.
-
-        Parameters
-        ----------
-        group : str, mapping or None
-            None (or ``"all"``) for a fit without groups; for a hierarchical fit a group label,
-            ``"new"`` or a mapping, as in :func:`bayescale.group_draws` (``kind="sampled"``).
-        rng : numpy.random.Generator, optional
-            Draws the effects of a new group (unused otherwise).
-
-        Returns
-        -------
-        dict of str to numpy.ndarray
-            Each of ``fit.law.param_names``, shape ``(chains * draws,)``.
+        The law's sampled parameters for ``group``, one value per posterior draw; a fit with
+        groups needs a group (the same arrays as :meth:`draws` with ``kind="sampled"``).
 
         Examples
         --------
-        >>> p = fit.params_for_group(None)
-        >>> sorted(p) == sorted(fit.law.param_names), p["alpha"].shape
-        (True, (4000,))
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", DeprecationWarning)
+        ...     p = fit.params_for_group(None)
+        >>> all((p[k] == fit.draws(kind="sampled")[k]).all() for k in p)
+        True
         """
-        sampled = self.draws(kind="sampled")
-        groups = self.groups
-        if not groups:
-            if group not in (None, "all"):
-                raise ValueError(f"this fit has no groups, so group={group!r} is meaningless")
-            return sampled
-        if group is None:
+        import sys
+        import warnings
+
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if not caller.startswith("bayescale."):  # bayescale's own last caller moves next
+            warnings.warn("ScalingFit.params_for_group is deprecated; use fit.draws("
+                          "kind='sampled', group=group, rng=rng)", DeprecationWarning,
+                          stacklevel=2)
+        return dict(self._curve_draws(group, rng))
+
+    def _curve_draws(self, group: Any, rng: np.random.Generator | None) -> PosteriorDraws:
+        """Sampled parameters of one curve per draw: ``draws(kind="sampled")`` with a group
+        required for a hierarchical fit (what :meth:`predict` evaluates the law with)."""
+        if self.groups and group is None:
             raise ValueError(
-                f"this fit has groups {groups}; pass group=<one of them> or group='new' "
+                f"this fit has groups {self.groups}; pass group=<one of them> or group='new' "
                 "for an unseen group"
             )
-        from bayescale.posterior.hierarchy import group_draws
-
-        return group_draws(self, group, kind="sampled", rng=rng)
+        return self.draws(kind="sampled", group=group, rng=rng)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -820,7 +1068,11 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     del tree[_RUNS_GROUP]
     meta = {k: attrs[k] for k in ("bayescale_version", "format_version", "law", "spec_hash",
                                   "data_hash", "seed", "sampler", "settings", "versions",
-                                  "created", "status", "warnings") if k in attrs}
+                                  "created", "status", "warnings", "flops_per_token")
+            if k in attrs}
+    if "flops_per_token" not in meta:  # saved before fits stored their FLOP convention
+        meta["flops_per_token"] = flops_per_token_of(table.attrs.get("flops", ""))
+    meta["flops_per_token"] = float(meta["flops_per_token"])
     reference = json.loads(attrs["reference"])
     diag = Diagnostics.from_json(attrs["diagnostics"])
     if saved_spec.groups:

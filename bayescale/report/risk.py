@@ -279,16 +279,32 @@ class _Facts:
     data_group: str | None = None  # whose runs the distance is measured from (None: all)
 
 
+def _curve_draws(fit: Any, group: Any) -> Any:
+    """``fit.draws(group=group, noise=True)``, one curve per draw: a hierarchy needs a group."""
+    from bayescale.errors import NewGroupError
+
+    if fit.groups and group is None:
+        raise DecisionError(
+            f"this is a hierarchical fit with groups {fit.groups}; pass group=<one of them> "
+            f"(or group='new' for an unseen group drawn from the population)"
+        )
+    try:
+        return fit.draws(group=group, noise=True)
+    except NewGroupError:
+        raise
+    except ValueError as exc:
+        raise DecisionError(str(exc)) from None
+
+
 def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=True) -> _Facts:
     """The report's numbers, from the public decision functions with the same discrepancy and
     seed, so that each equals what a user gets from ``predict_optimal`` / ``fit.predict`` /
     ``prob_target`` / ``budget_for`` / ``plan_regret`` called with them."""
-    from bayescale.decisions import compute_optimal, exponents
+    from bayescale.decisions import exponents
     from bayescale.decisions.api import (
+        allocate,
         budget_for,
-        decision_draws,
         extrapolation,
-        fit_flops_per_token,
         plan_regret,
         predict_optimal,
         prob_target,
@@ -296,7 +312,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
     from bayescale.modeling.model import group_labels
     from bayescale.posterior.discrepancy import resolve_discrepancy
 
-    k = fit_flops_per_token(fit)
+    k = fit.flops_per_token
     budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
     law = fit.law
     nd = set(law.inputs) == {"N", "D"}
@@ -309,7 +325,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
         disc = resolve_discrepancy(fit, discrepancy, group)
     except ValueError as exc:
         raise DecisionError(str(exc)) from None
-    draws = decision_draws(fit, group=group)
+    draws = _curve_draws(fit, group)
     opts = {"law": law, "flops_per_token": k}
     qs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
     runs = fit.runs
@@ -332,7 +348,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
 
     q_of = {}
     if nd:
-        opt = compute_optimal(draws, budgets, **opts)
+        opt = allocate(draws, budgets, per_draw=True)
         q_of = {key: np.quantile(v, qs, axis=0) for key, v in opt.items() if key != "loss"}
     q_of["loss"] = loss_q(False, disc)
     f = _Facts(
@@ -801,10 +817,9 @@ def _plan_blocks(f: _Facts, dpi: int) -> list:
 
 
 def _inference_blocks(f: _Facts, inference_tokens: float) -> list:
-    from bayescale.decisions import inference_aware_allocation
+    from bayescale.decisions import inference_aware
 
-    ia = inference_aware_allocation(f.draws, f.target_loss, inference_tokens, ci=(f.ci,),
-                                    **f.opts)
+    ia = inference_aware(f.draws, f.target_loss, inference_tokens, ci=(f.ci,))
     sm = ia.summary.set_index("quantity")
     lo_c, hi_c = _ci_cols(f.ci)
     rows = [[name, f"{fmt(sm.loc[q, 'median'])} [{fmt(sm.loc[q, lo_c])} to "

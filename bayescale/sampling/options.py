@@ -1,10 +1,11 @@
 """One object for the sampler's settings, accepted wherever bayescale samples.
 
-:func:`bayescale.fit`, :func:`bayescale.backtest`, :func:`bayescale.learn_discrepancy` and
-:func:`bayescale.evaluation.sbc.sbc` each take ``sampling=``: a :class:`SamplingOptions` (or a
-dict of its fields).  A field left at None keeps that function's own default (a backtest's
-inner fits default to 400 draws where a single fit takes 1,000), so one object can be handed to
-all of them; a field that is set takes precedence over the function's separate keyword of the
+:func:`bayescale.fit`, :func:`bayescale.backtest`, :func:`bayescale.learn_discrepancy`,
+:func:`bayescale.evaluation.sbc.sbc` and :func:`bayescale.sampling.sweep.sweep` (for each task,
+through :func:`~bayescale.sampling.sweep.fit_task`) each take ``sampling=``: a
+:class:`SamplingOptions` (or a dict of its fields).  A field left at None keeps that
+function's own default (a backtest's inner fits default to 400 draws where a single fit takes
+1,000), so one object can be handed to all of them; a field that is set takes precedence over the function's separate keyword of the
 same name (``draws=``, ``tune=``...), which remain for one-off calls.
 """
 

@@ -43,6 +43,7 @@ def fit_task(
     tune: int = 500,
     chains: int = 4,
     cores: int = 1,
+    sampling: Any = None,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit ``law`` to a bundled dataset (optionally only the runs with ``by <= cutoff``).
@@ -63,6 +64,11 @@ def fit_task(
         Column the cutoff applies to (``"C"``, ``"N"``...).
     seed, draws, tune, chains, cores, **fit_kwargs
         Passed to :func:`bayescale.fit` (``cores=1``: one thread per task, see module notes).
+    sampling : SamplingOptions or dict, optional
+        The sampler settings as one object (:class:`bayescale.sampling.SamplingOptions`), as
+        :func:`bayescale.fit` takes them: a field that is set replaces ``draws``, ``tune``...;
+        a field left None keeps this task's default (500 draws and warm-up, 4 chains, 1 core,
+        no progress bar).
 
     Returns
     -------
@@ -86,8 +92,10 @@ def fit_task(
             )
         runs = runs[runs[by] <= cutoff]
     fit_kwargs.setdefault("progressbar", False)
+    if sampling is not None:
+        fit_kwargs["sampling"] = sampling
     result = fit(runs, law, seed=seed, draws=draws, tune=tune, chains=chains, cores=cores,
-                    **fit_kwargs)
+                 **fit_kwargs)
     table = result.summary(ci=0.95)
     out = table[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]].rename_axis("param")
     out = out.reset_index()
@@ -156,6 +164,7 @@ def sweep(
     n_workers: int | None = None,
     threads_per_worker: int = 1,
     retries: int = 0,
+    sampling: Any = None,
 ) -> pd.DataFrame:
     """Run ``fn(**task)`` for every task, on Dask (default) or serially, as one tidy table.
 
@@ -179,6 +188,10 @@ def sweep(
     retries : int
         Times Dask re-runs a task whose *worker died* (a raised exception is not retried; it
         is reported in the ``error`` column).
+    sampling : SamplingOptions or dict, optional
+        Sampler settings for every task (:class:`bayescale.sampling.SamplingOptions`), passed
+        to ``fn`` as ``sampling=`` (so ``fn`` must take it, as :func:`fit_task` does); a field
+        left None keeps ``fn``'s own default.  Not a column of the table.
 
     Returns
     -------
@@ -217,6 +230,12 @@ def sweep(
     True
     """
     rows = _as_tasks(tasks)
+    if sampling is not None:
+        from functools import partial
+
+        from bayescale.sampling.options import SamplingOptions
+
+        fn = partial(fn, sampling=SamplingOptions.of(sampling))
     if isinstance(client, str) and client == "serial":
         outputs = [_run_task(fn, t) for t in rows]
     else:
