@@ -8,7 +8,8 @@ distance in compute and in tokens per parameter, and zero inside the data; its s
 depend on how many draws a fit has (a 1,000-draw and a 4,000-draw fit, real sampler);
 ``fit.predict`` uses it by default (``discrepancy=False`` turns it off) and every predicted row
 carries its distance from the data; a study's own residuals update the prior in the right
-direction; the hierarchical model recovers a known kappa from simulated residuals.
+direction; the hierarchical model recovers a known kappa, and a known tail weight (Student-t
+nu = 3), from simulated residuals.
 """
 
 from __future__ import annotations
@@ -209,8 +210,34 @@ def test_hierarchical_prior_recovers_a_known_kappa():
                                           "d_T": d_t}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prior, tree = fit_discrepancy_prior(pd.concat(rows), draws=300, tune=300, chains=2)
+        prior, _ = fit_discrepancy_prior(pd.concat(rows), draws=300, tune=300, chains=2)
     k = prior.new_study(4000)
     assert 0.015 < np.median(k["kappa"]) < 0.06
     assert 0.01 < np.median(k["kappa_tpp"]) < 0.15
     assert np.median(prior.draws["omega_C"]) < 0.6
+
+
+@pytest.mark.slow
+def test_hierarchical_prior_learns_the_tail_weight():
+    """The tail weight ``nu`` of the shared deviation is learned from the errors, not left at
+    its prior (``nu - 1 ~ Gamma(2, 0.1)``, median 18): residuals simulated with Student-t(3)
+    deviations of known scale (kappa_C = 0.03 per decade) give a small nu and that scale."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for s in range(2):
+        for c in range(2):
+            for j in range(30):
+                d_c = rng.uniform(0.3, 2.0, 4)
+                t = rng.standard_t(3)
+                res = 0.03 * d_c * t + 0.003 * rng.standard_normal(4)
+                rows.append(pd.DataFrame({"study": f"s{s}", "cell": f"c{c}",
+                                          "split": f"s{s}c{c}j{j}", "residual": res,
+                                          "scale": 0.003, "nu": np.inf, "d_C": d_c,
+                                          "d_T": 0.0}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prior, _ = fit_discrepancy_prior(pd.concat(rows), draws=300, tune=300, chains=2)
+    nu = prior.draws["nu"].to_numpy()
+    assert np.median(nu) < 12, np.median(nu)   # 7.6 here; normal deviations give 21 (prior: 18)
+    k = prior.new_study(4000)
+    assert 0.015 < np.median(k["kappa"]) < 0.06
