@@ -280,7 +280,9 @@ def _first_rung_split(study: str, cell: str, law: str, train: pd.DataFrame, name
 
     path = cache / "first_rung" / _slug(study) / f"{_slug(cell)}__{cut:.6g}.npz"
     if path.exists():
-        return path
+        with np.load(path, allow_pickle=False) as z:
+            if json.loads(str(z["meta"]))["fit"] == json.loads(json.dumps(FIT)):
+                return path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fc = forecast_draws(train[train["C"] <= cut], train[train["C"] > cut],
