@@ -11,11 +11,12 @@ __all__ = ["plot_regret"]
 
 def plot_regret(
     fit: Any,
-    plan: tuple[float, float],
+    plan: tuple[float, float] | None = None,
     *,
     group: str | None = None,
     flops_per_token: float | None = None,
     bins: int = 40,
+    result: Any = None,
 ):
     """Histograms of a plan's excess loss and deadweight compute over the posterior.
 
@@ -26,16 +27,24 @@ def plot_regret(
     regret spans orders of magnitude); the title counts the draws for which the plan is
     optimal to floating-point precision when there are at least 1% of them.
 
+    Compute first, render second: pass the decision's result (``result=``, or as the first
+    argument) and the figure draws it without computing anything; given a fit and a plan
+    instead, it computes the regret of the law's own posterior (no discrepancy).
+
     Parameters
     ----------
-    fit : ScalingFit
-    plan : tuple (N, D)
-        Parameters and tokens of the proposed run.
+    fit : ScalingFit or RegretResult
+        The fit, or the result of :func:`bayescale.plan_regret` to draw.
+    plan : tuple (N, D), optional
+        Parameters and tokens of the proposed run (needed with a fit; with a result, its own
+        plan is drawn).
     group : str, optional
         Group of a hierarchical fit.
     flops_per_token : float, optional
         ``k`` in ``C = k N D``; defaults to the fit's convention.
     bins : int, default 40
+    result : RegretResult, optional
+        A precomputed :func:`bayescale.plan_regret` result (one plan): drawn as it is.
 
     Returns
     -------
@@ -45,15 +54,25 @@ def plot_regret(
     --------
     >>> from bayescale.plots import plot_regret
     >>> fig = plot_regret(fit, (70e9, 1.4e12))        # doctest: +SKIP
+    >>> fig = plot_regret(bs.plan_regret(fit, (70e9, 1.4e12)))   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.decisions import plan_regret
+    from bayescale.decisions import RegretResult, plan_regret
     from bayescale.formatting import fmt_count, fmt_num, fmt_pct, fmt_sci
     from bayescale.plots._style import curve_draws
 
-    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
-    res = plan_regret(curve_draws(fit, group, k), plan)
+    if isinstance(fit, RegretResult):
+        fit, result = None, fit
+    if result is None:
+        if fit is None or plan is None:
+            raise ValueError("plot_regret needs a fit and plan=(N, D), or result= (a "
+                             "bayescale.plan_regret result)")
+        k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+        result = plan_regret(curve_draws(fit, group, k), plan)
+    res = result
+    if plan is None:
+        plan = (float(res.plans["N"].iloc[0]), float(res.plans["D"].iloc[0]))
     excess = res.draws["excess_loss"]
     dead = 100.0 * res.draws["deadweight_compute"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")

@@ -277,6 +277,9 @@ class _Facts:
     seed: int = 0
     q_run_plain: np.ndarray | None = None
     data_group: str | None = None  # whose runs the distance is measured from (None: all)
+    # what the figures draw (the law's own posterior), computed here, rendered by the plots
+    reg_plain: Any = None
+    prob_curve: dict | None = None
 
 
 def _curve_draws(fit: Any, group: Any) -> Any:
@@ -296,10 +299,14 @@ def _curve_draws(fit: Any, group: Any) -> Any:
         raise DecisionError(str(exc)) from None
 
 
-def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=True) -> _Facts:
+def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=True,
+           regret=None) -> _Facts:
     """The report's numbers, from the public decision functions with the same discrepancy and
     seed, so that each equals what a user gets from ``predict_optimal`` / ``fit.predict`` /
-    ``prob_target`` / ``budget_for`` / ``plan_regret`` called with them."""
+    ``prob_target`` / ``budget_for`` / ``plan_regret`` called with them; ``regret``, the
+    plan's :func:`~bayescale.plan_regret` result when the caller has it, is used as given.
+    The figures' numbers (the law's own posterior) are computed here too: the plots only
+    draw them."""
     from bayescale.decisions import exponents
     from bayescale.decisions.api import (
         allocate,
@@ -310,6 +317,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
         prob_target,
     )
     from bayescale.modeling.model import group_labels
+    from bayescale.plots.prob_plot import prob_target_curve
     from bayescale.posterior.discrepancy import resolve_discrepancy
 
     k = fit.flops_per_token
@@ -374,8 +382,12 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
             if hit.any():
                 j = int(np.argmin(np.where(hit, c_runs, np.inf)))
                 f.met = (int(hit.sum()), float(c_runs[j]), float(runs["loss"].iloc[j]))
+    if target_loss is not None:
+        f.prob_curve = prob_target_curve(fit, target_loss, budgets=budgets, plan=plan,
+                                         prob=prob, group=group)
     if plan is not None:
-        f.reg = plan_regret(fit, plan, ci=(ci,), **on)
+        f.reg = plan_regret(fit, plan, ci=(ci,), **on) if regret is None else regret
+        f.reg_plain = f.reg if disc is None and regret is None else plan_regret(draws, plan)
         pt = fit.predict(N=plan[0], D=plan[1], noise=True, ci=(ci,), group=group, seed=seed,
                          flops=k, discrepancy=disc).table
         lo, hi = pt.columns[pt.columns.get_loc("median") + 1:][:2]
@@ -409,12 +421,14 @@ def build_report(
     seed: int = 0,
     discrepancy: Any = True,
     next_runs: Any = None,
+    regret: Any = None,
 ) -> Document:
     """Assemble the risk report of a fit without writing it (see :func:`write_report`).
 
     Parameters are those of :func:`write_report` (without ``path`` and ``markdown``),
-    ``discrepancy`` included (True by default, as in ``fit.predict``) and ``next_runs`` (a
-    :func:`bayescale.next_runs` result, computed by the caller: adds "What to run next").
+    ``discrepancy`` included (True by default, as in ``fit.predict``), ``next_runs`` (a
+    :func:`bayescale.next_runs` result, computed by the caller: adds "What to run next") and
+    ``regret`` (the plan's :func:`bayescale.plan_regret` result, if the caller has it).
 
     Returns
     -------
@@ -428,7 +442,7 @@ def build_report(
     >>> [b.text for b in doc.blocks if type(b).__name__ == "Heading"]  # doctest: +SKIP
     """
     f = _facts(fit, budgets, target_loss, plan, float(prob), float(ci), group, seed,
-               discrepancy)
+               discrepancy, regret)
     loo_res, loo_note = _loo(fit, loo)
     warn = _warnings(f, loo_res, extra_warnings)
     if title is None:
@@ -779,8 +793,7 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
              "the law, from the likelihood); the law's probability is about the expected loss "
              "only.", kind="note"),
         Figure("probability", figure_png(
-            plot_prob_target(f.fit, t, budgets=f.budgets, plan=f.plan, prob=f.prob,
-                             group=f.group), dpi=dpi),
+            plot_prob_target(f.fit, t, result=f.prob_curve), dpi=dpi),
             f"P(loss <= {_target(t)}) against the budget; dotted: {_level(f.prob)} and the "
             f"smallest budget reaching it." + _figure_note(f)),
     ]
@@ -811,7 +824,7 @@ def _plan_blocks(f: _Facts, dpi: int) -> list:
         Para("Excess loss: how much lower the loss of a compute-optimal run with the same budget "
              "would be.  Deadweight compute: how much more compute the plan spends than a "
              "compute-optimal run reaching the same loss.", kind="note"),
-        Figure("regret", figure_png(plot_regret(f.fit, plan, group=f.group), dpi=dpi),
+        Figure("regret", figure_png(plot_regret(f.reg_plain, plan), dpi=dpi),
                "Posterior of the plan's excess loss and deadweight compute." + _figure_note(f)),
     ]
 
@@ -1062,6 +1075,7 @@ def write_report(
     seed: int = 0,
     discrepancy: Any = True,
     next_runs: Any = None,
+    regret: Any = None,
 ) -> ReportFiles:
     """Write the risk report of a fit: a self-contained HTML page and its Markdown twin.
 
@@ -1114,6 +1128,13 @@ def write_report(
     next_runs : DesignResult, optional
         A result of :func:`bayescale.next_runs` for this fit: adds the section "What to run
         next" (which pilot runs narrow the decision most per FLOP).
+    regret : RegretResult, optional
+        The plan's regret when the caller has computed it
+        (``bs.plan_regret(fit, plan, ci=(ci,), group=group, discrepancy=discrepancy,
+        seed=seed)``, levels including ``ci``): the report uses it instead of computing it
+        again.  Compute first, render second: the report's figures, too, are drawn from
+        results computed once (:func:`bayescale.plots.plot_regret` and
+        :func:`~bayescale.plots.plot_prob_target` take them).
 
     Returns
     -------
@@ -1150,7 +1171,7 @@ def write_report(
     doc = build_report(fit, budgets=budgets, target_loss=target_loss, plan=plan, prob=prob,
                        ci=ci, group=group, inference_tokens=inference_tokens, loo=loo,
                        extra_warnings=extra_warnings, title=title, dpi=dpi, seed=seed,
-                       discrepancy=discrepancy, next_runs=next_runs)
+                       discrepancy=discrepancy, next_runs=next_runs, regret=regret)
     md_path = None
     figures: list[Path] = []
     if markdown:
