@@ -121,6 +121,7 @@ def measure(name: str, groups: int, *, draws: int, tune: int, chains: int, seed:
     out["divergences"] = int(d.divergences)
     out["max_rhat"] = float(d.max_rhat)
     out["worst"] = d.worst
+    out["load"] = os.getloadavg()[0]  # 1-minute load average after the fit (2 cores shared)
     return out
 
 
@@ -188,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.real != "none":
         configs += [(r, 0) for r in a.real.split(",") if r]
     rows = []
-    cols = ("config", "coordinates", "groups", "points", "n_dim", "build_s", "compile_s", "grad_ms", "sample_s",
-            "fit_s", "steps", "ms_per_draw", "min_ess_bulk", "ess_per_s", "divergences",
-            "max_rhat")
+    cols = ("config", "coordinates", "groups", "points", "n_dim", "build_s", "compile_s",
+            "grad_ms", "sample_s", "fit_s", "steps", "ms_per_draw", "min_ess_bulk",
+            "ess_per_s", "divergences", "max_rhat", "load")
     print(" | ".join(cols), flush=True)
     for name, g in configs:
         r = measure(name, g, draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed,
