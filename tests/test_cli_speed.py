@@ -77,3 +77,33 @@ def test_graph_key_does_not_probe_the_c_toolchain():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=__file__.rsplit("/tests/", 1)[0])
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("argv", [
+    ["fit", "runs.csv", "--out", "f.nc"],
+    ["demo"],
+    ["report", "runs.csv"],
+    ["compare", "runs.csv", "--laws", "chinchilla,kaplan"],
+    ["backtest", "runs.csv", "--laws", "chinchilla"],
+    ["sbc"],
+])
+def test_cli_sampling_flags_are_one_sampling_options(argv):
+    """Every sampling command maps its flags onto one SamplingOptions; unset flags stay None
+    so the Python function's own defaults apply (fit: 4 x 1000 + 1000; backtest: 400 + 400)."""
+    from bayescale.cli import _parser, _sampling_options
+    from bayescale.sampling.options import SamplingOptions
+
+    a = _parser().parse_args(argv)
+    assert _sampling_options(a) == SamplingOptions(progressbar=True)
+    a = _parser().parse_args([*argv, "--draws", "300", "--tune", "200", "--chains", "2",
+                              "--sampler", "pymc", "--target-accept", "0.95", "--no-progress"])
+    assert _sampling_options(a) == SamplingOptions(draws=300, tune=200, chains=2,
+                                                   sampler="pymc", target_accept=0.95,
+                                                   progressbar=False)
+    # the defaults a fit then takes are bayescale.fit's own
+    import inspect
+
+    from bayescale.sampling.fit import fit
+
+    defaults = {k: v.default for k, v in inspect.signature(fit.__wrapped__).parameters.items()}
+    assert (defaults["draws"], defaults["tune"], defaults["chains"]) == (1000, 1000, 4)
