@@ -107,3 +107,20 @@ def test_cli_sampling_flags_are_one_sampling_options(argv):
 
     defaults = {k: v.default for k, v in inspect.signature(fit.__wrapped__).parameters.items()}
     assert (defaults["draws"], defaults["tune"], defaults["chains"]) == (1000, 1000, 4)
+
+
+def test_command_line_exits_fast_with_its_output_and_status(tmp_path):
+    """The command line ends with os._exit (no interpreter teardown): its output is still all
+    there, in order, and its exit status is the command's."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "bayescale", "spec", "compute"],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0
+    assert ok.stdout.startswith("# Compute-only law") and ok.stdout.rstrip().endswith("}")
+    bad = subprocess.run([sys.executable, "-m", "bayescale", "fit", "missing.csv", "--out",
+                          "f.nc"], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("bayescale: error: runs file 'missing.csv' does not exist; "
+                                  "check the path")
