@@ -744,7 +744,7 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
         _check_complete(tree, chains=chains, draws=draws)
         from bayescale.sampling.compile_cache import log_likelihood
 
-        log_likelihood(tree, model)  # pm.compute_log_likelihood, compiled once per structure
+        log_likelihood(tree, model)  # pm.compute_log_likelihood in numpy, from the law
     if prior_draws:
         with (prior_model() if prior_model is not None else model), strict_math(), \
                 _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
