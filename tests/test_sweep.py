@@ -97,3 +97,24 @@ def test_dask_and_serial_sweeps_agree():
         failed = table[table["error"].notna()]
         assert failed["task"].tolist() == [2]
         assert "no_such_dataset" in failed["error"].iloc[0]
+
+
+def _settings(x: float, sampling=None) -> dict:
+    return {"y": x, "draws": sampling.draws, "chains": sampling.chains}
+
+
+def test_sweep_hands_one_sampling_options_object_to_every_task():
+    """sweep(sampling=...) reaches each task as sampling= (as fit, backtest, learn_discrepancy
+    and sbc take it), and is not a column of the table."""
+    from bayescale.sampling import SamplingOptions
+
+    out = sweep([{"x": 1.0}, {"x": 2.0}], _settings, client="serial",
+                sampling={"draws": 123, "chains": 2})
+    assert out["draws"].tolist() == [123, 123] and out["chains"].tolist() == [2, 2]
+    assert "sampling" not in out.columns and out["error"].isna().all()
+    with pytest.raises(TypeError, match="no field"):
+        sweep([{"x": 1.0}], _settings, client="serial", sampling={"draw": 1})
+    import inspect
+
+    assert inspect.signature(fit_task).parameters["sampling"].default is None
+    assert SamplingOptions.of({"draws": 5}).over(draws=500, tune=500)["draws"] == 5

@@ -285,7 +285,8 @@ def allocate(
         own ``.deviation``; ``discrepancy=False`` turns it off).
     per_draw : bool, default False
         Return each draw's optimum instead of the table: a dict of ``(S, B)`` arrays ``N``,
-        ``D``, ``loss`` (with the deviation), ``tokens_per_param`` and ``budget``.
+        ``D``, ``loss`` (with the deviation) and ``tokens_per_param``, one column per budget
+        (what ``compute_optimal`` returned).
 
     Returns
     -------

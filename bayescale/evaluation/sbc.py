@@ -154,7 +154,7 @@ def sbc(
     target_accept: float | None = None,
     sampler: str = "nutpie",
     seed: int = 0,
-    progress: bool = False,
+    progress: bool | None = None,
     sampling: Any = None,
 ) -> pd.DataFrame:
     """Simulation-based calibration: ranks of prior draws among posterior draws.
@@ -193,12 +193,14 @@ def sbc(
         NUTS implementation (nutpie re-uses one compiled model for all fits).
     seed : int
         Seeds the prior draws and, through a ``numpy.random.SeedSequence``, every fit.
-    progress : bool
-        Print one line per simulation to stderr.
+    progress : bool, optional
+        Print one line per simulation to stderr (default: ``sampling.progressbar`` when set,
+        else no).
     sampling : SamplingOptions or dict, optional
         The sampler settings as one object (:class:`bayescale.sampling.SamplingOptions`); its
         ``draws``, ``tune``, ``chains``, ``target_accept`` and ``sampler`` replace those
-        arguments when set (the fits never show a progress bar).
+        arguments when set, and its ``progressbar`` is the default of ``progress`` (the fits
+        themselves never show a bar: one line per simulation is the progress shown).
 
     Returns
     -------
@@ -228,9 +230,13 @@ def sbc(
         from bayescale.sampling.options import SamplingOptions
 
         o = SamplingOptions.of(sampling).over(draws=draws, tune=tune, chains=chains,
-                                              target_accept=target_accept, sampler=sampler)
+                                              target_accept=target_accept, sampler=sampler,
+                                              progressbar=progress)
         draws, tune, chains = o["draws"], o["tune"], o["chains"]
         target_accept, sampler = o["target_accept"], o["sampler"]
+        if progress is None:
+            progress = o["progressbar"]
+    progress = bool(progress)
     spec = _resolve(law_or_spec, groups)
     fitted = spec if fit_spec is None else _resolve(fit_spec, groups)
     if fitted.law != spec.law or fitted.groups != spec.groups:

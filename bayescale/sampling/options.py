@@ -33,8 +33,8 @@ class SamplingOptions:
     target_accept : float, optional
         NUTS target acceptance (default: the law's own).
     progressbar : bool, optional
-        Show sampling progress (not used by :func:`~bayescale.evaluation.sbc.sbc`, whose fits
-        never show it).
+        Show sampling progress (for :func:`~bayescale.evaluation.sbc.sbc`, whose fits never
+        show a bar, the default of its ``progress``: one line per simulation).
 
     Examples
     --------
