@@ -92,8 +92,9 @@ def test_a_new_process_loads_the_wrapper_from_the_cache(tmp_path):
 
 @pytest.mark.slow
 def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
-    """Refits re-use the model and its log-likelihood function; numbers equal PyMC's own when
-    PyMC compiles under the same (no-fastmath) flags, and PyMC's fastmath default to rounding."""
+    """Refits re-use the model (the log-likelihood follows its data swap); numbers equal PyMC's
+    own (computed with numpy from the law's formula since the CLI speed-up: to 1e-10 of PyMC
+    under the same no-fastmath flags, and of PyMC's fastmath default)."""
     import pymc as pm
 
     import bayescale as bs
@@ -104,7 +105,6 @@ def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
         result = bs.fit(runs, "chinchilla", draws=100, tune=100, chains=2, progressbar=False,
                         warn=False, prior_draws=0, retry=False)
         model, _ = next(reversed(fit_mod._COMPILED.values()))
-        assert hasattr(model, "_bayescale_loglik")
         ours = result.tree["log_likelihood"]["log_loss"]
         with strict_math():
             theirs = pm.compute_log_likelihood(result.tree.copy(), model=model,
@@ -113,7 +113,7 @@ def test_cached_log_likelihood_equals_pymc_after_refits(chinchilla_runs):
         default = pm.compute_log_likelihood(result.tree.copy(), model=model, progressbar=False,
                                             extend_inferencedata=False)["log_loss"]
         assert ours.shape == (2, 100, len(runs))
-        np.testing.assert_array_equal(ours.values, theirs.values)
+        np.testing.assert_allclose(ours.values, theirs.values, rtol=0, atol=1e-10)
         np.testing.assert_array_equal(ours["run"].values, theirs["run"].values)
         np.testing.assert_allclose(ours.values, default.values, rtol=1e-12, atol=1e-12)
 
