@@ -188,7 +188,8 @@ def student_t_logp(value, mu, sigma, nu):
 
     s2nu = sigma ** 2 * nu
     half = (nu + 1.0) / 2.0
-    const = (pt.gammaln(half) - pt.gammaln(nu / 2.0) - 0.5 * np.log(np.pi)
-             + 0.5 * nu * pt.log(s2nu))
-    res = const - half * pt.log(s2nu + (value - mu) ** 2)
+    const = pt.gammaln(half) - pt.gammaln(nu / 2.0) - 0.5 * np.log(np.pi) - 0.5 * pt.log(s2nu)
+    # log1p(d^2 / s2nu) written as log((s2nu + d^2) / s2nu) with the scalar 1 / s2nu computed
+    # once: libm's log is markedly cheaper than log1p, and no large terms cancel
+    res = const - half * pt.log((s2nu + pt.sqr(value - mu)) * pt.reciprocal(s2nu))
     return check_parameters(res, sigma > 0, nu > 0, msg="sigma > 0, nu > 0")
