@@ -12,8 +12,9 @@ Items:
 
 1. Time to a full Chinchilla posterior (4 chains x 1000 draws; 240 runs, Besiroglu et al.'s 5
    outliers dropped) vs the anchor procedure of Besiroglu et al. (2024): the 4,500-start
-   Huber / L-BFGS grid fit plus 4,000 bootstrap refits (``bayescale.evaluation.baselines``), on the same
-   2 cores.  ``bayescale fit`` on the command line, cold and warm, with nutpie (default,
+   Huber / L-BFGS grid fit plus 4,000 bootstrap refits (``bayescale.evaluation.baselines``), on
+   the same 2 cores.  ``bayescale fit`` on the command line (``dataset:chinchilla``: all 245
+   runs, outliers kept), cold and warm, with nutpie (default,
    low-rank mass matrix) and with PyMC's NUTS; and ``bayescale.fit`` in-process.  Interval
    widths of the posterior vs the bootstrap for each parameter and for the predicted loss at
    and beyond the largest runs (where the data are thin).
@@ -36,12 +37,23 @@ Usage::
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
-The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01, 2 cores
-shared with other work (load average 5-9, so every figure is about twice an idle machine's):
-``--only cli --quick --reps 3`` gave warm 12.7 s, cold 63.5 s, anchor 140 s (11x and 2.2x faster
-than the anchor; both targets not met).  Skipping the graph rewrite in warm processes
-(``bayescale.sampling.compile_cache``'s index), 5 interleaved warm fits each: median 24.2 s before,
-18.5 s after (0.77x); cold unchanged (3 each: 60.0 s before, 56.1 s after, within the noise).
+The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01 15:35
+UTC, 2 cores shared with four other agents and CI (load average 8-9, so every figure is about
+three times an idle machine's): ``--only cli --reps 5`` gave warm 15.7 s (five runs 13.9-15.8 s),
+cold 69.9 s (55.8-71.2 s), anchor 97.6 s: 6.2x and 1.4x faster than the anchor; both targets NOT
+met.  That round's changes (log-likelihood in numpy, no C-toolchain probe in the compile index's
+key, no interpreter teardown), 5 interleaved warm fits each on the same code otherwise (load
+7.7-8.6): median 26.3 s before, 20.8 s after (paired ratio 0.76); every saved group bit-identical
+but ``log_likelihood`` (within 1.4e-13).  Earlier: warm 8.4-8.8 s at load 2 (before that round).
+
+Where a warm CLI fit's time still goes (per-phase timer, load ~7; halve for an idle machine):
+imports ~10.8 s, of which ArviZ 4.8 s (``nutpie.sample`` imports ``arviz`` at module level, and
+``bayescale.posterior.diagnostics`` uses it for ESS / R-hat: arviz_stats -> scipy.stats 2.9 s,
+arviz_plots -> matplotlib.pyplot 1.2 s, arviz_base 0.8 s), PyMC 1.6 s, pandas 1.0 s, dask's
+``distributed`` 0.5 s (xarray's ``to_netcdf`` asks which dask scheduler is active); the netCDF
+save 1.9-2.8 s (zlib on every float array: 3.7 s against 1.7 s uncompressed at load 6, for a
+16.2 MB instead of 17.4 MB file); sampling ~3 s; the prior draws ~0.9 s (a natural-coordinate
+twin model and PyMC's compile); loading the compiled model from the index ~1 s.
 """
 
 from __future__ import annotations
