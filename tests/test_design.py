@@ -362,8 +362,9 @@ def test_refit_revalues_the_runs_whose_weights_degenerate(chinchilla_fit):
                                plain.table.loc[before, "expected_spread"])
     after = ~before
     # fresh weights: each refitted posterior starts from its own draws, so the ESS of the later
-    # runs is at least what importance sampling through the earlier runs left
-    assert (tab.loc[after, "ess"] >= plain.table.loc[after, "ess"] - 1e-9).all()
+    # runs is of the order of what importance sampling through the earlier runs left, not the
+    # collapse chaining would continue (both are Monte Carlo estimates from 200 draws)
+    assert (tab.loc[after, "ess"] >= 0.8 * plain.table.loc[after, "ess"]).all()
     assert np.isfinite(tab.loc[after, ["expected_reduction", "se", "expected_spread"]]).all(
         axis=None)
     assert res.expected_spread == pytest.approx(tab["expected_spread"].iloc[-1])

@@ -77,7 +77,13 @@ def test_predict_mean_law_and_new_run(chinchilla_fit):
     new = chinchilla_fit.predict(N=[1e9, 70e9], D=[2e10, 1.4e12], ci=(0.5, 0.95), noise=True)
     assert mean.draws.dims == ("chain", "draw", "point")
     width = lambda t: (t["hi_95"] - t["lo_95"]).to_numpy()  # noqa: E731
-    assert np.all(width(new.table) > width(mean.table))
+    # run-to-run noise widens the law's interval; beyond the data the discrepancy's heavy-tailed
+    # draws dominate both widths, so compare the noise alone there (with the discrepancy the 95%
+    # widths at 70B differ only by Monte Carlo error)
+    assert width(new.table)[0] > width(mean.table)[0]
+    bare = dict(N=[1e9, 70e9], D=[2e10, 1.4e12], ci=(0.5, 0.95), discrepancy=False)
+    assert np.all(width(chinchilla_fit.predict(**bare, noise=True).table)
+                  > width(chinchilla_fit.predict(**bare).table))
     assert np.all(mean.table["lo_50"] < mean.table["median"])
     # The same point given as (N, C) instead of (N, D).
     via_c = chinchilla_fit.predict(N=[70e9], C=[6 * 70e9 * 1.4e12])
