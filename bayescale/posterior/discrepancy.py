@@ -1012,7 +1012,7 @@ def log_mu_draws(fit, table: pd.DataFrame, rng) -> np.ndarray:
     for lab in dict.fromkeys(labels):
         idx = np.flatnonzero(labels == lab)
         group = None if not fit.groups else (lab if lab in fit.groups else "new")
-        params = fit.params_for_group(group, rng)
+        params = fit.draws(kind="sampled", group=group, rng=rng)
         p2 = {k: np.asarray(v).reshape(-1, 1) for k, v in params.items()}
         sub = {k: v[idx][None, :] for k, v in inputs.items()}
         out[:, idx] = np.broadcast_to(law.log_loss(p2, sub, fit.reference), (n_draws, len(idx)))

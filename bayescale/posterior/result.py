@@ -774,14 +774,11 @@ class ScalingFit:
         >>> all((p[k] == fit.draws(kind="sampled")[k]).all() for k in p)
         True
         """
-        import sys
         import warnings
 
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if not caller.startswith("bayescale."):  # bayescale's own last caller moves next
-            warnings.warn("ScalingFit.params_for_group is deprecated; use fit.draws("
-                          "kind='sampled', group=group, rng=rng)", DeprecationWarning,
-                          stacklevel=2)
+        warnings.warn("ScalingFit.params_for_group is deprecated; use fit.draws("
+                      "kind='sampled', group=group, rng=rng)", DeprecationWarning,
+                      stacklevel=2)
         return dict(self._curve_draws(group, rng))
 
     def _curve_draws(self, group: Any, rng: np.random.Generator | None) -> PosteriorDraws:
@@ -850,7 +847,9 @@ class ScalingFit:
         tree.attrs = {**{k: v for k, v in tree.attrs.items() if isinstance(v, str | int | float)},
                       **attrs}
         with atomic_path(path) as tmp:
-            tree.to_netcdf(tmp, engine="h5netcdf", encoding=_compression(tree))
+            # uncompressed: zlib saved 7% of a fit's size (MCMC draws do not compress) and doubled
+            # the time to write it
+            tree.to_netcdf(tmp, engine="h5netcdf")
         return path
 
     # ------------------------------------------------------------------ display
@@ -933,18 +932,6 @@ def _posterior_predictive(fit: ScalingFit):
                "run's inputs plus run-to-run noise, one draw per posterior draw (numpy, "
                "bayescale.modeling.noise.perturb)"},
     )
-
-
-def _compression(tree) -> dict[str, dict[str, dict[str, Any]]]:
-    """zlib-compress the float arrays of every group (log_likelihood dominates file size)."""
-    enc: dict[str, dict[str, dict[str, Any]]] = {}
-    for node in tree.subtree:
-        per_var = {name: {"zlib": True, "complevel": 4}
-                   for name, da in node.dataset.data_vars.items()
-                   if da.dtype.kind == "f" and da.ndim >= 2}
-        if per_var:
-            enc[node.path] = per_var
-    return enc
 
 
 def _fmt(x: float) -> str:

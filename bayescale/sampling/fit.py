@@ -340,6 +340,7 @@ def fit(
         settings={"draws": draws, "tune": tune, "chains": chains,
                   "coordinates": model._bayescale.get("coordinates", "natural"),
                   "target_accept": target_accept, "flops": table.attrs.get("flops", "")},
+        flops_per_token=None if callable(flops) else float(flops),
     )
     if s.groups and not result.diagnostics.ok:
         from dataclasses import replace as _replace
@@ -369,7 +370,7 @@ def fit(
     if remedy is not None:
         _log.info("the fit failed its diagnostics (%s): refitting with %s",
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
-        again = fit(table, spec=s, centered=remedy.get("centered"),
+        again = fit(table, spec=s, flops=flops, centered=remedy.get("centered"),
                     draws=remedy.get("draws", draws),
                     tune=remedy.get("tune", tune), chains=chains, cores=cores, seed=seed,
                     sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
@@ -381,9 +382,10 @@ def fit(
             _log.info("the retry still failed its diagnostics (%s): refitting with %s",
                       "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
             remedy = {**remedy, **more}
-            again = fit(table, spec=s, centered=remedy.get("centered"), draws=remedy["draws"],
-                        tune=remedy["tune"], chains=chains, cores=cores, seed=seed,
-                        sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
+            again = fit(table, spec=s, flops=flops, centered=remedy.get("centered"),
+                        draws=remedy["draws"], tune=remedy["tune"], chains=chains,
+                        cores=cores, seed=seed, sampler=sampler,
+                        target_accept=remedy.get("target_accept", target_accept),
                         progressbar=progressbar, prior_draws=prior_draws, retry=False,
                         warn=False)
         settings = json.loads(again.meta["settings"])
