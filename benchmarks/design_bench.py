@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale.decisions import compute_optimal
+from bayescale.decisions import allocate
 from bayescale.decisions.design import next_runs
 
 TRUTH = {"E": 1.8, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366}
@@ -64,7 +64,7 @@ def fit_runs(runs: pd.DataFrame, seed: int, draws: int):
 
 
 def log_nstar(fit) -> np.ndarray:
-    return np.log(compute_optimal(fit.draws(), BUDGET)["N"][:, 0])
+    return np.log(allocate(fit.draws(), BUDGET, per_draw=True, discrepancy=False)["N"][:, 0])
 
 
 def width95(fit) -> float:
@@ -85,7 +85,8 @@ def fill(cands: pd.DataFrame, budget: float, order: np.ndarray) -> list[int]:
 
 
 def true_log_nstar() -> float:
-    return float(np.log(compute_optimal({k: [v] for k, v in TRUTH.items()}, BUDGET)["N"][0, 0]))
+    truth = {k: [v] for k, v in TRUTH.items()}
+    return float(np.log(allocate(truth, BUDGET, per_draw=True)["N"][0, 0]))
 
 
 def known_truth(seeds: int, pilot: float, draws: int) -> pd.DataFrame:
