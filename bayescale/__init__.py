@@ -145,7 +145,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayescale.laws import get_law
     from bayescale.modeling.spec import ModelSpec, load_spec
     from bayescale.posterior.discrepancy import Discrepancy
-    from bayescale.posterior.hierarchy import group_draws, group_summary, population_summary
+    from bayescale.posterior.hierarchy import (  # noqa: F401  (group_draws: deprecated)
+        group_draws,
+        group_summary,
+        population_summary,
+    )
     from bayescale.posterior.result import ScalingFit, load_fit
     from bayescale.report import write_report
     from bayescale.sampling.fit import fit, prior_predictive

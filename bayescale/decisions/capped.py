@@ -228,8 +228,9 @@ class CappedAllocation:
         t = self.table
         sel = t[np.isclose(t["budget"], float(budget)) & (t["quantity"] == quantity)]
         if sel.empty:
+            quantities = list(dict.fromkeys(t["quantity"]))
             raise KeyError(f"no row for budget {budget!r} and quantity {quantity!r}; budgets "
-                           f"{sorted(set(t['budget']))}, quantities {list(dict.fromkeys(t['quantity']))}")
+                           f"{sorted(set(t['budget']))}, quantities {quantities}")
         return sel.iloc[0]
 
     def __str__(self) -> str:

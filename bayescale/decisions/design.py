@@ -91,7 +91,8 @@ class DesignResult:
         hierarchical fit), ``N``, ``D``, ``flops``, ``tokens_per_param``,
         ``expected_reduction`` (of the decision's spread, given the runs before it), ``se`` (its
         Monte Carlo standard error over the outcome paths; a run is only added when its
-        reduction exceeds two of them), ``per_flop`` (that reduction / the run's FLOPs), ``cumulative_reduction``,
+        reduction exceeds two of them), ``per_flop`` (that reduction / the run's FLOPs),
+        ``cumulative_reduction``,
         ``expected_spread`` (after the runs so far), ``ess`` (median over outcome paths of the
         importance-sampling effective sample size after the runs so far), ``ess_p10`` (its 10th
         percentile), ``degenerate`` (``ess < ess_min``) and, for the allocation decision,

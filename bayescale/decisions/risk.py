@@ -550,7 +550,7 @@ def cvar(losses: Any, level: float = 0.9, *, axis: int = 0) -> np.ndarray | floa
     x = np.sort(np.moveaxis(x, axis, 0), axis=0)
     n = x.shape[0]
     m = (1.0 - level) * n
-    k = min(int(math.floor(m + 1e-9)), n)
+    k = min(math.floor(m + 1e-9), n)
     frac = max(m - k, 0.0)
     total = x[n - k :].sum(axis=0) if k else np.zeros(x.shape[1:])
     if k < n and frac > 0:

@@ -513,7 +513,7 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
     >>> pred = mixture_predict(fits, w, N=7e10, D=1.4e12, noise=True)
     >>> pred.table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.85   1.38   2.32
+    0    1.85   1.39    2.3
     """
     import xarray as xr
 
@@ -533,7 +533,7 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(fits), size=n, p=w.to_numpy())
     out = np.empty((n, next(iter(draws.values())).shape[1]))
-    for j, (k, d) in enumerate(draws.items()):
+    for j, d in enumerate(draws.values()):
         rows = np.flatnonzero(pick == j)
         if rows.size:
             idx = resample_draws(np.arange(d.shape[0]), n, rng).astype(int)[:rows.size]

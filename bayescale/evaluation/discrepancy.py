@@ -95,7 +95,7 @@ def fit_discrepancy_prior(
 
     r = check_residuals(residuals, ["study", "cell", "split", "residual", "scale", "d_C",
                                      "d_T"])
-    study_codes, studies = pd.factorize(r["study"].astype(str), sort=True)
+    _, studies = pd.factorize(r["study"].astype(str), sort=True)
     cell_key = r["study"].astype(str) + "|" + r["cell"].astype(str)
     cell_codes, cells = pd.factorize(cell_key, sort=True)
     cell_study = np.asarray([list(studies).index(c.split("|", 1)[0]) for c in cells])
@@ -103,7 +103,7 @@ def fit_discrepancy_prior(
     nu_i = np.minimum(r["nu"].to_numpy(float), 1e4)
     coords = {"study": list(studies), "cell": list(cells), "split": list(splits),
               "part": ["C", "T"]}
-    with pm.Model(coords=coords) as model:
+    with pm.Model(coords=coords):
         mu = pm.Normal("mu", np.log(0.02), 1.5, dims="part")
         tau = pm.HalfNormal("tau", 1.0, dims="part")
         omega = pm.HalfNormal("omega", 1.0, dims="part")

@@ -94,5 +94,6 @@ CHINCHILLA = Law(
     "arXiv:2404.10102.",
     description="Loss as an irreducible term plus separate power laws in parameters N and "
     "training tokens D (Hoffmann et al.'s Approach 3).",
-    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"), PowerTerm("log_B0", "beta", "D"))),
+    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"),
+                               PowerTerm("log_B0", "beta", "D"))),
 )

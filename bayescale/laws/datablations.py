@@ -125,7 +125,8 @@ DATABLATIONS = Law(
     # SBC, 300 simulated 24-run designs: at 0.9, 46% of fits diverged and the ranks of alpha,
     # beta, log_A0 failed the uniformity test (ECDF p 1e-4); at 0.99, 2% and no failure.
     target_accept=0.99,
-    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"), PowerTerm("log_B0", "beta", "D"))),
+    structure=PowerTerms("E", (PowerTerm("log_A0", "alpha", "N"),
+                               PowerTerm("log_B0", "beta", "D"))),
     # The terms decay along the effective N' and D', not the runs' N and D, so the identified
     # coordinates' centre-of-data slopes are not what the runs pin down.  Measured at defaults:
     # the 229 real runs pass in natural coordinates (R-hat 1.005, ESS 1565, no retry) where the

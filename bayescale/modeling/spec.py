@@ -85,7 +85,8 @@ def _check_prior(where: str, prior: Any, positive: bool) -> dict[str, Any]:
         )
     unknown = set(prior) - {"dist", "kwargs"}
     if unknown:
-        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} in prior; allowed: dist, kwargs")
+        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} in prior; "
+                        "allowed: dist, kwargs")
     dist = prior["dist"]
     if not isinstance(dist, str) or not dist.isidentifier():
         raise SpecError(f"{where}: 'dist' must be a PyMC distribution name, not {dist!r}")
@@ -214,7 +215,8 @@ class ModelSpec:
         object.__setattr__(self, "priors", priors)
         if self.likelihood not in LIKELIHOODS:
             raise SpecError(
-                f"likelihood family {self.likelihood!r}{_suggest(str(self.likelihood), LIKELIHOODS)}"
+                f"likelihood family {self.likelihood!r}"
+                f"{_suggest(str(self.likelihood), LIKELIHOODS)}"
                 f" is not supported; use one of {list(LIKELIHOODS)}"
             )
         need = NOISE_PARAMS[self.likelihood]
@@ -365,8 +367,8 @@ class ModelSpec:
         Examples
         --------
         >>> from bayescale.modeling.spec import default_spec
-        >>> default_spec("compute").replace(likelihood="normal",
-        ...     noise_priors={"sigma": {"dist": "HalfNormal", "kwargs": {"sigma": 0.05}}}).likelihood
+        >>> sigma = {"sigma": {"dist": "HalfNormal", "kwargs": {"sigma": 0.05}}}
+        >>> default_spec("compute").replace(likelihood="normal", noise_priors=sigma).likelihood
         'normal'
         """
         if "likelihood" in changes and "noise_priors" not in changes:
@@ -478,7 +480,8 @@ class ModelSpec:
         for key in ("groups", "grouping", "centered", "coordinates"):
             if key in d:
                 lines.append(f"{key} = {_toml_value(d[key])}")
-        lines += ["", "[reference]"] + [f"{k} = {_toml_value(v)}" for k, v in d["reference"].items()]
+        lines += ["", "[reference]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in d["reference"].items()]
         for k, v in d["priors"].items():
             lines += ["", f"[priors.{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
         lines += ["", "[likelihood]", f"family = {_toml_value(self.likelihood)}"]
@@ -487,7 +490,8 @@ class ModelSpec:
             lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
         for table in ("pooling", "pool_scale"):
             if table in d:
-                lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in d[table].items()]
+                lines += ["", f"[{table}]"]
+                lines += [f"{k} = {_toml_value(v)}" for k, v in d[table].items()]
         return "\n".join(lines) + "\n"
 
     @property

@@ -88,8 +88,8 @@ def plot_prior_posterior(
         ax.stairs(h_pr, back(e_pr), fill=True, color="0.6", alpha=0.6, label="prior")
         ax.stairs(h_po, back(e_po), fill=True, color="#1f77b4", alpha=0.7, label="posterior")
         med, lo95, hi95 = np.quantile(po, [0.5, 0.025, 0.975])
-        ax.text(0.98, 0.95, f"{fmt_num(med)}\n[{fmt_num(lo95)}, {fmt_num(hi95)}]", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7)
+        ax.text(0.98, 0.95, f"{fmt_num(med)}\n[{fmt_num(lo95)}, {fmt_num(hi95)}]",
+                transform=ax.transAxes, ha="right", va="top", fontsize=7)
         if logx:
             ax.set_xscale("log")
             plain_log_ticks(ax.xaxis, max_ticks=5)

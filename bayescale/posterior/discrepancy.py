@@ -46,18 +46,18 @@ __all__ = [
     "Discrepancy",
     "DiscrepancyPrior",
     "FrozenDiscrepancy",
+    "check_residuals",
     "data_range",
     "empirical_prior",
-    "update_discrepancy",
-    "check_residuals",
-    "forecast_distance",
-    "resolve_discrepancy",
-    "tpp_distance",
     "estimate_kappa",
     "extrapolation_distance",
+    "forecast_distance",
     "log_mu_draws",
     "no_mean_beyond",
     "resample_draws",
+    "resolve_discrepancy",
+    "tpp_distance",
+    "update_discrepancy",
 ]
 
 

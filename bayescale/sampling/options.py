@@ -5,8 +5,9 @@
 through :func:`~bayescale.sampling.sweep.fit_task`) each take ``sampling=``: a
 :class:`SamplingOptions` (or a dict of its fields).  A field left at None keeps that
 function's own default (a backtest's inner fits default to 400 draws where a single fit takes
-1,000), so one object can be handed to all of them; a field that is set takes precedence over the function's separate keyword of the
-same name (``draws=``, ``tune=``...), which remain for one-off calls.
+1,000), so one object can be handed to all of them; a field that is set takes precedence over
+the function's separate keyword of the same name (``draws=``, ``tune=``...), which remain for
+one-off calls.
 """
 
 from __future__ import annotations
