@@ -35,14 +35,14 @@ Examples
 >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
 >>> tab[["budget", "quantity", "median", "lo_95", "hi_95"]]
          budget          quantity        median         lo_95         hi_95
-0  1.000000e+22                 N  8.978659e+09  7.924449e+09  1.015429e+10
-1  1.000000e+22                 D  1.856253e+11  1.641342e+11  2.103196e+11
-2  1.000000e+22              loss  2.138195e+00  2.131356e+00  2.145182e+00
-3  1.000000e+22  tokens_per_param  2.067406e+01  1.616401e+01  2.654059e+01
-4  5.760000e+23                 N  7.111631e+10  5.800531e+10  8.688586e+10
-5  5.760000e+23                 D  1.349901e+12  1.104898e+12  1.655021e+12
-6  5.760000e+23              loss  1.895123e+00  1.509761e+00  2.352914e+00
-7  5.760000e+23  tokens_per_param  1.898160e+01  1.271666e+01  2.853223e+01
+0  1.000000e+22                 N  8.993043e+09  7.936664e+09  1.019616e+10
+1  1.000000e+22                 D  1.853284e+11  1.634602e+11  2.099959e+11
+2  1.000000e+22              loss  2.138134e+00  2.131207e+00  2.145055e+00
+3  1.000000e+22  tokens_per_param  2.060798e+01  1.603155e+01  2.645896e+01
+4  5.760000e+23                 N  7.135669e+10  5.828941e+10  8.756738e+10
+5  5.760000e+23                 D  1.345354e+12  1.096299e+12  1.646954e+12
+6  5.760000e+23              loss  1.895747e+00  1.501124e+00  2.346737e+00
+7  5.760000e+23  tokens_per_param  1.885393e+01  1.251949e+01  2.825477e+01
 >>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
 0.75
 
@@ -314,14 +314,14 @@ def allocate(
     >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
     >>> tab.set_index(["budget", "quantity"])["median"]
     budget        quantity
-    1.000000e+22  N                   8.978659e+09
-                  D                   1.856253e+11
-                  loss                2.138195e+00
-                  tokens_per_param    2.067406e+01
-    5.760000e+23  N                   7.111631e+10
-                  D                   1.349901e+12
-                  loss                1.895123e+00
-                  tokens_per_param    1.898160e+01
+    1.000000e+22  N                   8.993043e+09
+                  D                   1.853284e+11
+                  loss                2.138134e+00
+                  tokens_per_param    2.060798e+01
+    5.760000e+23  N                   7.135669e+10
+                  D                   1.345354e+12
+                  loss                1.895747e+00
+                  tokens_per_param    1.885393e+01
     Name: median, dtype: float64
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
@@ -477,8 +477,8 @@ def predict_optimal(
     >>> from bayescale.decisions.api import predict_optimal
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
                   C             N    median     lo_95     hi_95
-    0  1.000000e+22  8.978659e+09  2.138433  2.109713  2.166717
-    1  5.760000e+23  7.111631e+10  1.896601  1.520971  2.354383
+    0  1.000000e+22  8.993043e+09  2.138046  2.109379  2.166186
+    1  5.760000e+23  7.135669e+10  1.895277  1.522264  2.338224
     """
     from bayescale.modeling.noise import perturb
     from bayescale.posterior.result import frozen_deviation, interval_table
@@ -665,7 +665,7 @@ def budget_for(
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"
     '1.83e+23'
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
-    '7.38e+22'
+    '7.35e+22'
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
@@ -734,13 +734,13 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
     >>> r.summary.set_index("quantity")["median"]
     quantity
-    loss_plan             1.894270e+00
-    loss_opt              1.894151e+00
-    excess_loss           4.812988e-05
-    deadweight_compute    1.797354e-03
-    budget_opt            5.869451e+23
-    N_opt                 7.186861e+10
-    D_opt                 1.363599e+12
+    loss_plan             1.894961e+00
+    loss_opt              1.894808e+00
+    excess_loss           5.469792e-05
+    deadweight_compute    2.010747e-03
+    budget_opt            5.868201e+23
+    N_opt                 7.211289e+10
+    D_opt                 1.358980e+12
     Name: median, dtype: float64
     """
     from dataclasses import replace
@@ -828,7 +828,7 @@ def risk_averse(
     >>> import bayescale as bs
     >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)
     >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"
-    '7.16e+10 parameters, 1.34e+12 tokens'
+    '7.11e+10 parameters, 1.35e+12 tokens'
     """
     from dataclasses import replace
 
@@ -890,8 +890,8 @@ def inference_aware(
     >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)
     >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"]
     quantity
-    N          1.811401e+10
-    savings    3.676555e-01
+    N          1.807770e+10
+    savings    3.684124e-01
     Name: median, dtype: float64
     """
     draws, opts, _ = _source(fit, group=group, law=law, flops_per_token=flops_per_token,

@@ -82,8 +82,8 @@ class Comparison:
     >>> cmp = bs.compare({"chinchilla": fits["chinchilla"], "kaplan": fits["kaplan"]})
     >>> cmp.table[["elpd", "se", "elpd_diff", "dse"]].round(1)
                  elpd    se  elpd_diff   dse
-    chinchilla  880.1  18.3        0.0   0.0
-    kaplan      650.6  14.2     -229.5  21.1
+    chinchilla  880.2  18.3        0.0   0.0
+    kaplan      650.8  14.2     -229.4  21.2
     >>> len(cmp.high_k)                   # runs where PSIS-LOO is unreliable
     0
     """
@@ -307,9 +307,9 @@ def compare(
     >>> import bayescale as bs
     >>> cmp = bs.compare(fits)            # two laws fitted to the same runs
     >>> cmp.table[["rank", "elpd_diff", "warning"]].round(1)
-                rank  elpd_diff                         warning
+                rank  elpd_diff                          warning
     chinchilla     0        0.0
-    kaplan         1     -229.5  p_loo 9.7 > 1.5 x 6 parameters
+    kaplan         1     -229.4  p_loo 9.56 > 1.5 x 6 parameters
 
     On data with repeated epochs, with a backtest beside LOO (a minute of fits):
 
