@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,7 +158,8 @@ def test_crossed_fit_predicts_an_unobserved_cell_and_round_trips(tmp_path):
     pooling = {"alpha": "pooled", "log_A0": "shared", "log_B0": "shared", "E": "shared",
                "beta": "shared"}
     fit = bs.fit(runs, "chinchilla", groups=["dataset", "setup"], grouping="crossed",
-                 pooling=pooling, seed=4, warn=False, target_accept=0.95, **FIT)
+                 pooling=pooling, seed=4, warn=False, **FIT)
+    assert json.loads(fit.meta["settings"])["target_accept"] == 0.99  # crossed default
     assert fit.diagnostics.divergences == 0, fit.diagnostics
     assert fit.spec.centered == ()  # crossed groupings stay non-centred
     pop = population_summary(fit, ci=0.9)
