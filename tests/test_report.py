@@ -232,10 +232,22 @@ def test_compute_first_render_second(chinchilla_fit, monkeypatch):
     def no_deciding(*args, **kwargs):
         raise AssertionError("a plot given its result decided again")
 
-    for name in ("plan_regret", "prob_target", "budget_for"):
+    from bayescale.plots import plot_allocation, plot_decision
+    from bayescale.plots.allocation_plot import allocation_curve
+    from bayescale.plots.decision_plot import decision_curve
+
+    alloc = allocation_curve(fit, [5.76e23], plan=PLAN, n_grid=12)
+    dec = decision_curve(fit, [5.76e23], plan=PLAN, n_grid=12)
+    per_draw = bs.allocate(fit, [5.76e23], per_draw=True, discrepancy=False)
+    np.testing.assert_array_equal(alloc["at"]["N"], per_draw["N"])
+    assert dec["frontier"].shape == (per_draw["N"].shape[0], 12)
+    for name in ("plan_regret", "prob_target", "budget_for", "allocate", "loss_draws",
+                 "risk_averse"):
         monkeypatch.setattr(bd, name, no_deciding)
     plt.close(plot_regret(reg))
     plt.close(plot_prob_target(fit, 2.0, result=curve))
+    plt.close(plot_allocation(fit, result=alloc))
+    plt.close(plot_decision(fit, [5.76e23], plan=PLAN, result=dec))
     monkeypatch.undo()
 
     doc = build_report(fit, budgets=[5.76e23], target_loss=2.0, plan=PLAN, loo=False, dpi=30,

@@ -12,6 +12,13 @@
 - :func:`plot_sbc_ecdf`: simulation-based calibration ranks against uniform, simultaneous bands.
 - :func:`plot_design`: candidate pilot runs by value per FLOP and the chosen batch, on (N, D).
 
+Compute first, render second: the figures that show decisions draw numbers computed by the
+decision functions, and take them precomputed as ``result=`` (:func:`plot_regret` draws a
+:func:`~bayescale.plan_regret` result; ``prob_target_curve``, ``allocation_curve`` and
+``decision_curve`` in the plot modules give what :func:`plot_prob_target`,
+:func:`plot_allocation` and :func:`plot_decision` draw; the risk report computes them once).
+:func:`plot_design` draws a :func:`~bayescale.next_runs` result.
+
 ``fit.plot()`` is :func:`plot_fit` of a fit.  ArviZ's own plots take ``fit.tree``; a saved (and
 reloaded) fit has a ``posterior_predictive`` group for the predictive checks
 (``arviz.plot_ppc_dist(fit.tree)``, ``arviz.plot_ppc_pit``).

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_allocation"]
+__all__ = ["allocation_curve", "plot_allocation"]
 
 
 def plot_allocation(
@@ -20,6 +20,7 @@ def plot_allocation(
     flops_per_token: float | None = None,
     n_grid: int = 60,
     ax: Any = None,
+    result: Mapping[str, Any] | None = None,
 ):
     """Plot the compute-optimal allocation N*(C) and D*(C) with posterior bands, log-log.
 
@@ -46,6 +47,10 @@ def plot_allocation(
         Budgets evaluated along the frontier.
     ax : matplotlib Axes, optional
         Draw into this axes; a new figure is made otherwise.
+    result : dict, optional
+        The numbers to draw, from :func:`allocation_curve` (computed once, e.g. by the report);
+        the plot then decides nothing itself and the arguments above except ``ci`` and ``ax``
+        are taken from it.
 
     Returns
     -------
@@ -59,19 +64,12 @@ def plot_allocation(
     """
     import matplotlib.pyplot as plt
 
-    from bayescale.decisions import allocate
-    from bayescale.plots._style import curve_draws, shade_extrapolation
+    from bayescale.plots._style import shade_extrapolation
 
-    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
-    draws = curve_draws(fit, group, k)
-    runs = fit.runs
-    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
-    marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
-    top = [c_runs.max() * 10.0, *(marks * 10.0)]
-    if plan is not None:
-        top.append(k * plan[0] * plan[1] * 10.0)
-    grid = np.logspace(np.log10(c_runs.min()), np.log10(max(top)), n_grid)
-    opt = allocate(draws, grid, per_draw=True)
+    r = result if result is not None else allocation_curve(
+        fit, budgets, plan=plan, group=group, flops_per_token=flops_per_token, n_grid=n_grid)
+    k, grid, opt, marks, at, plan = r["k"], r["grid"], r["opt"], r["marks"], r["at"], r["plan"]
+    c_runs, runs = r["c_runs"], r["runs"]
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
@@ -91,7 +89,6 @@ def plot_allocation(
     ax.scatter(c_runs, runs["D"], s=6, color=colours["D"], alpha=0.25, lw=0, marker="s",
                label="runs: D")
     if marks.size:
-        at = allocate(draws, marks, per_draw=True)
         for q in ("N", "D"):
             lo, med, hi = np.quantile(at[q], [0.025, 0.5, 0.975], axis=0)
             ax.errorbar(marks, med, yerr=[med - lo, hi - med], fmt="o", color=colours[q],
@@ -112,3 +109,52 @@ def plot_allocation(
     ax.set_title("compute-optimal allocation: posterior median and intervals", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", ncol=2)
     return fig
+
+
+def allocation_curve(
+    fit: Any,
+    budgets: Sequence[float] | float | None = None,
+    *,
+    plan: tuple[float, float] | None = None,
+    group: str | None = None,
+    flops_per_token: float | None = None,
+    n_grid: int = 60,
+) -> dict[str, Any]:
+    """The numbers :func:`plot_allocation` draws, from the decisions (compute first).
+
+    Each posterior draw's compute-optimal ``N*`` and ``D*`` (the law's own posterior, no
+    discrepancy) over ``n_grid`` budgets from the smallest run's compute to ten times the
+    largest budget, and at the marked ``budgets``.
+
+    Returns
+    -------
+    dict
+        ``k`` (FLOPs per parameter per token), ``grid`` (budgets, ``(n_grid,)``), ``opt``
+        (``{"N", "D"}``: per-draw optima, ``(S, n_grid)``), ``marks`` and ``at`` (the same at
+        ``budgets``, ``(S, M)``), ``plan``, ``c_runs`` and ``runs`` (the runs' compute and
+        table).
+
+    Examples
+    --------
+    >>> from bayescale.plots.allocation_plot import allocation_curve
+    >>> r = allocation_curve(fit, [5.76e23], n_grid=20)
+    >>> r["opt"]["N"].shape[1], r["at"]["N"].shape[1]
+    (20, 1)
+    """
+    from bayescale.decisions import allocate
+    from bayescale.plots._style import curve_draws
+
+    k = fit.flops_per_token if flops_per_token is None else float(flops_per_token)
+    draws = curve_draws(fit, group, k)
+    runs = fit.runs
+    c_runs = np.asarray(runs["C"] if "C" in runs else k * runs["N"] * runs["D"], dtype=float)
+    marks = np.atleast_1d(np.asarray([] if budgets is None else budgets, dtype=float))
+    top = [c_runs.max() * 10.0, *(marks * 10.0)]
+    if plan is not None:
+        top.append(k * plan[0] * plan[1] * 10.0)
+    grid = np.logspace(np.log10(c_runs.min()), np.log10(max(top)), n_grid)
+    opt = allocate(draws, grid, per_draw=True)
+    at = allocate(draws, marks, per_draw=True) if marks.size else None
+    return {"k": k, "grid": grid, "opt": {q: opt[q] for q in ("N", "D")}, "marks": marks,
+            "at": None if at is None else {q: at[q] for q in ("N", "D")}, "plan": plan,
+            "c_runs": c_runs, "runs": runs}

@@ -280,6 +280,9 @@ class _Facts:
     # what the figures draw (the law's own posterior), computed here, rendered by the plots
     reg_plain: Any = None
     prob_curve: dict | None = None
+    allocation_curve: dict | None = None  # plot_allocation's numbers
+    decision_curve: dict | None = None  # plot_decision's numbers
+    choices: list | None = None  # (budget, risk_averse mean, risk_averse CVaR 90)
 
 
 def _curve_draws(fit: Any, group: Any) -> Any:
@@ -385,6 +388,16 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
     if target_loss is not None:
         f.prob_curve = prob_target_curve(fit, target_loss, budgets=budgets, plan=plan,
                                          prob=prob, group=group)
+    if nd:
+        from bayescale.decisions.api import risk_averse
+        from bayescale.plots.allocation_plot import allocation_curve
+        from bayescale.plots.decision_plot import decision_curve
+
+        f.decision_curve = decision_curve(fit, budgets, plan=plan, group=group, seed=seed)
+        f.allocation_curve = allocation_curve(fit, budgets, plan=plan, group=group)
+        f.choices = [(c, risk_averse(fit, c, utility="mean", **on),
+                      risk_averse(fit, c, utility="cvar", level=0.9, **on))
+                     for c in budgets[:4]]
     if plan is not None:
         f.reg = plan_regret(fit, plan, ci=(ci,), **on) if regret is None else regret
         f.reg_plain = f.reg if disc is None and regret is None else plan_regret(draws, plan)
@@ -708,7 +721,6 @@ def _lead(f: _Facts) -> str:
 
 
 def _recommendation_blocks(f: _Facts, dpi: int, seed: int) -> list:
-    from bayescale.decisions.api import risk_averse
     from bayescale.plots import plot_allocation, plot_decision, plot_fit
 
     q_of, lab = f.q_of, f.lab
@@ -742,20 +754,17 @@ def _recommendation_blocks(f: _Facts, dpi: int, seed: int) -> list:
         return blocks
     blocks.append(Figure("extrapolation", figure_png(
         plot_decision(f.fit, f.budgets, plan=f.plan, target=f.target_loss, ci=f.ci,
-                      group=f.group, seed=seed), dpi=dpi),
+                      group=f.group, seed=seed, result=f.decision_curve), dpi=dpi),
         "The runs, the fitted law per model size, and the compute-optimal loss extrapolated "
         f"to your budget ({lab} bands); shaded: compute beyond the largest run."
         + _figure_note(f)))
     blocks.append(Figure("allocation", figure_png(
-        plot_allocation(f.fit, f.budgets, plan=f.plan, group=f.group), dpi=dpi),
+        plot_allocation(f.fit, f.budgets, plan=f.plan, group=f.group,
+                        result=f.allocation_curve), dpi=dpi),
         "Compute-optimal parameters N* and tokens D* against compute, with 50% and 95% "
         "bands; faint points: the runs' own N and D."))
     rows = []
-    on = {"group": f.group, "flops_per_token": f.k, "discrepancy": f.discrepancy,
-          "seed": f.seed}
-    for j, c in enumerate(f.budgets[:4]):
-        mean = risk_averse(f.fit, c, utility="mean", **on)
-        tail = risk_averse(f.fit, c, utility="cvar", level=0.9, **on)
+    for j, (c, mean, tail) in enumerate(f.choices):
         rows.append([_sci(c), _count(q_of["N"][1, j]),
                      f"{_count(mean.N)} ({_ratio(mean.tokens_per_param)} tok/param)",
                      f"{_count(tail.N)} ({_ratio(tail.tokens_per_param)} tok/param)",
