@@ -21,10 +21,10 @@ warm-up, dropped: 664 rows).
 
 Usage::
 
-    /tmp/venv/bin/python benchmarks/hierarchical_bench.py                    # 10, 100 groups + real
-    /tmp/venv/bin/python benchmarks/hierarchical_bench.py --groups 10,100,1000 --draws 300
-    /tmp/venv/bin/python benchmarks/hierarchical_bench.py --groups 100 --real none --json out.json
-    /tmp/venv/bin/python benchmarks/hierarchical_bench.py --borrowing gadre --draws 500
+    python benchmarks/hierarchical_bench.py                    # 10, 100 groups + real
+    python benchmarks/hierarchical_bench.py --groups 10,100,1000 --draws 300
+    python benchmarks/hierarchical_bench.py --groups 100 --real none --json out.json
+    python benchmarks/hierarchical_bench.py --borrowing gadre --draws 500
 
 Prints one row per configuration and the growth ratios between consecutive synthetic sizes.
 The machine is shared: compare ratios within a run rather than seconds across runs (each row
