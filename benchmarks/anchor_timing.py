@@ -13,7 +13,7 @@ variant of the bootstrap (BFGS from Hoffmann et al.'s estimates, index stream of
 
 Usage::
 
-    PYTHONPATH=. /tmp/venv/bin/python benchmarks/anchor_timing.py [--reference]
+    PYTHONPATH=. python benchmarks/anchor_timing.py [--reference]
         [--n-boot 4000] [--seed 0] [--csv PATH]
 """
 

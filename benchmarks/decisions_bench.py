@@ -18,7 +18,7 @@ closed form and the numeric optimiser are checked to agree (relative 1e-5 on N*)
 
 Usage::
 
-    /tmp/venv/bin/python benchmarks/decisions_bench.py [--draws 4000] [--budgets 200]
+    python benchmarks/decisions_bench.py [--draws 4000] [--budgets 200]
         [--repeat 5]
 """
 
