@@ -29,7 +29,8 @@ from bayescale.errors import BayescaleError
 from bayescale.formatting import level_label
 from bayescale.laws import Law, get_law
 
-__all__ = ["DecisionError", "UnreachableTargetError", "warn_deprecated"]
+__all__ = ["DecisionError", "UnreachableTargetError", "deprecated_alias",
+           "warn_deprecated"]
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618...
 #: Largest number of (draw x budget) elements evaluated at once by the numeric optimiser.
@@ -68,6 +69,33 @@ def warn_deprecated(old: str, new: str) -> None:
 
     warnings.warn(f"{old} is deprecated; use {new} instead (same arguments where they exist, "
                   "same numbers)", DeprecationWarning, stacklevel=3)
+
+
+def deprecated_alias(impl: Any, old: str, new: str) -> Any:
+    """A former public name of a decision: warns (:func:`warn_deprecated`), then calls ``impl``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from bayescale.decisions._common import deprecated_alias
+    >>> twice = deprecated_alias(lambda x: 2 * x, "pkg.old_twice", "pkg.twice(x)")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = twice(3)
+    >>> value, twice.__name__, caught[0].category.__name__
+    (6, 'old_twice', 'DeprecationWarning')
+    """
+    name = old.rsplit(".", 1)[-1]
+
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warn_deprecated(old, new)
+        return impl(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = (f"Deprecated: use ``{new}``.\n\nThe same arguments and the same numbers as "
+                     "before; the decision has one public name, which takes a fit or a mapping "
+                     "of draws.\n")
+    return alias
 
 
 # --------------------------------------------------------------------------- laws and draws

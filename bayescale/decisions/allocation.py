@@ -42,6 +42,7 @@ from bayescale.decisions._common import (
     FlopModel,
     bisect_increasing,
     check_deviation,
+    deprecated_alias,
     flop_model,
     golden_minimize,
     is_nd_law,
@@ -52,7 +53,6 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
-    warn_deprecated,
 )
 from bayescale.laws import Law
 from bayescale.laws.chinchilla import CHINCHILLA
@@ -461,25 +461,11 @@ def _allocation_table(
     return summarise({q: opt[q] for q in quantities}, {"budget": c}, ci)
 
 
-def compute_optimal(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.allocate(draws, budgets, law=..., per_draw=True)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.allocate`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.compute_optimal",
-                    "bayescale.decisions.allocate(draws, budgets, law=..., per_draw=True)")
-    return _compute_optimal(*args, **kwargs)
+compute_optimal = deprecated_alias(
+    _compute_optimal, "bayescale.decisions.compute_optimal",
+    "bayescale.decisions.allocate(draws, budgets, law=..., per_draw=True)")
 
 
-def allocation_table(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.allocate(draws, budgets, law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.allocate`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.allocation_table",
-                    "bayescale.decisions.allocate(draws, budgets, law=...)")
-    return _allocation_table(*args, **kwargs)
+allocation_table = deprecated_alias(
+    _allocation_table, "bayescale.decisions.allocation_table",
+    "bayescale.decisions.allocate(draws, budgets, law=...)")

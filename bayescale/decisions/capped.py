@@ -47,6 +47,7 @@ import pandas as pd
 from bayescale.decisions._common import (
     DecisionError,
     check_levels,
+    deprecated_alias,
     golden_minimize,
     log_loss,
     natural_draws,
@@ -54,7 +55,6 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
-    warn_deprecated,
 )
 from bayescale.laws import Law, get_law
 
@@ -365,16 +365,6 @@ def allocate_capped(
     return CappedAllocation(table=table, plan=plan, draws=out, notes=notes)
 
 
-def capped_optimal(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated alias of the decision's one public name.
-
-    Use ``bayescale.decisions.allocate_capped(draws, budgets, unique_tokens, law=...).draws``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.allocate_capped`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.capped_optimal",
-                    "bayescale.decisions.allocate_capped(draws, budgets, unique_tokens, "
-                    "law=...).draws")
-    return _capped_optimal(*args, **kwargs)
+capped_optimal = deprecated_alias(
+    _capped_optimal, "bayescale.decisions.capped_optimal",
+    "bayescale.decisions.allocate_capped(draws, budgets, unique_tokens, law=...).draws")

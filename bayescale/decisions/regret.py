@@ -26,6 +26,7 @@ from bayescale.decisions._common import (
     DecisionError,
     Deviation,
     check_deviation,
+    deprecated_alias,
     flop_model,
     log_loss,
     natural_draws,
@@ -33,7 +34,6 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
-    warn_deprecated,
 )
 from bayescale.decisions.allocation import inverse_frontier, optimal_log
 from bayescale.laws import Law
@@ -218,13 +218,6 @@ def _regret(
     return RegretResult(plans=plans, draws=out, summary=summary)
 
 
-def regret(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.plan_regret(draws, plan, law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.plan_regret`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.regret",
-                    "bayescale.decisions.plan_regret(draws, plan, law=...)")
-    return _regret(*args, **kwargs)
+regret = deprecated_alias(
+    _regret, "bayescale.decisions.regret",
+    "bayescale.decisions.plan_regret(draws, plan, law=...)")

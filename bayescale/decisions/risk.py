@@ -39,6 +39,7 @@ from bayescale.decisions._common import (
     bisect_increasing,
     check_deviation,
     check_prob,
+    deprecated_alias,
     flop_model,
     is_nd_law,
     log_loss,
@@ -47,7 +48,6 @@ from bayescale.decisions._common import (
     positive_values,
     resolve_law,
     sampled_params,
-    warn_deprecated,
 )
 from bayescale.decisions.allocation import asymptotic_log_loss, optimal_log_loss
 from bayescale.laws import Law
@@ -568,25 +568,11 @@ def _losses(losses: Any) -> np.ndarray:
     return x
 
 
-def prob_below(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.prob_target(draws, target, budgets=..., law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.prob_target`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.prob_below",
-                    "bayescale.decisions.prob_target(draws, target, budgets=..., law=...)")
-    return _prob_below(*args, **kwargs)
+prob_below = deprecated_alias(
+    _prob_below, "bayescale.decisions.prob_below",
+    "bayescale.decisions.prob_target(draws, target, budgets=..., law=...)")
 
 
-def budget_for_target(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.budget_for(draws, target, prob, law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.budget_for`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.budget_for_target",
-                    "bayescale.decisions.budget_for(draws, target, prob, law=...)")
-    return _budget_for_target(*args, **kwargs)
+budget_for_target = deprecated_alias(
+    _budget_for_target, "bayescale.decisions.budget_for_target",
+    "bayescale.decisions.budget_for(draws, target, prob, law=...)")

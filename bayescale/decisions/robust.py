@@ -26,6 +26,7 @@ from bayescale.decisions._common import (
     as_generator,
     bisect_increasing,
     check_deviation,
+    deprecated_alias,
     flop_model,
     golden_minimize,
     log_loss,
@@ -36,7 +37,6 @@ from bayescale.decisions._common import (
     resolve_law,
     sampled_params,
     summarise,
-    warn_deprecated,
 )
 from bayescale.decisions.allocation import (
     _closed_kind,
@@ -471,28 +471,11 @@ def _inference_aware_allocation(
     )
 
 
-def risk_averse_allocation(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated: use ``bayescale.decisions.risk_averse(draws, budget, law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.risk_averse`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.risk_averse_allocation",
-                    "bayescale.decisions.risk_averse(draws, budget, law=...)")
-    return _risk_averse_allocation(*args, **kwargs)
+risk_averse_allocation = deprecated_alias(
+    _risk_averse_allocation, "bayescale.decisions.risk_averse_allocation",
+    "bayescale.decisions.risk_averse(draws, budget, law=...)")
 
 
-def inference_aware_allocation(*args: Any, **kwargs: Any) -> Any:
-    """Deprecated alias of the decision's one public name.
-
-    Use ``bayescale.decisions.inference_aware(draws, target_loss, inference_tokens, law=...)``.
-
-    The same arguments and the same numbers as before.  The decision has one public name,
-    :func:`bayescale.decisions.inference_aware`,
-    which takes a fit or a mapping of draws.
-    """
-    warn_deprecated("bayescale.decisions.inference_aware_allocation",
-                    "bayescale.decisions.inference_aware(draws, target_loss, inference_tokens, "
-                    "law=...)")
-    return _inference_aware_allocation(*args, **kwargs)
+inference_aware_allocation = deprecated_alias(
+    _inference_aware_allocation, "bayescale.decisions.inference_aware_allocation",
+    "bayescale.decisions.inference_aware(draws, target_loss, inference_tokens, law=...)")
