@@ -373,13 +373,18 @@ def fit(
         if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
             remedy = {"centered": keep, "draws": min(RETRY_MAX_DRAWS, 2 * draws)}
     if remedy is not None:
+        def refit(r: dict) -> Any:
+            """The same fit with the remedy's settings in place of the first attempt's."""
+            return fit(table, spec=s, flops=flops, centered=r.get("centered"),
+                       draws=r.get("draws", draws), tune=r.get("tune", tune), chains=chains,
+                       cores=cores, seed=seed, sampler=sampler,
+                       target_accept=r.get("target_accept", target_accept),
+                       progressbar=progressbar, prior_draws=prior_draws, retry=False,
+                       warn=False)
+
         _log.info("the fit failed its diagnostics (%s): refitting with %s",
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
-        again = fit(table, spec=s, flops=flops, centered=remedy.get("centered"),
-                    draws=remedy.get("draws", draws),
-                    tune=remedy.get("tune", tune), chains=chains, cores=cores, seed=seed,
-                    sampler=sampler, target_accept=remedy.get("target_accept", target_accept),
-                    progressbar=progressbar, prior_draws=prior_draws, retry=False, warn=False)
+        again = refit(remedy)
         first_retry = again
         more = _mixing_remedy(again.diagnostics, remedy, draws, tune)
         if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
@@ -387,12 +392,7 @@ def fit(
             _log.info("the retry still failed its diagnostics (%s): refitting with %s",
                       "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
             remedy = {**remedy, **more}
-            again = fit(table, spec=s, flops=flops, centered=remedy.get("centered"),
-                        draws=remedy["draws"], tune=remedy["tune"], chains=chains,
-                        cores=cores, seed=seed, sampler=sampler,
-                        target_accept=remedy.get("target_accept", target_accept),
-                        progressbar=progressbar, prior_draws=prior_draws, retry=False,
-                        warn=False)
+            again = refit(remedy)
         settings = json.loads(again.meta["settings"])
         settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
                                "divergences": result.diagnostics.divergences,
