@@ -724,12 +724,13 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
             from pymc.sampling.mcmc import patch_nutpie_idata
 
             start = time.time()
-            # A low-rank correction to the diagonal mass matrix absorbs the correlations of
-            # irreducible loss, exponents and scales: on the Chinchilla data it cuts NUTS trees
-            # from ~41 to ~6 leapfrog steps and triples ESS (benchmarks/).
+            # the mass-matrix adaptation (diag or low-rank) is chosen per model, by measurement
+            from bayescale.sampling.adaptation import nutpie_adaptation
+
             background = nutpie.sample(
                 compiled, draws=draws, tune=tune, chains=chains, seed=int(seed_int),
-                save_warmup=False, progress_bar=progressbar, adaptation="low_rank",
+                save_warmup=False, progress_bar=progressbar,
+                adaptation=nutpie_adaptation(model),
                 target_accept=target_accept, cores=cores or min(chains, os.cpu_count() or 1),
                 blocking=False,
             )
