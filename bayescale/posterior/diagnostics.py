@@ -167,7 +167,7 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
     >>> diagnose(tree, ["a"]).divergences
     0
     """
-    import arviz as az
+    from bayescale.posterior import convergence as cv
 
     post = tree["posterior"].to_dataset()[var_names]
     chains = int(post.sizes["chain"])
@@ -175,31 +175,29 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
     stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else None
     div = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
 
-    rhat = az.rhat(post)
-    ess_b = az.ess(post, method="bulk")
-    ess_t = az.ess(post, method="tail")
+    # per variable, its scalars' R-hat / bulk ESS / tail ESS (ArviZ's numbers, numpy only)
+    per_var: dict[str, list[tuple[float, float, float]]] = {}
+    for name in var_names:
+        for _, a in cv._scalars(post[[name]]):
+            per_var.setdefault(name, []).append(
+                (cv.rhat(a) if chains > 1 else np.nan, cv.ess(a, "bulk"), cv.ess(a, "tail")))
 
-    def _extreme(ds, fn):
+    def _extreme(k, fn):
         best_name, best_val = "", None
-        for name, da in ds.data_vars.items():
-            v = float(fn(np.asarray(da)))
+        for name, values in per_var.items():
+            v = float(fn(np.asarray([row[k] for row in values])))
             if np.isnan(v):
                 continue
             if best_val is None or fn([v, best_val]) == v:
                 best_name, best_val = name, v
         return best_name, (np.nan if best_val is None else best_val)
 
-    rname, max_rhat = _extreme(rhat, np.nanmax) if chains > 1 else ("", 1.0)
-    ename, min_ess_b = _extreme(ess_b, np.nanmin)
-    _, min_ess_t = _extreme(ess_t, np.nanmin)
+    rname, max_rhat = _extreme(0, np.nanmax) if chains > 1 else ("", 1.0)
+    ename, min_ess_b = _extreme(1, np.nanmin)
+    _, min_ess_t = _extreme(2, np.nanmin)
     min_bfmi = np.nan
     if stats is not None and "energy" in stats:
-        try:
-            min_bfmi = float(np.min(np.asarray(az.bfmi(tree))))
-        except Exception:  # pragma: no cover - arviz version differences
-            energy = np.asarray(stats["energy"])
-            min_bfmi = float(np.min(
-                np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)))
+        min_bfmi = float(np.min(cv.bfmi(np.asarray(stats["energy"]))))
 
     settings = settings or {}
     modes_of = ""

@@ -395,15 +395,10 @@ def _chain_shape(fit: Any) -> tuple[int, int]:
 
 def _table(draws: Mapping[str, np.ndarray], fit: Any, ci: Sequence[float]) -> pd.DataFrame:
     """Median, intervals, R-hat and ESS of ``{name: (S,)}`` draws (one row per name)."""
-    import arviz as az
-    import xarray as xr
+    from bayescale.posterior.convergence import ess, rhat
 
     chains, ndraw = _chain_shape(fit)
-    ds = xr.Dataset({k: (("chain", "draw"), np.asarray(v, dtype=float).reshape(chains, ndraw))
-                     for k, v in draws.items()})
-    rhat = az.rhat(ds) if chains > 1 else None
-    ess_b = az.ess(ds, method="bulk")
-    ess_t = az.ess(ds, method="tail")
+    arrays = {k: np.asarray(v, dtype=float).reshape(chains, ndraw) for k, v in draws.items()}
     rows = []
     for k, v in draws.items():
         v = np.asarray(v, dtype=float)
@@ -412,9 +407,9 @@ def _table(draws: Mapping[str, np.ndarray], fit: Any, ci: Sequence[float]) -> pd
             tag = f"{round(100 * lv):d}"
             lo, hi = np.quantile(v, [(1 - lv) / 2, 1 - (1 - lv) / 2])
             row[f"lo_{tag}"], row[f"hi_{tag}"] = float(lo), float(hi)
-        row["r_hat"] = float(rhat[k]) if rhat is not None else np.nan
-        row["ess_bulk"] = float(ess_b[k])
-        row["ess_tail"] = float(ess_t[k])
+        row["r_hat"] = rhat(arrays[k]) if chains > 1 else np.nan
+        row["ess_bulk"] = ess(arrays[k], "bulk")
+        row["ess_tail"] = ess(arrays[k], "tail")
         rows.append(row)
     return pd.DataFrame(rows)
 

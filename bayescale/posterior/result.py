@@ -284,7 +284,8 @@ class ScalingFit:
         description of it (``runs.attrs["flops"]`` or ``settings["flops"]``, ``"C = k N D"``;
         6 for a FLOP function).
         """
-        import arviz
+        from importlib.metadata import version as _dist_version
+
         import pymc
         import pytensor
 
@@ -302,7 +303,7 @@ class ScalingFit:
             "settings": json.dumps(settings),
             "versions": json.dumps({
                 "pymc": pymc.__version__, "pytensor": pytensor.__version__,
-                "arviz": arviz.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                "arviz": _dist_version("arviz"), "numpy": np.__version__, "pandas": pd.__version__,
                 **_nutpie_version(sampler),
             }),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -564,15 +565,14 @@ class ScalingFit:
         r_hat     1.00
         Name: alpha, dtype: float64
         """
-        import arviz as az
-
         from bayescale.modeling.spec import NOISE_PARAMS
+        from bayescale.posterior.convergence import summary_table
 
         if var_names is None:
             base = self.law.natural if kind == "natural" else self.law.param_names
             var_names = [*base, *NOISE_PARAMS[self.spec.likelihood]]
         post = self.tree["posterior"].to_dataset()[list(var_names)]
-        s = az.summary(post, ci_prob=ci, ci_kind="eti", round_to="none")
+        s = summary_table(post, ci=ci)  # arviz.summary's numbers, without importing ArviZ
         tag = f"{round(100 * ci):d}"
         s = s.rename(columns={f"eti{tag}_lb": f"lo_{tag}", f"eti{tag}_ub": f"hi_{tag}"})
         med = {}

@@ -720,8 +720,11 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
     with model, warnings.catch_warnings(), strict_math():
         warnings.filterwarnings("ignore", message=".*np.dot.*", category=RuntimeWarning)
         if sampler == "nutpie":
-            import nutpie
             from pymc.sampling.mcmc import patch_nutpie_idata
+
+            from bayescale.sampling.nutpie_io import import_nutpie, trace_to_datatree
+
+            nutpie = import_nutpie()  # without ArviZ's import (2 s), which nutpie imports
 
             start = time.time()
             # the mass-matrix adaptation (diag or low-rank) is chosen per model, by measurement
@@ -732,15 +735,19 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
                 save_warmup=False, progress_bar=progressbar,
                 adaptation=nutpie_adaptation(model),
                 target_accept=target_accept, cores=cores or min(chains, os.cpu_count() or 1),
-                blocking=False,
+                blocking=False, return_raw_trace=True,
             )
             # nutpie.sample(blocking=True) answers Ctrl-C by returning the draws made so far;
             # a partial posterior must never pass for a fit, so discard it and re-raise.
             try:
-                tree = background.wait()
+                raw = background.wait()
             except KeyboardInterrupt:
                 background.cancel()
                 raise KeyboardInterrupt("sampling was interrupted; nothing was kept") from None
+            tree = trace_to_datatree(raw, coords=compiled.coords,
+                                     settings=background._settings.as_dict(),
+                                     nutpie_version=nutpie.__version__,
+                                     reparameterized=compiled.reparameterized_names)
             patch_nutpie_idata(tree, model, sampling_time=time.time() - start)
         else:
             tree = pm.sample(

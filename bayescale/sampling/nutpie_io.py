@@ -1,0 +1,214 @@
+"""nutpie without ArviZ's import cost: a lazy ``arviz`` module and nutpie's trace as a DataTree.
+
+``nutpie.sample`` imports ``arviz`` at module level, only to call ``arviz.from_dict`` when it
+converts its trace.  ArviZ's import brings SciPy's statistics and Matplotlib with it: 1.6 s of
+a 6 s warm ``bayescale fit`` on an idle machine (``benchmarks/run.py --only cli``).  Two steps
+avoid it without changing a number:
+
+- :func:`import_nutpie` imports nutpie with ``arviz`` registered as a *deferred* module: the
+  real ArviZ module object, whose code runs the first time anything reads one of its
+  attributes (as with the standard library's :class:`importlib.util.LazyLoader`).  A user's
+  ``import arviz`` afterwards gets the same module and loads it then.  If ArviZ is already
+  imported nothing is changed.
+- :func:`trace_to_datatree` converts nutpie's raw trace (``return_raw_trace=True``; Apache
+  Arrow record batches, one per chain) into the ``posterior`` and ``sample_stats`` groups that
+  ``nutpie.sample`` would have returned, with ``arviz_base`` (which PyMC imports anyway and
+  which does not import SciPy).  ``tests/test_nutpie_io.py`` checks that the two give
+  identical arrays, dims, coords and attributes for the same seed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["import_nutpie", "trace_to_datatree"]
+
+# nutpie's own list: statistics it drops from the trace unless the matching setting is on
+_SKIPS = {
+    "store_gradient": ["gradient"],
+    "store_unconstrained": ["unconstrained_draw"],
+    "adapt_options.mass_matrix_options.store_mass_matrix": [
+        "mass_matrix_inv", "mass_matrix_eigvals", "mass_matrix_stds"],
+    "store_divergences": [
+        "divergence_start", "divergence_end", "divergence_momentum",
+        "divergence_start_gradient"],
+    "store_transformed": ["transformed_position", "transformed_gradient", "transformation_mu"],
+}
+
+
+class _Deferred(types.ModuleType):
+    """A module whose code runs the first time an attribute it lacks is read.
+
+    The import system's own checks read ``__spec__`` (set, so they do not trigger the load);
+    anything else (``arviz.from_dict``, ``from arviz import x``, a submodule's import, which
+    reads ``__path__``) executes the module in place, so the object in ``sys.modules`` becomes
+    the real module, as with :class:`importlib.util.LazyLoader` (whose trigger, any attribute
+    including ``__spec__``, fires on the next ``import arviz`` statement on Python 3.12).
+    """
+
+    def __getattr__(self, attr: str) -> Any:
+        spec = self.__dict__["__spec__"]
+        self.__class__ = types.ModuleType
+        if spec.submodule_search_locations is not None:
+            self.__path__ = spec.submodule_search_locations
+        spec.loader.exec_module(self)
+        return getattr(self, attr)
+
+
+def _defer(name: str) -> None:
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.pop("__path__", None)  # read by a submodule's import: load first
+    module.__class__ = _Deferred
+    sys.modules[name] = module
+
+
+def import_nutpie():
+    """Import and return ``nutpie``, deferring ArviZ's import until ArviZ is used.
+
+    Returns
+    -------
+    module
+        The ``nutpie`` module.
+
+    Examples
+    --------
+    >>> nutpie = import_nutpie()
+    >>> hasattr(nutpie, "sample")
+    True
+    """
+    if "nutpie" not in sys.modules:
+        _defer("arviz")
+    import nutpie
+
+    return nutpie
+
+
+def _nested(settings: Mapping[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(settings, Mapping) or part not in settings:
+            return False
+        settings = settings[part]
+    return settings
+
+
+def _add_batch(data: dict, dims: dict, batch: Any, chain: int, n_chains: int, length: int,
+               skip: Sequence[str]) -> None:
+    """Copy one chain's record batch into ``data[name][chain, :rows]`` (nutpie's layout)."""
+    import pyarrow
+
+    rows = batch.num_rows
+    for name in batch.column_names:
+        if name in skip:
+            continue
+        col = batch.column(name)
+        meta = col.field.metadata or {}
+        item_dims = meta.get(b"dims", b"")
+        item_dims = item_dims.decode("utf-8").split(",") if item_dims else []
+        item_shape = meta.get(b"shape", b"")
+        item_shape = [int(s) for s in item_shape.decode("utf-8").split(",")] if item_shape else []
+        col = pyarrow.array(col)
+        is_null = col.is_null()
+        if hasattr(col, "flatten"):
+            col = col.flatten()
+        dtype = col.type.to_pandas_dtype()
+        if name not in data:
+            shape = [n_chains, length, *item_shape]
+            if dtype in (np.float64, np.float32):
+                data[name] = np.full(shape, np.nan, dtype=dtype)
+            elif np.dtype(dtype) == np.dtype("O"):
+                data[name] = np.full(shape, None, dtype=dtype)
+            else:
+                data[name] = np.zeros(shape, dtype=dtype)
+            dims[name] = item_dims
+        values = col.to_numpy(False)
+        if is_null.sum().as_py() == 0:
+            data[name][chain, :rows] = values.reshape((rows, *item_shape))
+        else:
+            mask = is_null.to_numpy(False)
+            if values.shape[0] == rows:
+                values = values[~mask]
+            data[name][chain, :rows][~mask] = values.reshape(((~mask).sum(), *item_shape))
+
+
+def trace_to_datatree(raw: Any, *, coords: Mapping[str, Any], settings: Mapping[str, Any],
+                      nutpie_version: str, reparameterized: Sequence[str] = ()):
+    """The ``posterior`` and ``sample_stats`` of a raw nutpie trace, as ``nutpie.sample`` makes.
+
+    Parameters
+    ----------
+    raw : nutpie trace
+        What ``nutpie.sample(..., return_raw_trace=True)`` (or its background sampler's
+        ``wait()``) returned: Arrow record batches, warm-up rows flagged by ``tuning``.
+    coords : mapping
+        The compiled model's coordinates (``compiled.coords``).
+    settings : mapping
+        The sampler's settings (``sampler._settings.as_dict()``); decides which statistics are
+        dropped and is stored as ``inference_library_settings``.
+    nutpie_version : str
+        Stored as ``inference_library_version``.
+    reparameterized : sequence of str
+        The compiled model's ``reparameterized_names`` (its unconstrained twins of transformed
+        variables), which nutpie leaves out of the posterior.
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior`` and ``sample_stats`` (warm-up draws are not kept).
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> from bayescale.sampling.compile_cache import compile_nutpie
+    >>> nutpie = import_nutpie()
+    >>> with pm.Model() as m:
+    ...     x = pm.Normal("x")
+    >>> compiled = compile_nutpie(m)
+    >>> s = nutpie.sample(compiled, draws=50, tune=50, chains=2, seed=1, progress_bar=False,
+    ...                   return_raw_trace=True, blocking=False)
+    >>> tree = trace_to_datatree(s.wait(), coords=compiled.coords,
+    ...                          settings=s._settings.as_dict(), nutpie_version=nutpie.__version__,
+    ...                          reparameterized=compiled.reparameterized_names)
+    >>> dict(tree["posterior"].sizes)
+    {'chain': 2, 'draw': 50}
+    """
+    import arviz_base
+    import pandas as pd
+
+    if not raw.is_arrow():
+        raise ValueError("trace_to_datatree reads nutpie's Arrow traces only (no zarr store)")
+    draws, stats = raw.get_arrow_trace()
+    n_chains = len(draws)
+    skip: list[str] = []
+    for setting, names in _SKIPS.items():
+        if not _nested(settings.get("settings", {}), setting):
+            skip.extend(names)
+    n_tune = [int(s.column("tuning").to_numpy().sum()) for s in stats]
+    length = max(d.num_rows - t for d, t in zip(draws, n_tune, strict=True))
+    post: dict[str, np.ndarray] = {}
+    stat: dict[str, np.ndarray] = {}
+    dims: dict[str, list[str]] = {}
+    for i, (d, t) in enumerate(zip(draws, n_tune, strict=True)):
+        _add_batch(post, dims, d.slice(t, d.num_rows - t), i, n_chains, length, [])
+    for i, (s, t) in enumerate(zip(stats, n_tune, strict=True)):
+        _add_batch(stat, dims, s.slice(t, s.num_rows - t), i, n_chains, length, skip)
+    for name in reparameterized or ():
+        post.pop(name, None)
+    attrs = {"inference_library": "nutpie", "inference_library_version": nutpie_version,
+             "inference_library_settings": json.dumps(settings)}
+    return arviz_base.from_dict(
+        {"posterior": post, "sample_stats": stat}, dims=dims,
+        coords={name: pd.Index(v) for name, v in coords.items()},
+        attrs={"sample_stats": attrs},
+    )
