@@ -725,6 +725,9 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
     _log.info("sampling %d chains x %d draws (+%d warm-up) with %s", chains, draws, tune, sampler)
     from bayescale.sampling.compile_cache import strict_math
 
+    # built outside the fitted model's context (a model made inside it would be its submodel)
+    prior_from = (prior_model() if prior_model is not None else model) if prior_draws else None
+    prior = None
     with model, warnings.catch_warnings(), strict_math():
         warnings.filterwarnings("ignore", message=".*np.dot.*", category=RuntimeWarning)
         if sampler == "nutpie":
@@ -748,10 +751,17 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
             # nutpie.sample(blocking=True) answers Ctrl-C by returning the draws made so far;
             # a partial posterior must never pass for a fit, so discard it and re-raise.
             try:
+                # the prior draws (Python, one thread) are made while the chains sample (in
+                # nutpie's threads, without the GIL): on 2 cores about half their time is
+                # hidden, on more cores all of it
+                prior = _draw_prior(prior_from, prior_draws, seed_int)
                 raw = background.wait()
-            except KeyboardInterrupt:
+            except BaseException as exc:
                 background.cancel()
-                raise KeyboardInterrupt("sampling was interrupted; nothing was kept") from None
+                if isinstance(exc, KeyboardInterrupt):
+                    raise KeyboardInterrupt(
+                        "sampling was interrupted; nothing was kept") from None
+                raise
             tree = trace_to_datatree(raw, coords=compiled.coords,
                                      settings=background._settings.as_dict(),
                                      nutpie_version=nutpie.__version__,
@@ -768,15 +778,27 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
         from bayescale.sampling.compile_cache import log_likelihood
 
         log_likelihood(tree, model)  # pm.compute_log_likelihood in numpy, from the law
-    if prior_draws:
-        with (prior_model() if prior_model is not None else model), strict_math(), \
-                _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
-            prior = pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed_int) + 1,
-                                               compile_kwargs=PRIOR_COMPILE)
-            for group in ("prior", "prior_predictive"):
-                if group in prior.children:
-                    tree[group] = prior[group]
+    if prior is None:
+        prior = _draw_prior(prior_from, prior_draws, seed_int)
+    if prior is not None:
+        for group in ("prior", "prior_predictive"):
+            if group in prior.children:
+                tree[group] = prior[group]
     return tree
+
+
+def _draw_prior(model, prior_draws: int, seed: int):
+    """Prior and prior predictive draws (seed + 1) of ``model``, or None for 0 draws."""
+    import pymc as pm
+
+    from bayescale.sampling.compile_cache import strict_math
+
+    if not prior_draws:
+        return None
+    with model, strict_math(), \
+            _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
+        return pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed) + 1,
+                                          compile_kwargs=PRIOR_COMPILE)
 
 
 def _check_complete(tree, *, chains: int, draws: int) -> None:
