@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,6 +44,9 @@ _SKIPS = {
 }
 
 
+_LOAD_LOCK = threading.RLock()
+
+
 class _Deferred(types.ModuleType):
     """A module whose code runs the first time an attribute it lacks is read.
 
@@ -54,11 +58,18 @@ class _Deferred(types.ModuleType):
     """
 
     def __getattr__(self, attr: str) -> Any:
-        spec = self.__dict__["__spec__"]
-        self.__class__ = types.ModuleType
-        if spec.submodule_search_locations is not None:
-            self.__path__ = spec.submodule_search_locations
-        spec.loader.exec_module(self)
+        with _LOAD_LOCK:  # two threads reading the first attribute at once: one load
+            if type(self) is _Deferred:
+                spec = self.__dict__["__spec__"]
+                self.__class__ = types.ModuleType  # from here on, an ordinary module
+                if spec.submodule_search_locations is not None:
+                    self.__path__ = spec.submodule_search_locations
+                try:
+                    spec.loader.exec_module(self)
+                except BaseException:  # as a failed import: not left half-made in sys.modules
+                    if sys.modules.get(spec.name) is self:
+                        del sys.modules[spec.name]
+                    raise
         return getattr(self, attr)
 
 
