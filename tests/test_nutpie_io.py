@@ -56,3 +56,28 @@ def test_a_fit_does_not_import_arviz_until_asked():
     assert lines[-3] == "deferred"
     assert lines[-2].endswith(" module")  # the user's import arviz gets the real module
     assert lines[-1] == "1"
+
+
+def test_deferred_arviz_loads_once_when_threads_race():
+    code = textwrap.dedent("""
+        import sys, threading
+        from bayescale.sampling.nutpie_io import import_nutpie
+        import_nutpie()
+        module = sys.modules["arviz"]
+        assert type(module).__name__ == "_Deferred"
+        got, errors = [], []
+        def read():
+            try:
+                got.append(module.summary)
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        import arviz
+        print(len(got), len({id(f) for f in got}), errors, type(arviz).__name__,
+              arviz is module)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["6", "1", "[]", "module", "True"]

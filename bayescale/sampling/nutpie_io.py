@@ -58,10 +58,14 @@ class _Deferred(types.ModuleType):
     """
 
     def __getattr__(self, attr: str) -> Any:
-        with _LOAD_LOCK:  # two threads reading the first attribute at once: one load
+        with _LOAD_LOCK:  # other threads wait here until the module has run
             if type(self) is _Deferred:
-                spec = self.__dict__["__spec__"]
-                self.__class__ = types.ModuleType  # from here on, an ordinary module
+                d = self.__dict__
+                spec = d["__spec__"]
+                if d.get("_bayescale_loading"):  # the module's own code, mid-run: not there yet
+                    raise AttributeError(
+                        f"partially initialised module {spec.name!r} has no attribute {attr!r}")
+                d["_bayescale_loading"] = True
                 if spec.submodule_search_locations is not None:
                     self.__path__ = spec.submodule_search_locations
                 try:
@@ -70,6 +74,9 @@ class _Deferred(types.ModuleType):
                     if sys.modules.get(spec.name) is self:
                         del sys.modules[spec.name]
                     raise
+                finally:
+                    d.pop("_bayescale_loading", None)
+                self.__class__ = types.ModuleType  # from here on, an ordinary module
         return getattr(self, attr)
 
 
