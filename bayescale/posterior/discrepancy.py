@@ -13,7 +13,10 @@ with ``d_C`` the decades of compute beyond the largest fitted run and ``d_T`` th
 tokens per parameter outside the fitted range (both 0 inside the data, where nothing changes).
 Two points of one forecast at the same distance move together (which matters when a decision
 compares two sizes), the tails are heavier than normal, and the mean miss ``bias`` is negative:
-laws fitted to small runs over-predict the loss of larger ones.
+laws fitted to small runs over-predict the loss of larger ones.  ``bias`` is the only part that
+moves a forecast's median; the zero-location model
+(``fit_discrepancy_prior(..., location=False)``) keeps the law's median and puts systematic
+misses in ``kappa`` instead (``benchmarks/calibration.py`` scores both).
 
 ``kappa`` cannot be learned from one fit (no run lies beyond its data).  The default is an
 **empirical prior** learned across published scaling studies (:func:`empirical_prior`, shipped
