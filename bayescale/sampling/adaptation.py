@@ -3,19 +3,74 @@
 nutpie offers a diagonal mass matrix (``"diag"``) and a diagonal plus low-rank correction
 (``"low_rank"``).  The low-rank correction absorbs the correlations of irreducible loss,
 exponents and scales of a single law: on the Chinchilla runs it cuts NUTS trees from ~41 to ~6
-leapfrog steps per draw and triples ESS.  Its cost per leapfrog step grows with the number of
-parameters, so for large hierarchies the choice is a measured trade-off (``benchmarks/``).
+leapfrog steps per draw and triples ESS.  It still halves the steps of a hierarchy, but its cost
+per leapfrog step (and per warm-up window, where it re-estimates the correction) grows with the
+number of free parameters, and beyond ~100 unconstrained dimensions the cheaper diagonal steps
+win more than the low-rank saves: :data:`LOW_RANK_MAX_DIM`, measured on synthetic and real
+hierarchies (``benchmarks/hierarchical_bench.py``, issue 12).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["nutpie_adaptation"]
+__all__ = ["LOW_RANK_MAX_DIM", "free_dimension", "nutpie_adaptation"]
+
+#: Largest number of unconstrained dimensions sampled with ``"low_rank"``.  Chinchilla
+#: hierarchies have 5 per group + 8, 4 x 1000 draws, smallest bulk ESS per second of sampling,
+#: ``diag`` over ``low_rank`` (2026-12-01, ``benchmarks/hierarchical_bench.py``): 0.26 at 58
+#: dimensions (synthetic, 10 groups), 1.38, 0.74 and 0.82 at 83 (Porian's 15 set-ups, seeds 1-3:
+#: a tie within the load noise), 4.3 at 128 (Gadre's 24 cells, R-hat 1.003 against 1.013),
+#: 2.5 at 208 (40 groups), 3.4 at 508 (100 groups; same 63 steps per draw, 187 s against
+#: 635 s of sampling).  The crossover is at ~80-130 dimensions; the tie stays low-rank.
+LOW_RANK_MAX_DIM = 100
+
+
+def free_dimension(model: Any) -> int:
+    """The number of unconstrained dimensions NUTS samples (the size of the flat vector).
+
+    Read from the value variables' static shapes, or from their named dimensions
+    (``model.dim_lengths``), without compiling anything; a variable whose size neither gives
+    is counted by evaluating the model's initial point.
+
+    Examples
+    --------
+    >>> import pymc as pm
+    >>> with pm.Model(coords={"group": list("abc")}) as m:
+    ...     mu = pm.Normal("mu")
+    ...     tau = pm.HalfNormal("tau")
+    ...     z = pm.Normal("z", dims="group")
+    >>> free_dimension(m)
+    5
+    """
+    total = 0
+    for value in model.value_vars:
+        shape = value.type.shape
+        if all(s is not None for s in shape):
+            total += math.prod(shape)
+            continue
+        rv = model.values_to_rvs.get(value)
+        dims = model.named_vars_to_dims.get(value.name) or (
+            model.named_vars_to_dims.get(rv.name) if rv is not None else None)
+        if dims and len(dims) == value.type.ndim and all(d in model.dim_lengths for d in dims):
+            sizes = []
+            for d in dims:
+                length = model.dim_lengths[d]
+                get = getattr(length, "get_value", None)
+                sizes.append(int(get() if get is not None else length.data))
+            total += math.prod(sizes)
+            continue
+        point = model.initial_point()  # compiles a small function: only for unnamed shapes
+        return int(sum(v.size for v in point.values()))
+    return total
 
 
 def nutpie_adaptation(model: Any) -> str:
     """The ``adaptation=`` argument of ``nutpie.sample`` for a built PyMC model.
+
+    ``"low_rank"`` up to :data:`LOW_RANK_MAX_DIM` free dimensions (single laws: 4-10;
+    Chinchilla hierarchies up to 18 groups), ``"diag"`` above (measured: see the constant).
 
     Parameters
     ----------
@@ -34,5 +89,9 @@ def nutpie_adaptation(model: Any) -> str:
     ...     x = pm.Normal("x")
     >>> nutpie_adaptation(m)
     'low_rank'
+    >>> with pm.Model() as big:
+    ...     z = pm.Normal("z", shape=LOW_RANK_MAX_DIM + 1)
+    >>> nutpie_adaptation(big)
+    'diag'
     """
-    return "low_rank"
+    return "low_rank" if free_dimension(model) <= LOW_RANK_MAX_DIM else "diag"
