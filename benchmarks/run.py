@@ -37,23 +37,39 @@ Usage::
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
-The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01 15:35
-UTC, 2 cores shared with four other agents and CI (load average 8-9, so every figure is about
-three times an idle machine's): ``--only cli --reps 5`` gave warm 15.7 s (five runs 13.9-15.8 s),
-cold 69.9 s (55.8-71.2 s), anchor 97.6 s: 6.2x and 1.4x faster than the anchor; both targets NOT
-met.  That round's changes (log-likelihood in numpy, no C-toolchain probe in the compile index's
-key, no interpreter teardown), 5 interleaved warm fits each on the same code otherwise (load
-7.7-8.6): median 26.3 s before, 20.8 s after (paired ratio 0.76); every saved group bit-identical
-but ``log_likelihood`` (within 1.4e-13).  Earlier: warm 8.4-8.8 s at load 2 (before that round).
+The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01
+19:00 UTC, 2 cores, machine quiet (load 1.0-1.2): ``--only cli --reps 5`` gave warm 4.23 s
+(five runs 3.93-4.53 s), cold 18.6 s (17.9-20.1 s), anchor 19.2 s: 4.5x and 1.0x faster than the
+anchor; both targets NOT met.  The same command on the code before that day's changes (4d6c0fb),
+also on a quiet machine (17:54, load ~1): warm 5.49 s, cold 26.3 s, anchor 18.4 s; so warm
+0.77x and cold 0.71x of before.  Six interleaved warm pairs of the current code with the
+prior draws compiled by numba and by PyTensor's Python linker, at load 1.2-1.4: median 4.10 s
+against 4.56 s (the Python linker imports ``scipy.stats`` for the half-normal prior, 0.7 s).
+The Python linker is kept because it saves 4-9 s on every cold fit, and a new runs table (a
+new data shape) is a cold fit.  In the
+README's install (no test extras, so no dask) the warm fit is ~0.5 s shorter: 3.7-4.9 s, median
+4.15 s at load 1.1-1.3, because xarray imports ``dask.array`` (and, to save, ``distributed``)
+whenever dask is installed.
 
-Where a warm CLI fit's time still goes (per-phase timer, load ~7; halve for an idle machine):
-imports ~10.8 s, of which ArviZ 4.8 s (``nutpie.sample`` imports ``arviz`` at module level, and
-``bayescale.posterior.diagnostics`` uses it for ESS / R-hat: arviz_stats -> scipy.stats 2.9 s,
-arviz_plots -> matplotlib.pyplot 1.2 s, arviz_base 0.8 s), PyMC 1.6 s, pandas 1.0 s, dask's
-``distributed`` 0.5 s (xarray's ``to_netcdf`` asks which dask scheduler is active); the netCDF
-save 1.9-2.8 s (zlib on every float array: 3.7 s against 1.7 s uncompressed at load 6, for a
-16.2 MB instead of 17.4 MB file); sampling ~3 s; the prior draws ~0.9 s (a natural-coordinate
-twin model and PyMC's compile); loading the compiled model from the index ~1 s.
+What that day's changes did: ArviZ is no longer imported by a fit (nutpie imports it at module
+level for one ``from_dict``; ``bayescale.sampling.nutpie_io`` defers that import and converts
+nutpie's raw trace itself, and ``bayescale.posterior.convergence`` computes R-hat, ESS, MCSE and
+E-BFMI with ArviZ's numbers in numpy: 1.6 s of the warm fit, more under load); the prior draws
+use the Python linker (cold: 38.6 -> 32.0 s and 43.1 -> 33.8 s, paired at load ~3.5) and are
+made while nutpie's threads sample; ``arviz_base`` is imported before PyMC (its lazy_loader
+calls ``inspect.stack()``, whose cost grows with the loaded modules: 0.2 s early, 0.4-0.9 s
+late).
+
+Where a cold fit's time goes (cProfile, load ~4, so about double an idle machine's): numba's
+compile of the log density and gradient (the C callback nutpie calls: ~11 s of type inference
+and LLVM for 99 graph nodes; NUMBA_OPT=0 or 1 is slower, not faster), of the ``expand``
+callback (~2 s), PyTensor's numba code generation and graph rewrites (~4-8 s, with a one-off
+0.9 s C build of PyTensor's own helper module in a fresh compile directory).  Reaching 12 s
+needs a cheaper compile than numba's of the PyTensor graph; not attempted.
+Where a warm fit's time goes (per-phase timer, load ~3): imports ~1.5-2 s (PyMC ~0.6-1.1 s,
+with ``pymc.gp`` 0.4 s; pandas, numba), loading the compiled model ~1.5 s (numba's first-use
+registry set-up and cache load, the model graph and its key), sampling ~2 s, netCDF save
+~1.3 s (62 variables through h5netcdf; dask's scheduler lookup 0.3 s when dask is installed).
 """
 
 from __future__ import annotations
