@@ -45,8 +45,9 @@ also on a quiet machine (17:54, load ~1): warm 5.49 s, cold 26.3 s, anchor 18.4 
 0.77x and cold 0.71x of before.  Six interleaved warm pairs of the current code with the
 prior draws compiled by numba and by PyTensor's Python linker, at load 1.2-1.4: median 4.10 s
 against 4.56 s (the Python linker imports ``scipy.stats`` for the half-normal prior, 0.7 s).
-The Python linker is kept because it saves 4-9 s on every cold fit, and a new runs table (a
-new data shape) is a cold fit.  In the
+The Python linker is kept because it saves 4-9 s on every cold fit, and a runs table with a
+new number of runs recompiles (244 of the 245 Chinchilla runs after the 245: 18.8 s, then 8.7 s
+warm, at load 3).  In the
 README's install (no test extras, so no dask) the warm fit is ~0.5 s shorter: 3.7-4.9 s, median
 4.15 s at load 1.1-1.3, because xarray imports ``dask.array`` (and, to save, ``distributed``)
 whenever dask is installed.
