@@ -53,7 +53,7 @@ def test_rhat_ess_bfmi_match_arviz_on_bad_chains():
 
 def test_normal_quantile_and_fft_length():
     p = np.r_[np.linspace(1e-12, 1 - 1e-12, 20001), 1e-300, 0.02425, 0.5, 1 - 1e-10]
-    np.testing.assert_allclose(cv._ndtri(p), ndtri(p), rtol=2e-15, atol=2e-15)
+    np.testing.assert_allclose(cv._normal_quantile(p), ndtri(p), rtol=2e-15, atol=2e-15)
     from scipy.fftpack import next_fast_len
 
     assert all(cv._next_fast_len(n) == next_fast_len(n) for n in range(1, 5000))

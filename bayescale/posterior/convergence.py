@@ -25,7 +25,7 @@ __all__ = ["bfmi", "ess", "mcse_mean", "mcse_sd", "rhat", "summary_table"]
 
 
 # --------------------------------------------------------------------------- numerics
-def _ndtri(p: np.ndarray) -> np.ndarray:
+def _normal_quantile(p: np.ndarray) -> np.ndarray:
     """Standard normal quantile function (Wichura 1988, AS 241 PPND16), vectorised."""
     p = np.asarray(p, dtype=float)
     q = p - 0.5
@@ -88,7 +88,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 def _z_scale(a: np.ndarray) -> np.ndarray:
     ranks = _average_ranks(a.ravel())
-    return _ndtri((ranks - 3 / 8) / (ranks.size - 2 * 3 / 8 + 1)).reshape(a.shape)
+    return _normal_quantile((ranks - 3 / 8) / (ranks.size - 2 * 3 / 8 + 1)).reshape(a.shape)
 
 
 def _split(a: np.ndarray) -> np.ndarray:
