@@ -13,7 +13,8 @@ avoid it without changing a number:
 - :func:`trace_to_datatree` converts nutpie's raw trace (``return_raw_trace=True``; Apache
   Arrow record batches, one per chain) into the ``posterior`` and ``sample_stats`` groups that
   ``nutpie.sample`` would have returned, with ``arviz_base`` (which PyMC imports anyway and
-  which does not import SciPy).  ``tests/test_nutpie_io.py`` checks that the two give
+  which does not import SciPy), copying each chain's Arrow batch with nutpie's own
+  ``_add_arrow_data``.  ``tests/test_nutpie_io.py`` checks that the two give
   identical arrays, dims, coords and attributes for the same seed.
 """
 
@@ -121,45 +122,6 @@ def _nested(settings: Mapping[str, Any], dotted: str) -> Any:
     return settings
 
 
-def _add_batch(data: dict, dims: dict, batch: Any, chain: int, n_chains: int, length: int,
-               skip: Sequence[str]) -> None:
-    """Copy one chain's record batch into ``data[name][chain, :rows]`` (nutpie's layout)."""
-    import pyarrow
-
-    rows = batch.num_rows
-    for name in batch.column_names:
-        if name in skip:
-            continue
-        col = batch.column(name)
-        meta = col.field.metadata or {}
-        item_dims = meta.get(b"dims", b"")
-        item_dims = item_dims.decode("utf-8").split(",") if item_dims else []
-        item_shape = meta.get(b"shape", b"")
-        item_shape = [int(s) for s in item_shape.decode("utf-8").split(",")] if item_shape else []
-        col = pyarrow.array(col)
-        is_null = col.is_null()
-        if hasattr(col, "flatten"):
-            col = col.flatten()
-        dtype = col.type.to_pandas_dtype()
-        if name not in data:
-            shape = [n_chains, length, *item_shape]
-            if dtype in (np.float64, np.float32):
-                data[name] = np.full(shape, np.nan, dtype=dtype)
-            elif np.dtype(dtype) == np.dtype("O"):
-                data[name] = np.full(shape, None, dtype=dtype)
-            else:
-                data[name] = np.zeros(shape, dtype=dtype)
-            dims[name] = item_dims
-        values = col.to_numpy(False)
-        if is_null.sum().as_py() == 0:
-            data[name][chain, :rows] = values.reshape((rows, *item_shape))
-        else:
-            mask = is_null.to_numpy(False)
-            if values.shape[0] == rows:
-                values = values[~mask]
-            data[name][chain, :rows][~mask] = values.reshape(((~mask).sum(), *item_shape))
-
-
 def trace_to_datatree(raw: Any, *, coords: Mapping[str, Any], settings: Mapping[str, Any],
                       nutpie_version: str, reparameterized: Sequence[str] = ()):
     """The ``posterior`` and ``sample_stats`` of a raw nutpie trace, as ``nutpie.sample`` makes.
@@ -203,6 +165,7 @@ def trace_to_datatree(raw: Any, *, coords: Mapping[str, Any], settings: Mapping[
     """
     import arviz_base
     import pandas as pd
+    from nutpie.sample import _add_arrow_data  # nutpie's own batch -> array copy (no ArviZ)
 
     if not raw.is_arrow():
         raise ValueError("trace_to_datatree reads nutpie's Arrow traces only (no zarr store)")
@@ -218,9 +181,9 @@ def trace_to_datatree(raw: Any, *, coords: Mapping[str, Any], settings: Mapping[
     stat: dict[str, np.ndarray] = {}
     dims: dict[str, list[str]] = {}
     for i, (d, t) in enumerate(zip(draws, n_tune, strict=True)):
-        _add_batch(post, dims, d.slice(t, d.num_rows - t), i, n_chains, length, [])
+        _add_arrow_data(post, length, d.slice(t, d.num_rows - t), i, n_chains, dims, [])
     for i, (s, t) in enumerate(zip(stats, n_tune, strict=True)):
-        _add_batch(stat, dims, s.slice(t, s.num_rows - t), i, n_chains, length, skip)
+        _add_arrow_data(stat, length, s.slice(t, s.num_rows - t), i, n_chains, dims, skip)
     for name in reparameterized or ():
         post.pop(name, None)
     attrs = {"inference_library": "nutpie", "inference_library_version": nutpie_version,
