@@ -700,8 +700,10 @@ def _data_names(model) -> list[str]:
 #: How the prior draws' forward-sampling function is compiled: PyTensor's Python linker, not
 #: numba.  Numba compiled each model's random-variable graph anew (4-9 s of a cold command-line
 #: fit, measured at load ~3.5: 38.6 -> 32.0 s and 43.1 -> 33.8 s); the Python linker compiles
-#: nothing, takes the same time warm (500 draws of a few dozen nodes), and draws the same
-#: numbers from the same seed.
+#: nothing and draws the same numbers from the same seed (to 1e-13), but it imports
+#: ``scipy.stats`` for the half-normal prior, so a warm command-line fit is slower (six paired
+#: runs at load 1.2-1.4: median 4.56 s against 4.10 s; benchmarks/run.py's docstring).  A runs
+#: table with a new number of runs recompiles, so users meet the cold case often.
 PRIOR_COMPILE = {"mode": "FAST_COMPILE"}
 
 
@@ -752,8 +754,8 @@ def _sample(model, compiled, *, draws, tune, chains, cores, seed, sampler, targe
             # a partial posterior must never pass for a fit, so discard it and re-raise.
             try:
                 # the prior draws (Python, one thread) are made while the chains sample (in
-                # nutpie's threads, without the GIL): on 2 cores about half their time is
-                # hidden, on more cores all of it
+                # nutpie's threads, without the GIL): a warm command-line fit on a quiet 2-core
+                # machine, 8 interleaved pairs, median 4.98 s drawn after, 4.63 s drawn during
                 prior = _draw_prior(prior_from, prior_draws, seed_int)
                 raw = background.wait()
             except BaseException as exc:
