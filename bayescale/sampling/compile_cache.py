@@ -175,12 +175,9 @@ def compile_nutpie(model: Any, *, cache: bool = True) -> Any:
 
 def _compile_cached(model: Any) -> Any:
     global last_compile
+    from nutpie import compile_pymc as ncp  # imported by compile_nutpie (import_nutpie)
     from pymc.initial_point import make_initial_point_fn
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
-    from bayescale.sampling.nutpie_io import import_nutpie
-
-    ncp = import_nutpie().compile_pymc
 
     # What nutpie.compile_pymc_model(model, backend="numba") does before its cfunc step.
     point_fn = ncp._wrap_with_lock(make_initial_point_fn(
@@ -253,12 +250,9 @@ def _assemble(model: Any, *, n_dim: int, n_expanded: int, shape_info: Any, repar
               logp_pt: Any, expand_pt: Any, require_cached: bool = False) -> Any:
     """Generate and compile (or load) the two C callbacks; return nutpie's compiled model."""
     import numba
+    import nutpie  # imported by compile_nutpie (import_nutpie)
+    from nutpie import compile_pymc as ncp
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
-
-    from bayescale.sampling.nutpie_io import import_nutpie
-
-    nutpie = import_nutpie()
-    ncp = nutpie.compile_pymc
 
     shared_data: dict[str, np.ndarray] = {}
     keys: dict[Any, str] = {}
@@ -575,9 +569,7 @@ def _write_index(key: str, entry: dict) -> None:
 
 def _from_index(model: Any, entry: dict, point_fn: Any, outputs: list | None = None) -> Any:
     """nutpie's compiled model from an index entry: no graph rewrite, machine code loaded."""
-    from bayescale.sampling.nutpie_io import import_nutpie
-
-    ncp = import_nutpie().compile_pymc
+    from nutpie import compile_pymc as ncp  # imported by compile_nutpie (import_nutpie)
 
     by_name = {var.name: var for var in _model_shared(model, outputs)}
     shared = {kind: [by_name[name] for name in entry[f"{kind}_shared"]]
@@ -623,9 +615,7 @@ class _LazyFunctions:
 
     def get(self, i: int) -> Any:
         if self._fns is None:
-            from bayescale.sampling.nutpie_io import import_nutpie
-
-            ncp = import_nutpie().compile_pymc
+            from nutpie import compile_pymc as ncp  # a compiled model exists: nutpie is loaded
 
             with strict_math():
                 out = ncp._make_functions(self._model, mode="NUMBA", compute_grad=True,
