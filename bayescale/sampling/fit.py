@@ -700,10 +700,11 @@ def _data_names(model) -> list[str]:
 #: How the prior draws' forward-sampling function is compiled: PyTensor's Python linker, not
 #: numba.  Numba compiled each model's random-variable graph anew (4-9 s of a cold command-line
 #: fit, measured at load ~3.5: 38.6 -> 32.0 s and 43.1 -> 33.8 s); the Python linker compiles
-#: nothing and draws the same numbers from the same seed (to 1e-13), but it imports
-#: ``scipy.stats`` for the half-normal prior, so a warm command-line fit is slower (six paired
-#: runs at load 1.2-1.4: median 4.56 s against 4.10 s; benchmarks/run.py's docstring).  A runs
-#: table with a new number of runs recompiles, so users meet the cold case often.
+#: nothing and draws the same numbers from the same seed (to 1e-13).  It would draw the
+#: half-normal and Student-t variables through ``scipy.stats`` (a 0.7-0.9 s import on the warm
+#: fit's critical path); :func:`bayescale.sampling.prior_rng.numpy_rvs` draws SciPy's numbers
+#: with numpy instead (six paired warm command-line fits at load ~1.05: median 4.45 -> 4.04 s).
+#: A runs table with a new number of runs recompiles, so users meet the cold case often.
 PRIOR_COMPILE = {"mode": "FAST_COMPILE"}
 
 
@@ -797,7 +798,9 @@ def _draw_prior(model, prior_draws: int, seed: int):
 
     if not prior_draws:
         return None
-    with model, strict_math(), \
+    from bayescale.sampling.prior_rng import numpy_rvs
+
+    with model, strict_math(), numpy_rvs(), \
             _quiet("pymc.sampling.forward"):  # its "Sampling: [...]" line is noise here
         return pm.sample_prior_predictive(draws=prior_draws, random_seed=int(seed) + 1,
                                           compile_kwargs=PRIOR_COMPILE)
@@ -854,7 +857,9 @@ def prior_predictive(
     table = prepare_runs(runs, s, columns, flops)
     model = build_model(table, s.replace(coordinates="natural"),
                         reference=resolve_reference(table, s))
-    with model:
+    from bayescale.sampling.prior_rng import numpy_rvs
+
+    with model, numpy_rvs():
         return pm.sample_prior_predictive(draws=draws, random_seed=seed,
                                           compile_kwargs=PRIOR_COMPILE)
 
