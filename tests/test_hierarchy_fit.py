@@ -244,6 +244,8 @@ def test_gadre_training_sets_by_validation_sets_converge(tmp_path):
     fit = bs.fit(runs, "chinchilla", groups=["dataset", "validation"], seed=5, warn=False,
                  **REAL)
     assert len(fit.groups) == 24
+    # 128 dimensions: a diagonal mass matrix, and its default target_accept (adaptation.py)
+    assert json.loads(fit.meta["settings"])["target_accept"] == 0.8
     assert fit.diagnostics.divergences == 0, fit.diagnostics
     assert fit.diagnostics.max_rhat <= 1.01, fit.diagnostics
     assert fit.diagnostics.min_ess_bulk >= 300, fit.diagnostics

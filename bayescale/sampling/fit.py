@@ -260,7 +260,8 @@ def fit(
         NUTS target acceptance; raise (0.95-0.99) to remove divergences.  Default: the law's
         own (``law.target_accept``: 0.9, or 0.99 for laws that diverge at 0.9 under
         simulation-based calibration: datablations, broken_power and the link laws; 0.99 for
-        crossed groupings).
+        crossed groupings; 0.8 where the law asks for 0.9 and nutpie adapts a diagonal mass
+        matrix, above 100 dimensions: :data:`bayescale.sampling.adaptation.DIAG_TARGET_ACCEPT`).
     progressbar : bool
         Show sampling progress.
     prior_draws : int
@@ -320,8 +321,8 @@ def fit(
         # NUTS diverged at 0.95 in 3 of 4 seeds of a 4 x 3 crossed synthetic hierarchy and at
         # 0.99 in none (tests/test_hierarchy_fit.py)
         crossed = bool(s.groups) and s.grouping == "crossed" and len(s.groups) > 1
-        target_accept = 0.99 if crossed else s.law_obj.target_accept
-    if not 0.5 <= target_accept < 1:
+        default_accept = 0.99 if crossed else s.law_obj.target_accept
+    elif not 0.5 <= target_accept < 1:
         raise ValueError(f"target_accept must be in [0.5, 1), not {target_accept!r}")
     if seed is None:  # draw one so that the fit records a seed that reproduces it
         seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -337,6 +338,10 @@ def fit(
     s = resolve_centered(table, s)  # the fitted spec records which group effects are centred
     ref = resolve_reference(table, s)
     model, compiled = _model_for(table, s, ref, sampler)
+    if target_accept is None:  # large hierarchies (diagonal mass matrix) default to 0.8
+        from bayescale.sampling.adaptation import default_target_accept
+
+        target_accept = default_target_accept(default_accept, model, sampler)
     tree = _sample(model, compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                    sampler=sampler, target_accept=target_accept, progressbar=progressbar,
                    prior_draws=prior_draws, prior_model=lambda: _prior_model(model, table, s, ref))
