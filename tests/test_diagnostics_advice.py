@@ -129,3 +129,29 @@ def test_two_modes_get_a_run_that_would_separate_them():
     (note,) = _mode_notes(fake)
     assert "two modes of 'E'" in note and "chains [2, 3] against [0, 1]" in note
     assert "would separate them" in note and "N = " in note and "C = " in note
+
+
+def test_advice_after_the_retry_limit_never_offers_retry_again():
+    """Once the automatic retry has run, the advice drops ``retry=True`` (it was in use); slow
+    chains get 'more draws may pass', divergences 'the model or the runs need a change'."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.modeling import default_spec
+    from bayescale.sampling.fit import _limit_advice
+
+    spec = default_spec("chinchilla").replace(groups=("lr",))
+    table = pd.DataFrame({"lr": list("abcde") * 4})
+    slow = SimpleNamespace(
+        problems=["effective sample size is low (bulk 300, tail 280 for 'beta'; want 400): "
+                  "interval ends are noisy. Increase draws (draws=8000, or retry=True)"],
+        divergences=0, worst={"rhat": "E", "ess": "beta"})
+    out = _limit_advice(slow, {"draws": 4000}, spec, table, {"draws": 4000})
+    assert not any("retry=True" in p for p in out)
+    assert "draws=8000 may pass" in out[-1] and "pool_scale" not in out[-1]
+    diverging = SimpleNamespace(problems=["3 divergent transitions: ..."], divergences=3,
+                                worst={"rhat": "alpha_tau", "ess": "alpha_tau"})
+    out = _limit_advice(diverging, {"target_accept": 0.99}, spec, table, {"draws": 1000})
+    assert "the model or the runs need a change" in out[-1]
+    assert "may pass" not in out[-1]

@@ -414,11 +414,10 @@ def fit(
         if not again.diagnostics.ok:
             from dataclasses import replace as _replace
 
-            limit = (f"bayescale already refitted with {remedy} after the first fit failed; "
-                     "more sampler settings will not fix this, the model or the runs need a "
-                     "change (see above)")
-            again.diagnostics = _replace(again.diagnostics,
-                                         problems=[*again.diagnostics.problems, limit])
+            used = json.loads(again.meta["settings"])
+            again.diagnostics = _replace(
+                again.diagnostics,
+                problems=_limit_advice(again.diagnostics, remedy, s, table, used))
         result = again
     if warn and not result.diagnostics.ok:
         warnings.warn(
@@ -427,6 +426,59 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+def _limit_advice(diag, remedy: dict, spec: ModelSpec, table: pd.DataFrame,
+                  used: Mapping[str, Any]) -> list[str]:
+    """The problems of a fit the automatic retry could not fix, with advice that fits them.
+
+    The retried fit's own advice offers ``retry=True``, which was in use: dropped.  When the
+    chains only mix slowly (no divergences, no separate modes), more draws may still pass, and
+    when the slowest variable is the spread ``tau`` of a pooled parameter between few groups,
+    its prior is what the data barely update, which a tighter ``pool_scale`` states.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from bayescale.modeling import default_spec
+    >>> d = SimpleNamespace(problems=["R-hat 1.013 for 'alpha_tau' exceeds 1.01: chains "
+    ...     "disagree. Run longer (draws=8000, tune=4000, or retry=True)"], divergences=0,
+    ...     worst={"rhat": "alpha_tau", "ess": "alpha_tau"})
+    >>> spec = default_spec("chinchilla").replace(groups=("lr",))
+    >>> table = pd.DataFrame({"lr": list("abcde") * 4})
+    >>> for p in _limit_advice(d, {"draws": 4000}, spec, table, {"draws": 4000}):
+    ...     print(p)   # doctest: +NORMALIZE_WHITESPACE
+    R-hat 1.013 for 'alpha_tau' exceeds 1.01: chains disagree. Run longer (draws=8000,
+    tune=4000)
+    bayescale already refitted with {'draws': 4000} after the first fit failed. No divergences
+    remain: the chains mix slowly, and draws=8000 may pass. The slowest is 'alpha_tau', the
+    spread of 'alpha' between the 5 groups: 5 groups say little about it, so its posterior
+    stays near its prior HalfNormal(0.3). If 'alpha' should differ less between your groups,
+    say so: pool_scale={'alpha': 0.1}
+    """
+    problems = [p.replace(", or retry=True", "").replace(" or retry=True", "")
+                for p in diag.problems]
+    text = f"bayescale already refitted with {remedy} after the first fit failed"
+    slow = not diag.divergences and not diag.worst.get("modes")
+    if not slow:
+        problems.append(text + "; more sampler settings will not fix this, the model or the "
+                        "runs need a change (see above)")
+        return problems
+    text += (". No divergences remain: the chains mix slowly, and "
+             f"draws={2 * int(used.get('draws', 1000))} may pass")
+    worst = diag.worst.get("rhat") or diag.worst.get("ess") or ""
+    pooled = [p for p in spec.law_obj.param_names if spec.pooling_of(p) == "pooled"]
+    param = next((p for p in pooled if worst == f"{p}_tau" or worst.startswith(f"{p}_tau_")),
+                 None)
+    if param is not None and spec.groups:
+        groups = group_labels(table, spec.groups).nunique()
+        scale = spec.pool_scale_of(param)
+        text += (f". The slowest is {worst!r}, the spread of {param!r} between the {groups} "
+                 f"groups: {groups} groups say little about it, so its posterior stays near its "
+                 f"prior HalfNormal({scale:g}). If {param!r} should differ less between your "
+                 f"groups, say so: pool_scale={{{param!r}: {scale / 3:.2g}}}")
+    problems.append(text)
+    return problems
 
 
 def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
