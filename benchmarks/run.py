@@ -38,14 +38,22 @@ Usage::
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
 The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01
-19:00 UTC, 2 cores, machine quiet (load 1.0-1.2): ``--only cli --reps 5`` gave warm 4.23 s
+20:58 UTC, 2 cores, machine quiet (load ~1.1): ``--only cli --reps 5`` gave warm **3.82 s**
+(target met) and cold 18.5 s (not met), anchor 17.9 s.  What changed since 19:00: the prior
+draws no longer import ``scipy.stats`` (``bayescale.sampling.prior_rng`` draws SciPy's
+half-normal and Student-t numbers with numpy, bit-identical).  Per phase, a warm fit's prior
+draws went from 1.5-1.9 s to 0.6-0.75 s; they run while nutpie samples (~1.1 s), so they are
+off the critical path now; six interleaved warm pairs (HEAD before / after, load ~1.05):
+median 4.45 -> 4.04 s.
+
+The same command at 19:00 UTC, 2 cores, machine quiet (load 1.0-1.2): warm 4.23 s
 (five runs 3.93-4.53 s), cold 18.6 s (17.9-20.1 s), anchor 19.2 s: 4.5x and 1.0x faster than the
 anchor; both targets NOT met.  The same command on the code before that day's changes (4d6c0fb),
 also on a quiet machine (17:54, load ~1): warm 5.49 s, cold 26.3 s, anchor 18.4 s; so warm
 0.77x and cold 0.71x of before.  Six interleaved warm pairs of the current code with the
 prior draws compiled by numba and by PyTensor's Python linker, at load 1.2-1.4: median 4.10 s
-against 4.56 s (the Python linker imports ``scipy.stats`` for the half-normal prior, 0.7 s).
-The Python linker is kept because it saves 4-9 s on every cold fit, and a runs table with a
+against 4.56 s (the Python linker imported ``scipy.stats`` for the half-normal prior, 0.7 s,
+which it no longer does).  The Python linker is kept because it saves 4-9 s on every cold fit, and a runs table with a
 new number of runs recompiles (244 of the 245 Chinchilla runs after the 245: 18.8 s, then 8.7 s
 warm, at load 3).  In the
 README's install (no test extras, so no dask) the warm fit is ~0.5 s shorter: 3.7-4.9 s, median
