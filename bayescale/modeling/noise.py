@@ -81,6 +81,25 @@ def noise_eps(rng: np.random.Generator, shape: tuple[int, ...], nu: Any = None) 
     return np.clip(eps, -EPS_CLIP, EPS_CLIP)
 
 
+def standard_t_like_scipy(rng: np.random.Generator, df: np.ndarray,
+                          shape: tuple[int, ...]) -> np.ndarray:
+    """Unclipped standard Student-t draws, the numbers SciPy's Student-t sampler draws.
+
+    SciPy's ``t._rvs`` is this one numpy call on the generator it is given; the prior
+    predictive's Student-t noise is drawn with it (:mod:`bayescale.sampling.prior_rng`), so that
+    prior draws neither import ``scipy.stats`` nor change.  Not clipped, unlike
+    :func:`noise_eps`, because the prior predictive must stay PyMC's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import standard_t_like_scipy
+    >>> standard_t_like_scipy(np.random.default_rng(0), np.full(3, 4.0), (3,)).shape
+    (3,)
+    """
+    return rng.standard_t(df, size=shape)
+
+
 def perturb(log_mu: np.ndarray, sigma: Any, nu: Any, rng: np.random.Generator) -> np.ndarray:
     """A new run's log loss per draw: ``log_mu + sigma * eps`` (axis 0 of ``log_mu``: draws).
 

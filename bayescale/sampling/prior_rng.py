@@ -2,7 +2,7 @@
 
 Why.  With PyTensor's Python linker (how a fit draws its prior, see
 :data:`bayescale.sampling.fit.PRIOR_COMPILE`), the half-normal and Student-t random variables
-draw through ``scipy.stats.halfnorm.rvs`` and ``scipy.stats.t.rvs``.  Importing ``scipy.stats``
+draw through SciPy's ``halfnorm.rvs`` and ``t.rvs`` (in ``scipy.stats``).  Importing ``scipy.stats``
 takes 0.7-0.9 s, and in a warm command-line fit the prior draws, made while nutpie's threads
 sample, are the longest thing on the critical path (1.5-1.9 s of a 4-5 s fit, measured per phase
 on a quiet 2-core machine).  Every default spec has a half-normal noise scale, and the Student-t
@@ -11,7 +11,8 @@ likelihood's prior predictive draws Student-t noise.
 What.  :func:`numpy_rvs` is a context manager that, while it is open, draws those two random
 variables with the numpy calls that SciPy itself makes, in the same order, on the same
 generator: ``|standard_normal(size)| * scale + loc`` (SciPy's ``halfnorm._rvs``) and
-``standard_t(df, size) * scale + loc`` (SciPy's ``t._rvs``), with SciPy's broadcasting of the
+a standard Student-t draw ``* scale + loc`` (SciPy's ``t._rvs``;
+:func:`bayescale.modeling.noise.standard_t_like_scipy`), with SciPy's broadcasting of the
 parameters.  The draws are bit-identical (``tests/test_prior_rng.py`` checks them against
 SciPy's across shapes and broadcasts), so a seed gives the same prior as before.  On leaving,
 PyTensor's own methods are put back.  A parameter SciPy would reject (a negative scale) is
@@ -71,12 +72,14 @@ def _halfnormal(original):
 
 
 def _student_t(original):
+    from bayescale.modeling.noise import standard_t_like_scipy
+
     def rng_fn_scipy(cls, rng, df, loc, scale, size):
         if not (_valid(scale, df) and isinstance(rng, np.random.Generator)):
             return original.__func__(cls, rng, df, loc, scale, size)
         shape = _shape(size, df, loc, scale)
         df_b, loc_b, scale_b = (_fit(a, shape) for a in (df, loc, scale))
-        vals = rng.standard_t(df_b, size=shape) * scale_b + loc_b
+        vals = standard_t_like_scipy(rng, df_b, shape) * scale_b + loc_b
         return vals[()] if shape == () else vals
 
     return classmethod(rng_fn_scipy)
