@@ -44,7 +44,11 @@ draws no longer import ``scipy.stats`` (``bayescale.sampling.prior_rng`` draws S
 half-normal and Student-t numbers with numpy, bit-identical).  Per phase, a warm fit's prior
 draws went from 1.5-1.9 s to 0.6-0.75 s; they run while nutpie samples (~1.1 s), so they are
 off the critical path now; six interleaved warm pairs (HEAD before / after, load ~1.05):
-median 4.45 -> 4.04 s.
+median 4.45 -> 4.04 s.  Two more runs of the same command on the final code (fffbafe), machine
+otherwise idle (load 0.4-1.3): 22:16 UTC warm 4.93 s, cold 17.9 s; 22:19 UTC warm 3.68 s
+(five runs 3.57-3.78 s), cold 16.6 s.  So the warm target is met in two of three runs and the
+margin is small; the cold target is not met.  In the README's install (no dask), six warm
+fits at load 0.4-0.6: 3.65-4.25 s, median 4.02 s.
 
 The same command at 19:00 UTC, 2 cores, machine quiet (load 1.0-1.2): warm 4.23 s
 (five runs 3.93-4.53 s), cold 18.6 s (17.9-20.1 s), anchor 19.2 s: 4.5x and 1.0x faster than the
