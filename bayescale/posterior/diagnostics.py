@@ -144,6 +144,11 @@ def _chain_modes(post, name: str) -> str:
     return text
 
 
+#: The advice's pointer to the automatic retry; :func:`bayescale.fit` removes it from the advice
+#: of a fit the retry has already refitted (``bayescale.sampling.fit._limit_advice``).
+RETRY_HINT = ", or retry=True"
+
+
 def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> Diagnostics:
     """Compute :class:`Diagnostics` from a DataTree with posterior and sample_stats.
 
@@ -207,8 +212,7 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
     problems = []
     if div:
         if ta < 0.99:
-            fix = ("Refit with target_accept=0.99 (bayescale fit --target-accept 0.99, or "
-                   "retry=True)")
+            fix = f"Refit with target_accept=0.99 (bayescale fit --target-accept 0.99{RETRY_HINT})"
         else:
             fix = ("target_accept is already 0.99, so a smaller step will not help: the "
                    "geometry is the problem (in a hierarchy, pool fewer parameters or add "
@@ -228,13 +232,13 @@ def diagnose(tree: Any, var_names: list[str], settings: dict | None = None) -> D
         else:
             problems.append(
                 f"R-hat {max_rhat:.3f} for {rname!r} exceeds {RHAT_MAX}: chains disagree. Run "
-                f"longer ({more}, or retry=True)"
+                f"longer ({more}{RETRY_HINT})"
             )
     if min_ess_b < ESS_MIN_PER_CHAIN * chains or min_ess_t < ESS_MIN_PER_CHAIN * chains:
         problems.append(
             f"effective sample size is low (bulk {min_ess_b:.0f}, tail {min_ess_t:.0f} for "
             f"{ename!r}; want {ESS_MIN_PER_CHAIN * chains}): interval ends are noisy. Increase "
-            f"draws ({more}, or retry=True)"
+            f"draws ({more}{RETRY_HINT})"
         )
     if np.isfinite(min_bfmi) and min_bfmi < BFMI_MIN:
         problems.append(

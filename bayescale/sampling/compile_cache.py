@@ -245,6 +245,12 @@ def _unique(variables: list) -> list:
     return out
 
 
+#: The numpy dtypes of model data the generated wrapper may name (the only words in its source
+#: besides the fixed template): numeric types only, checked before the source is compiled.
+_DATA_DTYPES = frozenset({"float64", "float32", "int64", "int32", "int16", "int8", "uint8",
+                          "bool"})
+
+
 def _assemble(model: Any, *, n_dim: int, n_expanded: int, shape_info: Any, reparam: list,
               shared_vars: list, shared: dict, inner: dict, base_keys: dict, init_fn: Any,
               logp_pt: Any, expand_pt: Any, require_cached: bool = False) -> Any:
@@ -273,7 +279,7 @@ def _assemble(model: Any, *, n_dim: int, n_expanded: int, shape_info: Any, repar
             arr = shared_data[k]
             dims = "".join(f"ud[{layout.slot('shape', k) + j}], " for j in range(arr.ndim))
             pointer = f"address_as_void_pointer(ud[{layout.slot('data', k)}])"
-            if not arr.dtype.name.isidentifier():  # the only text not made of integers here
+            if arr.dtype.name not in _DATA_DTYPES:  # the only text not made of integers here
                 raise RuntimeError(f"unexpected dtype {arr.dtype.name!r} of model data {k}")
             extract.append(f"        a{i} = numba.carray({pointer}, ({dims}), np.{arr.dtype.name})")
             args.append(f"a{i}")

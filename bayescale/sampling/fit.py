@@ -432,7 +432,8 @@ def _limit_advice(diag, remedy: dict, spec: ModelSpec, table: pd.DataFrame,
                   used: Mapping[str, Any]) -> list[str]:
     """The problems of a fit the automatic retry could not fix, with advice that fits them.
 
-    The retried fit's own advice offers ``retry=True``, which was in use: dropped.  When the
+    The retried fit's own advice offers ``retry=True`` (:data:`~bayescale.posterior.
+    diagnostics.RETRY_HINT`), which was in use: dropped.  When the
     chains only mix slowly (no divergences, no separate modes), more draws may still pass, and
     when the slowest variable is the spread ``tau`` of a pooled parameter between few groups,
     its prior is what the data barely update, which a tighter ``pool_scale`` states.
@@ -456,8 +457,9 @@ def _limit_advice(diag, remedy: dict, spec: ModelSpec, table: pd.DataFrame,
     stays near its prior HalfNormal(0.3). If 'alpha' should differ less between your groups,
     say so: pool_scale={'alpha': 0.1}
     """
-    problems = [p.replace(", or retry=True", "").replace(" or retry=True", "")
-                for p in diag.problems]
+    from bayescale.posterior.diagnostics import RETRY_HINT
+
+    problems = [p.replace(RETRY_HINT, "") for p in diag.problems]
     text = f"bayescale already refitted with {remedy} after the first fit failed"
     slow = not diag.divergences and not diag.worst.get("modes")
     if not slow:
