@@ -8,7 +8,7 @@ import pytest
 
 import bayescale as bs
 from bayescale.posterior.diagnostics import Diagnostics, diagnose
-from bayescale.sampling.fit import _mixing_remedy, _remedy
+from bayescale.sampling.fit import RETRY_MAX_DRAWS, _mixing_remedy, _remedy
 from tests.conftest import TEST_DRAWS, TRUTH, simulate_runs
 
 
@@ -59,20 +59,28 @@ def test_remedy_for_divergences_and_at_the_limit():
     assert _remedy(ok, 0.9, 1000, 1000) is None
 
 
-def test_a_retry_that_still_mixes_slowly_doubles_once_more_and_then_stops():
+def test_a_retry_that_still_mixes_slowly_gets_the_draws_its_ess_asks_for_and_then_stops():
     # misfitting by learning rate (robustness benchmark): the non-centring retry at 2,000 draws
-    # removed the divergences but left bulk ESS 387 < 400
-    slow = Diagnostics(0, 1.009, 387.0, 487.0, 0.9, 4, 2000, {}, ["effective sample size is low"])
+    # removed the divergences but left bulk ESS 363 < 400 and R-hat 1.017; 4,000 draws left
+    # R-hat 1.013, 8,000 at target_accept 0.95 passed in four seeds
+    slow = Diagnostics(0, 1.017, 363.0, 487.0, 0.9, 4, 2000, {}, ["effective sample size is low"])
     more = _mixing_remedy(slow, {"centered": ("E", "beta"), "draws": 2000}, 1000, 1000)
-    assert more == {"draws": 4000, "tune": 2000}
+    assert more == {"draws": 8000, "tune": 2000, "target_accept": 0.95}
+    # an ESS twice the minimum after doubling: doubling is enough
+    near = Diagnostics(0, 1.012, 500.0, 600.0, 0.9, 4, 2000, {}, ["R-hat"])
+    assert _mixing_remedy(near, {"draws": 2000}, 1000, 1000)["draws"] == 4000
+    # a higher target_accept in use (the law's own 0.99, or the first retry's) is kept
+    assert "target_accept" not in _mixing_remedy(slow, {"draws": 2000}, 1000, 1000, 0.99)
+    assert "target_accept" not in _mixing_remedy(slow, {"target_accept": 0.99}, 1000, 1000)
     # never past RETRY_MAX_DRAWS, never for divergences or modes
-    assert _mixing_remedy(slow, {"draws": 4000}, 1000, 1000) is None
+    assert _mixing_remedy(slow, {"draws": RETRY_MAX_DRAWS}, 1000, 1000) is None
+    assert _mixing_remedy(slow, {"draws": 4000}, 1000, 1000)["draws"] == RETRY_MAX_DRAWS
     div = Diagnostics(2, 1.009, 387.0, 487.0, 0.9, 4, 2000, {}, ["2 divergent transitions"])
     assert _mixing_remedy(div, {"draws": 2000}, 1000, 1000) is None
     modes = Diagnostics(0, 1.2, 30.0, 40.0, 0.9, 4, 2000, {"modes": "alpha"}, ["modes"])
     assert _mixing_remedy(modes, {"draws": 2000}, 1000, 1000) is None
-    # after a target_accept retry (no draws changed) the draws double from the fit's own
-    assert _mixing_remedy(slow, {"target_accept": 0.99}, 1000, 1000) == {"draws": 2000,
+    # after a target_accept retry (no draws changed) the draws grow from the fit's own
+    assert _mixing_remedy(slow, {"target_accept": 0.99}, 1000, 1000) == {"draws": 4000,
                                                                             "tune": 1000}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -272,7 +273,9 @@ def fit(
         (default True): divergences -> ``target_accept=0.99`` (in an identified hierarchy
         with weakly pinned exponents: those non-centred and twice the draws); R-hat or ESS ->
         twice the draws and warm-up.  If the refit is free of divergences but its chains still
-        mix slowly (R-hat or ESS only), the draws double once more (up to 4,000 per chain).
+        mix slowly (R-hat or ESS only), it runs once more with the draws its ESS asks for
+        (twice the minimum ESS, projected: 2 to 8 times the refit's draws, up to 8,000 per
+        chain) at ``target_accept`` of at least 0.95.
         The first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
@@ -391,9 +394,10 @@ def fit(
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
         again = refit(remedy)
         first_retry = again
-        more = _mixing_remedy(again.diagnostics, remedy, draws, tune)
+        more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept)
         if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
-            # slowly: one more doubling of the draws, same coordinates and target_accept
+            # slowly: the draws the ESS asks for (x2 to x8), same coordinates, target_accept
+            # at least LONG_RUN_TARGET_ACCEPT
             _log.info("the retry still failed its diagnostics (%s): refitting with %s",
                       "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
             remedy = {**remedy, **more}
@@ -506,7 +510,17 @@ def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
 
 
 #: Largest draws per chain a retry asks for (the remedy for R-hat / ESS multiplies the draws).
-RETRY_MAX_DRAWS = 4000
+#: Li et al.'s sweep by learning rate (5 groups, ``benchmarks/robustness.py``) needed 8,000:
+#: after its non-centring retry at 2,000 draws (ESS 363, R-hat 1.017) 4,000 draws left R-hat
+#: 1.013 and 1.007 (bulk ESS ~500, seeds 0-1) and 8,000 gave 1.002-1.007 (ESS 1,086-1,451,
+#: seeds 0-3; 2026-12-02).
+RETRY_MAX_DRAWS = 8000
+
+#: ``target_accept`` of the retry that runs long chains for slow mixing (at least this).  Longer
+#: chains reach the rare regions where a step size adapted for 0.9 diverges: misfitting by
+#: learning rate at 8,000 draws diverged 22 and 2 times at 0.9 (seeds 0-1) and 0 times at 0.95
+#: (seeds 0-3), and twice the draws of a crossed hierarchy exposed divergences that one did not.
+LONG_RUN_TARGET_ACCEPT = 0.95
 
 
 def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
@@ -525,38 +539,58 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     if not (mixing or ess < want) or draws >= RETRY_MAX_DRAWS:
         return None
     # twice the draws and warm-up (asking for the draws the ESS would need, up to four times,
-    # exposed rare divergences in longer chains of a crossed hierarchy that twice did not)
+    # exposed rare divergences in longer chains of a crossed hierarchy that twice did not; the
+    # second retry, _mixing_remedy, goes further with a higher target_accept)
     if 2 * draws > RETRY_MAX_DRAWS:
         return None
     return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
 
 
-def _mixing_remedy(diag, remedy: dict, draws: int, tune: int) -> dict | None:
+def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
+                   target_accept: float = 0.9) -> dict | None:
     """A second retry's settings, or None: only for chains that still mix slowly.
 
     After the first retry's remedy, a fit with no divergences and no separate modes that still
-    fails only R-hat or ESS gets twice the retry's draws (warm-up as long as the retry's draws),
-    up to :data:`RETRY_MAX_DRAWS`.  Divergences after a retry are not a sampler-settings problem.
+    fails only R-hat or ESS gets the draws its ESS asks for, twice over: effective samples grow
+    in proportion to the draws, and a between-group scale ``tau`` whose chains wander needs more
+    than the minimum ESS before its R-hat settles (misfitting by learning rate: R-hat 1.013 at
+    bulk ESS 514).  The draws are the retry's times 2, 4, 8, ... (at least 2), up to
+    :data:`RETRY_MAX_DRAWS`, warm-up as long as the retry's draws, and ``target_accept`` at
+    least :data:`LONG_RUN_TARGET_ACCEPT` (long chains find the divergences short ones miss;
+    ``target_accept`` is the first attempt's, in use unless the remedy changed it).
+    Divergences after a retry are not a sampler-settings problem.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> slow = SimpleNamespace(ok=False, divergences=0, worst={}, chains=4, max_rhat=1.009,
-    ...                        min_ess_bulk=387, min_ess_tail=487)
+    >>> slow = SimpleNamespace(ok=False, divergences=0, worst={}, chains=4, max_rhat=1.017,
+    ...                        min_ess_bulk=363, min_ess_tail=487)
     >>> _mixing_remedy(slow, {"draws": 2000}, 1000, 1000)
-    {'draws': 4000, 'tune': 2000}
+    {'draws': 8000, 'tune': 2000, 'target_accept': 0.95}
     >>> _mixing_remedy(SimpleNamespace(**{**vars(slow), "divergences": 3}), {"draws": 2000},
     ...                1000, 1000) is None
     True
     """
+    from bayescale.posterior.diagnostics import ESS_MIN_PER_CHAIN
+
     if diag.ok or diag.divergences or diag.worst.get("modes"):
         return None
     used_draws = remedy.get("draws", draws)
     used_tune = remedy.get("tune", tune)
-    more = _remedy(diag, remedy.get("target_accept", 0.99), used_draws, used_tune)
+    used_accept = remedy.get("target_accept", target_accept)
+    more = _remedy(diag, 0.99, used_draws, used_tune)  # only its draws: no divergences here
     if more is None or "draws" not in more:
         return None
-    return {"draws": more["draws"], "tune": max(used_tune, used_draws)}
+    ess = min(diag.min_ess_bulk, diag.min_ess_tail)
+    want = 2.0 * ESS_MIN_PER_CHAIN * diag.chains  # twice the minimum ESS, projected linearly
+    factor = 2
+    while (factor * 2 * used_draws <= RETRY_MAX_DRAWS
+           and not (math.isfinite(ess) and ess > 0 and factor * ess >= want)):
+        factor *= 2
+    out = {"draws": factor * used_draws, "tune": max(used_tune, used_draws)}
+    if used_accept < LONG_RUN_TARGET_ACCEPT:
+        out["target_accept"] = LONG_RUN_TARGET_ACCEPT
+    return out
 
 
 def _new_group_notes(spec: ModelSpec) -> list[str]:
