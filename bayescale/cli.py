@@ -73,8 +73,10 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-retry", action="store_true",
                    help="do not refit a fit that fails its diagnostics (by default it is refitted "
-                        "once: divergences -> target_accept 0.99, R-hat/ESS -> twice the "
-                        "draws)")
+                        "with the remedy for the failure: divergences -> target_accept 0.99, or "
+                        "in a hierarchy weakly pinned exponents non-centred; R-hat/ESS -> twice "
+                        "the draws; a refit that still mixes slowly -> the draws its ESS asks "
+                        "for, up to 8,000, at target_accept 0.95)")
 
 
 def _parser() -> argparse.ArgumentParser:

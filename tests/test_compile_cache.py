@@ -197,3 +197,35 @@ def test_graph_key_follows_the_graph_data_shapes_and_flags():
     student = build_model(runs.iloc[:6], spec.replace(likelihood="normal"),
                           reference={"N": 1e9, "D": 1e10})
     assert graph_key(student) != key  # another likelihood
+
+
+_HIER_SCRIPT = textwrap.dedent("""
+    import numpy as np, pandas as pd
+    from bayescale.modeling.model import build_model
+    from bayescale.sampling import compile_cache as cc
+    from bayescale.sampling.fit import resolve_spec
+    N = np.tile([1e8, 3e8, 1e9, 3e9, 1e10, 3e10], 2)
+    runs = pd.DataFrame({"N": N, "D": 20 * N, "g": ["a"] * 6 + ["b"] * 6,
+                         "loss": [3.4, 3.1, 2.9, 2.7, 2.5, 2.4, 3.5, 3.2, 3.0, 2.8, 2.6, 2.5]})
+    spec = resolve_spec("chinchilla", groups=["g"])
+    c = cc.compile_nutpie(build_model(runs, spec, reference={"N": 1e9, "D": 2e10}))
+    print("result", cc.last_compile, c.n_dim)
+""")
+
+
+@pytest.mark.slow
+def test_a_hierarchy_is_indexed_and_loaded_by_the_next_process(tmp_path):
+    """nutpie gives the slices of vector variables as numpy integers; the index entry of a
+    hierarchy was refused by json, which sent every hierarchical fit to a second, uncached
+    compile and every later process to a full compile."""
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba-own")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    hows = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", _HIER_SCRIPT], env=env, cwd=root, text=True,
+                           capture_output=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        hows.append(next(x for x in r.stdout.splitlines() if x.startswith("result")).split()[1])
+    assert hows == ["compiled", "index"]
+    assert len(list((tmp_path / "bayescale-compile-index").glob("*.json"))) == 1

@@ -226,8 +226,10 @@ def _compile_cached(model: Any) -> Any:
         if len(set(names)) == len(names) and all(names):  # found again by name
             _write_index(index_key, {
                 "n_dim": int(n_dim), "n_expanded": int(n_expanded),
-                "shape_info": [list(shape_info[0]),
-                               [[sl.start, sl.stop] for sl in shape_info[1]],
+                # nutpie gives numpy integers for the slices of vector variables (every
+                # hierarchy): plain ints, or json refuses the entry
+                "shape_info": [[str(n) for n in shape_info[0]],
+                               [[int(sl.start), int(sl.stop)] for sl in shape_info[1]],
                                [[int(d) for d in sh] for sh in shape_info[2]]],
                 "reparam": list(reparam), "shared": names,
                 "logp_shared": [v.name for v in logp_pt.get_shared()],
@@ -569,8 +571,11 @@ def _write_index(key: str, entry: dict) -> None:
 
     try:
         atomic_write_text(_index_path(key), json.dumps({"key": key, **entry}))
-    except OSError as exc:  # a read-only compile dir: the next process compiles again
-        _log.info("compile index not written (%s)", exc)
+    except (OSError, TypeError, ValueError) as exc:
+        # a read-only compile dir, or a value json cannot write: the next process compiles
+        # again, but this one keeps the model it compiled (an exception here used to send
+        # compile_nutpie to nutpie's own compile, a second full compile, on every hierarchy)
+        _log.info("compile index not written (%s: %s)", type(exc).__name__, exc)
 
 
 def _from_index(model: Any, entry: dict, point_fn: Any, outputs: list | None = None) -> Any:
