@@ -34,6 +34,15 @@ Usage::
     python benchmarks/run.py --quick         # smaller settings, a few minutes
     python benchmarks/run.py --only anchor,posterior --json results.json
     python benchmarks/run.py --only cli --reps 5   # the CLI rows and targets only (~3 min)
+    python benchmarks/run.py --only cli_hier       # a hierarchy from the CLI, cold and warm
+
+``cli_hier`` (2026-12-02, 2 cores, load ~1.3; ``bayescale fit dataset:gadre_small --groups
+dataset``, 3 groups, 95 runs): cold 29.8 s, warm 10.9 s (median of 3).  Before 64226f9 every
+hierarchy compiled twice and never warm-started: nutpie gives the slices of vector variables
+as numpy integers, json refused the compile-index entry, and the exception sent the compile to
+nutpie's own (a second full compile) in every process.  Measured the same way on the code
+before the fix (ef16c55) and after, same machine, one after the other: cold 70.0 -> 30.7 s,
+warm 36.8 / 32.3 -> 11.0 / 11.2 s.
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
@@ -57,9 +66,9 @@ also on a quiet machine (17:54, load ~1): warm 5.49 s, cold 26.3 s, anchor 18.4 
 0.77x and cold 0.71x of before.  Six interleaved warm pairs of the current code with the
 prior draws compiled by numba and by PyTensor's Python linker, at load 1.2-1.4: median 4.10 s
 against 4.56 s (the Python linker imported ``scipy.stats`` for the half-normal prior, 0.7 s,
-which it no longer does).  The Python linker is kept because it saves 4-9 s on every cold fit, and a runs table with a
-new number of runs recompiles (244 of the 245 Chinchilla runs after the 245: 18.8 s, then 8.7 s
-warm, at load 3).  In the
+which it no longer does).  The Python linker is kept because it saves 4-9 s on every cold
+fit, and a runs table with a new number of runs recompiles (244 of the 245 Chinchilla runs
+after the 245: 18.8 s, then 8.7 s warm, at load 3).  In the
 README's install (no test extras, so no dask) the warm fit is ~0.5 s shorter: 3.7-4.9 s, median
 4.15 s at load 1.1-1.3, because xarray imports ``dask.array`` (and, to save, ``distributed``)
 whenever dask is installed.
@@ -101,7 +110,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ITEMS = ("import", "cli", "posterior", "anchor", "inproc", "grid", "hierarchical", "sweep")
+ITEMS = ("import", "cli", "cli_hier", "posterior", "anchor", "inproc", "grid",
+         "hierarchical", "sweep")
 #: The issue's targets for ``bayescale fit`` on the command line (2 cores), in seconds.
 CLI_TARGETS = {"warm": 4.0, "cold": 12.0}
 PARAMS = ("E", "A", "B", "alpha", "beta")
@@ -413,11 +423,12 @@ class Bench:
                 break
         return {**p, "result": result}
 
-    def cli_fit(self, sampler: str, env: dict[str, str], draws: int) -> dict:
+    def cli_fit(self, sampler: str, env: dict[str, str], draws: int,
+                runs: str = "dataset:chinchilla", extra: tuple[str, ...] = ()) -> dict:
         exe = Path(sys.executable).with_name("bayescale")
         head = [str(exe)] if exe.exists() else [sys.executable, "-m", "bayescale.cli"]
         out = self.tmp / f"fit{time.monotonic_ns()}.nc"
-        cmd = [*head, "fit", "dataset:chinchilla", "--out", str(out), "--no-progress",
+        cmd = [*head, "fit", runs, *extra, "--out", str(out), "--no-progress",
                "--sampler", sampler, "--draws", str(draws), "--tune", str(draws)]
         return self.process(cmd, env, timeout=900)
 
@@ -527,6 +538,23 @@ def main(argv: list[str] | None = None) -> int:
                                          if x)
                     row("posterior", f"CLI fit end to end, {label}, {sampler}", _median(ok), "s",
                         "anchor", anchor_total, n=len(ok), note=note)
+
+        if "cli_hier" in only:
+            # a hierarchy from the command line: Gadre et al.'s 3 training sets (95 runs);
+            # the first process compiles (empty caches), the next ones load the compile index
+            progress(f"CLI hierarchical fit (gadre_small by dataset): 1 cold + {reps} warm")
+            shutil.rmtree(tmp / "caches" / "hier", ignore_errors=True)
+            args = ("dataset:gadre_small", ("--groups", "dataset"))
+            cold = bench.cli_fit("nutpie", bench.cache_env("hier"), draws, *args)
+            warm = [bench.cli_fit("nutpie", bench.cache_env("hier"), draws, *args)
+                    for _ in range(reps)]
+            raw["cli_hier"] = {"cold": cold["wall"], "warm": [w["wall"] for w in warm],
+                               "codes": [c["code"] for c in [cold, *warm]]}
+            ok = [w["wall"] for w in warm if w["code"] == 0]
+            row("cli_hier", "CLI hierarchical fit, cold (empty caches)", cold["wall"], "s",
+                note="" if cold["code"] == 0 else "failed")
+            row("cli_hier", "CLI hierarchical fit, warm (compile index)", _median(ok), "s",
+                "cold", cold["wall"], n=len(ok))
 
         inproc = None
         if "inproc" in only or "grid" in only:
