@@ -84,6 +84,22 @@ def test_a_retry_that_still_mixes_slowly_gets_the_draws_its_ess_asks_for_and_the
                                                                             "tune": 1000}
 
 
+def test_a_large_runs_table_retries_up_to_4000_draws_only():
+    """The long mixing retry stores chains x draws x runs values per pointwise array: a
+    5,000-run hierarchy stops at 4,000 draws (640 MB per array), not 8,000."""
+    from bayescale.sampling.fit import RETRY_MAX_DRAWS_LARGE, retry_max_draws
+
+    assert retry_max_draws(240, 4) == RETRY_MAX_DRAWS
+    assert retry_max_draws(1024, 4) == RETRY_MAX_DRAWS  # porian's 15 set-ups
+    assert retry_max_draws(5000, 4) == RETRY_MAX_DRAWS_LARGE
+    slow = Diagnostics(0, 1.017, 363.0, 487.0, 0.9, 4, 2000, {}, ["effective sample size is low"])
+    big = retry_max_draws(5000, 4)
+    assert _mixing_remedy(slow, {"draws": 2000}, 1000, 1000, 0.9, big)["draws"] == 4000
+    assert _mixing_remedy(slow, {"draws": 4000}, 1000, 1000, 0.9, big) is None
+    assert _remedy(slow, 0.9, 4000, 4000, big) is None
+    assert _remedy(slow, 0.9, 4000, 4000)["draws"] == 8000
+
+
 def test_old_saved_diagnostics_without_notes_still_load():
     d = Diagnostics(0, 1.001, 900.0, 800.0, 0.9, 4, 1000, {}, [])
     text = d.to_json().replace(', "notes": []', "")

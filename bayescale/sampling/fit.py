@@ -275,7 +275,8 @@ def fit(
         twice the draws and warm-up.  If the refit is free of divergences but its chains still
         mix slowly (R-hat or ESS only), it runs once more with the draws its ESS asks for
         (twice the minimum ESS, projected: 2 to 8 times the refit's draws, up to 8,000 per
-        chain) at ``target_accept`` of at least 0.95.
+        chain, or 4,000 where chains x 8,000 x runs would exceed 40 million pointwise values)
+        at ``target_accept`` of at least 0.95.
         The first attempt's diagnostics are kept in ``fit.meta["settings"]``
         (``"retried"``).  A fit that still fails says so, and that settings are not the fix.
     warn : bool
@@ -373,13 +374,14 @@ def fit(
 
         result.diagnostics = _replace(result.diagnostics,
                                       notes=[*result.diagnostics.notes, *notes])
-    remedy = _remedy(result.diagnostics, target_accept, draws, tune) if retry else None
+    max_draws = retry_max_draws(len(table), chains)
+    remedy = _remedy(result.diagnostics, target_accept, draws, tune, max_draws) if retry else None
     if remedy is not None and result.diagnostics.divergences and s.groups:
         from bayescale.modeling.model import noncentring_remedy
 
         keep = noncentring_remedy(table, s)
         if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
-            remedy = {"centered": keep, "draws": min(RETRY_MAX_DRAWS, 2 * draws)}
+            remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
     if remedy is not None:
         def refit(r: dict) -> Any:
             """The same fit with the remedy's settings in place of the first attempt's."""
@@ -394,7 +396,7 @@ def fit(
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
         again = refit(remedy)
         first_retry = again
-        more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept)
+        more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept, max_draws)
         if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
             # slowly: the draws the ESS asks for (x2 to x8), same coordinates, target_accept
             # at least LONG_RUN_TARGET_ACCEPT
@@ -516,6 +518,28 @@ def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
 #: seeds 0-3; 2026-12-02).
 RETRY_MAX_DRAWS = 8000
 
+#: Largest chains x draws x runs a retry may store per pointwise array (the log-likelihood and
+#: the posterior predictive keep one value per draw and run): 4 x 8,000 x 1,250 runs, 320 MB
+#: in float64.  Larger runs tables retry up to :data:`RETRY_MAX_DRAWS_LARGE` draws per chain.
+RETRY_MAX_POINTWISE = 4 * 8000 * 1250
+#: The draws-per-chain limit of a retry when 8,000 would exceed :data:`RETRY_MAX_POINTWISE`
+#: (the 100-group, 5,000-run benchmark: 4 x 4,000 x 5,000 values, 640 MB per array).
+RETRY_MAX_DRAWS_LARGE = 4000
+
+
+def retry_max_draws(n_runs: int, chains: int) -> int:
+    """The most draws per chain the automatic retry asks for, given the data's size.
+
+    Examples
+    --------
+    >>> retry_max_draws(240, 4), retry_max_draws(5000, 4)
+    (8000, 4000)
+    """
+    if chains * RETRY_MAX_DRAWS * max(int(n_runs), 1) <= RETRY_MAX_POINTWISE:
+        return RETRY_MAX_DRAWS
+    return RETRY_MAX_DRAWS_LARGE
+
+
 #: ``target_accept`` of the retry that runs long chains for slow mixing (at least this).  Longer
 #: chains reach the rare regions where a step size adapted for 0.9 diverges: misfitting by
 #: learning rate at 8,000 draws diverged 22 and 2 times at 0.9 (seeds 0-1) and 0 times at 0.95
@@ -523,8 +547,12 @@ RETRY_MAX_DRAWS = 8000
 LONG_RUN_TARGET_ACCEPT = 0.95
 
 
-def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
-    """The sampler settings that address a failed fit, or None when nothing would help."""
+def _remedy(diag, target_accept: float, draws: int, tune: int,
+            max_draws: int = RETRY_MAX_DRAWS) -> dict | None:
+    """The sampler settings that address a failed fit, or None when nothing would help.
+
+    ``max_draws`` is the most draws per chain a retry may ask for (:func:`retry_max_draws`).
+    """
     from bayescale.posterior.diagnostics import ESS_MIN_PER_CHAIN, RHAT_MAX
 
     if diag.ok:
@@ -536,18 +564,18 @@ def _remedy(diag, target_accept: float, draws: int, tune: int) -> dict | None:
     mixing = diag.chains > 1 and diag.max_rhat > RHAT_MAX
     want = ESS_MIN_PER_CHAIN * diag.chains
     ess = min(diag.min_ess_bulk, diag.min_ess_tail)
-    if not (mixing or ess < want) or draws >= RETRY_MAX_DRAWS:
+    if not (mixing or ess < want) or draws >= max_draws:
         return None
     # twice the draws and warm-up (asking for the draws the ESS would need, up to four times,
     # exposed rare divergences in longer chains of a crossed hierarchy that twice did not; the
     # second retry, _mixing_remedy, goes further with a higher target_accept)
-    if 2 * draws > RETRY_MAX_DRAWS:
+    if 2 * draws > max_draws:
         return None
     return {"draws": 2 * draws, "tune": max(tune, 2 * draws)}
 
 
 def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
-                   target_accept: float = 0.9) -> dict | None:
+                   target_accept: float = 0.9, max_draws: int = RETRY_MAX_DRAWS) -> dict | None:
     """A second retry's settings, or None: only for chains that still mix slowly.
 
     After the first retry's remedy, a fit with no divergences and no separate modes that still
@@ -555,7 +583,8 @@ def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
     in proportion to the draws, and a between-group scale ``tau`` whose chains wander needs more
     than the minimum ESS before its R-hat settles (misfitting by learning rate: R-hat 1.013 at
     bulk ESS 514).  The draws are the retry's times 2, 4, 8, ... (at least 2), up to
-    :data:`RETRY_MAX_DRAWS`, warm-up as long as the retry's draws, and ``target_accept`` at
+    ``max_draws`` (:func:`retry_max_draws`: 8,000 unless the runs table is large), warm-up
+    as long as the retry's draws, and ``target_accept`` at
     least :data:`LONG_RUN_TARGET_ACCEPT` (long chains find the divergences short ones miss;
     ``target_accept`` is the first attempt's, in use unless the remedy changed it).
     Divergences after a retry are not a sampler-settings problem.
@@ -578,13 +607,13 @@ def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
     used_draws = remedy.get("draws", draws)
     used_tune = remedy.get("tune", tune)
     used_accept = remedy.get("target_accept", target_accept)
-    more = _remedy(diag, 0.99, used_draws, used_tune)  # only its draws: no divergences here
+    more = _remedy(diag, 0.99, used_draws, used_tune, max_draws)  # its draws only
     if more is None or "draws" not in more:
         return None
     ess = min(diag.min_ess_bulk, diag.min_ess_tail)
     want = 2.0 * ESS_MIN_PER_CHAIN * diag.chains  # twice the minimum ESS, projected linearly
     factor = 2
-    while (factor * 2 * used_draws <= RETRY_MAX_DRAWS
+    while (factor * 2 * used_draws <= max_draws
            and not (math.isfinite(ess) and ess > 0 and factor * ess >= want)):
         factor *= 2
     out = {"draws": factor * used_draws, "tune": max(used_tune, used_draws)}
