@@ -46,6 +46,14 @@ warm 36.8 / 32.3 -> 11.0 / 11.2 s.
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
+The CLI rows again on 2026-12-02 00:45 UTC (load ~1.4, after this session's retry and compile
+index changes, which do not touch a single Chinchilla fit): ``--only cli --reps 5`` warm
+4.13 s (NOT met), cold 19.2 s (not met), anchor 17.6 s.  The same warm fit from the README's
+install (fresh venv, no dask; ``bayescale fit dataset:chinchilla``, six runs one after the
+other, load 1.4-1.5): 4.68, 3.88, 3.55, 3.55, 3.55, 3.47 s, median 3.55 s.  The difference is
+dask: with it installed (the test extras) xarray imports ``dask.array`` on its first array
+check and ``distributed`` on every ``to_netcdf`` (0.3 s of the save).
+
 The CLI rows (issue 14's targets: warm <= 4 s, cold <= 12 s) as last measured, 2026-12-01
 20:58 UTC, 2 cores, machine quiet (load ~1.1): ``--only cli --reps 5`` gave warm **3.82 s**
 (target met) and cold 18.5 s (not met), anchor 17.9 s.  What changed since 19:00: the prior
