@@ -38,7 +38,7 @@ misfitting by peak_lr, does so through the whole retry ladder: centred 46 diverg
 alpha non-centred at 2,000 draws (R-hat 1.017, ESS 363) -> 8,000 draws at target_accept 0.95
 (R-hat 1.005, ESS 1,086, 76.7 s in all).  The same fit in seeds 1-3 passed too (R-hat 1.001,
 1.002, 1.007; seed 3 needed 4,000 draws).  Before (stop 21) the ladder ended at 4,000 draws
-at 0.9: R-hat 1.013, 9/10.  Again at 00:25 UTC after the compile-index fix (64226f9), caches
+at 0.9: R-hat 1.013, 9/10.  Again at 00:20 UTC after the compile-index fix (64226f9), caches
 warm from the first run: the same diagnostics bit for bit, 116 s in all; the hierarchies no
 longer compile twice (porian 32.5 -> 11.2 s, gadre by dataset 23.6 -> 14.2 s, by dataset x
 validation 34.5 -> 17.0 s, misfitting by peak_lr 76.7 -> 38.1 s).

@@ -46,7 +46,7 @@ warm 36.8 / 32.3 -> 11.0 / 11.2 s.
 
 The anchor can also be timed on its own, on one core: ``benchmarks/anchor_timing.py``.
 
-The CLI rows again on 2026-12-02 00:45 UTC (load ~1.4, after this session's retry and compile
+The CLI rows again on 2026-12-02 00:35 UTC (load ~1.4, after this session's retry and compile
 index changes, which do not touch a single Chinchilla fit): ``--only cli --reps 5`` warm
 4.13 s (NOT met), cold 19.2 s (not met), anchor 17.6 s.  The same warm fit from the README's
 install (fresh venv, no dask; ``bayescale fit dataset:chinchilla``, six runs one after the
