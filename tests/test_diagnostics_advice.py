@@ -66,6 +66,9 @@ def test_a_retry_that_still_mixes_slowly_gets_the_draws_its_ess_asks_for_and_the
     slow = Diagnostics(0, 1.017, 363.0, 487.0, 0.9, 4, 2000, {}, ["effective sample size is low"])
     more = _mixing_remedy(slow, {"centered": ("E", "beta"), "draws": 2000}, 1000, 1000)
     assert more == {"draws": 8000, "tune": 2000, "target_accept": 0.95}
+    # at most 8 times the retry's draws, however small the ESS (a short test fit: ESS 9 at 40)
+    stuck = Diagnostics(0, 1.19, 9.0, 6.0, 0.9, 2, 40, {}, ["effective sample size is low"])
+    assert _mixing_remedy(stuck, {"draws": 40}, 20, 50)["draws"] == 320
     # an ESS twice the minimum after doubling: doubling is enough
     near = Diagnostics(0, 1.012, 500.0, 600.0, 0.9, 4, 2000, {}, ["R-hat"])
     assert _mixing_remedy(near, {"draws": 2000}, 1000, 1000)["draws"] == 4000

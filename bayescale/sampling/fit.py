@@ -540,6 +540,10 @@ def retry_max_draws(n_runs: int, chains: int) -> int:
     return RETRY_MAX_DRAWS_LARGE
 
 
+#: The most the second (mixing) retry multiplies the first retry's draws by: chains whose ESS
+#: is a few percent of the minimum do not mix at all, and 64 times the draws would only hide it.
+MIXING_MAX_FACTOR = 8
+
 #: ``target_accept`` of the retry that runs long chains for slow mixing (at least this).  Longer
 #: chains reach the rare regions where a step size adapted for 0.9 diverges: misfitting by
 #: learning rate at 8,000 draws diverged 22 and 2 times at 0.9 (seeds 0-1) and 0 times at 0.95
@@ -613,7 +617,7 @@ def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
     ess = min(diag.min_ess_bulk, diag.min_ess_tail)
     want = 2.0 * ESS_MIN_PER_CHAIN * diag.chains  # twice the minimum ESS, projected linearly
     factor = 2
-    while (factor * 2 * used_draws <= max_draws
+    while (factor < MIXING_MAX_FACTOR and factor * 2 * used_draws <= max_draws
            and not (math.isfinite(ess) and ess > 0 and factor * ess >= want)):
         factor *= 2
     out = {"draws": factor * used_draws, "tune": max(used_tune, used_draws)}
