@@ -77,7 +77,7 @@ def noise_eps(rng: np.random.Generator, shape: tuple[int, ...], nu: Any = None) 
         eps = rng.standard_normal(size=shape)
     else:
         df = np.broadcast_to(_shaped(nu, len(shape)), shape)
-        eps = rng.standard_t(df)
+        eps = standard_t_like_scipy(rng, df, shape)
     return np.clip(eps, -EPS_CLIP, EPS_CLIP)
 
 
@@ -87,8 +87,8 @@ def standard_t_like_scipy(rng: np.random.Generator, df: np.ndarray,
 
     SciPy's ``t._rvs`` is this one numpy call on the generator it is given; the prior
     predictive's Student-t noise is drawn with it (:mod:`bayescale.sampling.prior_rng`), so that
-    prior draws neither import ``scipy.stats`` nor change.  Not clipped, unlike
-    :func:`noise_eps`, because the prior predictive must stay PyMC's.
+    prior draws neither import ``scipy.stats`` nor change, and so is :func:`noise_eps`'s (which
+    clips it; the prior predictive is not clipped, because it must stay PyMC's).
 
     Examples
     --------
