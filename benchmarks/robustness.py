@@ -28,10 +28,11 @@ posterior median of the Student-t degrees of freedom ``nu`` (the smallest over g
 per group; small ``nu`` means the likelihood is treating many runs as outliers); and the wall
 time of the ``bayescale.fit`` call (compile, sampling, prior predictive and diagnostics).
 
-The ``retried`` column says what the fit's automatic retry changed (``retry=True``, the default,
-refits a failing fit once with the remedy that fits the failure); the diagnostics are those of the
-fit returned.  A fit *passes* with 0 divergences, R-hat <= 1.01 and bulk ESS >= 400.  The target is n/n
-passing at the defaults; issue 12 measured 6/12 before the work on it.
+The ``retried`` column says what the fit's automatic retry changed (``retry=True``, the
+default, refits a failing fit with the remedy that fits the failure: parameters sampled
+non-centred, target_accept, draws); the diagnostics are those of the fit returned.  A fit
+*passes* with 0 divergences, R-hat <= 1.01 and bulk ESS >= 400.  The target is n/n passing at
+the defaults; issue 12 measured 6/12 before the work on it.
 
 Measured 2026-12-02 00:01 UTC (2 cores, load ~1): **10/10 pass**, 202 s.  The last to pass,
 misfitting by peak_lr, does so through the whole retry ladder: centred 46 divergences ->
@@ -204,13 +205,16 @@ def retried(fit) -> str:
     settings = json.loads(fit.meta["settings"])
     changed = [f"{k} {first[k]:g}->{settings[k]:g}" for k in ("target_accept", "draws")
                if k in first and first[k] != settings.get(k)]
+    before, after = first.get("centered"), fit.spec.centered
+    if isinstance(before, list) and after != "auto" and set(before) - set(after):
+        changed.insert(0, "non-centred " + ",".join(sorted(set(before) - set(after))))
     return "; ".join(changed) or "yes"
 
 
 def run_one(name: str, sampling: dict) -> dict:
     import bayescale as bs
 
-    dataset, label, law, load, groups, shared = FITS[name]
+    dataset, label, law, load, groups, _shared = FITS[name]
     row = {"dataset": dataset, "fit": label, "law": law, "runs": "-", "groups": "-"}
     try:
         runs = load()

@@ -406,6 +406,8 @@ def fit(
             again = refit(remedy)
         settings = json.loads(again.meta["settings"])
         settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
+                               "centered": (list(s.centered) if s.centered != "auto"
+                                            else "auto"),
                                "divergences": result.diagnostics.divergences,
                                "max_rhat": result.diagnostics.max_rhat,
                                "min_ess_bulk": result.diagnostics.min_ess_bulk}
@@ -611,7 +613,7 @@ def _mixing_remedy(diag, remedy: dict, draws: int, tune: int,
     used_draws = remedy.get("draws", draws)
     used_tune = remedy.get("tune", tune)
     used_accept = remedy.get("target_accept", target_accept)
-    more = _remedy(diag, 0.99, used_draws, used_tune, max_draws)  # its draws only
+    more = _remedy(diag, used_accept, used_draws, used_tune, max_draws)
     if more is None or "draws" not in more:
         return None
     ess = min(diag.min_ess_bulk, diag.min_ess_tail)
