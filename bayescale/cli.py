@@ -131,8 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write a risk report (HTML + Markdown) for a budget")
     p.add_argument("source", metavar="RUNS_OR_FIT",
                    help="a saved fit (.nc), a runs table (CSV / Parquet), or dataset:NAME")
-    p.add_argument("--budget", type=_floats, default=None,
-                   help="training FLOPs, e.g. 5.76e23 or 1e22,1e23")
+    p.add_argument("--budget", "--C", dest="budget", type=_floats, default=None,
+                   help="training FLOPs, e.g. 5.76e23 or 1e22,1e23 (--C, as in predict, works "
+                   "too)")
     p.add_argument("--target-loss", type=float, default=None, help="a loss to reach (nats)")
     p.add_argument("--plan", type=_floats, default=None,
                    help="your run as N,D (parameters,tokens), e.g. 7e10,1.4e12")
@@ -158,8 +159,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("allocate", help="print the compute-optimal allocation of a saved fit")
     p.add_argument("fit")
-    p.add_argument("--budget", type=_floats, required=True,
-                   help="training FLOPs, e.g. 1e22,1e23")
+    p.add_argument("--budget", "--C", dest="budget", type=_floats, required=True,
+                   help="training FLOPs, e.g. 1e22,1e23 (--C, as in predict, works too)")
     p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--flops-per-token", type=float, default=None,
@@ -173,8 +174,8 @@ def _parser() -> argparse.ArgumentParser:
                        "(the compute-optimal N* at --budget by default) most per FLOP, by "
                        "preposterior importance sampling on the fit's draws (bayescale.next_runs).")
     p.add_argument("fit")
-    p.add_argument("--budget", type=float, default=None,
-                   help="training FLOPs of the decision, e.g. 5.76e23")
+    p.add_argument("--budget", "--C", dest="budget", type=float, default=None,
+                   help="training FLOPs of the decision, e.g. 5.76e23 (or --C)")
     p.add_argument("--pilot", type=float, required=True,
                    help="total FLOPs for the pilot runs, e.g. 1e21 (each run costs at most this)")
     p.add_argument("--decision", choices=("allocation", "prob_target", "forecast"),
@@ -324,7 +325,7 @@ def _cmd_fit(a: argparse.Namespace) -> int:
                  groups=groups, grouping=a.grouping, likelihood=a.likelihood,
                  **_sampling_kwargs(a))
     path = fit.save(a.out)
-    print(fit)
+    print(fit._text(data_warnings=False))  # the data warnings were printed as they were raised
     print(f"saved the fit to {path}")
     return 0
 
@@ -406,6 +407,8 @@ def _cmd_summary(a: argparse.Namespace) -> int:
     fit = bs.load_fit(a.fit)
     print(fit.summary(ci=a.ci).to_string(float_format=lambda x: f"{x:.4g}"))
     print(f"status: {fit.status}; {fit.diagnostics}")
+    for line in fit._data_warning_lines():  # what the person who fitted it was told
+        print(line)
     return 0
 
 

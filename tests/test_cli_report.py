@@ -21,6 +21,9 @@ def test_allocate_prints_the_table(saved_fit, capsys):
     out, err = capsys.readouterr()
     assert "tokens_per_param" in out and "lo_95" in out and "5.76e+23" in out
     assert "orders of magnitude beyond the largest run" in err
+    # --C, the name predict uses for a budget, gives the same table
+    assert main(["allocate", str(saved_fit), "--C", "1e22,5.76e23", "--ci", "0.95"]) == 0
+    assert capsys.readouterr().out == out
 
 
 def test_allocate_errors_are_one_line(saved_fit, tmp_path, capsys):

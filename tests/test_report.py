@@ -258,3 +258,26 @@ def test_compute_first_render_second(chinchilla_fit, monkeypatch):
                              d.to_html())
     plan_rows = lambda h: re.findall(r"excess loss over the optimum[^<]*</td><td>[^<]*", h)  # noqa: E731
     assert plan_rows(strip(doc)) == plan_rows(strip(again)) != []
+
+
+def test_the_fits_stored_data_warnings_reach_the_report(chinchilla_fit, tmp_path):
+    """A report made from a saved fit says what the runs table raised when it was fitted (the
+    person signing the budget never saw the fit's console), in the lead and under Warnings;
+    a path without a suffix gets .html so that a browser opens it."""
+    import json
+
+    f = chinchilla_fit
+    told = {"code": "MixedSetupWarning", "severity": "medium",
+            "message": "12 of the 40 (N, D) points hold runs that differ in 'decay'"}
+    meta = {**f.meta, "warnings": json.dumps([told])}
+    mixed = ScalingFit(f.tree, f.spec, f.runs, f.reference, f.diagnostics, meta)
+    assert mixed.warnings == [told]
+    assert "warning [MixedSetupWarning]: 12 of the 40" in repr(mixed)
+    files = bs.write_report(mixed, tmp_path / "report", budgets=[1e22], loo=False)
+    assert files.html == tmp_path / "report.html" and files.html.exists()
+    doc = files.document
+    warnings = next(b for b in doc.blocks if type(b).__name__ == "Bullets").items
+    assert f"Runs table: {told['message']}" in warnings
+    assert "raised 1 warning when it was fitted" in doc.blocks[0].text
+    # a fit without stored warnings (or saved before fits kept them) says nothing of the kind
+    assert "raised" not in build_report(f, budgets=[1e22], loo=False).blocks[0].text

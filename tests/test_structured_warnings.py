@@ -47,3 +47,22 @@ def test_cli_prints_each_warning_once_on_one_line(capsys):
     lines = [ln for ln in err.splitlines() if "DataWarning" in ln]
     assert lines == ["bayescale: warning [DataWarning]: rows 1, 2 repeat an earlier run"]
     assert "warnings.warn" not in err  # no Python source line
+
+
+@pytest.mark.slow
+def test_cli_fit_prints_a_data_warning_once_and_summary_repeats_it(tmp_path, capsys):
+    """``bayescale fit`` prints the warning as it is raised and not again in the fit's summary;
+    ``bayescale summary`` of the saved file (another person, another day) prints it."""
+    runs = simulate_runs("compute", TRUTH["compute"], seed=3)
+    runs = runs.loc[np.r_[np.arange(len(runs)), [0, 1]]].reset_index(drop=True)  # 2 repeats
+    csv = tmp_path / "runs.csv"
+    runs.to_csv(csv, index=False)
+    out = tmp_path / "fit.nc"
+    assert main(["fit", str(csv), "--law", "compute", "--out", str(out), "--draws", "100",
+                 "--tune", "100", "--chains", "2", "--no-progress", "--no-retry"]) == 0
+    cap = capsys.readouterr()
+    said = (cap.out + cap.err).splitlines()
+    assert sum("[DataWarning]" in ln and "repeat" in ln for ln in said) == 1, said
+    assert main(["summary", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(ln.startswith("warning [DataWarning]") and "repeat" in ln for ln in lines) == 1

@@ -518,6 +518,33 @@ class ScalingFit:
         """
         return self.diagnostics.status
 
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """The bayescale warnings the fit raised, kept with it (and in its saved file).
+
+        One ``{"code", "severity", "message"}`` per warning: the runs table's data warnings
+        (``DataWarning``, ``MixedSetupWarning``: severity ``"medium"``) and failed diagnostics
+        (``ConvergenceWarning``: ``"high"``), so a script, a report or a colleague who loads the
+        file later sees what the person who fitted it was told.
+
+        Examples
+        --------
+        >>> [w["code"] for w in fit.warnings]
+        []
+        >>> stop = [w for w in fit.warnings if w["severity"] == "high"]   # a script's rule
+        """
+        raw = self.meta.get("warnings") or "[]"
+        try:
+            records = json.loads(raw)
+        except (TypeError, ValueError):  # a hand-edited file: say so rather than fail
+            return [{"code": "UnreadableWarnings", "severity": "low", "message": str(raw)}]
+        return [dict(r) for r in records if isinstance(r, Mapping)]
+
+    def _data_warning_lines(self) -> list[str]:
+        """The stored data warnings, one line each (sampling problems have their own line)."""
+        return [f"warning [{w.get('code', 'warning')}]: {w.get('message', '')}"
+                for w in self.warnings if w.get("code") != "ConvergenceWarning"]
+
     def check(self) -> pd.DataFrame:
         """The sampler checks: divergences, R-hat, bulk / tail ESS and E-BFMI, with advice.
 
@@ -873,19 +900,27 @@ class ScalingFit:
         return plot_fit(self, **kwargs)
 
     def __repr__(self) -> str:
+        return self._text()
+
+    def _text(self, data_warnings: bool = True) -> str:
+        """The repr; ``data_warnings=False`` leaves out the stored data warnings (the CLI's
+        ``fit`` has just printed them once)."""
         s = self.summary(ci=0.95)
         head = (f"ScalingFit: law {self.law.name!r} ({self.law.formula}), "
                 f"{len(self.runs)} runs, likelihood {self.spec.likelihood}")
         if self.groups:
             head += f", {len(self.groups)} groups by {list(self.spec.groups)}"
         cols = ["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]
-        return f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}"
+        data = "".join(f"\n{line}" for line in self._data_warning_lines()) if data_warnings \
+            else ""
+        return f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}{data}"
 
     def _repr_html_(self) -> str:
         s = self.summary(ci=0.95)[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]]
         status = ("<span style='color:#1a7f37'>diagnostics ok</span>" if self.diagnostics.ok
                   else "<span style='color:#cf222e'>diagnostics failed</span>")
-        problems = "".join(f"<li>{html.escape(p)}</li>" for p in self.diagnostics.problems)
+        problems = "".join(f"<li>{html.escape(p)}</li>" for p in
+                           [*self.diagnostics.problems, *self._data_warning_lines()])
         return (
             f"<div><b>ScalingFit</b> &middot; law <code>{html.escape(self.law.name)}</code> "
             f"({html.escape(self.law.formula)}) &middot; {len(self.runs)} runs &middot; "

@@ -602,6 +602,10 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
         warn.append(f"Your plan's compute ({_sci(f.c_plan)} FLOPs) is {f.ext_plan:.1f} orders "
                     f"of magnitude beyond the largest run.")
     warn += [f"Sampling: {problem}." for problem in f.fit.diagnostics.problems]
+    # what the runs table raised when it was fitted (kept in the fit, so a report made from a
+    # saved file still says it): mixed set-ups, duplicates, implausible units
+    warn += [f"Runs table: {w['message']}" for w in f.fit.warnings
+             if w.get("code") != "ConvergenceWarning"]
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
@@ -717,6 +721,11 @@ def _lead(f: _Facts) -> str:
     lead.append("Sampling diagnostics passed." if f.fit.diagnostics.ok else
                 "Sampling diagnostics FAILED: do not use these numbers until the fit is "
                 "repaired (see the warnings).")
+    n_data = sum(w.get("code") != "ConvergenceWarning" for w in f.fit.warnings)
+    if n_data:
+        lead.append(f"The runs table raised {n_data} warning{'s' if n_data > 1 else ''} when it "
+                    f"was fitted; read {'them' if n_data > 1 else 'it'} under Warnings before "
+                    f"relying on these numbers.")
     return " ".join(lead)
 
 
@@ -1093,8 +1102,9 @@ def write_report(
     fit : ScalingFit
         A fitted law (Chinchilla, Kaplan, compute, or a hierarchical fit with ``group``).
     path : path
-        The HTML file to write, e.g. ``"report.html"``.  The Markdown twin goes next to it
-        (``report.md``) with its figures in ``report_files/``.
+        The HTML file to write, e.g. ``"report.html"`` (a path without a suffix gets
+        ``.html``).  The Markdown twin goes next to it (``report.md``) with its figures in
+        ``report_files/``.
     budgets : float or sequence of float, optional
         Training budgets in FLOPs.  Default: the plan's budget (``k N D``); one of ``budgets``
         and ``plan`` is required.
@@ -1172,6 +1182,8 @@ def write_report(
     'report.md'
     """
     path = Path(path)
+    if not path.suffix:  # "-o report" : a browser opens report.html, not report
+        path = path.with_suffix(".html")
     if path.suffix.lower() == ".md":
         raise DecisionError(
             f"path {str(path)!r} ends in .md; give the HTML file (e.g. report.html): the "
