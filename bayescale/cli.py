@@ -862,8 +862,26 @@ def _run(argv: Sequence[str] | None) -> int:
         return 130
     except (BayescaleError, ValueError, KeyError, FileNotFoundError) as exc:
         msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"bayescale: error: {msg}", file=sys.stderr)
+        print(f"bayescale: error: {_as_flags(msg)}", file=sys.stderr)
         return 2
+
+
+def _as_flags(message: str) -> str:
+    """A library message's Python advice in the command line's words: ``columns={'val':
+    'loss'}`` -> ``--columns val=loss``.
+
+    Examples
+    --------
+    >>> _as_flags("missing column 'loss' (did you mean 'val'? pass columns={'val': 'loss'})")
+    "missing column 'loss' (did you mean 'val'? pass --columns val=loss)"
+    """
+    import re
+
+    def flags(m: re.Match) -> str:
+        pairs = re.findall(r"'([^']+)':\s*'([^']+)'", m.group(1))
+        return "--columns " + ",".join(f"{a}={b}" for a, b in pairs)
+
+    return re.sub(r"columns=\{((?:'[^']+':\s*'[^']+'(?:,\s*)?)+)\}", flags, message)
 
 
 def _exit_now(code: int) -> None:

@@ -53,6 +53,12 @@ def test_fit_with_missing_column_fails_cleanly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'N'" in err and "Params" in err and "Traceback" not in err
     assert not out.exists()
+    # the advice is in the command line's words, not the Python API's
+    pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 2e9], "val_loss": [3.0, 2.9]}).to_csv(
+        csv, index=False)
+    assert main(["fit", str(csv), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --columns val_loss=loss" in err and "columns={" not in err, err
 
 
 def test_errors_exit_nonzero_without_traceback_in_a_subprocess(tmp_path):
