@@ -100,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grouping", choices=("combined", "nested", "crossed"), default=None,
                    help="how two or more grouping columns combine (default combined)")
     p.add_argument("--likelihood", choices=("normal", "student_t"), default=None)
+    _add_envelope(p)
     p.add_argument("--out", required=True, help="output netCDF file for the fit")
     _add_sampling(p)
 
@@ -155,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", default=None, help="TOML spec file to fit a runs table with")
     p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
     p.add_argument("--save-fit", default=None, help="also save the fit of a runs table here")
+    _add_envelope(p)
     _add_sampling(p)
 
     p = sub.add_parser("allocate", help="print the compute-optimal allocation of a saved fit")
@@ -275,12 +277,38 @@ def _laws_arg(text: str) -> list[str]:
     return laws
 
 
+def _add_envelope(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envelope", action="store_true",
+                   help="fit the best run at each design point (the law's inputs, and the "
+                   "groups), as isoFLOP analyses do: the remedy the mixed-set-up warning offers "
+                   "for a sweep of learning rates or schedules (bayescale.data.runs.envelope)")
+
+
 def _load_runs(arg: str):
     from bayescale import datasets
 
     if arg.startswith("dataset:"):
         return datasets.load(arg.split(":", 1)[1])
     return arg
+
+
+def _runs_for_fit(source: str, a: argparse.Namespace, groups: list[str] | None = None):
+    """``(runs, columns)`` for ``bayescale.fit``: the runs argument as given, or, with
+    ``--envelope``, its best run at each design point (renamed first, so the law's names hold)."""
+    runs = _load_runs(source)
+    if not getattr(a, "envelope", False):
+        return runs, a.columns
+    from bayescale.data.runs import envelope, read_runs
+    from bayescale.sampling.fit import resolve_spec
+
+    table = runs if not isinstance(runs, str) else read_runs(runs)
+    if a.columns:
+        table = table.rename(columns=a.columns)
+    inputs = list(resolve_spec(a.law, a.spec).law_obj.inputs)
+    kept = envelope(table, by=[*inputs, *(groups or [])])
+    print(f"bayescale: --envelope kept the best of {len(table)} runs at each of {len(kept)} "
+          f"points ({', '.join([*inputs, *(groups or [])])})", file=sys.stderr)
+    return kept, None
 
 
 def _sampling_options(a: argparse.Namespace):
@@ -321,11 +349,13 @@ def _cmd_fit(a: argparse.Namespace) -> int:
     import bayescale as bs
 
     groups = a.groups.split(",") if a.groups else None
-    fit = bs.fit(_load_runs(a.runs), a.law, spec=a.spec, columns=a.columns, flops=a.flops,
+    runs, columns = _runs_for_fit(a.runs, a, groups)
+    fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, flops=a.flops,
                  groups=groups, grouping=a.grouping, likelihood=a.likelihood,
                  **_sampling_kwargs(a))
     path = fit.save(a.out)
-    print(fit._text(data_warnings=False))  # the data warnings were printed as they were raised
+    # the data warnings were printed as they were raised
+    print(_as_flags(fit._text(data_warnings=False)))
     print(f"saved the fit to {path}")
     return 0
 
@@ -529,8 +559,8 @@ def _cmd_report(a: argparse.Namespace) -> int:
     if a.source.lower().endswith((".nc", ".nc4", ".netcdf")):
         fit = bs.load_fit(a.source)
     else:
-        fit = bs.fit(_load_runs(a.source), a.law, spec=a.spec, columns=a.columns,
-                     **_sampling_kwargs(a))
+        runs, columns = _runs_for_fit(a.source, a)
+        fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, **_sampling_kwargs(a))
         if a.save_fit:
             print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
     pilot = None
@@ -811,6 +841,8 @@ def _one_line_warnings():
             library = parts[at[-1] + 1] if at and at[-1] + 1 < len(parts) else Path(filename).stem
             head = text.split(". ")[0].rstrip(".")
             text = f"{head} (from {library})"
+        else:
+            text = _as_flags(text)
         if (category.__name__, text) in seen:
             return None
         seen.add((category.__name__, text))
@@ -874,14 +906,25 @@ def _as_flags(message: str) -> str:
     --------
     >>> _as_flags("missing column 'loss' (did you mean 'val'? pass columns={'val': 'loss'})")
     "missing column 'loss' (did you mean 'val'? pass --columns val=loss)"
+    >>> _as_flags("fit the best run at each point, runs = bayescale.data.runs.envelope(runs, "
+    ...           "by=['N', 'D']), or one curve per set-up, groups=['lr', 'wd']")
+    'fit the best run at each point, --envelope, or one curve per set-up, --groups lr,wd'
     """
     import re
 
-    def flags(m: re.Match) -> str:
+    def columns(m: re.Match) -> str:
         pairs = re.findall(r"'([^']+)':\s*'([^']+)'", m.group(1))
         return "--columns " + ",".join(f"{a}={b}" for a, b in pairs)
 
-    return re.sub(r"columns=\{((?:'[^']+':\s*'[^']+'(?:,\s*)?)+)\}", flags, message)
+    def groups(m: re.Match) -> str:
+        return "--groups " + ",".join(re.findall(r"'([^']+)'", m.group(1)))
+
+    message = re.sub(r"columns=\{((?:'[^']+':\s*'[^']+'(?:,\s*)?)+)\}", columns, message)
+    message = re.sub(r"runs = bayescale\.data\.runs\.envelope\(runs, by=\[[^\]]*\]\)",
+                     "--envelope", message)
+    message = message.replace("(bayescale.data.runs.envelope)", "(--envelope)")
+    message = re.sub(r"(?<![\w.])groups=\[((?:'[^']+'(?:,\s*)?)+)\]", groups, message)
+    return re.sub(r"\bas groups=(?=\W|$)", "as --groups", message)
 
 
 def _exit_now(code: int) -> None:

@@ -96,3 +96,31 @@ def test_other_libraries_warnings_are_one_line_each_and_the_blas_note_is_dropped
     err = capsys.readouterr().err
     assert err.splitlines() == [
         "bayescale: warning [RuntimeWarning]: Something odd happened (from somelib)"]
+
+
+@pytest.mark.slow
+def test_mixed_setups_advice_in_flags_and_envelope_fits_the_best_runs(tmp_path, capsys):
+    """A sweep of two learning rates per (N, D): the warning's remedies are given as flags, and
+    ``--envelope`` (the first remedy) fits the best run at each point without the warning."""
+    import numpy as np
+
+    from bayescale.posterior.result import load_fit
+    from tests.conftest import TRUTH, simulate_runs
+
+    good = simulate_runs("chinchilla", TRUTH["chinchilla"], seed=5).assign(lr=1e-3)
+    worse = good.assign(lr=3e-3, loss=good["loss"] * 1.05)
+    csv = tmp_path / "sweep.csv"
+    pd.concat([good, worse]).rename(columns={"loss": "val_loss"}).to_csv(csv, index=False)
+    small = ["--draws", "100", "--tune", "100", "--chains", "2", "--no-progress", "--no-retry"]
+    out = tmp_path / "mixed.nc"
+    assert main(["fit", str(csv), "--columns", "val_loss=loss", "--out", str(out), *small]) == 0
+    err = capsys.readouterr().err
+    assert "[MixedSetupWarning]" in err and "--envelope" in err and "--groups lr" in err, err
+    assert "bayescale.data.runs.envelope(" not in err and "groups=[" not in err
+    out = tmp_path / "best.nc"
+    assert main(["fit", str(csv), "--columns", "val_loss=loss", "--envelope", "--out",
+                 str(out), *small]) == 0
+    err = capsys.readouterr().err
+    assert "MixedSetupWarning" not in err and "kept the best of 80 runs at each of 40" in err
+    fit = load_fit(out)
+    assert len(fit.runs) == len(good) and np.allclose(fit.runs["lr"], 1e-3)

@@ -425,7 +425,8 @@ def validate_runs(
         if bad.any():
             raise RunsTableError(
                 f"column {col!r} has missing or infinite values in {_rows(df.index[bad])}; "
-                "drop those runs (runs.dropna()) or fill them in"
+                "drop those runs (runs.dropna() in Python; delete those rows of a file "
+                "given to the command line) or fill them in"
             )
     for col in POSITIVE_COLUMNS:
         if col in df.columns:
