@@ -355,7 +355,7 @@ def _cmd_fit(a: argparse.Namespace) -> int:
                  **_sampling_kwargs(a))
     path = fit.save(a.out)
     # the data warnings were printed as they were raised
-    print(_as_flags(fit._text(data_warnings=False)))
+    print(_as_flags(fit.describe(data_warnings=False)))
     print(f"saved the fit to {path}")
     return 0
 
@@ -437,7 +437,7 @@ def _cmd_summary(a: argparse.Namespace) -> int:
     fit = bs.load_fit(a.fit)
     print(fit.summary(ci=a.ci).to_string(float_format=lambda x: f"{x:.4g}"))
     print(f"status: {fit.status}; {fit.diagnostics}")
-    for line in fit._data_warning_lines():  # what the person who fitted it was told
+    for line in fit.data_warning_lines():  # what the person who fitted it was told
         print(line)
     return 0
 

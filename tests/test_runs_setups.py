@@ -68,13 +68,27 @@ def test_seed_replicates_and_unlabelled_repeats_are_not_set_ups():
     validate_runs(runs.assign(run=[f"run-{i}" for i in range(24)]))  # a name per run
 
 
-def test_measurements_and_schema_groups_are_not_set_ups():
+def test_measurements_are_not_set_ups():
     runs = sweep(lrs=(2e-3, 2e-3))
     runs["loss"] *= np.exp(0.01 * np.random.default_rng(1).standard_normal(len(runs)))
     runs["val_loss_c4"] = runs["loss"] * 1.1   # another evaluation of the same run
     runs["acc_hellaswag"] = np.round(np.linspace(0.3, 0.5, 24), 1)  # few distinct values
-    runs["dataset"] = np.repeat(["c4", "rpj"], 12)  # schema grouping column: pooled on purpose
     validate_runs(runs)
+
+
+def test_data_sets_at_the_same_points_warn_with_one_curve_each_as_the_remedy():
+    """Three pretraining sets trained at the same (N, D), as in Gadre et al.'s sweep, fitted
+    without groups: one law through all of them describes none.  The remedy is a curve per data
+    set, not the best run per point (which would pick a data set per point)."""
+    runs = sweep(lrs=(2e-3, 2e-3))
+    runs["loss"] *= np.repeat([1.0, 1.04], 12)
+    runs["dataset"] = np.repeat(["c4", "rpj"], 12)
+    with pytest.warns(MixedSetupWarning, match=r"differ in 'dataset'") as caught:
+        validate_runs(runs)
+    message = str(caught[0].message)
+    assert "mixes datasets" in message and "groups=['dataset']" in message
+    assert "envelope" not in message
+    validate_runs(runs, groups=["dataset"])  # one curve per data set: nothing to say
 
 
 def test_unique_tokens_and_epochs_are_design_inputs_not_set_ups():

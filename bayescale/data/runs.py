@@ -45,8 +45,10 @@ when present) that differ in another column (learning rate, schedule, sweep...) 
 set-ups: one law fitted through all of them describes none.  :func:`validate_runs` warns
 (:class:`MixedSetupWarning`) naming the columns and offering the two sound fits: the best run at
 each point (:func:`envelope`, as isoFLOP analyses do) or one curve per set-up (``groups=[...]``).
-Runs that differ only in ``seed`` are replicates, not set-ups; the schema's grouping columns
-(``family``, ``dataset``, ``setup``) left out of ``groups`` are taken as pooled on purpose.
+Runs that differ only in ``seed`` are replicates, not set-ups.  Runs of several data sets or
+model families (the schema's ``dataset``, ``family``, ``setup``) at the same points, fitted
+without ``groups``, warn too, offering one curve per data set (``groups=["dataset"]``): one law
+through all of them describes none (pooling them on purpose: filter the warning).
 Each warning is given once per table, however often the table is validated (for example once
 per law by :func:`bayescale.compare`).
 """
@@ -125,7 +127,7 @@ _UNIT_WORDS = {1e3: "thousands", 1e6: "millions", 1e9: "billions", 1e12: "trilli
 _PF_DAY = 8.64e19
 _C_UNITS = (*(10.0 ** (3 * i) for i in range(1, 9)), 1e15, 1e18, 1e21, _PF_DAY)
 # Non-numeric columns the schema reserves: which set-up they are is the user's grouping choice.
-_SETUP_EXEMPT = ("seed", *CATEGORICAL_COLUMNS)
+_SETUP_EXEMPT = ("seed",)
 _METRIC_WORDS = {"loss", "losses", "acc", "accuracy", "error", "err", "ppl", "perplexity", "bpb",
                  "bpc", "score", "lo95", "hi95", "std", "stderr", "sem", "ci"}
 
@@ -900,13 +902,20 @@ def _mixed_setups_message(df: pd.DataFrame, groups: Sequence[str],
     user_groups = [source.get(x, x) for x in groups]
     point = [source.get(x, x) for x in key if x not in groups]
     within = f" within a group ({', '.join(user_groups)})" if groups else ""
-    return (
-        f"{n_points} of the {n_all} ({', '.join(point)}) points{within} hold runs with "
-        f"different losses that differ in {cols}: {example}. One law fitted through all of "
-        "them mixes training set-ups and describes none: fit the best run at each point, "
-        "runs = bayescale.data.runs.envelope(runs, by="
+    head = (f"{n_points} of the {n_all} ({', '.join(point)}) points{within} hold runs with "
+            f"different losses that differ in {cols}: {example}. ")
+    by_group = f"groups={[*user_groups, str(top)]!r}"
+    if str(top) in CATEGORICAL_COLUMNS:  # data sets or model families: one curve each
+        return head + (
+            f"One law fitted through all of them mixes {top}s and describes none of them: fit "
+            f"one curve per {top}, {by_group} (a hierarchical fit: each {top} its own curve, "
+            f"sharing strength), or one {top} at a time"
+        )
+    return head + (
+        "One law fitted through all of them mixes training set-ups and describes none: fit the "
+        "best run at each point, runs = bayescale.data.runs.envelope(runs, by="
         f"{[source.get(x, x) for x in key]!r}) (as isoFLOP analyses do), or one curve per "
-        f"set-up, groups={[*user_groups, str(top)]!r}"
+        f"set-up, {by_group}"
     )
 
 

@@ -540,8 +540,15 @@ class ScalingFit:
             return [{"code": "UnreadableWarnings", "severity": "low", "message": str(raw)}]
         return [dict(r) for r in records if isinstance(r, Mapping)]
 
-    def _data_warning_lines(self) -> list[str]:
-        """The stored data warnings, one line each (sampling problems have their own line)."""
+    def data_warning_lines(self) -> list[str]:
+        """The stored data warnings, one line each, as the repr and ``bayescale summary`` print
+        them (failed diagnostics are not among them: :attr:`diagnostics` says those).
+
+        Examples
+        --------
+        >>> fit.data_warning_lines()       # a clean runs table
+        []
+        """
         return [f"warning [{w.get('code', 'warning')}]: {w.get('message', '')}"
                 for w in self.warnings if w.get("code") != "ConvergenceWarning"]
 
@@ -900,18 +907,25 @@ class ScalingFit:
         return plot_fit(self, **kwargs)
 
     def __repr__(self) -> str:
-        return self._text()
+        return self.describe()
 
-    def _text(self, data_warnings: bool = True) -> str:
-        """The repr; ``data_warnings=False`` leaves out the stored data warnings (the CLI's
-        ``fit`` has just printed them once)."""
+    def describe(self, *, data_warnings: bool = True) -> str:
+        """The fit in a few lines (its repr): law, runs, posterior summary, diagnostics and the
+        stored data warnings; ``data_warnings=False`` leaves those out (``bayescale fit`` has
+        just printed them once, as they were raised).
+
+        Examples
+        --------
+        >>> print(fit.describe().splitlines()[0])     # doctest: +ELLIPSIS
+        ScalingFit: law 'chinchilla' (L(N, D) = E + A / N^alpha + B / D^beta), ... runs, ...
+        """
         s = self.summary(ci=0.95)
         head = (f"ScalingFit: law {self.law.name!r} ({self.law.formula}), "
                 f"{len(self.runs)} runs, likelihood {self.spec.likelihood}")
         if self.groups:
             head += f", {len(self.groups)} groups by {list(self.spec.groups)}"
         cols = ["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]
-        data = "".join(f"\n{line}" for line in self._data_warning_lines()) if data_warnings \
+        data = "".join(f"\n{line}" for line in self.data_warning_lines()) if data_warnings \
             else ""
         return f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}{data}"
 
@@ -920,7 +934,7 @@ class ScalingFit:
         status = ("<span style='color:#1a7f37'>diagnostics ok</span>" if self.diagnostics.ok
                   else "<span style='color:#cf222e'>diagnostics failed</span>")
         problems = "".join(f"<li>{html.escape(p)}</li>" for p in
-                           [*self.diagnostics.problems, *self._data_warning_lines()])
+                           [*self.diagnostics.problems, *self.data_warning_lines()])
         return (
             f"<div><b>ScalingFit</b> &middot; law <code>{html.escape(self.law.name)}</code> "
             f"({html.escape(self.law.formula)}) &middot; {len(self.runs)} runs &middot; "
