@@ -156,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", default=None, help="TOML spec file to fit a runs table with")
     p.add_argument("--columns", type=_mapping, default=None, help="renames, e.g. params=N,val=loss")
     p.add_argument("--save-fit", default=None, help="also save the fit of a runs table here")
+    p.add_argument("--groups", default=None,
+                   help="grouping column(s) to fit a runs table with, comma-separated (a "
+                   "hierarchy; then --group names the group the report is about, or 'new')")
     _add_envelope(p)
     _add_sampling(p)
 
@@ -557,10 +560,18 @@ def _cmd_report(a: argparse.Namespace) -> int:
         raise ValueError("give --budget FLOPS (e.g. --budget 5.76e23) and/or --plan N,D")
     plan = _plan(a)
     if a.source.lower().endswith((".nc", ".nc4", ".netcdf")):
+        given = [f for f, on in (("--groups", a.groups), ("--envelope", a.envelope),
+                                 ("--columns", a.columns), ("--law", a.law),
+                                 ("--spec", a.spec)) if on]
+        if given:
+            raise ValueError(f"{', '.join(given)} fit a runs table; {a.source} is a saved fit, "
+                             "which keeps its own: drop them, or give the runs table instead")
         fit = bs.load_fit(a.source)
     else:
-        runs, columns = _runs_for_fit(a.source, a)
-        fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, **_sampling_kwargs(a))
+        groups = a.groups.split(",") if a.groups else None
+        runs, columns = _runs_for_fit(a.source, a, groups)
+        fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, groups=groups,
+                     **_sampling_kwargs(a))
         if a.save_fit:
             print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
     pilot = None
@@ -909,6 +920,8 @@ def _as_flags(message: str) -> str:
     >>> _as_flags("fit the best run at each point, runs = bayescale.data.runs.envelope(runs, "
     ...           "by=['N', 'D']), or one curve per set-up, groups=['lr', 'wd']")
     'fit the best run at each point, --envelope, or one curve per set-up, --groups lr,wd'
+    >>> _as_flags("pass group=<one of them> (or group='new' for an unseen group)")
+    'pass --group <one of them> (or --group new for an unseen group)'
     """
     import re
 
@@ -924,6 +937,8 @@ def _as_flags(message: str) -> str:
                      "--envelope", message)
     message = message.replace("(bayescale.data.runs.envelope)", "(--envelope)")
     message = re.sub(r"(?<![\w.])groups=\[((?:'[^']+'(?:,\s*)?)+)\]", groups, message)
+    message = re.sub(r"(?<![\w.])group=(?:'([^']+)'|(<[^>]+>))", r"--group \1\2", message)
+    message = re.sub(r"(?<![\w.])spec='([^']+)'", r"--law \1", message)
     return re.sub(r"\bas groups=(?=\W|$)", "as --groups", message)
 
 

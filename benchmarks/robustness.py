@@ -205,6 +205,8 @@ def retried(fit) -> str:
     settings = json.loads(fit.meta["settings"])
     changed = [f"{k} {first[k]:g}->{settings[k]:g}" for k in ("target_accept", "draws")
                if k in first and first[k] != settings.get(k)]
+    if first.get("coordinates") and first["coordinates"] != settings.get("coordinates"):
+        changed.insert(0, f"coordinates {first['coordinates']}->{settings.get('coordinates')}")
     before, after = first.get("centered"), fit.spec.centered
     if isinstance(before, list) and after != "auto" and set(before) - set(after):
         changed.insert(0, "non-centred " + ",".join(sorted(set(before) - set(after))))

@@ -601,6 +601,24 @@ def builtin_spec_names() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
+def pooled_alternative(spec: ModelSpec) -> str:
+    """A clause naming the built-in spec that pools every parameter of ``spec``'s law (so a
+    hierarchy predicts new groups), or "" when there is none.
+
+    Examples
+    --------
+    >>> from bayescale.modeling.spec import default_spec, pooled_alternative
+    >>> pooled_alternative(default_spec("chinchilla"))
+    ", or fit with spec='chinchilla_pooled', which pools every parameter"
+    >>> pooled_alternative(default_spec("kaplan"))
+    ''
+    """
+    name = f"{spec.law}_pooled"
+    if spec.name == name or name not in builtin_spec_names():
+        return ""
+    return f", or fit with spec={name!r}, which pools every parameter"
+
+
 def default_spec(law: str) -> ModelSpec:
     """The built-in spec ``models/<law>.toml`` with the law's default priors.
 

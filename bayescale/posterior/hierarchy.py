@@ -354,11 +354,13 @@ def _group_draws(
 
             independent = [q.name for q in fit.law.params
                            if fit.spec.pooling_of(q.name) == "independent"]
+            from bayescale.modeling.spec import pooled_alternative
+
             raise NewGroupError(
                 f"parameter {p.name!r} is independent per group, so {what} has no value of it "
                 f"to draw; refit with {independent} pooled (pooling="
                 + "{" + ", ".join(f"{q!r}: 'pooled'" for q in independent) + "}"
-                + ") to predict new groups"
+                + ") to predict new groups" + pooled_alternative(fit.spec)
             )
         else:
             mu = fit.draws([f"{p.name}_mu"])[f"{p.name}_mu"]

@@ -34,7 +34,13 @@ from bayescale.modeling.model import (
     resolve_centered,
     resolve_reference,
 )
-from bayescale.modeling.spec import NOISE_PARAMS, ModelSpec, default_spec, load_spec
+from bayescale.modeling.spec import (
+    NOISE_PARAMS,
+    ModelSpec,
+    default_spec,
+    load_spec,
+    pooled_alternative,
+)
 
 __all__ = ["SAMPLERS", "fit", "prior_predictive", "resolve_spec"]
 
@@ -386,6 +392,7 @@ def fit(
         def refit(r: dict) -> Any:
             """The same fit with the remedy's settings in place of the first attempt's."""
             return fit(table, spec=s, flops=flops, centered=r.get("centered"),
+                       coordinates=r.get("coordinates"),
                        draws=r.get("draws", draws), tune=r.get("tune", tune), chains=chains,
                        cores=cores, seed=seed, sampler=sampler,
                        target_accept=r.get("target_accept", target_accept),
@@ -395,6 +402,15 @@ def fit(
         _log.info("the fit failed its diagnostics (%s): refitting with %s",
                   "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
         again = refit(remedy)
+        if again.diagnostics.divergences and s.groups:
+            from bayescale.modeling.model import few_groups_remedy
+
+            switch = few_groups_remedy(table, s)
+            if switch is not None:  # a funnel of few groups that target_accept did not cross
+                _log.info("the retry still diverged (%d divergences): refitting with %s",
+                          again.diagnostics.divergences, switch)
+                remedy = {**switch, **{k: v for k, v in remedy.items() if k == "draws"}}
+                again = refit(remedy)
         first_retry = again
         more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept, max_draws)
         if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
@@ -406,6 +422,8 @@ def fit(
             again = refit(remedy)
         settings = json.loads(again.meta["settings"])
         settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
+                               "coordinates": json.loads(result.meta["settings"]).get(
+                                   "coordinates"),
                                "centered": (list(s.centered) if s.centered != "auto"
                                             else "auto"),
                                "divergences": result.diagnostics.divergences,
@@ -639,6 +657,7 @@ def _new_group_notes(spec: ModelSpec) -> list[str]:
         f"this hierarchy keeps {independent} independent per group, so it predicts its own "
         "groups, not a new one (group='new' raises NewGroupError); pool them (pooling="
         + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}) to predict new groups"
+        + pooled_alternative(spec)
     ]
 
 
