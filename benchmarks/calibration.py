@@ -144,6 +144,16 @@ each law's draws widened by the updated prior) is worse than the default law alo
 studies and better only on misfitting (IS 95 .209 vs .217): the second law extrapolates worse
 and the inner splits do not show it.
 
+Tried and not kept (2026-12-02, ``/tmp/s23/exp_inner.py``): updating only by inner splits
+fitted to at least half as many runs as the outer fit (a much smaller fit extrapolates worse
+than the one being calibrated; misfitting's first rung kept its 32-run inner split and dropped
+the 17-run one, chinchilla's its 89-run one).  Per study, prior updated, ARE % and IS 80 / 95:
+misfitting 1.55, .091 / .172 (was 1.79, .115 / .217), chinchilla 0.88, .044 / .094 (was 0.95,
+.038 / .064), datablations 10.50, .818 / 2.340 (was 10.70, .828 / 2.281), gadre_small
+unchanged, porian 2.96, .139 / .209; pooled 3.29, .186 / .378 (was 3.35, .188 / .371): it
+trades chinchilla's and datablations' intervals for misfitting's and still does not beat the
+anchor on misfitting (.084 / .146).
+
 Tried and not kept (2026-12-01): a learned growth exponent, ``d_C**gamma`` with ``gamma ~
 LogNormal(0, 0.5)``, in case short extrapolations' errors inflate ``kappa`` for long ones; the
 residuals put it at 1.16 (the hierarchical fit without chinchilla), so errors grow at least in
