@@ -564,8 +564,9 @@ def _cmd_report(a: argparse.Namespace) -> int:
                                  ("--columns", a.columns), ("--law", a.law),
                                  ("--spec", a.spec)) if on]
         if given:
-            raise ValueError(f"{', '.join(given)} fit a runs table; {a.source} is a saved fit, "
-                             "which keeps its own: drop them, or give the runs table instead")
+            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
+                             f"fitting a runs table, and {a.source} is a saved fit with its "
+                             "own: drop it, or give the runs table instead")
         fit = bs.load_fit(a.source)
     else:
         groups = a.groups.split(",") if a.groups else None
@@ -911,7 +912,8 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _as_flags(message: str) -> str:
     """A library message's Python advice in the command line's words: ``columns={'val':
-    'loss'}`` -> ``--columns val=loss``.
+    'loss'}`` -> ``--columns val=loss``, ``groups=[...]`` -> ``--groups``, ``group='new'`` ->
+    ``--group new``, ``envelope(runs, ...)`` -> ``--envelope``, ``spec='name'`` -> ``--law name``.
 
     Examples
     --------

@@ -33,6 +33,12 @@ def test_allocate_errors_are_one_line(saved_fit, tmp_path, capsys):
     assert "Traceback" not in err
     assert main(["allocate", str(tmp_path / "missing.nc"), "--budget", "1e22"]) == 2
     assert "no fit file" in capsys.readouterr().err
+    # options that fit a runs table say so when given a saved fit, instead of being ignored
+    assert main(["report", str(saved_fit), "--budget", "1e22", "--groups", "dataset",
+                 "--envelope", "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "--groups, --envelope are for fitting a runs table" in err
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_report_from_a_saved_fit(saved_fit, tmp_path, capsys):
