@@ -200,3 +200,58 @@ def test_a_hierarchy_of_three_groups_that_still_diverges_is_refitted_in_natural_
     first = settings["retried"]
     assert first["coordinates"] == "identified" and first["divergences"] > 0
     assert settings["coordinates"] == "natural" and fit.spec.centered == ()
+
+
+def _diag(divergences=0, rhat=1.0, ess=5000.0):
+    from types import SimpleNamespace
+
+    ok = divergences == 0 and rhat <= 1.01 and ess >= 400
+    return SimpleNamespace(ok=ok, divergences=divergences, worst={}, chains=4, max_rhat=rhat,
+                           min_ess_bulk=ess, min_ess_tail=ess, problems=["failed: x"])
+
+
+def _scripted(diags):
+    """A refit that returns the given diagnostics in turn and records what it was asked."""
+    from types import SimpleNamespace
+
+    asked, queue = [], list(diags)
+
+    def refit(remedy):
+        asked.append(remedy)
+        return SimpleNamespace(diagnostics=queue.pop(0))
+
+    return refit, asked
+
+
+def test_the_retry_ladder_steps_in_order(monkeypatch):
+    """The control flow of the retry (the statistics of each step are measured on real fits in
+    benchmarks/robustness.py and the slow tests): what is asked after what."""
+    from bayescale.modeling import default_spec
+    from bayescale.sampling.fit import _retry_ladder
+
+    kw = dict(target_accept=0.9, draws=1000, tune=1000, max_draws=8000)
+    few = pd.DataFrame({"dataset": list("abc") * 10})
+    spec = default_spec("chinchilla").replace(groups=("dataset",))
+    # 2-4 groups, still diverging at 0.99 -> natural coordinates, non-centred
+    refit, asked = _scripted([_diag(divergences=4), _diag()])
+    _retry_ladder(_diag(divergences=40), refit, table=few, spec=spec, **kw)
+    assert asked == [{"target_accept": 0.99}, {"coordinates": "natural", "centered": ()}]
+    # 5+ groups: exponents non-centred; a few divergences left -> the same at 0.99
+    monkeypatch.setattr("bayescale.modeling.model.noncentring_remedy", lambda t, s: ("E",))
+    many = pd.DataFrame({"dataset": list("abcdef") * 5})
+    refit, asked = _scripted([_diag(divergences=1), _diag()])
+    _retry_ladder(_diag(divergences=40), refit, table=many, spec=spec, **kw)
+    assert asked == [{"centered": ("E",), "draws": 2000},
+                     {"centered": ("E",), "draws": 2000, "target_accept": 0.99}]
+    # mixing slowly -> twice the draws -> the draws the ESS asks for at 0.95 -> if those long
+    # chains diverge, at 0.99
+    refit, asked = _scripted([_diag(rhat=1.017, ess=363), _diag(divergences=1), _diag()])
+    final, first, remedy = _retry_ladder(_diag(rhat=1.03, ess=200), refit, table=None,
+                                         spec=default_spec("chinchilla"), **kw)
+    assert asked[0] == {"draws": 2000, "tune": 2000}
+    assert asked[1] == {"draws": 8000, "tune": 2000, "target_accept": 0.95}
+    assert asked[2] == {**asked[1], "target_accept": 0.99} == remedy
+    assert final.diagnostics.ok and first is not final
+    # nothing to do: no refit
+    refit, asked = _scripted([])
+    assert _retry_ladder(_diag(), refit, table=None, spec=spec, **kw) is None and not asked

@@ -381,45 +381,22 @@ def fit(
         result.diagnostics = _replace(result.diagnostics,
                                       notes=[*result.diagnostics.notes, *notes])
     max_draws = retry_max_draws(len(table), chains)
-    remedy = _remedy(result.diagnostics, target_accept, draws, tune, max_draws) if retry else None
-    if remedy is not None and result.diagnostics.divergences and s.groups:
-        from bayescale.modeling.model import noncentring_remedy
 
-        keep = noncentring_remedy(table, s)
-        if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
-            remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
-    if remedy is not None:
-        def refit(r: dict) -> Any:
-            """The same fit with the remedy's settings in place of the first attempt's."""
-            return fit(table, spec=s, flops=flops, centered=r.get("centered"),
-                       coordinates=r.get("coordinates"),
-                       draws=r.get("draws", draws), tune=r.get("tune", tune), chains=chains,
-                       cores=cores, seed=seed, sampler=sampler,
-                       target_accept=r.get("target_accept", target_accept),
-                       progressbar=progressbar, prior_draws=prior_draws, retry=False,
-                       warn=False)
+    def refit(r: dict) -> Any:
+        """The same fit with the remedy's settings in place of the first attempt's."""
+        return fit(table, spec=s, flops=flops, centered=r.get("centered"),
+                   coordinates=r.get("coordinates"),
+                   draws=r.get("draws", draws), tune=r.get("tune", tune), chains=chains,
+                   cores=cores, seed=seed, sampler=sampler,
+                   target_accept=r.get("target_accept", target_accept),
+                   progressbar=progressbar, prior_draws=prior_draws, retry=False,
+                   warn=False)
 
-        _log.info("the fit failed its diagnostics (%s): refitting with %s",
-                  "; ".join(p.split(":")[0] for p in result.diagnostics.problems), remedy)
-        again = refit(remedy)
-        if again.diagnostics.divergences and s.groups:
-            from bayescale.modeling.model import few_groups_remedy
-
-            switch = few_groups_remedy(table, s)
-            if switch is not None:  # a funnel of few groups that target_accept did not cross
-                _log.info("the retry still diverged (%d divergences): refitting with %s",
-                          again.diagnostics.divergences, switch)
-                remedy = {**switch, **{k: v for k, v in remedy.items() if k == "draws"}}
-                again = refit(remedy)
-        first_retry = again
-        more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept, max_draws)
-        if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
-            # slowly: the draws the ESS asks for (x2 to x8), same coordinates, target_accept
-            # at least LONG_RUN_TARGET_ACCEPT
-            _log.info("the retry still failed its diagnostics (%s): refitting with %s",
-                      "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
-            remedy = {**remedy, **more}
-            again = refit(remedy)
+    ladder = _retry_ladder(result.diagnostics, refit, table=table, spec=s,
+                           target_accept=target_accept, draws=draws, tune=tune,
+                           max_draws=max_draws) if retry else None
+    if ladder is not None:
+        again, first_retry, remedy = ladder
         settings = json.loads(again.meta["settings"])
         settings["retried"] = {"target_accept": target_accept, "draws": draws, "tune": tune,
                                "coordinates": json.loads(result.meta["settings"]).get(
@@ -452,6 +429,82 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_accept: float,
+                  draws: int, tune: int, max_draws: int) -> tuple[Any, Any, dict] | None:
+    """Refit a failed fit with the remedies its failures call for, in order.
+
+    ``refit(remedy)`` fits again with the remedy's settings (``centered``, ``coordinates``,
+    ``draws``, ``tune``, ``target_accept``) in place of the first attempt's.  The steps, each
+    taken only while the fit still fails:
+
+    1. :func:`_remedy`: divergences -> ``target_accept`` 0.99, or in a hierarchy of
+       :data:`~bayescale.modeling.model.FEW_GROUPS` or more groups the weakly pinned exponents
+       non-centred at twice the draws (:func:`~bayescale.modeling.model.noncentring_remedy`);
+       slow mixing alone -> twice the draws.
+    2. Still diverging: a hierarchy of 2-4 groups -> natural coordinates, every group effect
+       non-centred (:func:`~bayescale.modeling.model.few_groups_remedy`); non-centred exponents
+       -> the same at ``target_accept`` 0.99.
+    3. Free of divergences but mixing slowly -> the draws its ESS asks for
+       (:func:`_mixing_remedy`); if those long chains diverge -> the same at 0.99.
+
+    Returns ``(final fit, first retry's fit, final remedy)``, or None when no remedy applies.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> ok = SimpleNamespace(diagnostics=SimpleNamespace(ok=True, divergences=0))
+    >>> asked = []
+    >>> bad = SimpleNamespace(ok=False, divergences=5, worst={}, chains=4)
+    >>> _retry_ladder(bad, lambda r: asked.append(r) or ok, table=None,
+    ...               spec=SimpleNamespace(groups=()), target_accept=0.9, draws=1000,
+    ...               tune=1000, max_draws=8000)[2]
+    {'target_accept': 0.99}
+    """
+    remedy = _remedy(diag, target_accept, draws, tune, max_draws)
+    if remedy is None:
+        return None
+    if diag.divergences and spec.groups:
+        from bayescale.modeling.model import noncentring_remedy
+
+        keep = noncentring_remedy(table, spec)
+        if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
+            remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
+    _log.info("the fit failed its diagnostics (%s): refitting with %s",
+              "; ".join(p.split(":")[0] for p in getattr(diag, "problems", [])), remedy)
+    again = refit(remedy)
+    if again.diagnostics.divergences and spec.groups:
+        from bayescale.modeling.model import few_groups_remedy
+
+        switch = few_groups_remedy(table, spec)
+        if switch is not None:  # a funnel of few groups that target_accept did not cross
+            switch = {**switch, **{k: v for k, v in remedy.items() if k == "draws"}}
+        elif "centered" in remedy and target_accept < 0.99:
+            # the exponents are non-centred and a few divergences remain: a smaller step
+            switch = {**remedy, "target_accept": 0.99}
+        if switch is not None:
+            _log.info("the retry still diverged (%d divergences): refitting with %s",
+                      again.diagnostics.divergences, switch)
+            remedy = switch
+            again = refit(remedy)
+    first_retry = again
+    more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept, max_draws)
+    if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
+        # slowly: the draws the ESS asks for (x2 to x8), same coordinates, target_accept
+        # at least LONG_RUN_TARGET_ACCEPT
+        _log.info("the retry still failed its diagnostics (%s): refitting with %s",
+                  "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
+        remedy = {**remedy, **more}
+        again = refit(remedy)
+        if again.diagnostics.divergences and remedy.get("target_accept", target_accept) < 0.99:
+            # the long chains found a rare divergence at LONG_RUN_TARGET_ACCEPT (the
+            # all-pooled misfitting hierarchy: 1 in 32,000 draws at 0.95): a smaller step
+            _log.info("the long run diverged (%d divergences): refitting at target_accept "
+                      "0.99", again.diagnostics.divergences)
+            remedy = {**remedy, "target_accept": 0.99}
+            again = refit(remedy)
+    return again, first_retry, remedy
 
 
 def _limit_advice(diag, remedy: dict, spec: ModelSpec, table: pd.DataFrame,
