@@ -74,7 +74,7 @@ def test_hierarchical_fits_pointwise_and_by_group():
     runs = bs.datasets.load("gadre_small")
     pooled = bs.fit(runs, "chinchilla", groups="dataset", seed=2, **KW)
     # one curve through three training sets, on purpose (the comparison's point): it warns
-    with pytest.warns(MixedSetupWarning, match="mixes datasets"):
+    with pytest.warns(MixedSetupWarning, match="mixes data sets"):
         single = bs.fit(runs, "chinchilla", seed=2, **KW)
     fits = {"pooled": pooled, "single": single}
     loo = bs.compare(fits)

@@ -86,7 +86,7 @@ def test_data_sets_at_the_same_points_warn_with_one_curve_each_as_the_remedy():
     with pytest.warns(MixedSetupWarning, match=r"differ in 'dataset'") as caught:
         validate_runs(runs)
     message = str(caught[0].message)
-    assert "mixes datasets" in message and "groups=['dataset']" in message
+    assert "mixes data sets" in message and "groups=['dataset']" in message
     assert "envelope" not in message
     validate_runs(runs, groups=["dataset"])  # one curve per data set: nothing to say
 

@@ -906,10 +906,12 @@ def _mixed_setups_message(df: pd.DataFrame, groups: Sequence[str],
             f"different losses that differ in {cols}: {example}. ")
     by_group = f"groups={[*user_groups, str(top)]!r}"
     if str(top) in CATEGORICAL_COLUMNS:  # data sets or model families: one curve each
+        one, many = {"dataset": ("data set", "data sets"), "family": ("model family",
+                     "model families"), "setup": ("set-up", "set-ups")}[str(top)]
         return head + (
-            f"One law fitted through all of them mixes {top}s and describes none of them: fit "
-            f"one curve per {top}, {by_group} (a hierarchical fit: each {top} its own curve, "
-            f"sharing strength), or one {top} at a time"
+            f"One law fitted through all of them mixes {many} and describes none of them: fit "
+            f"one curve per {one}, {by_group} (a hierarchical fit: each {one} its own curve, "
+            f"sharing strength), or one {one} at a time"
         )
     return head + (
         "One law fitted through all of them mixes training set-ups and describes none: fit the "
