@@ -415,7 +415,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         "",
     ])
     atomic_write_text(out / "summary.md", text)
-    print(fit)
+    print(_as_flags(fit.describe(data_warnings=False)))  # warnings were printed as raised
     print(f"wrote {out / 'summary.md'}, {out / 'chinchilla_fit.png'}, "
           f"{out / 'chinchilla_fit.nc'}" + (f", {out / 'report.html'}" if write_report else ""))
     return 0
