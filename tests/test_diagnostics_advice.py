@@ -236,6 +236,11 @@ def test_the_retry_ladder_steps_in_order(monkeypatch):
     refit, asked = _scripted([_diag(divergences=4), _diag()])
     _retry_ladder(_diag(divergences=40), refit, table=few, spec=spec, **kw)
     assert asked == [{"target_accept": 0.99}, {"coordinates": "natural", "centered": ()}]
+    # ... and if the natural coordinates still diverge, they get the smaller step too
+    refit, asked = _scripted([_diag(divergences=4), _diag(divergences=1), _diag()])
+    _retry_ladder(_diag(divergences=40), refit, table=few, spec=spec, **kw)
+    assert asked[1:] == [{"coordinates": "natural", "centered": ()},
+                         {"coordinates": "natural", "centered": (), "target_accept": 0.99}]
     # 5+ groups: exponents non-centred; a few divergences left -> the same at 0.99
     monkeypatch.setattr("bayescale.modeling.model.noncentring_remedy", lambda t, s: ("E",))
     many = pd.DataFrame({"dataset": list("abcdef") * 5})

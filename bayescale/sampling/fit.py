@@ -444,8 +444,9 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
        non-centred at twice the draws (:func:`~bayescale.modeling.model.noncentring_remedy`);
        slow mixing alone -> twice the draws.
     2. Still diverging: a hierarchy of 2-4 groups -> natural coordinates, every group effect
-       non-centred (:func:`~bayescale.modeling.model.few_groups_remedy`); non-centred exponents
-       -> the same at ``target_accept`` 0.99.
+       non-centred (:func:`~bayescale.modeling.model.few_groups_remedy`).  Then, still
+       diverging below ``target_accept`` 0.99 (non-centred exponents, natural coordinates) ->
+       the same at 0.99.
     3. Free of divergences but mixing slowly -> the draws its ESS asks for
        (:func:`_mixing_remedy`); if those long chains diverge -> the same at 0.99.
 
@@ -471,6 +472,16 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
         keep = noncentring_remedy(table, spec)
         if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
             remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
+
+    def smaller_step(again: Any, remedy: dict) -> tuple[Any, dict]:
+        """A refit that still diverges at a target_accept below 0.99, again at 0.99."""
+        if again.diagnostics.divergences and remedy.get("target_accept", target_accept) < 0.99:
+            _log.info("the refit diverged (%d divergences): again at target_accept 0.99",
+                      again.diagnostics.divergences)
+            remedy = {**remedy, "target_accept": 0.99}
+            again = refit(remedy)
+        return again, remedy
+
     _log.info("the fit failed its diagnostics (%s): refitting with %s",
               "; ".join(p.split(":")[0] for p in getattr(diag, "problems", [])), remedy)
     again = refit(remedy)
@@ -479,15 +490,11 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
 
         switch = few_groups_remedy(table, spec)
         if switch is not None:  # a funnel of few groups that target_accept did not cross
-            switch = {**switch, **{k: v for k, v in remedy.items() if k == "draws"}}
-        elif "centered" in remedy and target_accept < 0.99:
-            # the exponents are non-centred and a few divergences remain: a smaller step
-            switch = {**remedy, "target_accept": 0.99}
-        if switch is not None:
             _log.info("the retry still diverged (%d divergences): refitting with %s",
                       again.diagnostics.divergences, switch)
-            remedy = switch
+            remedy = {**switch, **{k: v for k, v in remedy.items() if k == "draws"}}
             again = refit(remedy)
+    again, remedy = smaller_step(again, remedy)
     first_retry = again
     more = _mixing_remedy(again.diagnostics, remedy, draws, tune, target_accept, max_draws)
     if more is not None:  # the remedy fixed divergences / R-hat but the chains still mix
@@ -497,13 +504,9 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
                   "; ".join(p.split(":")[0] for p in again.diagnostics.problems), more)
         remedy = {**remedy, **more}
         again = refit(remedy)
-        if again.diagnostics.divergences and remedy.get("target_accept", target_accept) < 0.99:
-            # the long chains found a rare divergence at LONG_RUN_TARGET_ACCEPT (the
-            # all-pooled misfitting hierarchy: 1 in 32,000 draws at 0.95): a smaller step
-            _log.info("the long run diverged (%d divergences): refitting at target_accept "
-                      "0.99", again.diagnostics.divergences)
-            remedy = {**remedy, "target_accept": 0.99}
-            again = refit(remedy)
+        # long chains can find a rare divergence at LONG_RUN_TARGET_ACCEPT (the all-pooled
+        # misfitting hierarchy: 1 in 32,000 draws at 0.95)
+        again, remedy = smaller_step(again, remedy)
     return again, first_retry, remedy
 
 
