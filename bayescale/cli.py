@@ -301,16 +301,19 @@ def _runs_for_fit(source: str, a: argparse.Namespace, groups: list[str] | None =
     runs = _load_runs(source)
     if not getattr(a, "envelope", False):
         return runs, a.columns
-    from bayescale.data.runs import envelope, read_runs
+    from bayescale.data.runs import design_point, envelope, read_runs
     from bayescale.sampling.fit import resolve_spec
 
     table = runs if not isinstance(runs, str) else read_runs(runs)
     if a.columns:
         table = table.rename(columns=a.columns)
-    inputs = list(resolve_spec(a.law, a.spec).law_obj.inputs)
-    kept = envelope(table, by=[*inputs, *(groups or [])])
+    if {"N", "D"} <= set(table.columns):  # the points the mixed-set-up warning names
+        by = design_point(table, groups or ())
+    else:  # a law of C alone, say: its inputs
+        by = [*resolve_spec(a.law, a.spec).law_obj.inputs, *(groups or [])]
+    kept = envelope(table, by=by)
     print(f"bayescale: --envelope kept the best of {len(table)} runs at each of {len(kept)} "
-          f"points ({', '.join([*inputs, *(groups or [])])})", file=sys.stderr)
+          f"points ({', '.join(by)})", file=sys.stderr)
     return kept, None
 
 

@@ -78,6 +78,7 @@ __all__ = [
     "NUMERIC_COLUMNS",
     "MixedSetupWarning",
     "check_design",
+    "design_point",
     "envelope",
     "read_runs",
     "runs_hash",
@@ -784,10 +785,21 @@ def _c_units_error(ratio: float, problem: str, flops_desc: str, source: Mapping[
 
 
 # ------------------------------------------------------------------------ repeated runs, set-ups
-def _design_key(df: pd.DataFrame, groups: Sequence[str]) -> list[str]:
-    """Columns that define one design point: N, D, the other schema inputs present, the groups."""
-    return ["N", "D", *[c for c in ("U", "epochs", "step") if c in df.columns],
-            *[g for g in groups if g in df.columns]]
+def design_point(runs: pd.DataFrame, groups: Sequence[str] = ()) -> list[str]:
+    """Columns that define one design point: N, D, the other schema inputs present (U, epochs,
+    step), the groups.  Runs that share them and differ in another column mix set-ups
+    (:class:`MixedSetupWarning`); :func:`envelope` keeps the best of them with ``by=`` this.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayescale.data.runs import design_point
+    >>> design_point(pd.DataFrame(columns=["N", "D", "U", "loss", "lr", "family"]),
+    ...              groups=["family"])
+    ['N', 'D', 'U', 'family']
+    """
+    return ["N", "D", *[c for c in ("U", "epochs", "step") if c in runs.columns],
+            *[g for g in groups if g in runs.columns]]
 
 
 def _differs(col: pd.Series, i: np.ndarray, j: np.ndarray) -> bool:
@@ -858,7 +870,7 @@ def _is_setup_column(col: pd.Series, name: Any, n_rows: int) -> bool:
 def _mixed_setups_message(df: pd.DataFrame, groups: Sequence[str],
                           source: Mapping[str, str]) -> str | None:
     """Warning text for runs at one design point that differ in another column, or None."""
-    key = _design_key(df, groups)
+    key = design_point(df, groups)
     n = len(df)
     try:
         g = df.groupby(key, sort=False, dropna=False)

@@ -540,9 +540,21 @@ class ScalingFit:
             return [{"code": "UnreadableWarnings", "severity": "low", "message": str(raw)}]
         return [dict(r) for r in records if isinstance(r, Mapping)]
 
+    @property
+    def data_warnings(self) -> list[dict[str, str]]:
+        """:attr:`warnings` about the runs table: all but failed diagnostics, which
+        :attr:`diagnostics` reports itself.
+
+        Examples
+        --------
+        >>> fit.data_warnings       # a clean runs table
+        []
+        """
+        return [w for w in self.warnings if w.get("code") != "ConvergenceWarning"]
+
     def data_warning_lines(self) -> list[str]:
-        """The stored data warnings, one line each, as the repr and ``bayescale summary`` print
-        them (failed diagnostics are not among them: :attr:`diagnostics` says those).
+        """:attr:`data_warnings`, one line each, as the repr and ``bayescale summary`` print
+        them.
 
         Examples
         --------
@@ -550,7 +562,7 @@ class ScalingFit:
         []
         """
         return [f"warning [{w.get('code', 'warning')}]: {w.get('message', '')}"
-                for w in self.warnings if w.get("code") != "ConvergenceWarning"]
+                for w in self.data_warnings]
 
     def check(self) -> pd.DataFrame:
         """The sampler checks: divergences, R-hat, bulk / tail ESS and E-BFMI, with advice.

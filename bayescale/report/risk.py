@@ -604,8 +604,7 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     warn += [f"Sampling: {problem}." for problem in f.fit.diagnostics.problems]
     # what the runs table raised when it was fitted (kept in the fit, so a report made from a
     # saved file still says it): mixed set-ups, duplicates, implausible units
-    warn += [f"Runs table: {w['message']}" for w in f.fit.warnings
-             if w.get("code") != "ConvergenceWarning"]
+    warn += [f"Runs table: {w['message']}" for w in f.fit.data_warnings]
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
@@ -721,7 +720,7 @@ def _lead(f: _Facts) -> str:
     lead.append("Sampling diagnostics passed." if f.fit.diagnostics.ok else
                 "Sampling diagnostics FAILED: do not use these numbers until the fit is "
                 "repaired (see the warnings).")
-    n_data = sum(w.get("code") != "ConvergenceWarning" for w in f.fit.warnings)
+    n_data = len(f.fit.data_warnings)
     if n_data:
         lead.append(f"The runs table raised {n_data} warning{'s' if n_data > 1 else ''} when it "
                     f"was fitted; read {'them' if n_data > 1 else 'it'} under Warnings before "
