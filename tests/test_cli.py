@@ -124,3 +124,20 @@ def test_mixed_setups_advice_in_flags_and_envelope_fits_the_best_runs(tmp_path, 
     assert "MixedSetupWarning" not in err and "kept the best of 80 runs at each of 40" in err
     fit = load_fit(out)
     assert len(fit.runs) == len(good) and np.allclose(fit.runs["lr"], 1e-3)
+
+
+def test_envelope_keeps_the_design_points_the_warning_names(tmp_path, capsys):
+    """--envelope with the Chinchilla law on runs that also vary unique data U: runs at one
+    (N, D) with different U are different points (as the mixed-set-up warning counts them),
+    so only the worse learning rate at each (N, D, U) is dropped."""
+    from bayescale.cli import _parser, _runs_for_fit
+
+    runs = pd.DataFrame({"N": [1e8] * 4, "D": [2e9] * 4, "U": [2e9, 2e9, 5e8, 5e8],
+                         "lr": [1e-3, 3e-3] * 2, "val": [3.0, 3.1, 3.2, 3.3]})
+    csv = tmp_path / "runs.csv"
+    runs.to_csv(csv, index=False)
+    a = _parser().parse_args(["fit", str(csv), "--columns", "val=loss", "--envelope",
+                              "--out", str(tmp_path / "f.nc")])
+    kept, columns = _runs_for_fit(a.runs, a)
+    assert columns is None and kept["loss"].tolist() == [3.0, 3.2]
+    assert "points (N, D, U)" in capsys.readouterr().err
