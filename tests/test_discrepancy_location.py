@@ -75,6 +75,35 @@ def test_own_splits_learn_the_location():
     assert b_over < b0
 
 
+def averaged_draws(n: int = 16000) -> Discrepancy:
+    """Half the draws from a model with a mean miss, half from a zero-location model whose
+    kappa is wider (it absorbs systematic misses), as in the shipped averaged prior."""
+    rng = np.random.default_rng(3)
+    miss = prior_draws(n // 2)
+    zero_kappa = np.exp(np.log(0.03) + 0.6 * rng.standard_normal(n // 2))
+    return Discrepancy(kappa=np.r_[miss.kappa, zero_kappa], bias=np.r_[miss.bias, np.zeros(n // 2)],
+                       nu=20.0, train_max=1.0)
+
+
+def test_own_splits_weigh_the_two_models():
+    """Bayesian model averaging: splits that miss by as much up as down move the weight to the
+    zero-location model (whose wider kappa holds systematic misses of either sign, and whose
+    median is the law's), splits that all over-predict to the model with a mean miss; the
+    update says how the weight moved."""
+    prior = averaged_draws()
+    assert np.mean(prior.bias != 0) == 0.5
+    both = pd.concat([splits_with(0.05, 2), splits_with(-0.05, 2).assign(
+        split=lambda r: r["split"] + "'")], ignore_index=True)
+    either = update_discrepancy(prior, both, n_draws=4000)
+    over = update_discrepancy(prior, splits_with(-0.05, 4), n_draws=4000)
+    p_either, p_over = np.mean(either.bias != 0), np.mean(over.bias != 0)
+    assert p_either < 0.35 and p_over > 0.65, (p_either, p_over)
+    assert "weight of the model with a mean miss 0.50 ->" in either.source
+    out = either.perturb(np.zeros((20000, 1)), [100.0], np.random.default_rng(0))
+    assert abs(float(np.median(out))) < 0.01
+    assert "on 50% of draws (0 on the zero-location model's)" in str(prior)
+
+
 def test_calibration_scores_each_method_on_its_own_stream():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
@@ -88,8 +117,9 @@ def test_calibration_scores_each_method_on_its_own_stream():
     assert np.array_equal(rng("prior updated").standard_normal(5), alone)
     other = cal._method_rng(0, meta | {"cell": "other"})("prior updated").standard_normal(5)
     assert not np.array_equal(other, alone)
-    assert set(cal.METHODS) >= {"none", "prior updated", "zero location", "anchor"}
-    assert cal._prior_name("without_x", True) == "without_x"  # the shipped model's cache
+    assert set(cal.METHODS) >= {"none", "prior updated", "mean miss", "zero location", "anchor"}
+    assert set(cal.MODEL_ROWS) <= set(cal.METHODS)
+    assert cal._prior_name("without_x", True) == "without_x__v2"  # versioned cache names
 
 
 @pytest.mark.slow
@@ -114,3 +144,64 @@ def test_zero_location_model_fits_without_a_mean_miss():
     assert "zero location" in prior.provenance
     assert np.all(prior.new_study(1000)["bias"] == 0.0)
     assert 0.01 < float(np.exp(np.median(prior.draws["mu_C"]))) < 0.08
+
+
+def test_a_miss_the_law_itself_allows_is_not_an_extrapolation_error():
+    """Splits whose runs all miss together by about the law's own uncertainty (a fit's
+    posterior draws move every run of a forecast together, ``law_terms``): with that
+    uncertainty shared along the split the update keeps kappa near the prior's small values;
+    counted as independent per run (the model before) the same residuals, 30 runs each moving
+    as one, push kappa up, although the forecast's draws already hold that miss."""
+    from bayescale.posterior.discrepancy import law_terms
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for j in range(3):
+        d = np.linspace(0.1, 1.0, 30)
+        log_mu = 0.02 * rng.standard_normal((4000, 1)) * d  # law uncertainty, grows with d
+        terms = law_terms(log_mu, np.full(4000, 0.003))
+        miss = 0.02 * d * (1.5 if j % 2 else -1.5)  # 1.5 sd of the law's own uncertainty
+        rows.append(pd.DataFrame({"split": f"s{j}", "residual": miss
+                                  + 0.003 * rng.standard_normal(d.size),
+                                  "scale": np.sqrt(0.003**2 + log_mu.var(axis=0)), "nu": np.inf,
+                                  "d_C": d, "d_T": 0.0, **terms}))
+    res = pd.concat(rows, ignore_index=True)
+    prior = replace(prior_draws(), bias=0.0)
+    shared = update_discrepancy(prior, res, n_draws=4000)
+    independent = update_discrepancy(prior, res.drop(columns=["law_1", "law_2", "noise"]),
+                                     n_draws=4000)
+    k0, k_shared, k_ind = (float(np.median(x.kappa)) for x in (prior, shared, independent))
+    assert k_shared < 1.5 * k0, (k0, k_shared)
+    assert k_ind > 1.5 * k_shared, (k_ind, k_shared)  # 0.027 against 0.016
+    np.testing.assert_allclose(res["noise"] ** 2 + res["law_1"] ** 2 + res["law_2"] ** 2,
+                               res["scale"] ** 2, rtol=1e-9)
+
+
+def test_the_law_terms_are_integrated_out_correctly():
+    """The update's likelihood of a split (deviation and the law's shared terms integrated out,
+    the latter by importance sampling around a robust mode) matches brute-force Monte Carlo
+    from the prior, also with an outlying run under Student-t noise."""
+    from scipy.special import gammaln, logsumexp
+
+    from bayescale.posterior.discrepancy import _split_loglik, check_residuals
+
+    rng = np.random.default_rng(11)
+    d = np.linspace(0.1, 1.2, 10)
+    load = np.c_[0.015 * d, 0.006 * np.cos(3 * d)]
+    res = load @ np.array([1.2, -0.5]) + 0.02 * d + 0.01 * rng.standard_t(3, d.size)
+    res[7] += 0.2  # an outlying run
+    r = check_residuals(pd.DataFrame({"split": "a", "residual": res, "scale": 0.01, "nu": 3.0,
+                                      "d_C": d, "d_T": 0.0, "law_1": load[:, 0],
+                                      "law_2": load[:, 1], "noise": 0.01}),
+                        ["split", "residual", "scale", "d_C", "d_T"])
+    kappa, zero = np.array([0.01, 0.05]), np.zeros(2)
+    est = _split_loglik(r, kappa, zero, np.full(2, 20.0), zero, 2048, np.random.default_rng(0))
+    const = d.size * (gammaln(2.0) - gammaln(1.5) - 0.5 * np.log(3 * np.pi) - np.log(0.01))
+    for i, k in enumerate(kappa):
+        lp = []
+        for _ in range(10):
+            t, w = rng.standard_t(20, 40000), rng.standard_normal((40000, 2))
+            x = (res - k * t[:, None] * d - w @ load.T) / 0.01
+            lp.append(const - np.sum(2.0 * np.log1p(x * x / 3.0), axis=1))
+        lp = np.concatenate(lp)
+        assert est[i] == pytest.approx(logsumexp(lp) - np.log(lp.size), abs=0.2)

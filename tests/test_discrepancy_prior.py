@@ -71,6 +71,11 @@ def test_prior_file_loads_and_has_provenance():
     assert 0.005 < med < 0.1
     assert np.quantile(k["kappa"], 0.95) > 2 * med
     assert "new study kappa (C)" in prior.summary().index
+    # two models with equal weight: half the draws have no mean miss (the zero-location model)
+    assert prior.p_mean_miss == pytest.approx(0.5)
+    assert np.mean(k["bias"] == 0.0) == pytest.approx(0.5, abs=0.02)
+    assert np.median(k["bias"][k["bias"] != 0]) < 0  # the other model: over-predicts on average
+    assert "zero-location model" in text
 
 
 def test_prior_rejects_a_broken_table():

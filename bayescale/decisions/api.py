@@ -41,10 +41,10 @@ Examples
 3  1.000000e+22  tokens_per_param  2.060798e+01  1.603155e+01  2.645896e+01
 4  5.760000e+23                 N  7.135669e+10  5.828941e+10  8.756738e+10
 5  5.760000e+23                 D  1.345354e+12  1.096299e+12  1.646954e+12
-6  5.760000e+23              loss  1.895747e+00  1.501124e+00  2.346737e+00
+6  5.760000e+23              loss  1.942846e+00  1.498581e+00  2.487770e+00
 7  5.760000e+23  tokens_per_param  1.885393e+01  1.251949e+01  2.825477e+01
 >>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
-0.75
+0.71
 
 The same decision from the draws (here without the discrepancy, which draws carry only when
 asked for):
@@ -320,7 +320,7 @@ def allocate(
                   tokens_per_param    2.060798e+01
     5.760000e+23  N                   7.135669e+10
                   D                   1.345354e+12
-                  loss                1.895747e+00
+                  loss                1.942846e+00
                   tokens_per_param    1.885393e+01
     Name: median, dtype: float64
     """
@@ -478,7 +478,7 @@ def predict_optimal(
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
                   C             N    median     lo_95     hi_95
     0  1.000000e+22  8.993043e+09  2.138046  2.109379  2.166186
-    1  5.760000e+23  7.135669e+10  1.895277  1.522264  2.338224
+    1  5.760000e+23  7.135669e+10  1.942642  1.540865  2.526064
     """
     from bayescale.modeling.noise import perturb
     from bayescale.posterior.result import frozen_deviation, interval_table
@@ -581,12 +581,12 @@ def prob_target(
     --------
     >>> import bayescale as bs
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)
-    array([0.  , 0.75, 0.79])
+    array([0.  , 0.71, 0.78])
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25],
     ...                discrepancy=False).round(2)
     array([0.  , 0.98, 1.  ])
     >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 2)
-    0.75
+    0.71
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
@@ -663,7 +663,7 @@ def budget_for(
     --------
     >>> import bayescale as bs
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"
-    '1.83e+23'
+    '2.56e+23'
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
     '7.35e+22'
     """
@@ -734,9 +734,9 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
     >>> r.summary.set_index("quantity")["median"]
     quantity
-    loss_plan             1.894961e+00
-    loss_opt              1.894808e+00
-    excess_loss           5.469792e-05
+    loss_plan             1.942347e+00
+    loss_opt              1.942139e+00
+    excess_loss           5.535307e-05
     deadweight_compute    2.010747e-03
     budget_opt            5.868201e+23
     N_opt                 7.211289e+10
@@ -828,7 +828,7 @@ def risk_averse(
     >>> import bayescale as bs
     >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)
     >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"
-    '7.11e+10 parameters, 1.35e+12 tokens'
+    '7.91e+10 parameters, 1.21e+12 tokens'
     """
     from dataclasses import replace
 

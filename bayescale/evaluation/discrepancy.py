@@ -21,6 +21,7 @@ import pandas as pd
 
 from bayescale.modeling.noise import perturb
 from bayescale.posterior.discrepancy import (
+    LAW_COLUMNS,
     Discrepancy,
     DiscrepancyPrior,
     check_residuals,
@@ -28,6 +29,7 @@ from bayescale.posterior.discrepancy import (
     empirical_prior,
     estimate_kappa,
     extrapolation_distance,
+    law_terms,
     log_mu_draws,
     tpp_distance,
     update_discrepancy,
@@ -58,14 +60,17 @@ def fit_discrepancy_prior(
     Model (PyMC, sampled with nutpie), for held-out run ``i`` of split ``j`` (one fit below one
     cutoff) of cell ``c`` of study ``s``::
 
-        residual_i = delta_j(i) + e_i,       e_i ~ StudentT(nu_i, 0, scale_i)
+        residual_i = delta_j(i) + law_1,i w_j1 + law_2,i w_j2 + e_i,
+        w_j ~ Normal(0, 1),  e_i ~ StudentT(nu_i, 0, noise_i)
         delta_j(i) = (bias[c] + kappa_C[c] t_j) d_C,i + kappa_T[c] d_T,i u_j,
         t_j, u_j ~ StudentT(nu)
         log kappa_C[c] = mu_C + tau_C eta_s + omega_C xi_c        (likewise kappa_T)
         bias[c] = bias_C + bias_tau_C zeta_s + bias_omega_C chi_c
 
-    ``e_i`` is the forecast's own predictive error (law uncertainty and run-to-run noise:
-    ``scale_i`` and ``nu_i`` from the fit that made it); the shared deviation ``delta`` is the
+    ``law_k,i w_jk`` and ``e_i`` are the forecast's own predictive error, from the fit that made
+    it (:func:`~bayescale.posterior.discrepancy.law_terms`): the law's uncertainty, shared by
+    the runs of the split (two principal components of its posterior draws), and the rest,
+    run-to-run noise (``noise_i``, ``nu_i``); the shared deviation ``delta`` is the
     extrapolation error, one per forecast (split), heavy-tailed, growing with the distance in
     compute (``d_C``) and tokens per parameter (``d_T``), with a mean miss ``bias`` per decade of
     compute.  Priors: ``mu ~ Normal(log 0.02, 1.5)``, ``tau, omega ~ HalfNormal(1)``,
@@ -74,24 +79,27 @@ def fit_discrepancy_prior(
 
     With ``location=False`` there is no mean miss (``bias = 0``, the ``bias`` columns of the
     result are 0): the deviation is centred on zero and keeps the law's median, and a study's
-    systematic misses widen its ``kappa`` instead.  Leave-one-study-out
-    (``benchmarks/calibration.py``, "zero location") that keeps every study's ARE at the law's
-    (the mean miss learned from the other studies moves the medians of chinchilla, gadre_small
-    and misfitting the wrong way) but loses porian's (3.0% -> 3.8%), widens the intervals
-    (pooled IS 95 .37 -> .41) and covers 44.7 / 82 / 98% instead of 46 / 79 / 96% (the 50%
-    interval too narrow, the 95% too wide: systematic misses as a scale mixture).
+    systematic misses widen its ``kappa`` instead.  The shipped prior averages the two models
+    with equal weight (:meth:`DiscrepancyPrior.averaged`; ``benchmarks/calibration.py
+    --rebuild-prior``).  Leave-one-study-out (``benchmarks/calibration.py``) neither alone
+    does as well: the mean miss learned from the other studies moves the medians of
+    chinchilla, gadre_small and misfitting the wrong way, and the zero-location model loses
+    porian's systematic misses (ARE 3.0% -> 3.8%) and widens the intervals; averaged, and
+    re-weighed by each study's own splits, the medians are better than either's.
 
     Parameters
     ----------
     residuals : pandas.DataFrame
         One row per held-out run per split: ``study``, ``cell``, ``split``, ``residual``
         (observed minus predictive median log loss), ``scale`` and ``nu`` (predictive scale and
-        Student-t degrees of freedom, ``inf`` for normal), ``d_C``, ``d_T``.
+        Student-t degrees of freedom, ``inf`` for normal), ``d_C``, ``d_T``, and optionally
+        ``law_1``, ``law_2``, ``noise`` (:func:`~bayescale.posterior.discrepancy.law_terms`;
+        without them the whole scale is independent per run).
     draws, tune, chains, target_accept, seed, progressbar
         Sampler settings.
     location : bool
-        Learn a mean miss (``bias``; default, the shipped prior) or centre the deviation on
-        zero.
+        Learn a mean miss (``bias``; default) or centre the deviation on zero (the shipped
+        prior holds both).
 
     Returns
     -------
@@ -115,7 +123,7 @@ def fit_discrepancy_prior(
     split_codes, splits = pd.factorize(r["split"].astype(str), sort=True)
     nu_i = np.minimum(r["nu"].to_numpy(float), 1e4)
     coords = {"study": list(studies), "cell": list(cells), "split": list(splits),
-              "part": ["C", "T"]}
+              "part": ["C", "T"], "component": list(LAW_COLUMNS)}
     with pm.Model(coords=coords):
         mu = pm.Normal("mu", np.log(0.02), 1.5, dims="part")
         tau = pm.HalfNormal("tau", 1.0, dims="part")
@@ -142,7 +150,10 @@ def fit_discrepancy_prior(
         tt = t[split_codes]
         delta = (bias + k[:, 0] * tt[:, 0]) * r["d_C"].to_numpy() \
             + k[:, 1] * r["d_T"].to_numpy() * tt[:, 1]
-        pm.StudentT("residual", nu=nu_i, mu=delta, sigma=r["scale"].to_numpy(),
+        # the law's own uncertainty, shared by the runs of a split (law_terms)
+        w = pm.Normal("w_law", 0.0, 1.0, dims=("split", "component"))
+        law = pm.math.sum(r[list(LAW_COLUMNS)].to_numpy() * w[split_codes], axis=1)
+        pm.StudentT("residual", nu=nu_i, mu=delta + law, sigma=r["noise"].to_numpy(),
                     observed=r["residual"].to_numpy())
         tree = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=target_accept,
                          random_seed=seed, nuts_sampler="nutpie", progressbar=progressbar)
@@ -234,6 +245,7 @@ def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group
         "residual": fc["y_log"] - fc["median"],
         "sd": fc["sd"],
         "scale": np.sqrt(np.median(fc["sigma"]) ** 2 + np.var(fc["log_mu"], axis=0)),
+        **law_terms(fc["log_mu"], fc["sigma"]),
         "nu": np.inf if fc["nu"] is None else float(np.median(fc["nu"])),
         "divergences": fc["divergences"],
     })
@@ -420,7 +432,9 @@ def learn_discrepancy(
     prior.  By default (``prior="empirical"``) the prior is the empirical one learned across
     published scaling studies (:func:`empirical_prior`, a new study's draws) and the update is
     :func:`update_discrepancy`: the result has the shape of :class:`Discrepancy` (one
-    heavy-tailed deviation shared along a forecast, growing with both distances).
+    heavy-tailed deviation shared along a forecast, growing with both distances), and the
+    splits also weigh the prior's two models, with and without a mean miss (its ``source``
+    says how the weight moved).
     ``prior="half_normal"`` is the term as shipped before: ``kappa`` along ``by`` only, a
     half-normal prior of scale ``prior_scale``, independent normal deviations per point (see
     :func:`estimate_kappa`).  With ``groups``, the splits are made within each group (e.g. each

@@ -12,11 +12,16 @@ from the data::
 with ``d_C`` the decades of compute beyond the largest fitted run and ``d_T`` the decades of
 tokens per parameter outside the fitted range (both 0 inside the data, where nothing changes).
 Two points of one forecast at the same distance move together (which matters when a decision
-compares two sizes), the tails are heavier than normal, and the mean miss ``bias`` is negative:
-laws fitted to small runs over-predict the loss of larger ones.  ``bias`` is the only part that
-moves a forecast's median; the zero-location model
-(``fit_discrepancy_prior(..., location=False)``) keeps the law's median and puts systematic
-misses in ``kappa`` instead (``benchmarks/calibration.py`` scores both).
+compares two sizes), and the tails are heavier than normal.  ``bias`` is the mean miss per
+decade, the only part that moves a forecast's median.  Whether a study has one is itself
+uncertain: across published studies laws fitted to small runs over-predicted the loss of larger
+ones on average, but not in every study, and a population mean miss moves the medians of studies
+without one the wrong way.  So the shipped prior averages two models with equal prior weight:
+one with a mean miss (``fit_discrepancy_prior(...)``) and one centred on zero that keeps the
+law's median and puts systematic misses in ``kappa`` (``location=False``).  A study's own
+leave-future-out splits (:func:`update_discrepancy`) weigh the two by how well each predicted
+them (Bayesian model averaging; ``benchmarks/calibration.py`` scores the average and each
+model alone).
 
 ``kappa`` cannot be learned from one fit (no run lies beyond its data).  The default is an
 **empirical prior** learned across published scaling studies (:func:`empirical_prior`, shipped
@@ -26,7 +31,11 @@ the held-out larger runs modelled hierarchically across studies
 (:func:`~bayescale.evaluation.discrepancy.fit_discrepancy_prior`), a new study drawing its
 ``kappa`` from the population.
 :func:`~bayescale.evaluation.discrepancy.learn_discrepancy` updates that prior with the user's
-own leave-future-out residuals (:func:`update_discrepancy`).
+own leave-future-out residuals (:func:`update_discrepancy`).  In both, a held-out run's error is
+the deviation plus the fit's own predictive error, split into the law's uncertainty, shared by
+the runs of one forecast (:func:`law_terms`), and run-to-run noise: counted as independent per
+run, a miss the law's own uncertainty allows would be read as an extrapolation error and
+counted twice, since a forecast's posterior draws already hold it.
 
 The term is on by default wherever the package predicts (:meth:`ScalingFit.predict
 <bayescale.ScalingFit.predict>`; ``discrepancy=False`` turns it off, a learned
@@ -55,6 +64,7 @@ __all__ = [
     "estimate_kappa",
     "extrapolation_distance",
     "forecast_distance",
+    "law_terms",
     "log_mu_draws",
     "no_mean_beyond",
     "resample_draws",
@@ -127,8 +137,9 @@ class Discrepancy:
     inside).  Two points at the same distance on one draw share the same deviation, points at
     different compute distance get deviations in proportion to it (a systematic miss of the
     curve, not independent noise per point), the tails are Student-t, and nothing changes
-    inside the data.  ``bias`` is the expected miss per decade (the empirical prior: published
-    laws fitted to small runs over-predict the loss of larger ones by about 1% per decade).
+    inside the data.  ``bias`` is the expected miss per decade (the empirical prior: 0 on the
+    draws of its zero-location model, and on the others about -2% per decade: published laws
+    fitted to small runs over-predicted the loss of larger ones).
     With ``shared=False`` the deviation is drawn independently per point from
     a normal (the term as shipped before the empirical prior).
 
@@ -417,9 +428,12 @@ class Discrepancy:
             tl, tm, th = np.quantile(self.kappa_tpp, [0.05, 0.5, 0.95])
             text += (f", kappa_tpp = {tm:.3g} [{tl:.3g}, {th:.3g}] per order of magnitude of "
                      "tokens per parameter outside the data")
-        if np.any(self.bias != 0):
-            text += (f", mean miss {np.median(self.bias):+.3g} log loss per order of magnitude "
-                     f"of {self.by}")
+        has_miss = self.bias != 0
+        if np.any(has_miss):
+            share = "" if np.all(has_miss) else \
+                f" on {np.mean(has_miss):.0%} of draws (0 on the zero-location model's)"
+            text += (f", mean miss {np.median(self.bias[has_miss]):+.3g} log loss per order "
+                     f"of magnitude of {self.by}{share}")
         if np.any(np.isfinite(self.nu)):
             text += f", Student-t tails (nu median {np.median(self.nu):.3g})"
         text += "; shared along a forecast" if self.shared else "; independent per point"
@@ -632,7 +646,8 @@ PRIOR_FOLDER = "discrepancy_prior"
 PRIOR_FILE = "population_draws.csv"
 #: Columns of :data:`PRIOR_FILE`: log-kappa means, between-study and between-cell sds, for the
 #: compute (C) and tokens-per-parameter (T) parts, the Student-t tail of the deviation, and the
-#: mean miss per decade of compute with its between-study and between-cell sds.
+#: mean miss per decade of compute with its between-study and between-cell sds (all three 0 on
+#: the rows of the zero-location model, see :meth:`DiscrepancyPrior.averaged`).
 POPULATION_PARAMS = ("mu_C", "tau_C", "omega_C", "mu_T", "tau_T", "omega_T", "nu",
                      "bias_C", "bias_tau_C", "bias_omega_C")
 
@@ -649,7 +664,10 @@ class DiscrepancyPrior:
 
     and the shared deviation is Student-t with ``nu`` degrees of freedom (see
     :class:`Discrepancy`).  A new study draws ``kappa`` from this distribution, each draw of
-    the population parameters in turn.
+    the population parameters in turn.  The shipped prior (:meth:`averaged`) holds equally many
+    draws of this model and of its zero-location variant (no mean miss: the three ``bias``
+    columns 0), so a new study has no mean miss with probability one half, and
+    :func:`update_discrepancy` re-weighs the two models by the study's own splits.
 
     Attributes
     ----------
@@ -681,6 +699,54 @@ class DiscrepancyPrior:
                              "numbers; rebuild it with `python benchmarks/calibration.py "
                              "--rebuild-prior`")
         object.__setattr__(self, "draws", d.reset_index(drop=True))
+
+    @classmethod
+    def averaged(cls, *priors: DiscrepancyPrior, seed: int = 0) -> DiscrepancyPrior:
+        """Equal-weight mixture of several population posteriors (Bayesian model averaging).
+
+        Each prior contributes the same number of draws (the smallest one's count; the others
+        thinned evenly), shuffled together, so a new study draws its model with equal
+        probability and :func:`update_discrepancy` turns that into the posterior weight of each
+        model given the study's own splits (importance weights are the splits' likelihood).
+
+        Parameters
+        ----------
+        *priors : DiscrepancyPrior
+            The models, e.g. ``fit_discrepancy_prior(res)[0]`` (with a mean miss) and
+            ``fit_discrepancy_prior(res, location=False)[0]`` (centred on zero).
+        seed : int
+            Seed of the shuffle.
+
+        Returns
+        -------
+        DiscrepancyPrior
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from bayescale.posterior.discrepancy import POPULATION_PARAMS, DiscrepancyPrior
+        >>> row = dict.fromkeys(POPULATION_PARAMS, 0.0) | {"mu_C": -4.0, "nu": 10.0}
+        >>> a = DiscrepancyPrior(pd.DataFrame([row | {"bias_C": -0.02}] * 4), "with a mean miss")
+        >>> b = DiscrepancyPrior(pd.DataFrame([row] * 6), "zero location")
+        >>> mix = DiscrepancyPrior.averaged(a, b)
+        >>> len(mix.draws), round(mix.p_mean_miss, 2)
+        (8, 0.5)
+        """
+        if len(priors) < 2:
+            raise ValueError(f"averaged() mixes two or more priors; got {len(priors)}")
+        n = min(len(p.draws) for p in priors)
+        parts = [p.draws.iloc[np.linspace(0, len(p.draws) - 1, n).round().astype(int)]
+                 for p in priors]
+        draws = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed)
+        text = "Equal-weight average of:\n\n" + "\n\n".join(
+            f"- model {i + 1}: {p.provenance}" for i, p in enumerate(priors))
+        return cls(draws=draws, provenance=text)
+
+    @property
+    def p_mean_miss(self) -> float:
+        """Share of the draws that have a mean miss (the rest: zero-location model)."""
+        cols = self.draws[["bias_C", "bias_tau_C", "bias_omega_C"]].to_numpy()
+        return float(np.mean(np.any(cols != 0.0, axis=1)))
 
     def new_study(self, n_draws: int = 4000, seed: int | None = 0) -> dict[str, np.ndarray]:
         """``kappa``, ``kappa_tpp``, ``nu`` and ``bias`` for a study not in the prior's data.
@@ -787,6 +853,63 @@ def empirical_prior(path: str | os.PathLike | None = None) -> DiscrepancyPrior:
     return prior
 
 
+#: Leading components of a forecast's own law uncertainty kept as terms shared by the runs of
+#: one split (columns ``law_1``, ``law_2`` of a residual table).
+LAW_COMPONENTS = 2
+LAW_COLUMNS = tuple(f"law_{k + 1}" for k in range(LAW_COMPONENTS))
+
+
+def law_terms(log_mu: Any, sigma: Any) -> dict[str, np.ndarray]:
+    """Split a forecast's predictive scale into the law's uncertainty and run-level noise.
+
+    A fit's uncertainty about the law moves every run of one forecast together: its posterior
+    draws of ``log mu`` (draws x runs) are nearly rank 1 or 2 across the runs (two components
+    hold 94-100% of their variance in the median split of each study and rung of
+    ``benchmarks/calibration.py``).  Counted
+    as independent per run, a shared miss the law's own uncertainty allows looks like strong
+    evidence of an extrapolation error (the mean of 30 runs' errors has a sixth of their
+    scale), and ``kappa`` learned that way counts the law's uncertainty twice, since a
+    forecast's draws already hold it.  This returns the :data:`LAW_COMPONENTS` leading
+    principal components as loadings (``law_i = sum_k law_k[i] w_k``, ``w ~ Normal(0, 1)``
+    shared by the runs) and the rest, independent per run (``noise``: the run-to-run noise and
+    the law's variance the components miss).
+
+    Parameters
+    ----------
+    log_mu : array_like
+        Posterior draws of the law's log loss at the held-out runs (draws x runs).
+    sigma : array_like
+        Posterior draws of the run-to-run noise scale (log loss).
+
+    Returns
+    -------
+    dict
+        ``law_1``, ``law_2`` (loadings, one per run) and ``noise`` (one per run), with
+        ``noise**2 + law_1**2 + law_2**2`` = ``median(sigma)**2 + var(log_mu)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.posterior.discrepancy import law_terms
+    >>> w = np.random.default_rng(0).standard_normal((4000, 1))
+    >>> log_mu = 0.01 * w * np.array([1.0, 2.0, 3.0])   # one shared direction
+    >>> t = law_terms(log_mu, np.full(4000, 0.004))
+    >>> np.abs(t["law_1"]).round(3).tolist(), t["noise"].round(3).tolist()
+    ([0.01, 0.02, 0.03], [0.004, 0.004, 0.004])
+    """
+    lm = np.asarray(log_mu, dtype=float)
+    lm = lm - lm.mean(axis=0)
+    n = lm.shape[1]
+    load = np.zeros((n, LAW_COMPONENTS))
+    if n and lm.shape[0] > 1:
+        _, sv, vt = np.linalg.svd(lm / np.sqrt(lm.shape[0]), full_matrices=False)
+        k = min(LAW_COMPONENTS, sv.size)
+        load[:, :k] = vt[:k].T * sv[:k]
+    rest = np.maximum(lm.var(axis=0) - np.sum(load**2, axis=1), 0.0)
+    noise = np.sqrt(float(np.median(np.asarray(sigma, dtype=float))) ** 2 + rest)
+    return {**{c: load[:, k] for k, c in enumerate(LAW_COLUMNS)}, "noise": noise}
+
+
 def check_residuals(residuals: pd.DataFrame, needed: Sequence[str]) -> pd.DataFrame:
     missing = [c for c in needed if c not in residuals.columns]
     if missing:
@@ -795,14 +918,51 @@ def check_residuals(residuals: pd.DataFrame, needed: Sequence[str]) -> pd.DataFr
                          "make such tables)")
     r = residuals.copy()
     r["nu"] = r["nu"].astype(float).fillna(np.inf) if "nu" in r else np.inf
-    ok = np.isfinite(r["residual"]) & np.isfinite(r["scale"]) & (r["scale"] > 0)
+    if not set(LAW_COLUMNS) | {"noise"} <= set(r.columns):
+        # a table without the law's shared terms: its whole scale independent per run
+        r[list(LAW_COLUMNS)] = 0.0
+        r["noise"] = r["scale"]
+    ok = np.isfinite(r["residual"]) & np.isfinite(r["noise"]) & (r["noise"] > 0) \
+        & np.all(np.isfinite(r[list(LAW_COLUMNS)]), axis=1)
     return r[ok].reset_index(drop=True)
+
+
+def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: np.ndarray,
+                  rng: np.random.Generator, df: float = 4.0, steps: int = 3):
+    """Draws of the law's shared terms ``w`` of one split (:func:`law_terms`) given the residuals
+    left after the deviation (``rest``, ... x runs); returns ``w`` and ``log p(w) - log q(w)``.
+
+    The proposal ``q`` is a Student-t (``df``) around the posterior mode of ``w`` under the
+    runs' Student-t noise (``steps`` iteratively reweighted least-squares steps, so that one
+    outlying run does not pull it), with twice the covariance of its normal approximation."""
+    from scipy.special import gammaln
+
+    k = load.shape[1]
+    a = load / scale[:, None] ** 2  # runs x k
+    outer = (a[:, :, None] * load[:, None, :]).reshape(-1, k * k)  # runs x k*k
+    eye = np.eye(k)
+    weight = np.ones(rest.shape)
+    for _ in range(steps + 1):
+        prec = eye + (weight @ outer).reshape(*rest.shape[:-1], k, k)
+        mean = np.linalg.solve(prec, ((weight * rest) @ a)[..., None])[..., 0]
+        r = (rest - mean @ load.T) / scale
+        weight = (nu_i + 1) / (nu_i + r * r)
+    chol = np.linalg.cholesky(2.0 * np.linalg.inv(prec))
+    z = rng.standard_normal(mean.shape)
+    g = rng.chisquare(df, mean.shape[:-1])[..., None] / df
+    w = mean + np.einsum("...kl,...l->...k", chol, z / np.sqrt(g))
+    log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    q = (gammaln((df + k) / 2) - gammaln(df / 2) - k / 2 * np.log(df * np.pi) - log_det
+         - (df + k) / 2 * np.log1p(np.sum(z * z, -1) / (df * g[..., 0])))
+    log_prior = -0.5 * np.sum(w * w, axis=-1) - k / 2 * np.log(2 * np.pi)
+    return w, log_prior - q
 
 
 def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
                   bias: np.ndarray, n_t: int, rng: np.random.Generator) -> np.ndarray:
     """Log likelihood of each draw ``(kappa, kappa_tpp, nu, bias)`` given one split's residuals,
-    the shared deviation integrated by ``n_t`` Monte Carlo draws per draw."""
+    the shared deviation (``n_t`` Monte Carlo draws per draw) and the law's shared uncertainty
+    (:func:`law_terms`; importance sampled, :func:`_law_proposal`) integrated out."""
     from scipy.special import gammaln, logsumexp
 
     m = kappa.size
@@ -810,12 +970,18 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
     u = _student(rng, np.repeat(nu, n_t)).reshape(m, n_t)
     res = r["residual"].to_numpy(float)
     d_c, d_t = r["d_C"].to_numpy(float), r["d_T"].to_numpy(float)
-    scale, nu_i = r["scale"].to_numpy(float), np.minimum(r["nu"].to_numpy(float), 1e4)
+    load = r[list(LAW_COLUMNS)].to_numpy(float)  # runs x components
+    scale, nu_i = r["noise"].to_numpy(float), np.minimum(r["nu"].to_numpy(float), 1e4)
     const = float(np.sum(gammaln((nu_i + 1) / 2) - gammaln(nu_i / 2)
                          - 0.5 * np.log(np.pi * nu_i) - np.log(scale)))
-    x = (res - (bias[:, None] + kappa[:, None] * t)[:, :, None] * d_c
-         - (kappa_tpp[:, None] * u)[:, :, None] * d_t) / scale
-    lp = const - np.sum((nu_i + 1) / 2 * np.log1p(x * x / nu_i), axis=2)
+    x = res - (bias[:, None] + kappa[:, None] * t)[:, :, None] * d_c \
+        - (kappa_tpp[:, None] * u)[:, :, None] * d_t
+    log_iw = 0.0
+    if np.any(load != 0):
+        w, log_iw = _law_proposal(load, scale, nu_i, x, rng)
+        x = x - w @ load.T
+    x = x / scale
+    lp = const - np.sum((nu_i + 1) / 2 * np.log1p(x * x / nu_i), axis=2) + log_iw
     return logsumexp(lp, axis=1) - np.log(n_t)
 
 
@@ -827,7 +993,10 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
     empirical prior) are weighted by the likelihood of the residuals under the model of
     :func:`~bayescale.evaluation.discrepancy.fit_discrepancy_prior`
     (each split's shared deviation integrated out) and resampled:
-    importance sampling with the prior as proposal.
+    importance sampling with the prior as proposal.  Where the prior's draws come from several
+    models (the shipped prior: with and without a mean miss, :meth:`DiscrepancyPrior.averaged`)
+    the same weights are the models' posterior probabilities (Bayesian model averaging); the
+    result's ``source`` says how the weight of the model with a mean miss moved.
 
     Parameters
     ----------
@@ -880,10 +1049,13 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
     pos = (rng.uniform() + np.arange(n_draws)) / n_draws
     idx = rng.permutation(np.minimum(np.searchsorted(np.cumsum(w), pos), w.size - 1))
     n_runs, n_splits = len(r), r["split"].nunique()
+    miss = prior.bias != 0
+    models = "" if miss.all() or not miss.any() else \
+        f"; weight of the model with a mean miss {miss.mean():.2f} -> {w[miss].sum():.2f}"
     return replace(prior, kappa=prior.kappa[idx], kappa_tpp=prior.kappa_tpp[idx],
                    nu=prior.nu[idx], bias=prior.bias[idx], residuals=residuals,
                    source=f"{prior.source} updated by {n_runs} held-out runs in {n_splits} "
-                          f"splits (importance ESS {ess:.0f} of {w.size})")
+                          f"splits (importance ESS {ess:.0f} of {w.size}{models})")
 
 
 # --------------------------------------------------------------------------- predictions

@@ -257,7 +257,7 @@ class ScalingFit:
     nu        2.83     2.09     4.24
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.89    1.5   2.35
+    0    1.94    1.5   2.49
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
