@@ -183,6 +183,28 @@ def test_risk_averse_with_frozen_deviation_is_deterministic(fit):
     assert 0.5 < a.N / off.N < 2.0  # one plan, chosen near the law's own
 
 
+def test_mean_based_choices_are_not_ruled_by_the_prior_tail(fit):
+    """The expected loss and the CVaR are means, and ``exp`` of a heavy-tailed deviation has
+    none: a prior whose new-study kappa_T reached 289 per decade (a HalfNormal(1) spread
+    between five studies, 2026-12-02) put the report's expected loss at a Gopher budget at
+    2.4e11.  Each draw's deviation is bounded at a factor 2 of the loss per decade, so one draw
+    cannot rule a mean: even kappas of 50 per decade leave the objectives finite and below the
+    bound's factor, and the shipped prior leaves them near the median loss."""
+    med = float(fit.predict(N=PLAN[0], D=PLAN[1], ci=(0.5,)).table["median"].iloc[0])
+    for utility in ("mean", "cvar"):
+        ra = bs.risk_averse(fit, BUDGET, utility=utility, level=0.9)
+        assert np.all(np.isfinite(ra.grid_objective))
+        assert ra.objective < 1.5 * med, (utility, ra.objective, med)
+    d_c = np.log10(BUDGET / fit.runs["C"].max())  # 1.66 decades
+    wild = Discrepancy(kappa=np.full(4000, 50.0), train_max=float(fit.runs["C"].max()),
+                       kappa_tpp=50.0, tpp_range=(1.0, 2.0), nu=1.5)
+    dev = wild.deviation([BUDGET], tpp=[20.0], rng=np.random.default_rng(0))
+    # tokens per parameter 20 is 1 decade outside (1, 2): each part at most log 2 per decade
+    assert np.abs(dev).max() <= np.log(2.0) * (d_c + 1.0) + 1e-12
+    ra = bs.risk_averse(fit, BUDGET, utility="mean", discrepancy=wild)
+    assert np.isfinite(ra.objective) and ra.objective < 2.0 ** (d_c + 1.0) * med
+
+
 # --------------------------------------------------------------------------- draw counts
 def test_a_1000_draw_fit_and_a_4000_draw_fit_get_the_same_spread(fit):
     """Recycled or thinned draws keep the discrepancy's distribution (issue 13, item 1):
