@@ -36,7 +36,7 @@ Two jobs, one residual collection:
    study's inner splits ("prior updated", the shipped method: the splits also weigh the two
    models); each model alone, updated the same way ("mean miss": the prior shipped before
    2026-12-02; "zero location": ``fit_discrepancy_prior(..., location=False)``, no mean miss,
-   a median-preserving deviation; priors cached as ``priors/without_<study>__v2[__zero_location]
+   a median-preserving deviation; priors cached as ``priors/without_<study>__v3[__zero_location]
    .csv``); a mixture of two laws ("law mixture") by
    leave-future-out stacking weights (:func:`bayescale.evaluation.backtest.stacking_weights`,
    the second law fitted in the same pass); and the anchor.  Inner splits are
@@ -190,7 +190,7 @@ Tried and not kept (2026-12-01): a learned growth exponent, ``d_C**gamma`` with 
 LogNormal(0, 0.5)``, in case short extrapolations' errors inflate ``kappa`` for long ones; the
 residuals put it at 1.16 (the hierarchical fit without chinchilla), so errors grow at least in
 proportion to the distance and the change could not narrow the long forecasts.  The tail weight
-``nu`` is learned (``nu - 1 ~ Gamma(2, 0.1)``), but the 175 splits barely move it from its
+``nu`` is learned (then ``nu - 1 ~ Gamma(2, 0.1)``), but the 175 splits barely move it from its
 prior (posterior median 21 [6.9, 51], prior 18 [4.6, 48]); the heavy tails of a new study's
 deviation come from the between-cell spread of ``log kappa`` (``omega_C`` about 1.1), which
 the first rungs' own splits then narrow.
@@ -544,8 +544,9 @@ KEEP_DRAWS = 500
 
 
 #: Version of the prior model in the cache names of its fits (v2: the law's own uncertainty
-#: shared along a split, :func:`~bayescale.posterior.discrepancy.law_terms`).
-PRIOR_VERSION = "v2"
+#: shared along a split, :func:`~bayescale.posterior.discrepancy.law_terms`; v3: half-normal(0.5)
+#: spreads between studies and of kappa_T, kappa_C by study only in the model with a mean miss).
+PRIOR_VERSION = "v3"
 
 
 def _prior_name(name: str, location: bool) -> str:
@@ -653,10 +654,18 @@ average is itself uncertain, and a study's own leave-future-out splits re-weigh 
 (`bs.learn_discrepancy`, `update_discrepancy`: Bayesian model averaging by importance sampling).
 The model with a mean miss:
 
-    log kappa_C[cell] = mu_C + tau_C eta_study + omega_C xi_cell     (likewise kappa_T: tpp)
-    bias[cell] = bias_C + bias_tau_C zeta_study + bias_omega_C chi_cell
+    log kappa_C[study] = mu_C + tau_C eta_study       (by study only: cells differ in their bias)
+    log kappa_T[cell] = mu_T + tau_T eta'_study + omega_T xi_cell
+    bias[cell] ~ Normal(bias_C + bias_tau_C zeta_study, bias_omega_C)
     residual = (bias + kappa_C t) d_C + kappa_T d_T u + law_1 w_1 + law_2 w_2 + e,
     t, u ~ StudentT(nu), w ~ Normal(0, 1), one per forecast
+
+The zero-location model: `bias = 0`, and `log kappa_C[cell] = mu_C + tau_C eta_study +
+omega_C xi_cell`.  Priors: `mu ~ Normal(log 0.02, 1.5)`, `tau_C, tau_T, omega_T ~
+HalfNormal(0.5)`, `omega_C ~ HalfNormal(1)` (zero-location model), `nu - 2 ~ Gamma(2, 0.1)`,
+`bias_C ~ Normal(0, 0.05)`, `bias_tau_C, bias_omega_C ~ HalfNormal(0.05)`.  Where the package
+applies it, each draw's deviation is bounded at log 2 per decade either way
+(`bayescale.posterior.discrepancy.SLOPE_CLIP`).
 
 `kappa_C`: log-loss scale of a forecast's shared deviation per decade of compute beyond the
 largest training run; `bias`: its mean (negative: the law over-predicts the loss of larger

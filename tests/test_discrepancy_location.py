@@ -119,7 +119,7 @@ def test_calibration_scores_each_method_on_its_own_stream():
     assert not np.array_equal(other, alone)
     assert set(cal.METHODS) >= {"none", "prior updated", "mean miss", "zero location", "anchor"}
     assert set(cal.MODEL_ROWS) <= set(cal.METHODS)
-    assert cal._prior_name("without_x", True) == "without_x__v2"  # versioned cache names
+    assert cal._prior_name("without_x", True) == "without_x__v3"  # versioned cache names
 
 
 @pytest.mark.slow

@@ -127,18 +127,19 @@ def test_draws_with_the_discrepancy_decide_as_the_fit_does(chinchilla_fit):
 # prob_target / budget_for of crossed_fake before the change (group, seed, discrepancy): the
 # seed of the discrepancy and the new group's draws as they were (group effects with seed 0).
 # The rows with the discrepancy on follow the shipped prior: re-recorded when it was rebuilt
-# (2026-12-02: two models averaged, the law's own uncertainty counted once).
+# (2026-12-02: two models averaged, the law's own uncertainty counted once; v3 the same
+# day: half-normal(0.5) spreads, kappa_C by study beside a mean miss, deviations bounded).
 BEFORE_DECISIONS = {
-    ("a/x", 0, True): ([7.801878670759473e-15, 0.9999959238685436, 0.9784476545310106],
+    ("a/x", 0, True): ([7.801878670759473e-15, 0.9999959238685436, 0.9815165249174906],
                        1.9555737980504434e+20),
-    ("a/x", 7, True): ([7.801878670759473e-15, 0.9999959238685436, 0.969200652223431],
+    ("a/x", 7, True): ([7.801878670759473e-15, 0.9999959238685436, 0.9796409811664821],
                        1.9555737980504434e+20),
     ("a/x", 7, False): ([7.801878670759473e-15, 0.9999959238685436, 0.9999999962233979],
                         1.955573796949611e+20),
-    ("new", 0, True): ([8.860916608345223e-13, 0.4510994662120599, 0.8312339006814712],
-                       3.419046414579448e+21),
-    ("new", 7, True): ([8.860916608345223e-13, 0.4510994662120599, 0.8064089874574107],
-                       2.2524575509035633e+21),
+    ("new", 0, True): ([8.860916608345223e-13, 0.4510994662120599, 0.8271030611738145],
+                       3.088050405397254e+21),
+    ("new", 7, True): ([8.860916608345223e-13, 0.4510994662120599, 0.7991215248423095],
+                       2.3867179032385683e+21),
     ("new", 7, False): ([8.860916608345223e-13, 0.4510994662120599, 0.8491107316084106],
                         3.9338725411476283e+21),
 }

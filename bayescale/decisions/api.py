@@ -35,16 +35,16 @@ Examples
 >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
 >>> tab[["budget", "quantity", "median", "lo_95", "hi_95"]]
          budget          quantity        median         lo_95         hi_95
-0  1.000000e+22                 N  8.993043e+09  7.936664e+09  1.019616e+10
-1  1.000000e+22                 D  1.853284e+11  1.634602e+11  2.099959e+11
-2  1.000000e+22              loss  2.138134e+00  2.131207e+00  2.145055e+00
-3  1.000000e+22  tokens_per_param  2.060798e+01  1.603155e+01  2.645896e+01
-4  5.760000e+23                 N  7.135669e+10  5.828941e+10  8.756738e+10
-5  5.760000e+23                 D  1.345354e+12  1.096299e+12  1.646954e+12
-6  5.760000e+23              loss  1.942846e+00  1.498581e+00  2.487770e+00
-7  5.760000e+23  tokens_per_param  1.885393e+01  1.251949e+01  2.825477e+01
+0  1.000000e+22                 N  9.000474e+09  7.954598e+09  1.020935e+10
+1  1.000000e+22                 D  1.851754e+11  1.632491e+11  2.095224e+11
+2  1.000000e+22              loss  2.138162e+00  2.131311e+00  2.145183e+00
+3  1.000000e+22  tokens_per_param  2.057397e+01  1.599016e+01  2.633979e+01
+4  5.760000e+23                 N  7.141552e+10  5.828724e+10  8.750237e+10
+5  5.760000e+23                 D  1.344246e+12  1.097113e+12  1.647016e+12
+6  5.760000e+23              loss  1.944123e+00  1.559402e+00  2.375546e+00
+7  5.760000e+23  tokens_per_param  1.882288e+01  1.253810e+01  2.825688e+01
 >>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
-0.71
+0.69
 
 The same decision from the draws (here without the discrepancy, which draws carry only when
 asked for):
@@ -314,14 +314,14 @@ def allocate(
     >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
     >>> tab.set_index(["budget", "quantity"])["median"]
     budget        quantity
-    1.000000e+22  N                   8.993043e+09
-                  D                   1.853284e+11
-                  loss                2.138134e+00
-                  tokens_per_param    2.060798e+01
-    5.760000e+23  N                   7.135669e+10
-                  D                   1.345354e+12
-                  loss                1.942846e+00
-                  tokens_per_param    1.885393e+01
+    1.000000e+22  N                   9.000474e+09
+                  D                   1.851754e+11
+                  loss                2.138162e+00
+                  tokens_per_param    2.057397e+01
+    5.760000e+23  N                   7.141552e+10
+                  D                   1.344246e+12
+                  loss                1.944123e+00
+                  tokens_per_param    1.882288e+01
     Name: median, dtype: float64
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
@@ -477,8 +477,8 @@ def predict_optimal(
     >>> from bayescale.decisions.api import predict_optimal
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
                   C             N    median     lo_95     hi_95
-    0  1.000000e+22  8.993043e+09  2.138046  2.109379  2.166186
-    1  5.760000e+23  7.135669e+10  1.942642  1.540865  2.526064
+    0  1.000000e+22  9.000474e+09  2.137982  2.109870  2.166747
+    1  5.760000e+23  7.141552e+10  1.944717  1.552875  2.412888
     """
     from bayescale.modeling.noise import perturb
     from bayescale.posterior.result import frozen_deviation, interval_table
@@ -581,12 +581,12 @@ def prob_target(
     --------
     >>> import bayescale as bs
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)
-    array([0.  , 0.71, 0.78])
+    array([0.  , 0.7 , 0.76])
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25],
     ...                discrepancy=False).round(2)
     array([0.  , 0.98, 1.  ])
     >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 2)
-    0.71
+    0.7
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
@@ -663,9 +663,9 @@ def budget_for(
     --------
     >>> import bayescale as bs
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"
-    '2.56e+23'
+    '3.47e+23'
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
-    '7.35e+22'
+    '7.37e+22'
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
@@ -734,13 +734,13 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
     >>> r.summary.set_index("quantity")["median"]
     quantity
-    loss_plan             1.942347e+00
-    loss_opt              1.942139e+00
-    excess_loss           5.535307e-05
-    deadweight_compute    2.010747e-03
-    budget_opt            5.868201e+23
-    N_opt                 7.211289e+10
-    D_opt                 1.358980e+12
+    loss_plan             1.943578e+00
+    loss_opt              1.943400e+00
+    excess_loss           5.479555e-05
+    deadweight_compute    1.978118e-03
+    budget_opt            5.868392e+23
+    N_opt                 7.217083e+10
+    D_opt                 1.357889e+12
     Name: median, dtype: float64
     """
     from dataclasses import replace
@@ -828,7 +828,7 @@ def risk_averse(
     >>> import bayescale as bs
     >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)
     >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"
-    '7.91e+10 parameters, 1.21e+12 tokens'
+    '7.18e+10 parameters, 1.34e+12 tokens'
     """
     from dataclasses import replace
 
@@ -890,8 +890,8 @@ def inference_aware(
     >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)
     >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"]
     quantity
-    N          1.807770e+10
-    savings    3.684124e-01
+    N          1.813320e+10
+    savings    3.681022e-01
     Name: median, dtype: float64
     """
     draws, opts, _ = _source(fit, group=group, law=law, flops_per_token=flops_per_token,

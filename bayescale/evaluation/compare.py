@@ -82,8 +82,8 @@ class Comparison:
     >>> cmp = bs.compare({"chinchilla": fits["chinchilla"], "kaplan": fits["kaplan"]})
     >>> cmp.table[["elpd", "se", "elpd_diff", "dse"]].round(1)
                  elpd    se  elpd_diff   dse
-    chinchilla  880.2  18.3        0.0   0.0
-    kaplan      650.8  14.2     -229.4  21.2
+    chinchilla  880.1  18.3        0.0   0.0
+    kaplan      650.8  14.2     -229.3  21.2
     >>> len(cmp.high_k)                   # runs where PSIS-LOO is unreliable
     0
     """
@@ -309,7 +309,7 @@ def compare(
     >>> cmp.table[["rank", "elpd_diff", "warning"]].round(1)
                 rank  elpd_diff                          warning
     chinchilla     0        0.0
-    kaplan         1     -229.4  p_loo 9.56 > 1.5 x 6 parameters
+    kaplan         1     -229.3  p_loo 9.56 > 1.5 x 6 parameters
 
     On data with repeated epochs, with a backtest beside LOO (a minute of fits):
 

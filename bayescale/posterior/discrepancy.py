@@ -682,6 +682,7 @@ class DiscrepancyPrior:
         log kappa_C[c] = mu_C + tau_C * eta_s + omega_C * xi_c     (eta, xi ~ Normal(0, 1))
         log kappa_T[c] = mu_T + tau_T * eta'_s + omega_T * xi'_c
         bias_C[c] = bias_C + bias_tau_C * zeta_s + bias_omega_C * chi_c
+        (omega_C = 0 where there is a mean miss: the cells differ through it)
 
     and the shared deviation is Student-t with ``nu`` degrees of freedom (see
     :class:`Discrepancy`).  A new study draws ``kappa`` from this distribution, each draw of

@@ -249,15 +249,15 @@ class ScalingFit:
     >>> fit.summary()[["median", "lo_95", "hi_95"]].round(2)
             median    lo_95    hi_95
     E         1.81     1.78     1.84
-    A       463.08   340.37   626.31
-    B      1875.99  1251.70  2832.86
+    A       463.69   340.14   628.39
+    B      1885.19  1255.31  2767.88
     alpha     0.35     0.33     0.36
     beta      0.36     0.34     0.38
     sigma     0.00     0.00     0.00
-    nu        2.83     2.09     4.24
+    nu        2.83     2.09     4.35
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.94    1.5   2.49
+    0    1.94   1.56   2.38
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
@@ -695,8 +695,8 @@ class ScalingFit:
         >>> table = fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table
         >>> table[["N", "D", "extrapolation", "median", "lo_95", "hi_95"]].round(3)
                       N             D extrapolation  median  lo_95  hi_95
-        0  1.000000e+09  2.000000e+10        inside   2.529  2.495  2.562
-        1  1.000000e+10  2.000000e+11        inside   2.128  2.098  2.157
+        0  1.000000e+09  2.000000e+10        inside   2.529  2.495  2.561
+        1  1.000000e+10  2.000000e+11        inside   2.128  2.097  2.157
         """
         import xarray as xr
 
