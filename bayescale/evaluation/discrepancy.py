@@ -135,7 +135,8 @@ def fit_discrepancy_prior(
         # Five studies say little about the spread between studies, nor the few cells that
         # go beyond their tokens-per-parameter range about kappa_T's: HalfNormal(1) there
         # let a new study's kappa_T reach 289 per decade (2026-12-02).  0.5 still allows a
-        # factor 2.7 per sd; kappa_C's spread between cells (42 cells) keeps 1.
+        # factor 2.7 per sd; kappa_C's spread between cells (42 cells; zero-location model
+        # only, below) keeps 1.
         tau = pm.HalfNormal("tau", 0.5, dims="part")
         if location:
             # With a mean miss per cell, the nested splits of a cell share one systematic miss

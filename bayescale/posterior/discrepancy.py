@@ -346,7 +346,8 @@ class Discrepancy:
         if not self.shared:
             d_c, _ = self.distances(values, tpp)
             i = self._index(n_draws, rng)
-            return self.kappa[i, None] * d_c[None, :] * rng.standard_normal((i.size, d_c.size))
+            return _slope(self.kappa[i, None] * rng.standard_normal((i.size, d_c.size))) \
+                * d_c[None, :]
         d_c, d_t = self.distances(values, tpp)
         return self.frozen(n_draws, rng)._combine(d_c[None, :], d_t[None, :])
 
