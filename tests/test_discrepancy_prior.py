@@ -61,6 +61,11 @@ def test_prior_file_loads_and_has_provenance():
     assert "benchmarks/calibration.py --rebuild-prior" in text
     assert re.search(r"Date: \d{4}-\d{2}-\d{2}", text)
     assert "Cutoffs" in text and "no licence" in text
+    # both models were sampled cleanly when it was built (v2's model with a mean miss had
+    # R-hat 1.058 at 4 x 2000 draws and was rebuilt, 2026-12-02)
+    fits = re.findall(r"(\d+) divergences, largest R-hat (\d+\.\d+)", text)
+    assert len(fits) == 2, fits
+    assert all(int(div) == 0 and float(rhat) <= 1.01 for div, rhat in fits), fits
     # shipped with the package: the package-data glob covers the folder's files
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["bayescale"]
