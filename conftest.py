@@ -9,6 +9,13 @@ Examples use a few names without defining them, as a reader of the docs would ha
 - ``fits``: ``{"chinchilla": fit, "kaplan": <the Kaplan law fitted the same way>}``, for
   comparisons.
 
+Numbers that come from the sampler are written to the precision that does not depend on its
+floating-point path (``NUMBER`` in ``doctest_optionflags`` compares a float to the digits written,
+within one unit of the last): the same fit in a fresh environment with other numpy, numba or
+pytensor versions runs different chains, as a different seed would.  Each such example was
+checked against the conftest fits with seeds 0-3; a number that moved by more than half its
+last written digit across them is written with one digit fewer.
+
 Each is created once per session, and only when a collected example uses it. Examples run in a
 temporary folder, so those that save files write nothing into the clone.
 """

@@ -34,17 +34,17 @@ Examples
 >>> # fit = bs.fit(bs.datasets.load("chinchilla", drop_outliers=True), seed=0)
 >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
 >>> tab[["budget", "quantity", "median", "lo_95", "hi_95"]]
-         budget          quantity        median         lo_95         hi_95
-0  1.000000e+22                 N  9.000474e+09  7.954598e+09  1.020935e+10
-1  1.000000e+22                 D  1.851754e+11  1.632491e+11  2.095224e+11
-2  1.000000e+22              loss  2.138162e+00  2.131311e+00  2.145183e+00
-3  1.000000e+22  tokens_per_param  2.057397e+01  1.599016e+01  2.633979e+01
-4  5.760000e+23                 N  7.141552e+10  5.828724e+10  8.750237e+10
-5  5.760000e+23                 D  1.344246e+12  1.097113e+12  1.647016e+12
-6  5.760000e+23              loss  1.944123e+00  1.559402e+00  2.375546e+00
-7  5.760000e+23  tokens_per_param  1.882288e+01  1.253810e+01  2.825688e+01
+         budget          quantity     median      lo_95      hi_95
+0  1.000000e+22                 N    9.0e+09    8.0e+09    1.0e+10
+1  1.000000e+22                 D   1.85e+11    1.6e+11    2.1e+11
+2  1.000000e+22              loss  2.138e+00  2.131e+00  2.145e+00
+3  1.000000e+22  tokens_per_param    2.1e+01    1.6e+01    2.6e+01
+4  5.760000e+23                 N    7.1e+10      6e+10      9e+10
+5  5.760000e+23                 D   1.35e+12    1.1e+12    1.6e+12
+6  5.760000e+23              loss   1.94e+00   1.56e+00    2.4e+00
+7  5.760000e+23  tokens_per_param    1.9e+01    1.2e+01    2.8e+01
 >>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
-0.69
+0.7
 
 The same decision from the draws (here without the discrepancy, which draws carry only when
 asked for):
@@ -314,14 +314,14 @@ def allocate(
     >>> tab = bs.allocate(fit, [1e22, 5.76e23], ci=(0.95,))
     >>> tab.set_index(["budget", "quantity"])["median"]
     budget        quantity
-    1.000000e+22  N                   9.000474e+09
-                  D                   1.851754e+11
-                  loss                2.138162e+00
-                  tokens_per_param    2.057397e+01
-    5.760000e+23  N                   7.141552e+10
-                  D                   1.344246e+12
-                  loss                1.944123e+00
-                  tokens_per_param    1.882288e+01
+    1.000000e+22  N                     9.0e+09
+                  D                    1.85e+11
+                  loss                2.138e+00
+                  tokens_per_param      2.1e+01
+    5.760000e+23  N                     7.1e+10
+                  D                    1.35e+12
+                  loss                 1.94e+00
+                  tokens_per_param      1.9e+01
     Name: median, dtype: float64
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
@@ -476,9 +476,9 @@ def predict_optimal(
     --------
     >>> from bayescale.decisions.api import predict_optimal
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
-                  C             N    median     lo_95     hi_95
-    0  1.000000e+22  9.000474e+09  2.137982  2.109870  2.166747
-    1  5.760000e+23  7.141552e+10  1.944717  1.552875  2.412888
+                  C        N  median  lo_95  hi_95
+    0  1.000000e+22  9.0e+09   2.138   2.11   2.17
+    1  5.760000e+23  7.1e+10    1.94    1.6    2.4
     """
     from bayescale.modeling.noise import perturb
     from bayescale.posterior.result import frozen_deviation, interval_table
@@ -662,10 +662,10 @@ def budget_for(
     Examples
     --------
     >>> import bayescale as bs
-    >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.3g}"
-    '3.47e+23'
+    >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.1g}"
+    '3e+23'
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
-    '7.37e+22'
+    '7.4e+22'
     """
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
@@ -734,13 +734,13 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
     >>> r.summary.set_index("quantity")["median"]
     quantity
-    loss_plan             1.943578e+00
-    loss_opt              1.943400e+00
-    excess_loss           5.479555e-05
-    deadweight_compute    1.978118e-03
-    budget_opt            5.868392e+23
-    N_opt                 7.217083e+10
-    D_opt                 1.357889e+12
+    loss_plan                1.944
+    loss_opt                 1.944
+    excess_loss              5e-05
+    deadweight_compute       2e-03
+    budget_opt            5.87e+23
+    N_opt                  7.2e+10
+    D_opt                 1.36e+12
     Name: median, dtype: float64
     """
     from dataclasses import replace
@@ -828,7 +828,7 @@ def risk_averse(
     >>> import bayescale as bs
     >>> ra = bs.risk_averse(fit, 5.76e23, utility="cvar", level=0.9)
     >>> f"{ra.N:.3g} parameters, {ra.D:.3g} tokens"
-    '7.18e+10 parameters, 1.34e+12 tokens'
+    '7.1e+10 parameters, 1.3e+12 tokens'
     """
     from dataclasses import replace
 
@@ -890,8 +890,8 @@ def inference_aware(
     >>> res = bs.inference_aware(fit, 2.0, inference_tokens=1e13)
     >>> res.summary.set_index("quantity").loc[["N", "savings"], "median"]
     quantity
-    N          1.813320e+10
-    savings    3.681022e-01
+    N          1.8e+10
+    savings      0.368
     Name: median, dtype: float64
     """
     draws, opts, _ = _source(fit, group=group, law=law, flops_per_token=flops_per_token,

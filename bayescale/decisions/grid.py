@@ -89,9 +89,9 @@ def regret_grid(
     >>> r = regret_grid(fit, np.logspace(8, 11, 20), np.logspace(9, 13, 20))
     >>> r.nsmallest(3, "expected_regret")[["N", "D", "expected_regret", "p_near_optimal"]]
                     N             D  expected_regret  p_near_optimal
-    64   2.976351e+08  6.951928e+09         0.000008             1.0
-    147  1.274275e+09  2.976351e+10         0.000021             1.0
-    209  3.792690e+09  7.847600e+10         0.000030             1.0
+    64   2.976351e+08  6.951928e+09          0.00001             1.0
+    147  1.274275e+09  2.976351e+10          0.00002             1.0
+    209  3.792690e+09  7.847600e+10          0.00003             1.0
     """
     law = fit.law
     if law.inputs != ("N", "D"):

@@ -80,10 +80,10 @@ class Comparison:
     --------
     >>> import bayescale as bs
     >>> cmp = bs.compare({"chinchilla": fits["chinchilla"], "kaplan": fits["kaplan"]})
-    >>> cmp.table[["elpd", "se", "elpd_diff", "dse"]].round(1)
+    >>> cmp.table[["elpd", "se", "elpd_diff", "dse"]].round(0)
                  elpd    se  elpd_diff   dse
-    chinchilla  880.1  18.3        0.0   0.0
-    kaplan      650.8  14.2     -229.3  21.2
+    chinchilla  880.0  18.0        0.0   0.0
+    kaplan      651.0  14.0     -229.0  21.0
     >>> len(cmp.high_k)                   # runs where PSIS-LOO is unreliable
     0
     """
@@ -306,10 +306,12 @@ def compare(
     --------
     >>> import bayescale as bs
     >>> cmp = bs.compare(fits)            # two laws fitted to the same runs
-    >>> cmp.table[["rank", "elpd_diff", "warning"]].round(1)
-                rank  elpd_diff                          warning
+    >>> cmp.table[["rank", "elpd_diff"]].round(0)
+                rank  elpd_diff
     chinchilla     0        0.0
-    kaplan         1     -229.3  p_loo 9.56 > 1.5 x 6 parameters
+    kaplan         1     -229.0
+    >>> cmp.table.loc["kaplan", "warning"]              # doctest: +ELLIPSIS
+    'p_loo ... > 1.5 x 6 parameters'
 
     On data with repeated epochs, with a backtest beside LOO (a minute of fits):
 
