@@ -8,6 +8,7 @@ Commands::
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
     bayescale predict FIT.nc --C 1e22 | --points points.csv [--out predictions.csv]
     bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
+                     [--learn-discrepancy | --no-discrepancy]   (also on predict and allocate)
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale design FIT.nc --budget 5.76e23 --pilot 1e21 [--decision allocation]
                      [--candidates runs.csv | --isoflop 1e19,1e20] [--out t.csv] [--plot p.png]
@@ -31,6 +32,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bayescale.files import atomic_path, atomic_write_text
 
@@ -128,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-discrepancy", action="store_true",
                    help="the law's posterior alone: without the extrapolation discrepancy that "
                    "widens forecasts beyond the runs (on by default)")
+    p.add_argument("--learn-discrepancy", action="store_true",
+                   help="update the discrepancy's empirical prior by the runs' own "
+                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
+                   "narrower where the law has extrapolated well on these runs")
 
     p = sub.add_parser("report", help="write a risk report (HTML + Markdown) for a budget")
     p.add_argument("source", metavar="RUNS_OR_FIT",
@@ -150,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-discrepancy", action="store_true",
                    help="the law's posterior alone: without the extrapolation discrepancy that "
                    "widens forecasts beyond the runs (on by default)")
+    p.add_argument("--learn-discrepancy", action="store_true",
+                   help="update the discrepancy's empirical prior by the runs' own "
+                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
+                   "narrower where the law has extrapolated well on these runs")
     p.add_argument("--no-markdown", action="store_true", help="write the HTML file only")
     p.add_argument("-o", "--out", default="report.html", help="output HTML file")
     p.add_argument("--law", default=None, help="law to fit a runs table with (default chinchilla)")
@@ -173,6 +183,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-discrepancy", action="store_true",
                    help="the law's posterior alone: without the extrapolation discrepancy that "
                    "widens forecasts beyond the runs (on by default)")
+    p.add_argument("--learn-discrepancy", action="store_true",
+                   help="update the discrepancy's empirical prior by the runs' own "
+                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
+                   "narrower where the law has extrapolated well on these runs")
 
     p = sub.add_parser("design", help="which pilot runs to train next (value per FLOP)",
                        description="Recommend a batch of pilot runs that narrows a decision "
@@ -351,6 +365,29 @@ def _plan(a: argparse.Namespace) -> tuple[float, float] | None:
     return (a.plan[0], a.plan[1])
 
 
+def _discrepancy(a: argparse.Namespace, fit: Any) -> Any:
+    """The ``discrepancy=`` of a command: off (``--no-discrepancy``), the empirical prior (the
+    default) or the prior updated by the fit's runs' own leave-future-out splits
+    (``--learn-discrepancy``: inner fits of the law without groups, within each group of a
+    hierarchy)."""
+    if not getattr(a, "learn_discrepancy", False):
+        return not a.no_discrepancy
+    if a.no_discrepancy:
+        raise ValueError("--learn-discrepancy and --no-discrepancy contradict each other; give "
+                         "one of them")
+    import bayescale as bs
+
+    groups = list(fit.spec.groups)
+    spec = fit.spec.replace(groups=(), grouping=None) if groups else fit.spec
+    print("learning the discrepancy from leave-future-out splits of the runs "
+          f"({fit.law.name} refitted to the smaller runs{', within each group' if groups else ''}"
+          ") ...", file=sys.stderr, flush=True)
+    disc = bs.learn_discrepancy(fit.runs, spec=spec, groups=groups or None,
+                                seed=getattr(a, "seed", 0))
+    print(f"discrepancy: {disc.source}", file=sys.stderr)
+    return disc
+
+
 def _cmd_fit(a: argparse.Namespace) -> int:
     import bayescale as bs
 
@@ -518,11 +555,12 @@ def _cmd_predict(a: argparse.Namespace) -> int:
                 "(parameters and tokens), or C (training FLOPs) alone"
             )
     nd = set(law.inputs) == {"N", "D"}
+    disc = _discrepancy(a, fit)
     if nd and "C" in given and not ({"N", "D"} & set(given)):
         from bayescale.decisions.api import predict_optimal
 
         table = predict_optimal(fit, given["C"], noise=a.noise, ci=a.ci, group=a.group,
-                                seed=a.seed, discrepancy=not a.no_discrepancy)
+                                seed=a.seed, discrepancy=disc)
         if a.group is not None:
             table.insert(0, "group", a.group)
         print(("a new run's loss (run-to-run noise included)" if a.noise else "the law's loss")
@@ -534,7 +572,7 @@ def _cmd_predict(a: argparse.Namespace) -> int:
         other = {k: v for k, v in given.items() if k not in ("N", "D", "C")}
         pred = fit.predict(N=given.get("N"), D=given.get("D"), C=given.get("C"), group=a.group,
                            noise=a.noise, ci=a.ci, seed=a.seed,
-                           discrepancy=not a.no_discrepancy, **other)
+                           discrepancy=disc, **other)
         table = pred.table
     if carried is not None and len(carried.columns):
         table = pd.concat([carried, table.reset_index(drop=True)], axis=1)
@@ -586,7 +624,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
     files = write_report(fit, a.out, budgets=a.budget, target_loss=a.target_loss, plan=plan,
                          prob=a.prob, ci=a.ci, group=a.group,
                          inference_tokens=a.inference_tokens, loo=not a.no_loo,
-                         markdown=not a.no_markdown, discrepancy=not a.no_discrepancy,
+                         markdown=not a.no_markdown, discrepancy=_discrepancy(a, fit),
                          next_runs=pilot)
     print(files.document.blocks[0].text)
     print(f"wrote {files.html}" + (f" and {files.markdown}" if files.markdown else ""))
@@ -601,7 +639,7 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
 
     fit = bs.load_fit(a.fit)
     table = bs.allocate(fit, a.budget, ci=a.ci, group=a.group,
-                        flops_per_token=a.flops_per_token, discrepancy=not a.no_discrepancy)
+                        flops_per_token=a.flops_per_token, discrepancy=_discrepancy(a, fit))
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table.drop(columns="flag").to_string(index=False,
                                                    float_format=lambda x: f"{x:.4g}"))

@@ -50,7 +50,10 @@ def test_report_from_a_saved_fit(saved_fit, tmp_path, capsys):
     assert "With 5.76e23 FLOPs, train a model" in printed and "wrote" in printed
     assert out.exists() and out.with_suffix(".md").exists()
     # the saved fit kept the dataset's citation
-    assert "Besiroglu" in out.read_text()
+    html = out.read_text()
+    assert "Besiroglu" in html
+    # the default discrepancy is the prior for a new study, and the report says how to narrow it
+    assert "--learn-discrepancy" in html
 
 
 def test_report_fits_a_bundled_dataset(tmp_path, capsys):
@@ -89,6 +92,35 @@ def test_no_discrepancy_gives_the_law_alone(saved_fit, capsys):
     assert width([]) > 3 * width(["--no-discrepancy"])
     assert main(["allocate", str(saved_fit), "--budget", "5.76e23", "--no-discrepancy"]) == 0
     assert "assume the law holds that far" in capsys.readouterr().err
+
+
+def test_learn_discrepancy_updates_the_prior_by_the_runs_own_splits(saved_fit, tmp_path,
+                                                                    capsys):
+    """--learn-discrepancy refits the law on the smaller runs, scores the larger ones and
+    updates the empirical prior: on the Chinchilla runs, whose law extrapolates well within
+    them, the 95% interval at the Gopher run narrows from the prior's (and stays wider than
+    the law's own); the report names the update instead of suggesting it."""
+    def width(extra):
+        assert main(["predict", str(saved_fit), "--N", "7e10", "--D", "1.4e12", "--ci", "0.95",
+                     *extra]) == 0
+        out, err = capsys.readouterr()
+        head, row = out.splitlines()[-2].split(), out.splitlines()[-1].split()
+        row = dict(zip(head, row, strict=False))
+        return float(row["hi_95"]) - float(row["lo_95"]), err
+
+    prior, _ = width([])
+    learned, err = width(["--learn-discrepancy"])
+    alone, _ = width(["--no-discrepancy"])
+    assert "empirical prior updated by" in err and "held-out runs in 2 splits" in err
+    assert alone < learned < 0.8 * prior
+    out = tmp_path / "learned.html"
+    assert main(["report", str(saved_fit), "--budget", "5.76e23", "--no-loo", "--no-markdown",
+                 "--learn-discrepancy", "-o", str(out)]) == 0
+    html = out.read_text()
+    assert "empirical prior updated by" in html and "--learn-discrepancy" not in html
+    assert main(["predict", str(saved_fit), "--N", "7e10", "--D", "1.4e12",
+                 "--learn-discrepancy", "--no-discrepancy"]) == 2
+    assert "contradict each other" in capsys.readouterr().err
 
 
 def test_report_with_a_pilot_adds_what_to_run_next(saved_fit, tmp_path, capsys):

@@ -498,10 +498,16 @@ def _discrepancy_note(f: _Facts) -> str:
     if f.discrepancy is None:
         return ("Beyond the runs they are the law's own posterior (discrepancy=False): they "
                 "assume the law keeps holding there.")
-    return ("Beyond the runs they include the extrapolation discrepancy "
-            f"({f.discrepancy.source}: how far published scaling laws have missed at the same "
-            "distance from their data), as fit.predict does by default; inside the runs it "
-            "changes nothing.")
+    out = ("Beyond the runs they include the extrapolation discrepancy "
+           f"({f.discrepancy.source}: how far published scaling laws have missed at the same "
+           "distance from their data), as fit.predict does by default; inside the runs it "
+           "changes nothing.")
+    if f.discrepancy.source == "empirical prior":
+        out += ("  It is the prior for a study like none seen yet, so wider than most studies "
+                "need; these runs' own leave-future-out splits narrow it where the law has "
+                "extrapolated well on them (bayescale report --learn-discrepancy, or "
+                "bs.learn_discrepancy(runs, law) passed as discrepancy=).")
+    return out
 
 
 def _figure_note(f: _Facts) -> str:
