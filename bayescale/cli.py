@@ -4,6 +4,7 @@ Commands::
 
     bayescale demo [--out DIR]                  fit the bundled Chinchilla runs and write a report
     bayescale fit RUNS --law chinchilla --out FIT.nc [--spec FILE] [--columns a=N,b=loss]
+                  [--groups family [--pooling beta=shared,E=independent]]
     bayescale summary FIT.nc
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
     bayescale predict FIT.nc --C 1e22 | --points points.csv [--out predictions.csv]
@@ -60,6 +61,28 @@ def _mapping(text: str) -> dict[str, str]:
     return out
 
 
+def _pooling(text: str) -> dict[str, str]:
+    """``--pooling beta=shared,E=independent`` as the ``pooling=`` mapping of ``bayescale.fit``."""
+    from bayescale.modeling.spec import POOLING
+
+    out = {}
+    for part in text.split(","):
+        k, sep, v = part.partition("=")
+        if not sep or not k.strip() or v.strip() not in POOLING:
+            raise argparse.ArgumentTypeError(
+                f"expected parameter=mode pairs with mode one of {', '.join(POOLING)}, e.g. "
+                f"beta=shared,E=independent; not {part!r}")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _add_pooling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pooling", type=_pooling, default=None,
+                   help="hierarchies: per parameter shared (one value), pooled (partial "
+                   "pooling, the default for exponents and offsets) or independent across "
+                   "groups, e.g. beta=shared,E=independent")
+
+
 def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     # unset flags stay None: the Python function's own default applies (_sampling_options)
     p.add_argument("--draws", type=int, default=None,
@@ -102,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grouping", choices=("combined", "nested", "crossed"), default=None,
                    help="how two or more grouping columns combine (default combined)")
     p.add_argument("--likelihood", choices=("normal", "student_t"), default=None)
+    _add_pooling(p)
     _add_envelope(p)
     p.add_argument("--out", required=True, help="output netCDF file for the fit")
     _add_sampling(p)
@@ -169,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--groups", default=None,
                    help="grouping column(s) to fit a runs table with, comma-separated (a "
                    "hierarchy; then --group names the group the report is about, or 'new')")
+    _add_pooling(p)
     _add_envelope(p)
     _add_sampling(p)
 
@@ -395,7 +420,7 @@ def _cmd_fit(a: argparse.Namespace) -> int:
     runs, columns = _runs_for_fit(a.runs, a, groups)
     fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, flops=a.flops,
                  groups=groups, grouping=a.grouping, likelihood=a.likelihood,
-                 **_sampling_kwargs(a))
+                 pooling=a.pooling, **_sampling_kwargs(a))
     path = fit.save(a.out)
     # the data warnings were printed as they were raised
     print(_as_flags(fit.describe(data_warnings=False)))
@@ -603,7 +628,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
     if a.source.lower().endswith((".nc", ".nc4", ".netcdf")):
         given = [f for f, on in (("--groups", a.groups), ("--envelope", a.envelope),
                                  ("--columns", a.columns), ("--law", a.law),
-                                 ("--spec", a.spec)) if on]
+                                 ("--spec", a.spec), ("--pooling", a.pooling)) if on]
         if given:
             raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for "
                              f"fitting a runs table, and {a.source} is a saved fit with its "
@@ -613,7 +638,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
         groups = a.groups.split(",") if a.groups else None
         runs, columns = _runs_for_fit(a.source, a, groups)
         fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, groups=groups,
-                     **_sampling_kwargs(a))
+                     pooling=a.pooling, **_sampling_kwargs(a))
         if a.save_fit:
             print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
     pilot = None

@@ -141,3 +141,26 @@ def test_envelope_keeps_the_design_points_the_warning_names(tmp_path, capsys):
     kept, columns = _runs_for_fit(a.runs, a)
     assert columns is None and kept["loss"].tolist() == [3.0, 3.2]
     assert "points (N, D, U)" in capsys.readouterr().err
+
+
+def test_pooling_on_the_command_line_reaches_the_fit(tmp_path, capsys):
+    """--pooling beta=shared,E=independent is the pooling= of bayescale.fit; a bad mode is a
+    one-line error that names the accepted modes."""
+    import bayescale as bs
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    csv = tmp_path / "runs.csv"
+    simulate_hierarchy(3, n_sizes=4, n_ratios=3, seed=1).runs.to_csv(csv, index=False)
+    out = tmp_path / "fit.nc"
+    assert main(["fit", str(csv), "--groups", "family", "--pooling", "beta=shared,E=independent",
+                 "--draws", "100", "--tune", "100", "--chains", "2", "--no-progress",
+                 "--no-retry", "--out", str(out)]) == 0, capsys.readouterr().err
+    spec = bs.load_fit(out).spec
+    assert spec.pooling_of("beta") == "shared" and spec.pooling_of("E") == "independent"
+    assert spec.pooling_of("alpha") == "pooled"
+    with pytest.raises(SystemExit):
+        main(["fit", str(csv), "--groups", "family", "--pooling", "beta=partial", "--out",
+              str(tmp_path / "bad.nc")])
+    err = capsys.readouterr().err
+    assert "shared, pooled, independent" in err and "'beta=partial'" in err
+    assert not (tmp_path / "bad.nc").exists()

@@ -580,10 +580,11 @@ def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
         keep = tuple(p for p in centred if p != still[0])
         text += (f"; sample {still[0]!r} non-centred (centered={keep!r}; the automatic retry "
                  "does this for exponents the runs pin weakly), pool fewer parameters "
-                 f"(pooling={{{still[-1]!r}: 'shared'}}) or give a tighter pool_scale")
+                 f"(pooling={{{still[-1]!r}: 'shared'}}; on the command line --pooling "
+                 f"{still[-1]}=shared) or give a tighter pool_scale")
     else:
-        text += ("; pool fewer parameters (pooling={'beta': 'shared'}) or give a tighter "
-                 "pool_scale")
+        text += ("; pool fewer parameters (pooling={'beta': 'shared'}; on the command line "
+                 "--pooling beta=shared) or give a tighter pool_scale")
     return [text]
 
 
