@@ -403,7 +403,8 @@ def _discrepancy(a: argparse.Namespace, fit: Any) -> Any:
     import bayescale as bs
 
     groups = list(fit.spec.groups)
-    spec = fit.spec.replace(groups=(), grouping=None) if groups else fit.spec
+    spec = fit.spec.replace(groups=(), grouping="combined", pooling={}, pool_scale={},
+                            centered="auto") if groups else fit.spec
     print("learning the discrepancy from leave-future-out splits of the runs "
           f"({fit.law.name} refitted to the smaller runs{', within each group' if groups else ''}"
           ") ...", file=sys.stderr, flush=True)

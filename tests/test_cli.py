@@ -150,7 +150,8 @@ def test_pooling_on_the_command_line_reaches_the_fit(tmp_path, capsys):
     from bayescale.data.synthetic import simulate_hierarchy
 
     csv = tmp_path / "runs.csv"
-    simulate_hierarchy(3, n_sizes=4, n_ratios=3, seed=1).runs.to_csv(csv, index=False)
+    simulate_hierarchy(3, n_sizes=6, n_ratios=4, sizes=(1e7, 3e9), seed=2).runs.to_csv(
+        csv, index=False)
     out = tmp_path / "fit.nc"
     assert main(["fit", str(csv), "--groups", "family", "--pooling", "beta=shared,E=independent",
                  "--draws", "100", "--tune", "100", "--chains", "2", "--no-progress",
@@ -158,6 +159,12 @@ def test_pooling_on_the_command_line_reaches_the_fit(tmp_path, capsys):
     spec = bs.load_fit(out).spec
     assert spec.pooling_of("beta") == "shared" and spec.pooling_of("E") == "independent"
     assert spec.pooling_of("alpha") == "pooled"
+    # the discrepancy learned from such a fit refits the law within each group, without the
+    # hierarchy's pooling or centring
+    assert main(["predict", str(out), "--N", "3e10", "--D", "6e11", "--group", "g00",
+                 "--learn-discrepancy"]) == 0
+    err = capsys.readouterr().err
+    assert "within each group" in err and "empirical prior updated by" in err
     with pytest.raises(SystemExit):
         main(["fit", str(csv), "--groups", "family", "--pooling", "beta=partial", "--out",
               str(tmp_path / "bad.nc")])

@@ -166,3 +166,22 @@ def test_short_ladder_learns_kappa_with_the_suggested_min_train():
     assert (res["distance"] > 0).all() and np.isfinite(res["z"]).all()
     assert disc.kappa.size == 4000 and np.isfinite(disc.kappa).all()
     assert "2 inner" in str(disc)
+
+
+@pytest.mark.slow
+def test_groups_split_within_each_group_without_a_mixed_setup_warning():
+    """With groups=, the inner splits are made within each model family (split names
+    "<family>:<orders of magnitude>") and the runs are validated as a fit grouped by family
+    would be: families that share (N, D) points are not a mixed set-up."""
+    from bayescale.data.runs import MixedSetupWarning
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    runs = simulate_hierarchy(3, n_sizes=6, n_ratios=4, sizes=(1e7, 3e9), seed=2).runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedSetupWarning)
+        disc = bs.learn_discrepancy(runs, "chinchilla", groups="family", draws=200, tune=200,
+                                    chains=2, seed=1)
+    families = {s.split(":")[0] for s in disc.residuals["split"]}
+    assert families == set(runs["family"])
+    assert disc.train_max == pytest.approx(float((6 * runs["N"] * runs["D"]).max()))
+    assert "updated by" in disc.source

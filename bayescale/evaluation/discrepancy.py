@@ -545,7 +545,11 @@ def learn_discrepancy(
         raise ValueError(f"prior must be 'empirical', 'half_normal', a DiscrepancyPrior or a "
                          f"Discrepancy, not {prior!r}")
     s = resolve_spec(law, spec)
-    table = prepare_runs(runs, s, columns, flops)
+    gcols = [groups] if isinstance(groups, str) else list(groups or [])
+    # validated as a fit grouped by them would be: the splits are made within each group, so
+    # runs that differ only in a grouping column are not a mixed set-up
+    checked = s.replace(groups=tuple(gcols)) if gcols and not s.groups else s
+    table = prepare_runs(runs, checked, columns, flops)
     if by not in table.columns:
         raise ValueError(f"the runs have no column {by!r} to measure extrapolation along")
     n_params = len(s.law_obj.params)
@@ -576,7 +580,6 @@ def learn_discrepancy(
         fit_kwargs = {**fit_kwargs, **o}  # cores, sampler, target_accept when set
     kw = dict(draws=draws, tune=tune, chains=chains, progressbar=progressbar, prior_draws=0,
               warn=False, **fit_kwargs)
-    gcols = [groups] if isinstance(groups, str) else list(groups or [])
     parts = []
     grouped = table.groupby(gcols, sort=True) if gcols else [("all", table)]
     subs = [("/".join(map(str, lab)) if isinstance(lab, tuple) else str(lab), sub)

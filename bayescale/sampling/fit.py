@@ -713,7 +713,8 @@ def _new_group_notes(spec: ModelSpec) -> list[str]:
     return [
         f"this hierarchy keeps {independent} independent per group, so it predicts its own "
         "groups, not a new one (group='new' raises NewGroupError); pool them (pooling="
-        + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}) to predict new groups"
+        + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}; on the command line "
+        + "--pooling " + ",".join(f"{p}=pooled" for p in independent) + ") to predict new groups"
         + pooled_alternative(spec)
     ]
 
