@@ -83,6 +83,16 @@ def _add_pooling(p: argparse.ArgumentParser) -> None:
                    "groups, e.g. beta=shared,E=independent")
 
 
+def _add_discrepancy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-discrepancy", action="store_true",
+                   help="the law's posterior alone: without the extrapolation discrepancy that "
+                   "widens forecasts beyond the runs (on by default)")
+    p.add_argument("--learn-discrepancy", action="store_true",
+                   help="update the discrepancy's empirical prior by the runs' own "
+                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
+                   "narrower where the law has extrapolated well on these runs")
+
+
 def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
     # unset flags stay None: the Python function's own default applies (_sampling_options)
     p.add_argument("--draws", type=int, default=None,
@@ -151,13 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", action="store_true", help="include run-to-run noise (a new run)")
     p.add_argument("--ci", type=_floats, default=[0.5, 0.8, 0.95], help="interval levels")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-discrepancy", action="store_true",
-                   help="the law's posterior alone: without the extrapolation discrepancy that "
-                   "widens forecasts beyond the runs (on by default)")
-    p.add_argument("--learn-discrepancy", action="store_true",
-                   help="update the discrepancy's empirical prior by the runs' own "
-                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
-                   "narrower where the law has extrapolated well on these runs")
+    _add_discrepancy(p)
 
     p = sub.add_parser("report", help="write a risk report (HTML + Markdown) for a budget")
     p.add_argument("source", metavar="RUNS_OR_FIT",
@@ -177,13 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--pilot", type=float, default=None,
                    help="also recommend pilot runs costing this many FLOPs in total (section "
                    "'What to run next'; the decision is N* at the first --budget)")
-    p.add_argument("--no-discrepancy", action="store_true",
-                   help="the law's posterior alone: without the extrapolation discrepancy that "
-                   "widens forecasts beyond the runs (on by default)")
-    p.add_argument("--learn-discrepancy", action="store_true",
-                   help="update the discrepancy's empirical prior by the runs' own "
-                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
-                   "narrower where the law has extrapolated well on these runs")
+    _add_discrepancy(p)
     p.add_argument("--no-markdown", action="store_true", help="write the HTML file only")
     p.add_argument("-o", "--out", default="report.html", help="output HTML file")
     p.add_argument("--law", default=None, help="law to fit a runs table with (default chinchilla)")
@@ -205,13 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--flops-per-token", type=float, default=None,
                    help="k in C = k N D (default: the fit's own convention)")
-    p.add_argument("--no-discrepancy", action="store_true",
-                   help="the law's posterior alone: without the extrapolation discrepancy that "
-                   "widens forecasts beyond the runs (on by default)")
-    p.add_argument("--learn-discrepancy", action="store_true",
-                   help="update the discrepancy's empirical prior by the runs' own "
-                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
-                   "narrower where the law has extrapolated well on these runs")
+    _add_discrepancy(p)
 
     p = sub.add_parser("design", help="which pilot runs to train next (value per FLOP)",
                        description="Recommend a batch of pilot runs that narrows a decision "
