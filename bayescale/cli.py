@@ -972,7 +972,8 @@ def _run(argv: Sequence[str] | None) -> int:
 def _as_flags(message: str) -> str:
     """A library message's Python advice in the command line's words: ``columns={'val':
     'loss'}`` -> ``--columns val=loss``, ``groups=[...]`` -> ``--groups``, ``group='new'`` ->
-    ``--group new``, ``envelope(runs, ...)`` -> ``--envelope``, ``spec='name'`` -> ``--law name``.
+    ``--group new``, ``envelope(runs, ...)`` -> ``--envelope``, ``spec='name'`` -> ``--law name``,
+    ``pooling={'beta': 'shared'}`` -> ``--pooling beta=shared``.
 
     Examples
     --------
@@ -983,6 +984,8 @@ def _as_flags(message: str) -> str:
     'fit the best run at each point, --envelope, or one curve per set-up, --groups lr,wd'
     >>> _as_flags("pass group=<one of them> (or group='new' for an unseen group)")
     'pass --group <one of them> (or --group new for an unseen group)'
+    >>> _as_flags("pool them (pooling={'log_A0': 'pooled', 'log_B0': 'pooled'})")
+    'pool them (--pooling log_A0=pooled,log_B0=pooled)'
     """
     import re
 
@@ -993,7 +996,12 @@ def _as_flags(message: str) -> str:
     def groups(m: re.Match) -> str:
         return "--groups " + ",".join(re.findall(r"'([^']+)'", m.group(1)))
 
+    def pooling(m: re.Match) -> str:
+        pairs = re.findall(r"'([^']+)':\s*'([^']+)'", m.group(1))
+        return "--pooling " + ",".join(f"{a}={b}" for a, b in pairs)
+
     message = re.sub(r"columns=\{((?:'[^']+':\s*'[^']+'(?:,\s*)?)+)\}", columns, message)
+    message = re.sub(r"pooling=\{((?:'[^']+':\s*'[^']+'(?:,\s*)?)+)\}", pooling, message)
     message = re.sub(r"runs = bayescale\.data\.runs\.envelope\(runs, by=\[[^\]]*\]\)",
                      "--envelope", message)
     message = message.replace("(bayescale.data.runs.envelope)", "(--envelope)")

@@ -360,8 +360,6 @@ def _group_draws(
                 f"parameter {p.name!r} is independent per group, so {what} has no value of it "
                 f"to draw; refit with {independent} pooled (pooling="
                 + "{" + ", ".join(f"{q!r}: 'pooled'" for q in independent) + "}"
-                + "; on the command line --pooling "
-                + ",".join(f"{q}=pooled" for q in independent)
                 + ") to predict new groups" + pooled_alternative(fit.spec)
             )
         else:

@@ -580,11 +580,10 @@ def _identified_hierarchy_advice(spec: ModelSpec, diag) -> list[str]:
         keep = tuple(p for p in centred if p != still[0])
         text += (f"; sample {still[0]!r} non-centred (centered={keep!r}; the automatic retry "
                  "does this for exponents the runs pin weakly), pool fewer parameters "
-                 f"(pooling={{{still[-1]!r}: 'shared'}}; on the command line --pooling "
-                 f"{still[-1]}=shared) or give a tighter pool_scale")
+                 f"(pooling={{{still[-1]!r}: 'shared'}}) or give a tighter pool_scale")
     else:
-        text += ("; pool fewer parameters (pooling={'beta': 'shared'}; on the command line "
-                 "--pooling beta=shared) or give a tighter pool_scale")
+        text += ("; pool fewer parameters (pooling={'beta': 'shared'}) or give a tighter "
+                 "pool_scale")
     return [text]
 
 
@@ -713,8 +712,7 @@ def _new_group_notes(spec: ModelSpec) -> list[str]:
     return [
         f"this hierarchy keeps {independent} independent per group, so it predicts its own "
         "groups, not a new one (group='new' raises NewGroupError); pool them (pooling="
-        + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}; on the command line "
-        + "--pooling " + ",".join(f"{p}=pooled" for p in independent) + ") to predict new groups"
+        + "{" + ", ".join(f"{p!r}: 'pooled'" for p in independent) + "}) to predict new groups"
         + pooled_alternative(spec)
     ]
 
