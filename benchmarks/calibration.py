@@ -220,6 +220,15 @@ unchanged, porian 2.96, .139 / .209; pooled 3.29, .186 / .378 (was 3.35, .188 / 
 trades chinchilla's and datablations' intervals for misfitting's and still does not beat the
 anchor on misfitting (.084 / .146).
 
+Tried and not kept (2026-12-02, ``/tmp/s26/stack.py``): another weight of the two models than
+1/2.  Mixing their leave-one-study-out draws with weight ``w`` on the model with a mean miss,
+pooled: for the prior alone, coverage 50 / 80 / 95 .46 / .82 / .98 and IS 80 / 95 .197 / .477
+at ``w = 0`` (the zero-location model), .55 / .89 / .98 and .196 / .414 at 1/2, .60 / .89 / .98
+and .201 / .390 at 1: no weight brings the 80% coverage into .75-.85 without losing IS 95.
+For the two models each updated by the study's splits and then mixed (the shipped update
+re-weighs them by their evidence instead), IS 95 is lowest at ``w = 0.6`` (.357 against .359
+at 1/2, .380 / .384 at the ends): equal weights are as good as any within the noise.
+
 Tried and not kept (2026-12-01): a learned growth exponent, ``d_C**gamma`` with ``gamma ~
 LogNormal(0, 0.5)``, in case short extrapolations' errors inflate ``kappa`` for long ones; the
 residuals put it at 1.16 (the hierarchical fit without chinchilla), so errors grow at least in
