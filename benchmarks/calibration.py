@@ -845,6 +845,7 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     shipped before, "zero location")."""
 
     from bayescale.posterior.discrepancy import (
+        PRIOR_SOURCE,
         Discrepancy,
         estimate_kappa,
         update_discrepancy,
@@ -869,7 +870,7 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     def start_from(population):
         k = population.new_study(4 * EVAL_DRAWS, seed=seed)
         return Discrepancy(k["kappa"], m["train_max"], kappa_tpp=k["kappa_tpp"], nu=k["nu"],
-                           bias=k["bias"], tpp_range=rng_tpp, source="empirical prior")
+                           bias=k["bias"], tpp_range=rng_tpp, source=PRIOR_SOURCE)
 
     def updated(start):
         return update_discrepancy(start, inner, n_draws=EVAL_DRAWS, seed=seed) if len(inner) \

@@ -662,6 +662,9 @@ def estimate_kappa(
 
 # --------------------------------------------------------------------------- empirical prior
 
+#: ``Discrepancy.source`` of a new study's draws from the empirical prior, not yet updated by
+#: the study's own splits (:func:`update_discrepancy` appends how it was updated).
+PRIOR_SOURCE = "empirical prior"
 #: Folder of the shipped prior under ``bayescale/data/bundled``.
 PRIOR_FOLDER = "discrepancy_prior"
 #: The population posterior draws (one row per draw).
@@ -813,7 +816,7 @@ class DiscrepancyPrior:
         tpp = None if not np.isfinite(r["tpp_min"]) else (r["tpp_min"], r["tpp_max"])
         return Discrepancy(kappa=k["kappa"], kappa_tpp=k["kappa_tpp"], nu=k["nu"],
                            bias=k["bias"], train_max=r["train_max"], tpp_range=tpp, by=by,
-                           source="empirical prior")
+                           source=PRIOR_SOURCE)
 
     def summary(self) -> pd.DataFrame:
         """Median and 90% interval of each population parameter and of a new study's kappas.

@@ -249,15 +249,15 @@ class ScalingFit:
     >>> fit.summary()[["median", "lo_95", "hi_95"]].round(2)
             median    lo_95    hi_95
     E         1.81     1.78     1.84
-    A       463.69   340.14   628.39
-    B      1885.19  1255.31  2767.88
+    A       4.6e+02  3.4e+02    6e+02
+    B       1.9e+03  1.3e+03  2.8e+03
     alpha     0.35     0.33     0.36
     beta      0.36     0.34     0.38
     sigma     0.00     0.00     0.00
-    nu        2.83     2.09     4.35
+    nu         2.8      2.1      4.3
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.94   1.56   2.38
+    0    1.94   1.56    2.4
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],

@@ -502,7 +502,9 @@ def _discrepancy_note(f: _Facts) -> str:
            f"({f.discrepancy.source}: how far published scaling laws have missed at the same "
            "distance from their data), as fit.predict does by default; inside the runs it "
            "changes nothing.")
-    if f.discrepancy.source == "empirical prior":
+    from bayescale.posterior.discrepancy import PRIOR_SOURCE
+
+    if f.discrepancy.source == PRIOR_SOURCE:  # not updated by these runs' own splits
         out += ("  It is the prior for a study like none seen yet, so wider than most studies "
                 "need; these runs' own leave-future-out splits narrow it where the law has "
                 "extrapolated well on them (bayescale report --learn-discrepancy, or "
