@@ -13,8 +13,9 @@ Numbers that come from the sampler are written to the precision that does not de
 floating-point path (``NUMBER`` in ``doctest_optionflags`` compares a float to the digits written,
 within one unit of the last): the same fit in a fresh environment with other numpy, numba or
 pytensor versions runs different chains, as a different seed would.  Each such example was
-checked against the conftest fits with seeds 0-3; a number that moved by more than half its
-last written digit across them is written with one digit fewer.
+checked against the conftest fits with seeds 0-3 (``BAYESCALE_DOCTEST_SEED=1 pytest bayescale``
+runs them with seed 1); a number that moved by more than half its last written digit across them
+is written with one digit fewer.
 
 Each is created once per session, and only when a collected example uses it. Examples run in a
 temporary folder, so those that save files write nothing into the clone.
@@ -22,9 +23,14 @@ temporary folder, so those that save files write nothing into the clone.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
+
+#: Seed of the doctest fits (0, the number a reader gets; 1-3 check that an example's numbers
+#: do not depend on the sampler's path).
+SEED = int(os.environ.get("BAYESCALE_DOCTEST_SEED", "0"))
 
 # name in the examples -> fixture that provides it
 NAMES = {"runs": "doctest_runs", "fit": "doctest_fit", "fits": "doctest_fits"}
@@ -41,14 +47,14 @@ def doctest_runs():
 def doctest_fit(doctest_runs):
     import bayescale as bs
 
-    return bs.fit(doctest_runs, "chinchilla", seed=0, progressbar=False)
+    return bs.fit(doctest_runs, "chinchilla", seed=SEED, progressbar=False)
 
 
 @pytest.fixture(scope="session")
 def doctest_fits(doctest_runs, doctest_fit):
     import bayescale as bs
 
-    kaplan = bs.fit(doctest_runs, "kaplan", seed=0, progressbar=False)
+    kaplan = bs.fit(doctest_runs, "kaplan", seed=SEED, progressbar=False)
     return {"chinchilla": doctest_fit, "kaplan": kaplan}
 
 

@@ -719,8 +719,9 @@ leading principal components, `bayescale.posterior.discrepancy.law_terms`); `e`:
 the forecast's own predictive error, per run (run-to-run noise).  A new
 study draws `kappa ~ LogNormal(mu, sqrt(tau^2 + omega^2))` (and `bias` likewise from a normal)
 per population draw
-(`bayescale.posterior.discrepancy.empirical_prior().new_study()`), which is the package's
-default discrepancy (`Discrepancy.default`, `fit.predict(...)`).
+(`bayescale.posterior.discrepancy.empirical_prior().new_study()`): the package's prior
+discrepancy (`Discrepancy.default`), which `fit.predict(...)` updates by default with the fit's
+own leave-future-out splits (`fit.default_discrepancy()`).
 
 Columns: {", ".join(f"`{c}`" for c in keep.columns)} (natural units: log kappa for mu, sds of log
 kappa for tau / omega, degrees of freedom for nu, log loss per decade of compute for the bias

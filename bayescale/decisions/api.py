@@ -41,10 +41,10 @@ Examples
 3  1.000000e+22  tokens_per_param    2.1e+01    1.6e+01    2.6e+01
 4  5.760000e+23                 N    7.1e+10      6e+10      9e+10
 5  5.760000e+23                 D   1.35e+12    1.1e+12    1.6e+12
-6  5.760000e+23              loss   1.94e+00   1.56e+00    2.4e+00
+6  5.760000e+23              loss   1.90e+00    1.8e+00    2.1e+00
 7  5.760000e+23  tokens_per_param    1.9e+01    1.2e+01    2.8e+01
->>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 2)
-0.7
+>>> round(bs.prob_target(fit, 2.0, budgets=5.76e23), 1)
+0.9
 
 The same decision from the draws (here without the discrepancy, which draws carry only when
 asked for):
@@ -259,14 +259,16 @@ def allocate(
         FLOP convention and solver: ``C = flops_per_token * N * D`` (default the fit's own
         convention, ``fit.flops_per_token``; for draws theirs, else 6) or a FLOP function
         ``flops(N, D)``; ``method`` ``"auto"``, ``"closed"`` or ``"numeric"`` optimum.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.
@@ -320,10 +322,11 @@ def allocate(
                   tokens_per_param      2.1e+01
     5.760000e+23  N                     7.1e+10
                   D                    1.35e+12
-                  loss                 1.94e+00
+                  loss                 1.90e+00
                   tokens_per_param      1.9e+01
     Name: median, dtype: float64
     """
+    positive_values(budgets, "budgets", unit=" (FLOPs)")  # before the discrepancy's inner fits
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
                                deviation=deviation)
@@ -444,14 +447,16 @@ def predict_optimal(
         same ``(N, D)`` the two give the same numbers).
     flops_per_token, flops, method
         As in :func:`allocate`.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.
@@ -478,7 +483,7 @@ def predict_optimal(
     >>> predict_optimal(fit, [1e22, 5.76e23], noise=True)[["C", "N", "median", "lo_95", "hi_95"]]
                   C        N  median  lo_95  hi_95
     0  1.000000e+22  9.0e+09   2.138   2.11   2.17
-    1  5.760000e+23  7.1e+10    1.94    1.6    2.4
+    1  5.760000e+23  7.1e+10    1.90    1.8    2.2
     """
     from bayescale.modeling.noise import perturb
     from bayescale.posterior.result import frozen_deviation, interval_table
@@ -554,14 +559,16 @@ def prob_target(
         :func:`risk_averse`).
     group, flops_per_token, flops, method
         As in :func:`allocate`.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.
@@ -580,14 +587,16 @@ def prob_target(
     Examples
     --------
     >>> import bayescale as bs
-    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(2)
-    array([0.  , 0.7 , 0.76])
+    >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25]).round(1)
+    array([0. , 0.9, 0.9])
     >>> bs.prob_target(fit, 2.0, budgets=[1e22, 5.88e23, 1e25],
     ...                discrepancy=False).round(2)
     array([0.  , 0.98, 1.  ])
-    >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 2)
-    0.7
+    >>> round(bs.prob_target(fit, 2.0, plan=(70e9, 1.4e12)), 1)
+    0.9
     """
+    if budgets is not None:  # checked before the discrepancy's inner fits
+        positive_values(budgets, "budgets", unit=" (FLOPs)")
     draws, opts, dev = _source(fit, group=group, law=law, flops_per_token=flops_per_token,
                                flops=flops, method=method, discrepancy=discrepancy, seed=seed,
                                deviation=deviation)
@@ -633,14 +642,16 @@ def budget_for(
     on_unreachable : {"raise", "inf"}, default "raise"
         A target at or below the irreducible loss in too many draws raises
         :class:`~bayescale.decisions.UnreachableTargetError` (``"raise"``) or returns ``inf``.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.
@@ -663,7 +674,7 @@ def budget_for(
     --------
     >>> import bayescale as bs
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8):.1g}"
-    '3e+23'
+    '6e+22'
     >>> f"{bs.budget_for(fit, 2.05, prob=0.8, discrepancy=False):.3g}"
     '7.4e+22'
     """
@@ -700,14 +711,16 @@ def plan_regret(
         Parameters and training tokens of the proposed run(s).
     ci, group, flops_per_token, flops, method
         As in :func:`allocate`.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.
@@ -734,8 +747,8 @@ def plan_regret(
     >>> r = bs.plan_regret(fit, (70e9, 1.4e12))
     >>> r.summary.set_index("quantity")["median"]
     quantity
-    loss_plan                1.944
-    loss_opt                 1.944
+    loss_plan                 1.90
+    loss_opt                  1.90
     excess_loss              5e-05
     deadweight_compute       2e-03
     budget_opt            5.87e+23
@@ -799,14 +812,16 @@ def risk_averse(
         As in :func:`allocate`.
     seed : int, default 0
         Seed of the noise draws (``noise=True``) and of the discrepancy's draws.
-    discrepancy : bool or Discrepancy, default True
+    discrepancy : bool, "prior" or Discrepancy, default True
         The extrapolation discrepancy, with exactly the meaning it has in
         :meth:`ScalingFit.predict <bayescale.ScalingFit.predict>`: beyond the fitted runs (in
         compute, or in tokens per parameter) each posterior draw of the law gets one
         heavy-tailed deviation of the log loss that grows with the distance, shared by every
-        budget and plan of the decision; nothing changes inside the data.  True: the empirical
-        prior (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`); a
-        :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`);
+        budget and plan of the decision; nothing changes inside the data.  True: the fit's own
+        (:meth:`ScalingFit.default_discrepancy <bayescale.ScalingFit.default_discrepancy>`,
+        the empirical prior updated by the runs' leave-future-out splits); ``"prior"``: the
+        empirical prior alone; a :class:`~bayescale.Discrepancy` (e.g. from
+        :func:`bayescale.learn_discrepancy`);
         False or None: off (the law's posterior alone).  Each draw's deviates are drawn once
         (:meth:`Discrepancy.frozen <bayescale.Discrepancy.frozen>`, seeded by ``seed``), so the
         decision is a deterministic function of the budget and the split.

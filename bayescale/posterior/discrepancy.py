@@ -46,6 +46,7 @@ every training split (nested leave-future-out) and scores both variants.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,8 @@ __all__ = [
     "FrozenDiscrepancy",
     "check_residuals",
     "data_range",
+    "discrepancy_from_dataset",
+    "discrepancy_to_dataset",
     "empirical_prior",
     "estimate_kappa",
     "extrapolation_distance",
@@ -175,6 +178,9 @@ class Discrepancy:
     source : str
         Where the draws came from (``"empirical prior"``, ``"empirical prior updated by 6
         held-out runs"``, ``"half-normal prior updated by ..."``).
+    note : str
+        Why the draws are what they are, when that is not the usual (e.g. a fit's default
+        discrepancy that its runs could not update: which ``learn_discrepancy`` call would).
 
     Examples
     --------
@@ -199,6 +205,7 @@ class Discrepancy:
     shared: bool = True
     source: str = "learned"
     bias: Any = 0.0
+    note: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         k = np.asarray(self.kappa, dtype=float).ravel()
@@ -444,6 +451,8 @@ class Discrepancy:
         text += "; shared along a forecast" if self.shared else "; independent per point"
         if n:
             text += f"; learned from {n} held-out runs in {splits} inner leave-future-out splits"
+        if self.note:
+            text += f". {self.note}"
         return text
 
 
@@ -1102,16 +1111,82 @@ def _fit_runs(fit: Any, group: Any) -> pd.DataFrame:
     return runs
 
 
-def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discrepancy | None:
-    """The discrepancy a prediction uses: ``True`` (the default) is the empirical prior for a new
-    study measured from the fit's runs; ``False`` or ``None`` none; a :class:`Discrepancy` itself.
+def discrepancy_to_dataset(disc: Discrepancy):
+    """The discrepancy as an ``xarray.Dataset`` for a netCDF file (no pickle).
 
-    The empirical prior was learned on log loss, so for laws that predict another target
-    (downstream error, a target loss from a link law) ``True`` means none.
+    Draws along ``discrepancy_draw`` (``deviation_kappa``, ``deviation_kappa_tpp``,
+    ``deviation_nu``, ``deviation_bias``), the residual table it was learned from along
+    ``held_out`` (one variable per column), everything else in ``attrs``;
+    :func:`discrepancy_from_dataset` reads it back.
 
     Examples
     --------
-    >>> resolve_discrepancy(fit, True).source          # doctest: +SKIP
+    >>> import numpy as np
+    >>> from bayescale.posterior.discrepancy import (Discrepancy, discrepancy_from_dataset,
+    ...                                              discrepancy_to_dataset)
+    >>> disc = Discrepancy(np.full(4, 0.02), 1e21, tpp_range=(5.0, 40.0), note="why")
+    >>> back = discrepancy_from_dataset(discrepancy_to_dataset(disc))
+    >>> bool(np.array_equal(back.kappa, disc.kappa)), back.tpp_range, back.note
+    (True, (5.0, 40.0), 'why')
+    """
+    import xarray as xr
+
+    dim = "discrepancy_draw"
+    res = disc.residuals.reset_index(drop=True)
+    ds = (xr.Dataset.from_dataframe(res.rename_axis("held_out").astype(
+        {c: str for c in res.columns if res[c].dtype == object
+         or str(res[c].dtype).startswith("str")}))
+        if len(res) else xr.Dataset())
+    for name in ("kappa", "kappa_tpp", "nu", "bias"):  # prefixed: the residuals have a "nu"
+        ds[f"deviation_{name}"] = xr.DataArray(np.asarray(getattr(disc, name), dtype=float),
+                                               dims=(dim,))
+    ds.attrs.update({
+        "train_max": float(disc.train_max), "by": disc.by, "shared": int(disc.shared),
+        "prior_scale": float(disc.prior_scale), "source": disc.source, "note": disc.note,
+        "tpp_range": json.dumps(list(disc.tpp_range) if disc.tpp_range else None),
+    })
+    return ds
+
+
+def discrepancy_from_dataset(ds: Any) -> Discrepancy:
+    """A :class:`Discrepancy` from :func:`discrepancy_to_dataset`'s ``Dataset``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.posterior.discrepancy import (Discrepancy, discrepancy_from_dataset,
+    ...                                              discrepancy_to_dataset)
+    >>> discrepancy_from_dataset(discrepancy_to_dataset(Discrepancy(np.ones(2), 1e20))).kappa
+    array([1., 1.])
+    """
+    a = ds.attrs
+    held = [v for v in ds.data_vars if "held_out" in ds[v].dims]
+    res = (ds[held].to_dataframe().reset_index(drop=True) if held else pd.DataFrame())
+    tpp = json.loads(a.get("tpp_range", "null"))
+    return Discrepancy(
+        kappa=np.asarray(ds["deviation_kappa"]), train_max=float(a["train_max"]),
+        by=str(a["by"]), residuals=res, prior_scale=float(a["prior_scale"]),
+        kappa_tpp=np.asarray(ds["deviation_kappa_tpp"]), tpp_range=tuple(tpp) if tpp else None,
+        nu=np.asarray(ds["deviation_nu"]), shared=bool(int(a["shared"])),
+        source=str(a["source"]), bias=np.asarray(ds["deviation_bias"]),
+        note=str(a.get("note", "")))
+
+
+def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discrepancy | None:
+    """The discrepancy a prediction uses.
+
+    ``True`` (the default): the fit's own, :meth:`ScalingFit.default_discrepancy
+    <bayescale.ScalingFit.default_discrepancy>` (the empirical prior updated by the fit's runs'
+    leave-future-out splits, learned once per fit; the prior alone where the runs allow no
+    split); ``"prior"``: the empirical prior alone, a new study's draws; ``False`` or ``None``:
+    none; a :class:`Discrepancy`: itself.  The empirical prior was learned on log loss, so for
+    laws that predict another target (downstream error, a target loss from a link law) ``True``
+    and ``"prior"`` mean none.  For a hierarchical fit the draws are measured from the edge of
+    ``group``'s own runs.
+
+    Examples
+    --------
+    >>> resolve_discrepancy(fit, "prior").source       # doctest: +SKIP
     'empirical prior'
     >>> resolve_discrepancy(fit, False) is None        # doctest: +SKIP
     True
@@ -1120,16 +1195,21 @@ def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discre
         return None
     if isinstance(discrepancy, Discrepancy):
         return discrepancy
-    if discrepancy is True:
+    if discrepancy is True or (isinstance(discrepancy, str) and discrepancy == "prior"):
         if fit.law.target != "loss":
             return None
         runs = _fit_runs(fit, group)
         if "C" not in runs.columns:
             return None
+        if discrepancy is True:
+            from bayescale.evaluation.discrepancy import fit_discrepancy
+
+            return fit_discrepancy(fit).for_runs(runs)
         return Discrepancy.default(runs)
-    raise ValueError(f"discrepancy must be True (the default: the empirical prior), False (none) "
-                     f"or a Discrepancy (e.g. bayescale.learn_discrepancy(runs, law)), not "
-                     f"{discrepancy!r}")
+    raise ValueError(f"discrepancy must be True (the default: the empirical prior updated by the "
+                     f"fit's own leave-future-out splits), 'prior' (the empirical prior alone), "
+                     f"False (none) or a Discrepancy (e.g. bayescale.learn_discrepancy(runs, "
+                     f"law)), not {discrepancy!r}")
 
 
 def forecast_distance(fit: Any, given: Mapping[str, Any], n_points: int, *, group: Any = None,

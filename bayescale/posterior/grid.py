@@ -128,10 +128,11 @@ def predict_grid(
         (:attr:`ScalingFit.flops_per_token <bayescale.ScalingFit.flops_per_token>`).
     max_bytes : int
         Memory for draws per chunk (default 128 MiB); peak memory is a small multiple of it.
-    discrepancy : bool or Discrepancy, default True
-        The extrapolation discrepancy, as for :meth:`ScalingFit.predict`: True the empirical
-        prior, a :class:`~bayescale.Discrepancy`, or False / None for none.  Its deviates are
-        drawn once for the whole grid (:meth:`Discrepancy.frozen
+    discrepancy : bool, "prior" or Discrepancy, default True
+        The extrapolation discrepancy, as for :meth:`ScalingFit.predict`: True the fit's own
+        (the empirical prior updated by its runs' leave-future-out splits), ``"prior"`` the
+        empirical prior alone, a :class:`~bayescale.Discrepancy`, or False / None for none.
+        Its deviates are drawn once for the whole grid (:meth:`Discrepancy.frozen
         <bayescale.Discrepancy.frozen>`, after the first chunk's noise), so every chunk sees the
         same deviation per draw and, without noise or in one chunk, the table equals
         ``fit.predict`` at the same points and seed.

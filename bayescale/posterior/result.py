@@ -35,6 +35,8 @@ DEFAULT_CI = (0.5, 0.8, 0.95)
 DEFAULT_FLOPS_PER_TOKEN = 6.0
 _RUNS_GROUP = "runs"
 _PPC_GROUP = "posterior_predictive"
+#: The fit's default discrepancy, once learned (ScalingFit.default_discrepancy), kept in its file
+_DISC_GROUP = "discrepancy"
 
 
 def ci_columns(levels: Sequence[float]) -> list[str]:
@@ -257,7 +259,7 @@ class ScalingFit:
     nu         2.8      2.1      4.3
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.94   1.56    2.4
+    0     1.9   1.77   2.14
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
@@ -268,6 +270,7 @@ class ScalingFit:
         self.reference = dict(reference)
         self.diagnostics = diagnostics
         self.meta = dict(meta)
+        self._fit_discrepancy = None  # learned on first use (default_discrepancy)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -358,6 +361,42 @@ class ScalingFit:
         except (TypeError, ValueError):
             return DEFAULT_FLOPS_PER_TOKEN
         return k if np.isfinite(k) and k > 0 else DEFAULT_FLOPS_PER_TOKEN
+
+    def default_discrepancy(self, group: Any = None):
+        """The extrapolation discrepancy this fit's predictions use by default.
+
+        The empirical prior (how far published scaling laws have missed beyond their data)
+        updated by this fit's runs' own leave-future-out splits: the law refitted to the runs
+        0.5 and 1 order of magnitude of compute below the largest, predicting the larger ones
+        (:func:`bayescale.evaluation.discrepancy.fit_discrepancy`).  The inner fits run on the
+        first call (a few seconds each) and the result is kept, so :meth:`predict`, the
+        decisions and the report share it.  Where the runs allow no inner split it is the prior
+        alone, and its ``note`` says what to pass to :func:`bayescale.learn_discrepancy`
+        instead.  None for laws of a target other than the loss.
+
+        Parameters
+        ----------
+        group : str, optional
+            For hierarchical fits: measure the distances from this group's own runs.
+
+        Returns
+        -------
+        Discrepancy or None
+
+        Examples
+        --------
+        >>> disc = fit.default_discrepancy()
+        >>> disc.source.startswith("empirical prior updated by")
+        True
+        >>> disc is fit.default_discrepancy()   # learned once
+        True
+        """
+        from bayescale.posterior.discrepancy import resolve_discrepancy
+
+        disc = resolve_discrepancy(self, True, group)
+        if disc is not None and group is None:
+            return self._fit_discrepancy
+        return disc
 
     def draws(
         self,
@@ -678,14 +717,17 @@ class ScalingFit:
         flops : float, optional
             FLOPs per parameter per token used to convert C (``C = flops N D``); default the
             fit's own convention, :attr:`flops_per_token` (6 unless fitted with another).
-        discrepancy : bool or Discrepancy
+        discrepancy : bool, "prior" or Discrepancy
             Extrapolation discrepancy term: beyond the fitted runs (in compute, or in tokens
             per parameter) each draw of the curve gets one heavy-tailed deviation that grows
-            with the distance; no effect inside the data.  True (default): the empirical prior
-            learned across published scaling studies
-            (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`; laws of a target
-            other than loss get none); a :class:`~bayescale.Discrepancy`, e.g. from
-            :func:`bayescale.learn_discrepancy` (the prior updated by your runs); False or
+            with the distance; no effect inside the data.  True (default): the fit's own,
+            :meth:`default_discrepancy` (the empirical prior learned across published scaling
+            studies, updated by this fit's runs' leave-future-out splits; the inner fits run
+            once per fit, on first use; laws of a target other than loss get none);
+            ``"prior"``: the empirical prior alone
+            (:meth:`Discrepancy.default <bayescale.Discrepancy.default>`, a study like none
+            seen yet); a :class:`~bayescale.Discrepancy`, e.g. from
+            :func:`bayescale.learn_discrepancy` with other splits; False or
             None: off.  Every row carries its distance from the data either way
             (``extrapolation``, ``decades_C``, ``tokens_per_param``, ``decades_tpp``).
         **inputs
@@ -847,7 +889,10 @@ class ScalingFit:
         at every run, one draw per posterior draw, run-to-run noise included), so ArviZ's
         predictive checks work on the saved and reloaded tree
         (``arviz.plot_ppc_dist(bs.load_fit(path).tree)``).  It is drawn with numpy from the
-        posterior the first time the fit is saved and kept in ``fit.tree``.
+        posterior the first time the fit is saved and kept in ``fit.tree``.  Once the fit has
+        learned its default discrepancy (:meth:`default_discrepancy`, on the first prediction
+        beyond the runs) the file holds it too, in a ``discrepancy`` group, so the reloaded fit
+        predicts the same without refitting the inner splits.
 
         Examples
         --------
@@ -886,6 +931,10 @@ class ScalingFit:
         ds.attrs["runs_attrs"] = json.dumps(
             {str(k): v for k, v in self.runs.attrs.items() if isinstance(v, str)})
         tree[_RUNS_GROUP] = xr.DataTree(ds)
+        if self._fit_discrepancy is not None:  # learned: the reloaded fit predicts the same
+            from bayescale.posterior.discrepancy import discrepancy_to_dataset
+
+            tree[_DISC_GROUP] = xr.DataTree(discrepancy_to_dataset(self._fit_discrepancy))
         attrs = {
             **{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in self.meta.items()},
             "spec_toml": self.spec.to_toml(),
@@ -1116,6 +1165,12 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
                 "these runs"
             )
     del tree[_RUNS_GROUP]
+    disc = None
+    if _DISC_GROUP in tree.children:
+        from bayescale.posterior.discrepancy import discrepancy_from_dataset
+
+        disc = discrepancy_from_dataset(tree[_DISC_GROUP].to_dataset())
+        del tree[_DISC_GROUP]
     meta = {k: attrs[k] for k in ("bayescale_version", "format_version", "law", "spec_hash",
                                   "data_hash", "seed", "sampler", "settings", "versions",
                                   "created", "status", "warnings", "flops_per_token")
@@ -1128,6 +1183,7 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
     if saved_spec.groups:
         table.attrs["groups"] = sorted(group_labels(table, saved_spec.groups).unique())
     fit = ScalingFit(tree, saved_spec, table, reference, diag, meta)
+    fit._fit_discrepancy = disc
     if _PPC_GROUP not in tree.children:  # saved before fits carried one: drawn now
         fit.tree[_PPC_GROUP] = xr.DataTree(_posterior_predictive(fit))
     return fit
