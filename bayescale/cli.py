@@ -9,7 +9,7 @@ Commands::
     bayescale predict FIT.nc --N 1e10 --D 2e11 [--noise] [--group G]
     bayescale predict FIT.nc --C 1e22 | --points points.csv [--out predictions.csv]
     bayescale report RUNS_OR_FIT --budget 5.76e23 [--target-loss 2.0] [--plan N,D] -o report.html
-                     [--learn-discrepancy | --no-discrepancy]   (also on predict and allocate)
+                     [--prior-discrepancy | --no-discrepancy]   (also on predict and allocate)
     bayescale allocate FIT.nc --budget 1e22,1e23 [--ci 0.5,0.95]
     bayescale design FIT.nc --budget 5.76e23 --pilot 1e21 [--decision allocation]
                      [--candidates runs.csv | --isoflop 1e19,1e20] [--out t.csv] [--plot p.png]
@@ -87,10 +87,12 @@ def _add_discrepancy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-discrepancy", action="store_true",
                    help="the law's posterior alone: without the extrapolation discrepancy that "
                    "widens forecasts beyond the runs (on by default)")
-    p.add_argument("--learn-discrepancy", action="store_true",
-                   help="update the discrepancy's empirical prior by the runs' own "
-                   "leave-future-out splits (two inner fits; bayescale.learn_discrepancy): "
-                   "narrower where the law has extrapolated well on these runs")
+    p.add_argument("--prior-discrepancy", action="store_true",
+                   help="the discrepancy's empirical prior alone (a study like none seen yet: "
+                   "wider than most studies need), without the default update by the runs' own "
+                   "leave-future-out splits (two inner fits of the law)")
+    # the default since 2026-12-02; kept so that scripts written before still run
+    p.add_argument("--learn-discrepancy", action="store_true", help=argparse.SUPPRESS)
 
 
 def _add_sampling(p: argparse.ArgumentParser, draws: int = 1000) -> None:
@@ -383,27 +385,18 @@ def _plan(a: argparse.Namespace) -> tuple[float, float] | None:
 
 
 def _discrepancy(a: argparse.Namespace, fit: Any) -> Any:
-    """The ``discrepancy=`` of a command: off (``--no-discrepancy``), the empirical prior (the
-    default) or the prior updated by the fit's runs' own leave-future-out splits
-    (``--learn-discrepancy``: inner fits of the law without groups, within each group of a
-    hierarchy)."""
-    if not getattr(a, "learn_discrepancy", False):
-        return not a.no_discrepancy
+    """The ``discrepancy=`` of a command: off (``--no-discrepancy``), the empirical prior alone
+    (``--prior-discrepancy``) or, by default, the fit's own: the prior updated by the runs'
+    leave-future-out splits (:meth:`ScalingFit.default_discrepancy`; its inner fits say on
+    stderr what they learn, when the command first needs it)."""
+    chosen = [flag for flag, on in (("--no-discrepancy", a.no_discrepancy),
+                                    ("--prior-discrepancy", a.prior_discrepancy),
+                                    ("--learn-discrepancy", a.learn_discrepancy)) if on]
+    if len(chosen) > 1:
+        raise ValueError(f"{' and '.join(chosen)} contradict each other; give one of them")
     if a.no_discrepancy:
-        raise ValueError("--learn-discrepancy and --no-discrepancy contradict each other; give "
-                         "one of them")
-    import bayescale as bs
-
-    groups = list(fit.spec.groups)
-    spec = fit.spec.replace(groups=(), grouping="combined", pooling={}, pool_scale={},
-                            centered="auto") if groups else fit.spec
-    print("learning the discrepancy from leave-future-out splits of the runs "
-          f"({fit.law.name} refitted to the smaller runs{', within each group' if groups else ''}"
-          ") ...", file=sys.stderr, flush=True)
-    disc = bs.learn_discrepancy(fit.runs, spec=spec, groups=groups or None,
-                                seed=getattr(a, "seed", 0))
-    print(f"discrepancy: {disc.source}", file=sys.stderr)
-    return disc
+        return False
+    return "prior" if a.prior_discrepancy else True
 
 
 def _cmd_fit(a: argparse.Namespace) -> int:

@@ -159,10 +159,9 @@ def test_pooling_on_the_command_line_reaches_the_fit(tmp_path, capsys):
     spec = bs.load_fit(out).spec
     assert spec.pooling_of("beta") == "shared" and spec.pooling_of("E") == "independent"
     assert spec.pooling_of("alpha") == "pooled"
-    # the discrepancy learned from such a fit refits the law within each group, without the
+    # the default discrepancy of such a fit refits the law within each group, without the
     # hierarchy's pooling or centring
-    assert main(["predict", str(out), "--N", "3e10", "--D", "6e11", "--group", "g00",
-                 "--learn-discrepancy"]) == 0
+    assert main(["predict", str(out), "--N", "3e10", "--D", "6e11", "--group", "g00"]) == 0
     err = capsys.readouterr().err
     assert "within each group" in err and "empirical prior updated by" in err
     with pytest.raises(SystemExit):

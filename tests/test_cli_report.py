@@ -52,8 +52,8 @@ def test_report_from_a_saved_fit(saved_fit, tmp_path, capsys):
     # the saved fit kept the dataset's citation
     html = out.read_text()
     assert "Besiroglu" in html
-    # the default discrepancy is the prior for a new study, and the report says how to narrow it
-    assert "--learn-discrepancy" in html
+    # the default discrepancy is the prior updated by the runs' own leave-future-out splits
+    assert "empirical prior updated by" in html
 
 
 def test_report_fits_a_bundled_dataset(tmp_path, capsys):
@@ -94,12 +94,13 @@ def test_no_discrepancy_gives_the_law_alone(saved_fit, capsys):
     assert "assume the law holds that far" in capsys.readouterr().err
 
 
-def test_learn_discrepancy_updates_the_prior_by_the_runs_own_splits(saved_fit, tmp_path,
-                                                                    capsys):
-    """--learn-discrepancy refits the law on the smaller runs, scores the larger ones and
+def test_the_default_discrepancy_is_the_prior_updated_by_the_runs_own_splits(saved_fit, tmp_path,
+                                                                           capsys):
+    """By default a command refits the law on the smaller runs, scores the larger ones and
     updates the empirical prior: on the Chinchilla runs, whose law extrapolates well within
-    them, the 95% interval at the Gopher run narrows from the prior's (and stays wider than
-    the law's own); the report names the update instead of suggesting it."""
+    them, the 95% interval at the Gopher run is narrower than the prior's alone
+    (--prior-discrepancy) and wider than the law's own; the report names the update, and with
+    the prior alone says that the default would update it."""
     def width(extra):
         assert main(["predict", str(saved_fit), "--N", "7e10", "--D", "1.4e12", "--ci", "0.95",
                      *extra]) == 0
@@ -108,27 +109,23 @@ def test_learn_discrepancy_updates_the_prior_by_the_runs_own_splits(saved_fit, t
         row = dict(zip(head, row, strict=False))
         return float(row["hi_95"]) - float(row["lo_95"]), err
 
-    prior, _ = width([])
-    learned, err = width(["--learn-discrepancy"])
+    prior, err = width(["--prior-discrepancy"])
+    assert "learning the discrepancy" not in err
+    learned, err = width([])
     alone, _ = width(["--no-discrepancy"])
     assert "empirical prior updated by" in err and "held-out runs in 2 splits" in err
     assert alone < learned < 0.8 * prior
+    # the flag that asked for it before it was the default still runs, to the same interval
+    assert width(["--learn-discrepancy"])[0] == learned
     out = tmp_path / "learned.html"
     assert main(["report", str(saved_fit), "--budget", "5.76e23", "--no-loo", "--no-markdown",
-                 "--learn-discrepancy", "-o", str(out)]) == 0
+                 "-o", str(out)]) == 0
     html = out.read_text()
-    assert "empirical prior updated by" in html and "--learn-discrepancy" not in html
+    assert "empirical prior updated by" in html and "study like none seen yet" not in html
+    assert main(["report", str(saved_fit), "--budget", "5.76e23", "--no-loo", "--no-markdown",
+                 "--prior-discrepancy", "-o", str(out)]) == 0
+    html = out.read_text()
+    assert "study like none seen yet" in html and "by default it is updated" in html
     assert main(["predict", str(saved_fit), "--N", "7e10", "--D", "1.4e12",
-                 "--learn-discrepancy", "--no-discrepancy"]) == 2
+                 "--prior-discrepancy", "--no-discrepancy"]) == 2
     assert "contradict each other" in capsys.readouterr().err
-
-
-def test_report_with_a_pilot_adds_what_to_run_next(saved_fit, tmp_path, capsys):
-    out = tmp_path / "pilot.html"
-    code = main(["report", str(saved_fit), "--budget", "5.76e23", "--pilot", "1e21",
-                 "--no-loo", "--no-markdown", "-o", str(out)])
-    assert code == 0, capsys.readouterr().err
-    assert "What to run next" in out.read_text()
-    assert main(["report", str(saved_fit), "--plan", "7e10,1.4e12", "--pilot", "1e21",
-                 "-o", str(out)]) == 2
-    assert "--pilot needs --budget" in capsys.readouterr().err

@@ -505,10 +505,14 @@ def _discrepancy_note(f: _Facts) -> str:
     from bayescale.posterior.discrepancy import PRIOR_SOURCE
 
     if f.discrepancy.source == PRIOR_SOURCE:  # not updated by these runs' own splits
-        out += ("  It is the prior for a study like none seen yet, so wider than most studies "
-                "need; these runs' own leave-future-out splits narrow it where the law has "
-                "extrapolated well on them (bayescale report --learn-discrepancy, or "
-                "bs.learn_discrepancy(runs, law) passed as discrepancy=).")
+        out += "  It is the prior for a study like none seen yet, so wider than most studies need"
+        if f.discrepancy.note:  # the default, where the runs allow no inner split
+            out += ("; these runs are too few, or span too little compute, for a leave-future-"
+                    "out split of them to update it (bs.learn_discrepancy(runs, law) says "
+                    "which min_train= would).")
+        else:
+            out += ("; by default it is updated by these runs' own leave-future-out splits, "
+                    "which narrow it where the law has extrapolated well on them.")
     return out
 
 
@@ -1145,9 +1149,11 @@ def write_report(
         discrepancy's draws: every number of the report equals the matching public function
         called with the same ``seed`` and ``discrepancy`` (e.g. the table's loss of one run at
         a budget is ``bs.predict_optimal(fit, budget, noise=True, seed=seed)``).
-    discrepancy : bool or Discrepancy, default True
-        The extrapolation discrepancy, as in ``fit.predict`` and the decisions: True the
-        empirical prior learned across published scaling studies, a
+    discrepancy : bool, "prior" or Discrepancy, default True
+        The extrapolation discrepancy, as in ``fit.predict`` and the decisions: True the fit's
+        own (the empirical prior learned across published scaling studies, updated by the
+        runs' leave-future-out splits: :meth:`ScalingFit.default_discrepancy
+        <bayescale.ScalingFit.default_discrepancy>`), ``"prior"`` the empirical prior alone, a
         :class:`~bayescale.Discrepancy` (e.g. from :func:`bayescale.learn_discrepancy`), False
         for the law's posterior alone.  Beyond the runs it widens the loss intervals and the
         probabilities of a target; the allocation (N*, D*) is the mean law's either way.
