@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bayescale-demo", help="output folder")
     _add_sampling(p)
 
-    p = sub.add_parser("fit", help="fit a law to a runs table (CSV / Parquet)")
+    p = sub.add_parser("fit", help="fit a law to a runs table (CSV / Parquet) and save it with its "
+                       "default discrepancy (the empirical prior updated by two inner fits)")
     p.add_argument("runs", help="runs table file, or dataset:NAME for a bundled dataset")
     p.add_argument("--law", default=None, help="law or built-in spec name (default chinchilla)")
     p.add_argument("--spec", default=None, help="TOML spec file (see models/)")
@@ -407,6 +408,8 @@ def _cmd_fit(a: argparse.Namespace) -> int:
     fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, flops=a.flops,
                  groups=groups, grouping=a.grouping, likelihood=a.likelihood,
                  pooling=a.pooling, **_sampling_kwargs(a))
+    # learned once here and saved with the fit, so predict, allocate and report reuse it
+    fit.default_discrepancy()
     path = fit.save(a.out)
     # the data warnings were printed as they were raised
     print(_as_flags(fit.describe(data_warnings=False)))
@@ -427,6 +430,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
           "(the 5 highest-loss runs dropped, as Besiroglu et al. 2024 did)", file=sys.stderr)
     fit = bs.fit(runs, "chinchilla", **_sampling_kwargs(a))
     out.mkdir(parents=True, exist_ok=True)
+    fit.default_discrepancy()  # saved with the fit: a report from the file reuses it
     fit.save(out / "chinchilla_fit.nc")
     fig = plot_fit(fit, extend=2.0)
     _save_figure(fig, out / "chinchilla_fit.png")
@@ -626,6 +630,8 @@ def _cmd_report(a: argparse.Namespace) -> int:
         fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, groups=groups,
                      pooling=a.pooling, **_sampling_kwargs(a))
         if a.save_fit:
+            if _discrepancy(a, fit) is True:  # saved with the fit, for later commands
+                fit.default_discrepancy()
             print(f"saved the fit to {fit.save(a.save_fit)}", file=sys.stderr)
     pilot = None
     if a.pilot is not None:
