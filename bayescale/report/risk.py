@@ -529,8 +529,8 @@ def _distance_share(f: _Facts, j: int) -> str:
     budget j (the interval of the allocation table's "loss of one run" column).
 
     With the discrepancy on (the default) the tables include it and the sentence says how wide
-    the interval would be without it; with it off, how wide it would be with the empirical
-    prior that ``fit.predict`` applies by default.  Empty if it cannot be computed.
+    the interval would be without it; with it off, how wide it would be with the discrepancy
+    that ``fit.predict`` applies by default.  Empty if it cannot be computed.
     """
     lab = f.lab
     try:
@@ -555,15 +555,21 @@ def _distance_share(f: _Facts, j: int) -> str:
     if not all(np.isfinite([a, b, lo, hi])) or hi - lo <= b - a:
         return ""
     share = _pct(1 - (b - a) / (hi - lo))
+    from bayescale.posterior.discrepancy import PRIOR_SOURCE, resolve_discrepancy
+
+    used = f.discrepancy or resolve_discrepancy(f.fit, True, f.group)
+    which = ("bayescale's extrapolation prior" + (
+        "" if used is None or used.source == PRIOR_SOURCE else
+        ", updated by these runs' own leave-future-out splits"))
     if f.discrepancy is not None:
         return (f"  The tables include how far published scaling laws have missed that far "
-                f"beyond their data (bayescale's extrapolation prior, as in fit.predict): "
+                f"beyond their data ({which}, as in fit.predict): "
                 f"one run's {lab} interval at the recommended split is {_loss(lo)} to "
                 f"{_loss(hi)}, against {_loss(a)} to {_loss(b)} for the law's posterior "
                 f"alone, so the distance contributes {share} of that interval.")
     return (f"  How far published scaling laws have missed that far beyond their data "
-            f"(bayescale's extrapolation prior, on by default in fit.predict and the "
-            f"decisions, off in this report) would widen one run's {lab} interval at the "
+            f"({which}, on by default in fit.predict and the decisions, off in this report) "
+            f"would widen one run's {lab} interval at the "
             f"recommended split from {_loss(a)} to {_loss(b)} to {_loss(lo)} to {_loss(hi)}: "
             f"the distance would contribute {share} of that interval.")
 
