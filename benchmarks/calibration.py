@@ -33,8 +33,9 @@ Two jobs, one residual collection:
    half-normal(0.05) prior, independent normal per point); the empirical prior learned without
    the study ("prior": the shipped model, the equal-weight average of the model with a mean
    miss and the zero-location model, ``DiscrepancyPrior.averaged``); that prior updated by the
-   study's inner splits ("prior updated", the shipped method: the splits also weigh the two
-   models); each model alone, updated the same way ("mean miss": the prior shipped before
+   study's inner splits ("prior updated", the shipped method and, since 2026-12-02, what
+   ``fit.predict`` does by default, ``ScalingFit.default_discrepancy``: the splits also weigh
+   the two models); each model alone, updated the same way ("mean miss": the prior shipped before
    2026-12-02; "zero location": ``fit_discrepancy_prior(..., location=False)``, no mean miss,
    a median-preserving deviation; priors cached as
    ``priors/on_<the other studies, joined by +>__v3[__zero_location].csv``); a mixture of two
