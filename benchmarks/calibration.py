@@ -874,17 +874,17 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
         return Discrepancy(k["kappa"], m["train_max"], kappa_tpp=k["kappa_tpp"], nu=k["nu"],
                            bias=k["bias"], tpp_range=rng_tpp, source=PRIOR_SOURCE)
 
-    def updated(start):
-        return update_discrepancy(start, inner, n_draws=EVAL_DRAWS, seed=seed) if len(inner) \
-            else start
+    def updated(start, population):
+        return update_discrepancy(start, inner, n_draws=EVAL_DRAWS, seed=seed,
+                                  population=population) if len(inner) else start
 
     start = start_from(prior)
     rows["prior"] = _metrics(start.perturb(base, s["C"], rng("prior"), tpp=tpp), y)
-    upd = updated(start)
+    upd = updated(start, prior)
     rows["prior updated"] = _metrics(upd.perturb(base, s["C"], rng("prior updated"), tpp=tpp),
                                      y)
     for row, population in (models or {}).items():
-        one = updated(start_from(population))
+        one = updated(start_from(population), population)
         rows[row] = _metrics(one.perturb(base, s["C"], rng(row), tpp=tpp), y)
     alt_law = ALT_LAW.get(m["study"], "kaplan")
     if _alt_path(path, alt_law).exists():

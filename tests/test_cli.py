@@ -163,7 +163,7 @@ def test_pooling_on_the_command_line_reaches_the_fit(tmp_path, capsys):
     # hierarchy's pooling or centring
     assert main(["predict", str(out), "--N", "3e10", "--D", "6e11", "--group", "g00"]) == 0
     err = capsys.readouterr().err
-    assert "within each group" in err and "empirical prior updated by" in err
+    assert "within each of the 3 groups" in err and "empirical prior updated by" in err
     with pytest.raises(SystemExit):
         main(["fit", str(csv), "--groups", "family", "--pooling", "beta=partial", "--out",
               str(tmp_path / "bad.nc")])

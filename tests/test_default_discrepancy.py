@@ -80,3 +80,56 @@ def test_runs_too_few_to_split_use_the_prior_alone_and_say_what_to_pass(chinchil
 def test_an_unknown_discrepancy_names_the_choices(chinchilla_fit):
     with pytest.raises(ValueError, match="'prior' \\(the empirical prior alone\\)"):
         chinchilla_fit.predict(N=7e10, D=1.4e12, discrepancy="learned")
+
+
+def test_each_group_of_a_hierarchy_gets_its_own_and_a_new_group_the_prior(tmp_path):
+    """The groups of a hierarchy are cells of one study: each observed group's default is the
+    prior updated by its own splits, a new group's the prior alone; a saved fit keeps them."""
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    runs = simulate_hierarchy(2, n_sizes=6, n_ratios=4, sizes=(1e7, 3e9), seed=2).runs
+    fit = bs.fit(runs, "chinchilla", groups="family", draws=150, tune=150, chains=2, seed=1,
+                 progressbar=False, retry=False, warn=False)
+    own = {g: fit.default_discrepancy(g) for g in fit.groups}
+    for g, disc in own.items():
+        assert disc.source.startswith("empirical prior updated by"), (g, disc.source)
+        assert set(disc.residuals["split"].str.split(":").str[0]) == {"all"}  # its runs alone
+    assert not np.array_equal(*(d.kappa for d in own.values()))
+    new = fit.default_discrepancy("new")
+    assert new.source == "empirical prior" and "new cell" in new.note
+    back = bs.load_fit(fit.save(tmp_path / "h.nc"))
+    for g, disc in own.items():
+        assert np.array_equal(back.default_discrepancy(g).kappa, disc.kappa)
+
+
+def test_an_update_by_many_splits_goes_on_by_adaptive_importance_sampling():
+    """Twelve splits that agree on a small kappa leave few of the prior's draws with weight;
+    given the population they came from, the update refines them (a larger effective sample
+    size, the same posterior median within noise); with few splits nothing changes."""
+    import pandas as pd
+
+    from bayescale.posterior.discrepancy import empirical_prior, update_discrepancy
+
+    rng = np.random.default_rng(0)
+    n = 12 * 15
+    res = pd.DataFrame({"split": np.repeat([f"s{i:02d}" for i in range(12)], 15),
+                        "d_C": np.tile(np.linspace(0.2, 1.2, 15), 12), "d_T": 0.0,
+                        "scale": 0.01, "noise": 0.01, "nu": 30.0, "law_1": 0.0, "law_2": 0.0})
+    res["residual"] = 0.01 * rng.standard_normal(n) + np.repeat(
+        0.03 * rng.standard_normal(12), 15) * res["d_C"]
+    pop = empirical_prior()
+    runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
+    start = pop.discrepancy(runs, n_draws=4000, seed=0)
+    plain = update_discrepancy(start, res, n_draws=1000, seed=0)
+    adaptive = update_discrepancy(start, res, n_draws=1000, seed=0, population=pop)
+    ess = [float(d.source.split("ESS ")[1].split(" ")[0]) for d in (plain, adaptive)]
+    assert ess[0] < 250 <= ess[1], ess
+    assert "adaptive importance sampling" in adaptive.source
+    assert np.median(adaptive.kappa) == pytest.approx(np.median(plain.kappa), rel=0.5)
+    few = res[res["split"] < "s02"]
+    assert np.array_equal(update_discrepancy(start, few, n_draws=1000, seed=0).kappa,
+                          update_discrepancy(start, few, n_draws=1000, seed=0,
+                                             population=pop).kappa)
+    with pytest.raises(ValueError, match="not drawn from population"):
+        update_discrepancy(pop.discrepancy(runs, n_draws=4000, seed=1), res, n_draws=1000,
+                           seed=0, population=pop)

@@ -793,16 +793,26 @@ class DiscrepancyPrior:
         >>> bool(0.001 < float(np.median(k["kappa"])) < 0.2)
         True
         """
-        rng = np.random.default_rng(seed)
+        i, y = self._latent(n_draws, np.random.default_rng(seed))
+        return _study_params(self._arrays(), i, y)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Per population draw: location and scale of a new study's log kappa_C, log kappa_T
+        and bias, and nu."""
+        d = {k: self.draws[k].to_numpy() for k in POPULATION_PARAMS}
+        return {"loc": np.stack([d["mu_C"], d["mu_T"], d["bias_C"]], axis=1),
+                "sd": np.stack([np.hypot(d["tau_C"], d["omega_C"]),
+                                np.hypot(d["tau_T"], d["omega_T"]),
+                                np.hypot(d["bias_tau_C"], d["bias_omega_C"])], axis=1),
+                "nu": d["nu"]}
+
+    def _latent(self, n_draws: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A new study's draws as (population row, ``(n, 3)`` values of log kappa_C,
+        log kappa_T and bias)."""
+        a = self._arrays()
         i = resample_draws(np.arange(len(self.draws)), n_draws, rng).astype(int)
-        d = {k: self.draws[k].to_numpy()[i] for k in POPULATION_PARAMS}
-        sd_c = np.hypot(d["tau_C"], d["omega_C"])
-        sd_t = np.hypot(d["tau_T"], d["omega_T"])
-        sd_b = np.hypot(d["bias_tau_C"], d["bias_omega_C"])
-        return {"kappa": np.exp(d["mu_C"] + sd_c * rng.standard_normal(n_draws)),
-                "kappa_tpp": np.exp(d["mu_T"] + sd_t * rng.standard_normal(n_draws)),
-                "nu": d["nu"],
-                "bias": d["bias_C"] + sd_b * rng.standard_normal(n_draws)}
+        z = np.stack([rng.standard_normal(n_draws) for _ in range(3)], axis=1)
+        return i, a["loc"][i] + a["sd"][i] * z
 
     def discrepancy(self, runs: pd.DataFrame, *, by: str = "C", n_draws: int = 4000,
                     seed: int | None = 0) -> Discrepancy:
@@ -983,14 +993,32 @@ def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: n
         r = (rest - mean @ load.T) / scale
         weight = (nu_i + 1) / (nu_i + r * r)
     chol = np.linalg.cholesky(2.0 * np.linalg.inv(prec))
-    z = rng.standard_normal(mean.shape)
-    g = rng.chisquare(df, mean.shape[:-1])[..., None] / df
+    # common random numbers: the same standardised draws for every draw of the discrepancy
+    # (the last two axes: Monte Carlo draws x components), so that the weights differ by the
+    # draws' parameters, not by Monte Carlo noise
+    z = np.broadcast_to(rng.standard_normal(mean.shape[-2:]), mean.shape)
+    g = np.broadcast_to(rng.chisquare(df, mean.shape[-2:-1]), mean.shape[:-1])[..., None] / df
     w = mean + np.einsum("...kl,...l->...k", chol, z / np.sqrt(g))
     log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     q = (gammaln((df + k) / 2) - gammaln(df / 2) - k / 2 * np.log(df * np.pi) - log_det
          - (df + k) / 2 * np.log1p(np.sum(z * z, -1) / (df * g[..., 0])))
     log_prior = -0.5 * np.sum(w * w, axis=-1) - k / 2 * np.log(2 * np.pi)
     return w, log_prior - q
+
+
+def _common_student(rng: np.random.Generator, nu: np.ndarray, n_t: int) -> np.ndarray:
+    """``(len(nu), n_t)`` Student-t draws from common random numbers: the same ``n_t`` normal
+    and uniform draws for every row, each transformed with its own ``nu`` (normal where
+    infinite), so that a likelihood estimated with them is a smooth function of ``nu``."""
+    from scipy.special import gammaincinv
+
+    z = rng.standard_normal(n_t)
+    q = rng.uniform(size=n_t)
+    nu = np.asarray(nu, dtype=float)[:, None]
+    fin = np.isfinite(nu)
+    shape = np.where(fin, nu, 2.0) / 2
+    w = np.where(fin, 2.0 * gammaincinv(shape, q[None, :]) / np.where(fin, nu, 1.0), 1.0)
+    return z[None, :] / np.sqrt(w)
 
 
 def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
@@ -1000,9 +1028,7 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
     (:func:`law_terms`; importance sampled, :func:`_law_proposal`) integrated out."""
     from scipy.special import gammaln, logsumexp
 
-    m = kappa.size
-    t = _student(rng, np.repeat(nu, n_t)).reshape(m, n_t)
-    u = _student(rng, np.repeat(nu, n_t)).reshape(m, n_t)
+    t, u = _common_student(rng, nu, n_t), _common_student(rng, nu, n_t)
     res = r["residual"].to_numpy(float)
     d_c, d_t = r["d_C"].to_numpy(float), r["d_T"].to_numpy(float)
     load = r[list(LAW_COLUMNS)].to_numpy(float)  # runs x components
@@ -1020,15 +1046,127 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
     return logsumexp(lp, axis=1) - np.log(n_t)
 
 
+def _study_params(a: Mapping[str, np.ndarray], i: np.ndarray, y: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+    """``kappa``, ``kappa_tpp``, ``nu``, ``bias`` from population rows ``i`` and values ``y``
+    (log kappa_C, log kappa_T, bias; the bias is 0 where the row has no mean miss)."""
+    return {"kappa": np.exp(y[:, 0]), "kappa_tpp": np.exp(y[:, 1]), "nu": a["nu"][i],
+            "bias": np.where(a["sd"][i, 2] > 0, y[:, 2], a["loc"][i, 2])}
+
+
+def _ess(logw: np.ndarray) -> float:
+    w = np.exp(logw - logw.max())
+    return float(w.sum() ** 2 / np.sum(w * w))
+
+
+def _tempered(logw: np.ndarray, target: float) -> np.ndarray:
+    """Normalised weights ``w**beta`` with the largest ``beta`` in (0, 1] whose effective sample
+    size is at least ``target`` (bisection): a broad view of where the posterior lies."""
+    lo, hi = 0.0, 1.0
+    if _ess(logw) < target:
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if _ess(mid * logw) >= target else (lo, mid)
+        beta = lo
+    else:
+        beta = 1.0
+    w = np.exp(beta * (logw - logw.max()))
+    return w / w.sum()
+
+
+def _refine(population: DiscrepancyPrior, i: np.ndarray, y: np.ndarray, logw: np.ndarray,
+            loglik: Any, rng: np.random.Generator, defensive: float = 0.2,
+            inflate: float = 2.0):
+    """One stage of adaptive importance sampling (population Monte Carlo) in the space of
+    (population row ``s``, ``y`` = log kappa_C, log kappa_T, bias).
+
+    The likelihood is approximated by a Gaussian in ``y``: its precision is the current weighted
+    draws' precision less the prior's (clipped at 0, so directions the splits do not inform
+    stay at the prior) and it is tempered by ``inflate``.  A proposal draws ``s`` from the
+    current weights mixed with the prior (``defensive``), then ``y`` from the prior of row ``s``
+    times that Gaussian, in closed form; the weights are prior x likelihood / proposal.
+    Returns the new rows, values and log weights."""
+    a = population._arrays()
+    n, rows = y.shape[0], len(population.draws)
+    w = _tempered(logw, min(500.0, n / 20))
+    miss_row = a["sd"][:, 2] > 0
+    approx = {}
+    for miss, dims in ((True, [0, 1, 2]), (False, [0, 1])):
+        sel, rs = miss_row[i] == miss, miss_row == miss
+        if not sel.any() or not rs.any():
+            continue
+        wg = w[sel] / w[sel].sum() if w[sel].sum() > 1e-12 else np.full(sel.sum(), 1 / sel.sum())
+        yg = y[sel][:, dims]
+        m_p = wg @ yg
+        s_p = ((yg - m_p).T * wg) @ (yg - m_p) + 1e-8 * np.eye(len(dims))
+        loc, sd = a["loc"][rs][:, dims], a["sd"][rs][:, dims]
+        m_0 = loc.mean(axis=0)
+        s_0 = np.cov(loc.T).reshape(len(dims), len(dims)) + np.diag((sd ** 2).mean(axis=0))
+        lam = np.linalg.inv(s_p) - np.linalg.inv(s_0)
+        val, vec = np.linalg.eigh(0.5 * (lam + lam.T))
+        lam = (vec * np.clip(val, 0.0, None)) @ vec.T / inflate
+        eta = (np.linalg.solve(s_p, m_p) - np.linalg.solve(s_0, m_0)) / inflate
+        # keep eta in the range of lam (no pull along directions without information)
+        eta = vec @ np.where(val > 0, vec.T @ eta, 0.0)
+        approx[miss] = (dims, lam, eta)
+    # rows by how well their prior agrees with the likelihood's approximation (the evidence of
+    # the Gaussian in closed form), times the current weight of their model; a model no
+    # current draw visits gets no proposals
+    log_z = np.full(rows, -np.inf)
+    for miss, (dims, lam, eta) in approx.items():
+        rs = miss_row == miss
+        loc, sd = a["loc"][rs][:, dims], a["sd"][rs][:, dims]
+        k = len(dims)
+        prec = lam[None] + np.einsum("ij,jk->ijk", 1.0 / sd ** 2, np.eye(k))
+        b = loc / sd ** 2 + eta[None]
+        mean = np.linalg.solve(prec, b[..., None])[..., 0]
+        log_z[rs] = (0.5 * np.sum(b * mean, axis=1) - 0.5 * np.sum(loc ** 2 / sd ** 2, axis=1)
+                     - 0.5 * np.linalg.slogdet(prec)[1] - np.sum(np.log(sd), axis=1)
+                     + np.log(max(float(w[miss_row[i] == miss].sum()), 1e-300) / rs.sum()))
+    q_row = np.exp(log_z - log_z.max())
+    q_row = (1 - defensive) * q_row / q_row.sum() + defensive * np.isfinite(log_z) / \
+        np.isfinite(log_z).sum()
+    new_i = rng.choice(rows, size=n, p=q_row)
+    new_miss = miss_row[new_i]
+    new_y = np.zeros((n, 3))
+    new_y[:, 2] = a["loc"][new_i, 2]  # the zero-location model's bias (0)
+    log_q = np.log(q_row[new_i])
+    log_p = np.full(n, -np.log(rows))
+    for miss, (dims, lam, eta) in approx.items():
+        sel = new_miss == miss
+        if not sel.any():
+            continue
+        k = len(dims)
+        loc, sd = a["loc"][new_i[sel]][:, dims], a["sd"][new_i[sel]][:, dims]
+        prec = lam[None] + np.einsum("ij,jk->ijk", 1.0 / sd ** 2, np.eye(k))
+        cov = np.linalg.inv(prec)
+        mean = np.einsum("ijk,ik->ij", cov, loc / sd ** 2 + eta[None])
+        chol = np.linalg.cholesky(cov)
+        z = rng.standard_normal((int(sel.sum()), k))
+        vals = mean + np.einsum("ijk,ik->ij", chol, z)
+        new_y[np.ix_(sel, dims)] = vals
+        log_det = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+        log_q[sel] += -0.5 * np.sum(z * z, axis=1) - log_det - k / 2 * np.log(2 * np.pi)
+        log_p[sel] += np.sum(-0.5 * ((vals - loc) / sd) ** 2 - np.log(sd)
+                             - 0.5 * np.log(2 * np.pi), axis=1)
+    return new_i, new_y, log_p + loglik(_study_params(a, new_i, new_y)) - log_q
+
+
 def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: int = 4000,
-                       n_t: int = 64, seed: int = 0) -> Discrepancy:
+                       n_t: int = 64, seed: int = 0, population: DiscrepancyPrior | None = None,
+                       min_ess: float | None = None, max_stages: int = 4) -> Discrepancy:
     """Update a discrepancy's draws by a study's own leave-future-out residuals.
 
     The draws of ``prior`` (e.g. :meth:`Discrepancy.default`: a new study's kappas from the
     empirical prior) are weighted by the likelihood of the residuals under the model of
     :func:`~bayescale.evaluation.discrepancy.fit_discrepancy_prior`
     (each split's shared deviation integrated out) and resampled:
-    importance sampling with the prior as proposal.  Where the prior's draws come from several
+    importance sampling with the prior as proposal.  Many splits (a hierarchy's groups, each
+    split twice) make the likelihood so sharp that few prior draws carry weight; given the
+    ``population`` the prior's draws came from, the update then goes on by adaptive importance
+    sampling (population Monte Carlo: each stage's proposal is fitted to the last stage's
+    weighted draws and mixed with the prior) until the effective sample size reaches
+    ``min_ess`` or ``max_stages`` stages are done.  Where the prior's draws come from several
     models (the shipped prior: with and without a mean miss, :meth:`DiscrepancyPrior.averaged`)
     the same weights are the models' posterior probabilities (Bayesian model averaging); the
     result's ``source`` says how the weight of the model with a mean miss moved.
@@ -1046,6 +1184,14 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
         Monte Carlo draws of each split's shared deviation per prior draw.
     seed : int
         Seed of the Monte Carlo draws and the resampling.
+    population : DiscrepancyPrior, optional
+        The population ``prior`` was drawn from, as ``population.discrepancy(runs,
+        n_draws=len(prior.kappa), seed=seed)`` draws it (those draws are regenerated with their
+        population rows).  Without it the update is the one importance-sampling step.
+    min_ess : float, optional
+        Effective sample size below which the adaptive stages run (default ``n_draws / 4``).
+    max_stages : int
+        Most importance-sampling stages, the first included.
 
     Returns
     -------
@@ -1071,26 +1217,49 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
         r["d_T"] = 0.0
     r = check_residuals(r, ["split", "residual", "scale", "d_C", "d_T"])
     rng = np.random.default_rng(seed)
-    logw = np.zeros(prior.kappa.size)
-    for _, sub in r.groupby("split", sort=True):
-        for a in range(0, prior.kappa.size, 1000):
-            sl = slice(a, a + 1000)
-            logw[sl] += _split_loglik(sub, prior.kappa[sl], prior.kappa_tpp[sl], prior.nu[sl],
-                                      prior.bias[sl], n_t, rng)
+    splits = [sub for _, sub in r.groupby("split", sort=True)]
+
+    def loglik(d: Mapping[str, np.ndarray]) -> np.ndarray:
+        out = np.zeros(d["kappa"].size)
+        for sub in splits:
+            for a in range(0, out.size, 1000):
+                sl = slice(a, a + 1000)
+                out[sl] += _split_loglik(sub, d["kappa"][sl], d["kappa_tpp"][sl], d["nu"][sl],
+                                         d["bias"][sl], n_t, rng)
+        return out
+
+    draws = {"kappa": prior.kappa, "kappa_tpp": prior.kappa_tpp, "nu": prior.nu,
+             "bias": prior.bias}
+    logw = loglik(draws)
+    ess, stages = _ess(logw), 1
+    min_ess = n_draws / 4 if min_ess is None else float(min_ess)
+    if population is not None and ess < min_ess and max_stages > 1:
+        i, y = population._latent(prior.kappa.size, np.random.default_rng(seed))
+        again = _study_params(population._arrays(), i, y)
+        if not all(np.allclose(again[k], draws[k]) for k in draws):
+            raise ValueError("prior was not drawn from population with this seed: pass "
+                             "population.discrepancy(runs, n_draws=len(prior.kappa), seed=seed) "
+                             "as prior, or population=None")
+        while ess < min_ess and stages < max_stages:
+            i, y, logw = _refine(population, i, y, logw, loglik, rng)
+            ess, stages = _ess(logw), stages + 1
+        draws = _study_params(population._arrays(), i, y)
     w = np.exp(logw - logw.max())
     w /= w.sum()
-    ess = 1.0 / np.sum(w**2)
     # systematic resampling, then shuffled
     pos = (rng.uniform() + np.arange(n_draws)) / n_draws
     idx = rng.permutation(np.minimum(np.searchsorted(np.cumsum(w), pos), w.size - 1))
     n_runs, n_splits = len(r), r["split"].nunique()
-    miss = prior.bias != 0
-    models = "" if miss.all() or not miss.any() else \
-        f"; weight of the model with a mean miss {miss.mean():.2f} -> {w[miss].sum():.2f}"
-    return replace(prior, kappa=prior.kappa[idx], kappa_tpp=prior.kappa_tpp[idx],
-                   nu=prior.nu[idx], bias=prior.bias[idx], residuals=residuals,
+    miss = draws["bias"] != 0
+    models = "" if (prior.bias != 0).all() or not (prior.bias != 0).any() else \
+        f"; weight of the model with a mean miss {np.mean(prior.bias != 0):.2f} -> " \
+        f"{w[miss].sum():.2f}"
+    how = f"importance ESS {ess:.0f} of {w.size}" if stages == 1 else \
+        f"adaptive importance sampling, {stages} stages, ESS {ess:.0f} of {w.size}"
+    return replace(prior, kappa=draws["kappa"][idx], kappa_tpp=draws["kappa_tpp"][idx],
+                   nu=draws["nu"][idx], bias=draws["bias"][idx], residuals=residuals,
                    source=f"{prior.source} updated by {n_runs} held-out runs in {n_splits} "
-                          f"splits (importance ESS {ess:.0f} of {w.size}{models})")
+                          f"splits ({how}{models})")
 
 
 # --------------------------------------------------------------------------- predictions
@@ -1181,8 +1350,9 @@ def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discre
     split); ``"prior"``: the empirical prior alone, a new study's draws; ``False`` or ``None``:
     none; a :class:`Discrepancy`: itself.  The empirical prior was learned on log loss, so for
     laws that predict another target (downstream error, a target loss from a link law) ``True``
-    and ``"prior"`` mean none.  For a hierarchical fit the draws are measured from the edge of
-    ``group``'s own runs.
+    and ``"prior"`` mean none.  For a hierarchical fit ``True`` is the observed ``group``'s own
+    (learned on its runs alone), and the prior alone for a new group; the draws are measured from
+    the edge of ``group``'s own runs.
 
     Examples
     --------
@@ -1204,7 +1374,7 @@ def resolve_discrepancy(fit: Any, discrepancy: Any, group: Any = None) -> Discre
         if discrepancy is True:
             from bayescale.evaluation.discrepancy import fit_discrepancy
 
-            return fit_discrepancy(fit).for_runs(runs)
+            return fit_discrepancy(fit, group)  # measured from the runs it was learned on
         return Discrepancy.default(runs)
     raise ValueError(f"discrepancy must be True (the default: the empirical prior updated by the "
                      f"fit's own leave-future-out splits), 'prior' (the empirical prior alone), "

@@ -393,10 +393,7 @@ class ScalingFit:
         """
         from bayescale.posterior.discrepancy import resolve_discrepancy
 
-        disc = resolve_discrepancy(self, True, group)
-        if disc is not None and group is None:
-            return self._fit_discrepancy
-        return disc
+        return resolve_discrepancy(self, True, group)
 
     def draws(
         self,
@@ -934,7 +931,14 @@ class ScalingFit:
         if self._fit_discrepancy is not None:  # learned: the reloaded fit predicts the same
             from bayescale.posterior.discrepancy import discrepancy_to_dataset
 
-            tree[_DISC_GROUP] = xr.DataTree(discrepancy_to_dataset(self._fit_discrepancy))
+            learned = self._fit_discrepancy
+            if isinstance(learned, dict):  # one per group of a hierarchy
+                for k, (label, disc) in enumerate(learned.items()):
+                    ds = discrepancy_to_dataset(disc)
+                    ds.attrs["group"] = label
+                    tree[f"{_DISC_GROUP}_{k}"] = xr.DataTree(ds)
+            else:
+                tree[_DISC_GROUP] = xr.DataTree(discrepancy_to_dataset(learned))
         attrs = {
             **{k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in self.meta.items()},
             "spec_toml": self.spec.to_toml(),
@@ -1165,12 +1169,20 @@ def load_fit(path: str | os.PathLike, *, runs: pd.DataFrame | None = None,
                 "these runs"
             )
     del tree[_RUNS_GROUP]
-    disc = None
-    if _DISC_GROUP in tree.children:
-        from bayescale.posterior.discrepancy import discrepancy_from_dataset
+    from bayescale.posterior.discrepancy import discrepancy_from_dataset
 
+    disc: Any = None
+    if _DISC_GROUP in tree.children:
         disc = discrepancy_from_dataset(tree[_DISC_GROUP].to_dataset())
         del tree[_DISC_GROUP]
+    per_group = sorted((k for k in tree.children if k.startswith(f"{_DISC_GROUP}_")),
+                       key=lambda k: int(k.rsplit("_", 1)[1]))
+    if per_group:
+        disc = {}
+        for k in per_group:
+            ds = tree[k].to_dataset()
+            disc[str(ds.attrs["group"])] = discrepancy_from_dataset(ds)
+            del tree[k]
     meta = {k: attrs[k] for k in ("bayescale_version", "format_version", "law", "spec_hash",
                                   "data_hash", "seed", "sampler", "settings", "versions",
                                   "created", "status", "warnings", "flops_per_token")
