@@ -104,8 +104,9 @@ def test_each_group_of_a_hierarchy_gets_its_own_and_a_new_group_the_prior(tmp_pa
 
 def test_an_update_by_many_splits_goes_on_by_adaptive_importance_sampling():
     """Twelve splits that agree on a small kappa leave few of the prior's draws with weight;
-    given the population they came from, the update refines them (a larger effective sample
-    size, the same posterior median within noise); with few splits nothing changes."""
+    given the population they came from, the update refines them until the effective sample
+    size reaches min_ess (the same posterior median within noise); with few splits, whose
+    first step is enough, nothing changes."""
     import pandas as pd
 
     from bayescale.posterior.discrepancy import empirical_prior, update_discrepancy
@@ -121,11 +122,12 @@ def test_an_update_by_many_splits_goes_on_by_adaptive_importance_sampling():
     runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
     start = pop.discrepancy(runs, n_draws=4000, seed=0)
     plain = update_discrepancy(start, res, n_draws=1000, seed=0)
-    adaptive = update_discrepancy(start, res, n_draws=1000, seed=0, population=pop)
+    adaptive = update_discrepancy(start, res, n_draws=1000, seed=0, population=pop,
+                                  min_ess=2000)
     ess = [float(d.source.split("ESS ")[1].split(" ")[0]) for d in (plain, adaptive)]
-    assert ess[0] < 250 <= ess[1], ess
+    assert ess[0] < 1000 and ess[1] > 2 * ess[0], ess  # measured 515 and 2,717 of 4,000
     assert "adaptive importance sampling" in adaptive.source
-    assert np.median(adaptive.kappa) == pytest.approx(np.median(plain.kappa), rel=0.5)
+    assert np.median(adaptive.kappa) == pytest.approx(np.median(plain.kappa), rel=0.25)
     few = res[res["split"] < "s02"]
     assert np.array_equal(update_discrepancy(start, few, n_draws=1000, seed=0).kappa,
                           update_discrepancy(start, few, n_draws=1000, seed=0,

@@ -1007,18 +1007,17 @@ def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: n
 
 
 def _common_student(rng: np.random.Generator, nu: np.ndarray, n_t: int) -> np.ndarray:
-    """``(len(nu), n_t)`` Student-t draws from common random numbers: the same ``n_t`` normal
-    and uniform draws for every row, each transformed with its own ``nu`` (normal where
-    infinite), so that a likelihood estimated with them is a smooth function of ``nu``."""
-    from scipy.special import gammaincinv
+    """``(len(nu), n_t)`` Student-t draws from common stratified random numbers: one uniform
+    per stratum ``[k / n_t, (k + 1) / n_t)`` (one random shift for all, in random order), the
+    same for every row and transformed by the inverse CDF with the row's own ``nu`` (normal
+    where infinite).  A likelihood estimated with them is a smooth function of ``nu`` and the
+    scales, and every part of the distribution, its tails included, is represented."""
+    from scipy.special import ndtri, stdtrit
 
-    z = rng.standard_normal(n_t)
-    q = rng.uniform(size=n_t)
+    q = rng.permutation((np.arange(n_t) + rng.uniform()) / n_t)[None, :]
     nu = np.asarray(nu, dtype=float)[:, None]
     fin = np.isfinite(nu)
-    shape = np.where(fin, nu, 2.0) / 2
-    w = np.where(fin, 2.0 * gammaincinv(shape, q[None, :]) / np.where(fin, nu, 1.0), 1.0)
-    return z[None, :] / np.sqrt(w)
+    return np.where(fin, stdtrit(np.where(fin, nu, 1.0), q), ndtri(q))
 
 
 def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
@@ -1230,16 +1229,17 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
 
     draws = {"kappa": prior.kappa, "kappa_tpp": prior.kappa_tpp, "nu": prior.nu,
              "bias": prior.bias}
-    logw = loglik(draws)
-    ess, stages = _ess(logw), 1
-    min_ess = n_draws / 4 if min_ess is None else float(min_ess)
-    if population is not None and ess < min_ess and max_stages > 1:
+    if population is not None:  # the prior's draws with their population rows
         i, y = population._latent(prior.kappa.size, np.random.default_rng(seed))
         again = _study_params(population._arrays(), i, y)
         if not all(np.allclose(again[k], draws[k]) for k in draws):
             raise ValueError("prior was not drawn from population with this seed: pass "
                              "population.discrepancy(runs, n_draws=len(prior.kappa), seed=seed) "
                              "as prior, or population=None")
+    logw = loglik(draws)
+    ess, stages = _ess(logw), 1
+    min_ess = n_draws / 4 if min_ess is None else float(min_ess)
+    if population is not None and ess < min_ess and max_stages > 1:
         while ess < min_ess and stages < max_stages:
             i, y, logw = _refine(population, i, y, logw, loglik, rng)
             ess, stages = _ess(logw), stages + 1
