@@ -238,6 +238,7 @@ proportion to the distance and the change could not narrow the long forecasts.  
 prior (posterior median 21 [6.9, 51], prior 18 [4.6, 48]); the heavy tails of a new study's
 deviation come from the between-cell spread of ``log kappa`` (``omega_C`` about 1.1), which
 the first rungs' own splits then narrow.
+
 The update made the default, and its sampler mended (2026-12-02, later that day): ``fit.predict``
 now uses "prior updated" by default (``ScalingFit.default_discrepancy``; a hierarchy's groups
 each their own, as this benchmark's cells); the update's split likelihood uses stratified common
