@@ -377,7 +377,9 @@ class ScalingFit:
         Parameters
         ----------
         group : str, optional
-            For hierarchical fits: measure the distances from this group's own runs.
+            For hierarchical fits: an observed group gets the prior updated by its own splits
+            (the law refitted to that group's runs alone; every group is learned on the first
+            call), a new group (``"new"``) or None the prior alone.
 
         Returns
         -------
@@ -888,8 +890,9 @@ class ScalingFit:
         (``arviz.plot_ppc_dist(bs.load_fit(path).tree)``).  It is drawn with numpy from the
         posterior the first time the fit is saved and kept in ``fit.tree``.  Once the fit has
         learned its default discrepancy (:meth:`default_discrepancy`, on the first prediction
-        beyond the runs) the file holds it too, in a ``discrepancy`` group, so the reloaded fit
-        predicts the same without refitting the inner splits.
+        beyond the runs) the file holds it too, in a ``discrepancy`` group (a hierarchy's, one
+        ``discrepancy_<k>`` group per observed group, its label in ``attrs["group"]``), so the
+        reloaded fit predicts the same without refitting the inner splits.
 
         Examples
         --------
