@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EPS_CLIP", "NU_MIN", "noise_cdf", "noise_eps", "noise_logpdf", "observe",
-           "perturb"]
+__all__ = ["EPS_CLIP", "NU_MIN", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile",
+           "observe", "perturb"]
 
 #: Lower bound of the Student-t degrees of freedom: the predictive mean and variance exist.
 NU_MIN = 2.0
@@ -152,6 +152,29 @@ def noise_cdf(z: Any, nu: Any = None) -> np.ndarray:
     if nu is None:
         return special.ndtr(z)
     return special.stdtr(nu, z)
+
+
+def noise_quantile(q: Any, nu: Any = None) -> np.ndarray:
+    """Inverse CDF of the standardised noise (Normal, or Student-t with ``nu``; Normal where
+    ``nu`` is infinite), elementwise over broadcast ``q`` and ``nu``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import noise_cdf, noise_quantile
+    >>> z = noise_quantile(0.9, 3.0)
+    >>> float(noise_quantile(0.5, 3.0)), float(np.round(noise_cdf(z, 3.0), 12))
+    (0.0, 0.9)
+    >>> noise_quantile([0.5, 0.975], [np.inf, np.inf]).round(2).tolist()
+    [0.0, 1.96]
+    """
+    from scipy import special
+
+    if nu is None:
+        return special.ndtri(q)
+    q, nu = np.broadcast_arrays(np.asarray(q, dtype=float), np.asarray(nu, dtype=float))
+    fin = np.isfinite(nu)
+    return np.where(fin, special.stdtrit(np.where(fin, nu, 1.0), q), special.ndtri(q))
 
 
 def observe(name: str, family: str, mu: Any, sigma: Any, nu: Any, observed: Any, dims: Any):

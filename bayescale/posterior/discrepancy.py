@@ -1012,12 +1012,10 @@ def _common_student(rng: np.random.Generator, nu: np.ndarray, n_t: int) -> np.nd
     same for every row and transformed by the inverse CDF with the row's own ``nu`` (normal
     where infinite).  A likelihood estimated with them is a smooth function of ``nu`` and the
     scales, and every part of the distribution, its tails included, is represented."""
-    from scipy.special import ndtri, stdtrit
+    from bayescale.modeling.noise import noise_quantile
 
     q = rng.permutation((np.arange(n_t) + rng.uniform()) / n_t)[None, :]
-    nu = np.asarray(nu, dtype=float)[:, None]
-    fin = np.isfinite(nu)
-    return np.where(fin, stdtrit(np.where(fin, nu, 1.0), q), ndtri(q))
+    return noise_quantile(q, np.asarray(nu, dtype=float)[:, None])
 
 
 def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
