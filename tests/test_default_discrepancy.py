@@ -77,6 +77,30 @@ def test_runs_too_few_to_split_use_the_prior_alone_and_say_what_to_pass(chinchil
     assert "too few, or span too little compute" in html
 
 
+def test_learning_the_default_says_so_where_the_user_looks(chinchilla_runs, capsys, caplog):
+    """The first prediction beyond the runs learns the default (seconds; a hierarchy about 2 per
+    group): a fit made with a progress bar (a notebook's) says so on stderr, a quiet one does
+    not, and where the ``bayescale`` logger shows INFO (the command line) it goes there once."""
+    import logging
+
+    runs = chinchilla_runs.sort_values("C").iloc[::15].reset_index(drop=True)
+    kw = dict(draws=100, tune=100, chains=2, seed=0, retry=False, warn=False)
+    loud = bs.fit(runs, "chinchilla", progressbar=True, **kw)
+    quiet = bs.fit(runs, "chinchilla", progressbar=False, **kw)
+    capsys.readouterr()
+    loud.default_discrepancy()
+    err = capsys.readouterr().err
+    assert "bayescale: learning the discrepancy from leave-future-out splits" in err
+    assert "bayescale: discrepancy: empirical prior" in err and "min_train=" in err
+    quiet.default_discrepancy()
+    assert "learning the discrepancy" not in capsys.readouterr().err
+    loud._fit_discrepancy = None
+    with caplog.at_level(logging.INFO, logger="bayescale"):
+        loud.default_discrepancy()
+    assert "learning the discrepancy" not in capsys.readouterr().err
+    assert sum("learning the discrepancy" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_an_unknown_discrepancy_names_the_choices(chinchilla_fit):
     with pytest.raises(ValueError, match="'prior' \\(the empirical prior alone\\)"):
         chinchilla_fit.predict(N=7e10, D=1.4e12, discrepancy="learned")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -461,7 +463,9 @@ def fit_discrepancy(fit: Any, group: Any = None) -> Discrepancy:
 
     The result is kept on the fit (``fit.predict``, the decisions and the report reuse it, and
     ``fit.save`` writes it), so the inner fits run once per fit; with the same seed and library
-    versions they give the same draws again.
+    versions they give the same draws again.  They take seconds (a hierarchy's about 2 per
+    group), so a fit made with a progress bar (``bs.fit``'s default) says on stderr what it is
+    learning and how far it has got; the command line logs the same lines.
 
     Parameters
     ----------
@@ -513,7 +517,8 @@ def _learned(fit: Any) -> Discrepancy | dict[str, Discrepancy]:
     seed = int(seed) if isinstance(seed, int | np.integer | float) or str(seed).isdigit() else 0
     sampler = fit.meta.get("sampler")
     extra = {"sampler": sampler} if sampler in ("nutpie", "pymc") else {}
-    log = logging.getLogger("bayescale")
+    say = _announcer(bool(settings.get("progressbar", False)))
+    start = time.perf_counter()
 
     def one(runs: pd.DataFrame, label: str) -> Discrepancy:
         try:
@@ -523,20 +528,40 @@ def _learned(fit: Any) -> Discrepancy | dict[str, Discrepancy]:
             disc = replace(Discrepancy.default(runs), note=(
                 f"Not updated by these runs ({PRIOR_SOURCE} alone, wider than most studies "
                 f"need): {exc}. Then pass the result as discrepancy="))
-        log.info("discrepancy%s: %s%s", label, disc.source, f". {disc.note}" if disc.note else "")
+        say(f"discrepancy{label}: {disc.source}{f'. {disc.note}' if disc.note else ''} "
+            f"({time.perf_counter() - start:.0f} s so far)")
         return disc
 
-    log.info("learning the discrepancy from leave-future-out splits of the runs (%s refitted "
-             "to the smaller runs%s)", fit.law.name,
-             f", within each of the {len(fit.groups)} groups" if groups else "")
+    say(f"learning the discrepancy from leave-future-out splits of the runs ({fit.law.name} "
+        f"refitted to the smaller runs"
+        f"{f', within each of the {len(fit.groups)} groups' if groups else ''}); once per "
+        f"fit: it is kept, and fit.save writes it")
     if not groups:
         learned: Discrepancy | dict[str, Discrepancy] = one(fit.runs, "")
     else:
         labels = group_labels(fit.runs, fit.spec.groups).to_numpy()
-        learned = {g: one(fit.runs[labels == g].reset_index(drop=True), f" of {g}")
-                   for g in fit.groups}
+        n = len(fit.groups)
+        learned = {g: one(fit.runs[labels == g].reset_index(drop=True),
+                          f" of {g} ({k + 1}/{n})")
+                   for k, g in enumerate(fit.groups)}
     fit._fit_discrepancy = learned
     return learned
+
+
+def _announcer(progress: bool):
+    """Where the learning of a fit's default discrepancy reports (its inner fits take seconds,
+    a hierarchy's about 2 per group): the ``bayescale`` logger when something shows its INFO
+    messages (the command line), else, for a fit made with a progress bar (``bs.fit``'s
+    default, e.g. in a notebook), one line per step on stderr."""
+    log = logging.getLogger("bayescale")
+
+    def say(message: str) -> None:
+        if log.isEnabledFor(logging.INFO) and log.hasHandlers():
+            log.info("%s", message)
+        elif progress:
+            print(f"bayescale: {message}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def learn_discrepancy(

@@ -359,7 +359,8 @@ def fit(
         tree, spec=s, runs=table, reference=ref, seed=seed, sampler=sampler,
         settings={"draws": draws, "tune": tune, "chains": chains,
                   "coordinates": model._bayescale.get("coordinates", "natural"),
-                  "target_accept": target_accept, "flops": table.attrs.get("flops", "")},
+                  "target_accept": target_accept, "flops": table.attrs.get("flops", ""),
+                  "progressbar": bool(progressbar)},
         flops_per_token=None if callable(flops) else float(flops),
     )
     if s.groups and not result.diagnostics.ok:
