@@ -27,6 +27,10 @@ Items:
    chunked (``bayescale.posterior.grid``) vs ``ScalingFit.predict`` on all points at once.
 5. A backtest-style sweep, 3 laws x 5 compute cutoffs x 2 datasets: serial vs a Dask
    ``LocalCluster`` (``bayescale.sampling.sweep``).
+6. The default discrepancy's cost: a fit's first prediction beyond its runs learns it (two
+   inner leave-future-out fits, or two per group of a hierarchy), once per fit.  Its time
+   against the fit's own (4 x 1000), in one process: Chinchilla (``--reps`` fits) and the
+   15-group porian hierarchy (one fit; not with ``--quick``).
 
 Usage::
 
@@ -119,7 +123,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ITEMS = ("import", "cli", "cli_hier", "posterior", "anchor", "inproc", "grid",
-         "hierarchical", "sweep")
+         "hierarchical", "sweep", "discrepancy")
 #: The issue's targets for ``bayescale fit`` on the command line (2 cores), in seconds.
 CLI_TARGETS = {"warm": 4.0, "cold": 12.0}
 PARAMS = ("E", "A", "B", "alpha", "beta")
@@ -366,8 +370,36 @@ def worker_sweep(a: dict) -> dict:
     return out
 
 
+def worker_discrepancy(a: dict) -> dict:
+    """The first prediction beyond the runs learns the fit's default discrepancy (two inner
+    fits per fit, or per group of a hierarchy): its time against the fit's own, in-process."""
+    import bayescale as bs
+    from bayescale.data.isoflop import isoflop_window
+
+    out: dict[str, Any] = {}
+    configs = [("chinchilla", _chinchilla(), [], {"N": 2.8e11, "D": 3e11})]
+    if a.get("porian", True):
+        runs = isoflop_window(bs.datasets.load("porian", val=None), 0.5)
+        configs.append(("porian", runs, ["dataset", "setup"], {"C": 1e21}))
+    for name, runs, groups, point in configs:
+        rec: dict[str, list] = {"fit_s": [], "learn_s": [], "again_s": []}
+        for r in range(a["reps"] if not groups else 1):
+            t = time.perf_counter()
+            fit = bs.fit(runs, groups=groups or None, seed=r, progressbar=False, warn=False)
+            rec["fit_s"].append(time.perf_counter() - t)
+            labels = list(fit.groups) if groups else [None]
+            for key in ("learn_s", "again_s"):  # the first predictions learn, then reuse
+                t = time.perf_counter()
+                for g in labels:
+                    fit.predict(**point, group=g) if g is not None else fit.predict(**point)
+                rec[key].append(time.perf_counter() - t)
+        rec["groups"] = len(labels)
+        out[name] = rec
+    return out
+
+
 WORKERS = {"anchor": worker_anchor, "inproc": worker_inproc, "grid": worker_grid,
-           "hier": worker_hier, "sweep": worker_sweep}
+           "hier": worker_hier, "sweep": worker_sweep, "discrepancy": worker_discrepancy}
 
 
 # --------------------------------------------------------------------------- parent side
@@ -657,6 +689,20 @@ def main(argv: list[str] | None = None) -> int:
                                  f"{r['divergences']} div, R-hat {r['max_rhat']:.2f})")
                     row("hierarchical", f"{groups} groups x {r['points']:.0e} runs: logp+grad",
                         r["grad_ms"], "ms", "10 x 1e3", base, kind="growth", note=note)
+
+        if "discrepancy" in only:
+            progress("the default discrepancy: first prediction beyond the runs vs the fit "
+                     "(chinchilla; porian, 15 groups)")
+            w = bench.worker("discrepancy", {"reps": reps, "porian": not quick},
+                             bench.cache_env("warm_nutpie"), timeout=1200)
+            raw["discrepancy"] = r = w["result"]
+            for name, rec in (r or {}).items():
+                what = f"{name}, {rec['groups']} groups" if rec["groups"] > 1 else name
+                fit_s = _median(rec["fit_s"])
+                row("discrepancy", f"{what}: first prediction (learns it)",
+                    _median(rec["learn_s"]), "s", "the fit", fit_s, n=len(rec["learn_s"]),
+                    kind="info",
+                    note=f"fit {fit_s:.1f} s; later predictions {_median(rec['again_s']):.2f} s")
 
         if "sweep" in only:
             cfg = {"datasets": ["chinchilla", "gadre_small"], "laws": ["chinchilla", "kaplan",
