@@ -77,12 +77,18 @@ def test_runs_too_few_to_split_use_the_prior_alone_and_say_what_to_pass(chinchil
     assert "too few, or span too little compute" in html
 
 
-def test_learning_the_default_says_so_where_the_user_looks(chinchilla_runs, capsys, caplog):
+def test_learning_the_default_says_so_where_the_user_looks(chinchilla_runs, capsys, caplog,
+                                                           monkeypatch):
     """The first prediction beyond the runs learns the default (seconds; a hierarchy about 2 per
     group): a fit made with a progress bar (a notebook's) says so on stderr, a quiet one does
     not, and where the ``bayescale`` logger shows INFO (the command line) it goes there once."""
     import logging
 
+    # a notebook's logging: nothing shows bayescale's INFO (an earlier CLI test in this
+    # process may have given the logger its stderr handler)
+    log = logging.getLogger("bayescale")
+    monkeypatch.setattr(log, "handlers", [])
+    monkeypatch.setattr(log, "level", logging.NOTSET)
     runs = chinchilla_runs.sort_values("C").iloc[::15].reset_index(drop=True)
     kw = dict(draws=100, tune=100, chains=2, seed=0, retry=False, warn=False)
     loud = bs.fit(runs, "chinchilla", progressbar=True, **kw)
