@@ -380,7 +380,7 @@ def worker_discrepancy(a: dict) -> dict:
     configs = [("chinchilla", _chinchilla(), [], {"N": 2.8e11, "D": 3e11})]
     if a.get("porian", True):
         runs = isoflop_window(bs.datasets.load("porian", val=None), 0.5)
-        configs.append(("porian", runs, ["dataset", "setup"], {"C": 1e21}))
+        configs.append(("porian", runs, ["dataset", "setup"], {"N": 1e10, "D": 2e11}))
     for name, runs, groups, point in configs:
         rec: dict[str, list] = {"fit_s": [], "learn_s": [], "again_s": []}
         for r in range(a["reps"] if not groups else 1):
