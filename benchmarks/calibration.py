@@ -256,13 +256,13 @@ The same scoring at seeds 0, 1 and 2 (mean ± standard deviation of the three; t
 "study alone" barely move with the seed; ``/tmp/s27/strat*.csv``, ``/tmp/s28/seed{1,2}.csv``,
 2026-12-02).  Porian's lead at seed 0 was luck::
 
-    prior updated  ARE %         IS 80           IS 95           study alone IS 80 / 95   anchor
-    chinchilla     0.84 ±.01     .0334 ±.0003    .0580 ±.0021    .0460 / .0920            .0531 / .1025
-    datablations   11.20 ±.21    .8053 ±.0029    2.263 ±.012     .8542 / 2.266            1.0604 / 2.0889
-    gadre_small    2.38 ±.01     .1437 ±.0005    .2660 ±.0017    .1408 / .2613            .1496 / .3191
-    misfitting     0.90 ±.01     .0858 ±.0010    .1523 ±.0023    .0959 / .1724            .0843 / .1458
-    porian         2.87 ±.00     .1408 ±.0010    .1929 ±.0057    .1457 / .1878            .2456 / .5491
-    pooled         3.22 ±.02     .1843 ±.0004    .3587 ±.0032    .1915 / .3576            .2712 / .5791
+    prior updated ARE %       IS 80         IS 95        | study alone    | anchor
+    chinchilla    0.84 ±.01   .0334 ±.0003  .0580 ±.0021 | .0460 / .0920  | .0531 / .1025
+    datablations  11.20 ±.21  .8053 ±.0029  2.263 ±.012  | .8542 / 2.266  | 1.0604 / 2.0889
+    gadre_small   2.38 ±.01   .1437 ±.0005  .2660 ±.0017 | .1408 / .2613  | .1496 / .3191
+    misfitting    0.90 ±.01   .0858 ±.0010  .1523 ±.0023 | .0959 / .1724  | .0843 / .1458
+    porian        2.87 ±.00   .1408 ±.0010  .1929 ±.0057 | .1457 / .1878  | .2456 / .5491
+    pooled        3.22 ±.02   .1843 ±.0004  .3587 ±.0032 | .1915 / .3576  | .2712 / .5791
     coverage 50 / 80 / 95, pooled: .452 ±.002 / .761 ±.003 / .946 ±.003 (study alone .448 /
     .767 / .982, anchor .249 / .456 / .670); every study's 95% coverage >= .80
 
