@@ -1002,13 +1002,14 @@ def _chol_spd(m: np.ndarray) -> np.ndarray:
 
 
 def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: np.ndarray,
-                  rng: np.random.Generator, df: float = 4.0, steps: int = 3):
+                  crn: Mapping[str, np.ndarray], steps: int = 3):
     """Draws of the law's shared terms ``w`` of one split (:func:`law_terms`) given the residuals
     left after the deviation (``rest``, ... x runs); returns ``w`` and ``log p(w) - log q(w)``.
 
-    The proposal ``q`` is a Student-t (``df``) around the posterior mode of ``w`` under the
-    runs' Student-t noise (``steps`` iteratively reweighted least-squares steps, so that one
-    outlying run does not pull it), with twice the covariance of its normal approximation."""
+    The proposal ``q`` is a Student-t (``crn["df"]``) around the posterior mode of ``w`` under
+    the runs' Student-t noise (``steps`` iteratively reweighted least-squares steps, so that one
+    outlying run does not pull it), with twice the covariance of its normal approximation; its
+    standardised draws are the split's common random numbers (:func:`_split_random`)."""
     from scipy.special import gammaln
 
     k = load.shape[1]
@@ -1032,8 +1033,9 @@ def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: n
     # common random numbers: the same standardised draws for every draw of the discrepancy
     # (the last two axes: Monte Carlo draws x components), so that the weights differ by the
     # draws' parameters, not by Monte Carlo noise
-    z = np.broadcast_to(rng.standard_normal(mean.shape[-2:]), mean.shape)
-    g = np.broadcast_to(rng.chisquare(df, mean.shape[-2:-1]), mean.shape[:-1])[..., None] / df
+    df = float(crn["df"])
+    z = np.broadcast_to(crn["z"], mean.shape)
+    g = np.broadcast_to(crn["g"], mean.shape[:-1])[..., None]
     w = mean + np.einsum("...kl,...l->...k", chol, z / np.sqrt(g))
     log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
     q = (gammaln((df + k) / 2) - gammaln(df / 2) - k / 2 * np.log(df * np.pi) - log_det
@@ -1042,36 +1044,57 @@ def _law_proposal(load: np.ndarray, scale: np.ndarray, nu_i: np.ndarray, rest: n
     return w, log_prior - q
 
 
-def _common_student(rng: np.random.Generator, nu: np.ndarray, n_t: int,
-                    need: bool = True) -> np.ndarray | None:
-    """``(len(nu), n_t)`` Student-t draws from common stratified random numbers: one uniform
-    per stratum ``[k / n_t, (k + 1) / n_t)`` (one random shift for all, in random order), the
-    same for every row and transformed by the inverse CDF with the row's own ``nu`` (normal
+def _split_random(rng: np.random.Generator, n_t: int, df: float = 4.0) -> dict[str, Any]:
+    """The random numbers of one split's likelihood estimate (:func:`_split_loglik`), drawn
+    once per update and shared by every draw and every stage (common random numbers): the
+    stratified uniforms of the shared deviation's two Student-t draws (one uniform per stratum
+    ``[k / n_t, (k + 1) / n_t)``, one random shift for all, in random order; ``q_t`` along
+    compute, ``q_u`` along tokens per parameter) and the standardised draws of the law's
+    shared terms (``z``, ``g``: a multivariate t with ``df``, :func:`_law_proposal`).
+
+    Drawn afresh for every chunk of 1,000 draws, as they were before, the estimate's Monte
+    Carlo error differed between chunks: summed over the 30 splits of a 15-group study the
+    log likelihood of one and the same draw varied by 2.4 nats (sd) from chunk to chunk, so the
+    weights followed the luckiest chunk (importance ESS 49 of 16,000, however many adaptive
+    stages).  Shared, the error is one smooth perturbation of the likelihood, the same for
+    every draw."""
+    def strata() -> np.ndarray:
+        return rng.permutation((np.arange(n_t) + rng.uniform()) / n_t)
+
+    q_t, q_u = strata(), strata()
+    return {"q_t": q_t, "q_u": q_u, "z": rng.standard_normal((n_t, LAW_COMPONENTS)),
+            "g": rng.chisquare(df, n_t) / df, "df": df}
+
+
+def _common_student(q: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """``(len(nu), len(q))`` Student-t draws: the common uniforms ``q`` (:func:`_split_random`),
+    the same for every row, transformed by the inverse CDF with the row's own ``nu`` (normal
     where infinite).  A likelihood estimated with them is a smooth function of ``nu`` and the
-    scales, and every part of the distribution, its tails included, is represented.  With
-    ``need=False`` the random numbers are drawn all the same and None is returned."""
+    scales, and every part of the distribution, its tails included, is represented."""
     from bayescale.modeling.noise import noise_quantile
 
-    q = rng.permutation((np.arange(n_t) + rng.uniform()) / n_t)[None, :]
-    if not need:  # the random numbers are used up all the same: later draws do not move
-        return None
     # the draws share a few hundred values of nu (population rows): the inverse CDF, the
     # update's costliest call, once per value
     values, row = np.unique(np.asarray(nu, dtype=float), return_inverse=True)
-    return noise_quantile(q, values[:, None])[row.reshape(-1)]
+    return noise_quantile(np.asarray(q, dtype=float)[None, :], values[:, None])[row.reshape(-1)]
 
 
 def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu: np.ndarray,
-                  bias: np.ndarray, n_t: int, rng: np.random.Generator) -> np.ndarray:
+                  bias: np.ndarray, n_t: int, rng: np.random.Generator | None = None,
+                  crn: Mapping[str, Any] | None = None) -> np.ndarray:
     """Log likelihood of each draw ``(kappa, kappa_tpp, nu, bias)`` given one split's residuals,
     the shared deviation (``n_t`` Monte Carlo draws per draw) and the law's shared uncertainty
-    (:func:`law_terms`; importance sampled, :func:`_law_proposal`) integrated out."""
+    (:func:`law_terms`; importance sampled, :func:`_law_proposal`) integrated out.  ``crn``: the
+    split's common random numbers (:func:`_split_random`), else drawn from ``rng``."""
     from scipy.special import gammaln, logsumexp
 
+    if crn is None:
+        crn = _split_random(rng if rng is not None else np.random.default_rng(), n_t)
+    n_t = len(crn["q_t"])
     res = r["residual"].to_numpy(float)
     d_c, d_t = r["d_C"].to_numpy(float), r["d_T"].to_numpy(float)
-    t = _common_student(rng, nu, n_t)
-    u = _common_student(rng, nu, n_t, need=bool(np.any(d_t != 0)))
+    t = _common_student(crn["q_t"], nu)
+    u = _common_student(crn["q_u"], nu) if np.any(d_t != 0) else None
     load = r[list(LAW_COLUMNS)].to_numpy(float)  # runs x components
     scale, nu_i = r["noise"].to_numpy(float), np.minimum(r["nu"].to_numpy(float), 1e4)
     const = float(np.sum(gammaln((nu_i + 1) / 2) - gammaln(nu_i / 2)
@@ -1084,7 +1107,7 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
         np.subtract(x, (kappa_tpp[:, None] * u)[:, :, None] * d_t, out=x)
     log_iw = 0.0
     if np.any(load != 0):
-        w, log_iw = _law_proposal(load, scale, nu_i, x, rng)
+        w, log_iw = _law_proposal(load, scale, nu_i, x, crn)
         np.subtract(x, w @ load.T, out=x)
     np.divide(x, scale, out=x)
     np.multiply(x, x, out=x)
@@ -1230,7 +1253,9 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
     n_draws : int
         Draws returned.
     n_t : int
-        Monte Carlo draws of each split's shared deviation per prior draw.
+        Monte Carlo draws of each split's shared deviation per prior draw (the same random
+        numbers for every draw and stage, so that the weights differ by the draws' parameters,
+        not by Monte Carlo noise).
     seed : int
         Seed of the Monte Carlo draws and the resampling.
     population : DiscrepancyPrior, optional
@@ -1267,14 +1292,16 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
     r = check_residuals(r, ["split", "residual", "scale", "d_C", "d_T"])
     rng = np.random.default_rng(seed)
     splits = [sub for _, sub in r.groupby("split", sort=True)]
+    # one set of random numbers per split for every draw, chunk and stage (_split_random)
+    crns = [_split_random(rng, n_t) for _ in splits]
 
     def loglik(d: Mapping[str, np.ndarray]) -> np.ndarray:
         out = np.zeros(d["kappa"].size)
-        for sub in splits:
+        for sub, crn in zip(splits, crns, strict=True):
             for a in range(0, out.size, 1000):
                 sl = slice(a, a + 1000)
                 out[sl] += _split_loglik(sub, d["kappa"][sl], d["kappa_tpp"][sl], d["nu"][sl],
-                                         d["bias"][sl], n_t, rng)
+                                         d["bias"][sl], n_t, crn=crn)
         return out
 
     draws = {"kappa": prior.kappa, "kappa_tpp": prior.kappa_tpp, "nu": prior.nu,
