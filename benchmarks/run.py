@@ -32,6 +32,13 @@ Items:
    against the fit's own (4 x 1000), in one process: Chinchilla (``--reps`` fits) and the
    15-group porian hierarchy (one fit; not with ``--quick``).
 
+``discrepancy`` (2026-12-03, 2 cores, nothing else running; ``--only discrepancy --reps 2``, the
+code before the update's speed-up, aa7cd35 from a worktree on ``PYTHONPATH``, then 62100a6,
+one after the other): Chinchilla's first prediction 5.61 -> 3.30 s (0.60x -> 0.40x of its fit),
+the porian hierarchy's 89 -> 54.5 s (3.43x -> 2.01x of its fit).  The update was 83% of a
+group's learning (5.1 of 6.2 s, cProfile); it is now about 2.9 s of 3.8 s, the rest the two
+inner fits.
+
 Usage::
 
     python benchmarks/run.py                 # the full suite, < 15 min on 2 cores
