@@ -32,8 +32,15 @@ def test_common_student_one_quantile_per_nu():
     nu = np.array([3.0, np.inf, 3.0, 7.5, np.inf, 2.0])
     q = _split_random(np.random.default_rng(5), 16)["q_t"]
     np.testing.assert_array_equal(_common_student(q, nu), noise_quantile(q[None, :], nu[:, None]))
-    # one uniform per stratum
-    assert np.array_equal(np.sort(np.floor(q * 16)), np.arange(16))
+    # one point per stratum in every coordinate (scrambled Sobol, 16 = 2**4 points)
+    from scipy.special import ndtr
+    from scipy.stats import chi2
+
+    crn = _split_random(np.random.default_rng(5), 16)
+    for u in (crn["q_t"], crn["q_u"], *ndtr(crn["z"]).T, chi2.cdf(crn["g"] * 4.0, 4.0)):
+        assert np.array_equal(np.sort(np.floor(u * 16)), np.arange(16))
+    # and not a power of 2: still n_t finite draws
+    assert np.isfinite(_split_random(np.random.default_rng(5), 24)["z"]).all()
 
 
 def test_every_chunk_of_draws_shares_the_random_numbers():
