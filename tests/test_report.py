@@ -102,10 +102,16 @@ def test_report_contents(report, chinchilla_fit):
     assert "e+" not in text and "e-0" not in text
     assert "with 10T inference tokens" in text
     # beyond the runs the numbers include the extrapolation discrepancy (the default, as in
-    # fit.predict): it widens with every decade, so a 90% chance of loss 2 is out of reach
+    # fit.predict); it widens with every decade, so the chance of loss 2 rises slowly there
+    # and a 90% chance is near where it levels off: whether some budget gives it moves with
+    # the discrepancy's Monte Carlo draws, so the lead and the warnings must only agree
     assert "Beyond the runs they include the extrapolation discrepancy" in text
-    assert "no budget gives a 90% chance (even odds: " in lead.text
-    assert "discrepancy widens" in text
+    if "no budget gives a 90% chance" in lead.text:
+        assert "no budget gives a 90% chance (even odds: " in lead.text
+        assert "Target: no budget reaches loss 2" in text and "discrepancy widens" in text
+    else:
+        assert re.search(r"a 90% chance needs about \S+ FLOPs \(even odds: ", lead.text)
+        assert "Target: no budget reaches" not in text
     assert "5.76&#8239;&times;&#8239;10<sup>23</sup></span> FLOPs" in report.html.read_text()
 
 

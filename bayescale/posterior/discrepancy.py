@@ -1065,8 +1065,9 @@ def _split_random(rng: np.random.Generator, n_t: int, df: float = 4.0) -> dict[s
     .36-.38 at 64."""
     import warnings
 
-    from scipy.special import ndtri
     from scipy.stats import chi2, qmc
+
+    from bayescale.modeling.noise import noise_quantile
 
     sobol = qmc.Sobol(d=2 + LAW_COMPONENTS + 1, scramble=True, seed=rng)
     m = int(np.log2(n_t)) if n_t > 0 else 0
@@ -1074,7 +1075,7 @@ def _split_random(rng: np.random.Generator, n_t: int, df: float = 4.0) -> dict[s
         warnings.simplefilter("ignore", UserWarning)
         u = sobol.random_base2(m) if 2 ** m == n_t else sobol.random(n_t)
     u = np.clip(u, 1e-12, 1 - 1e-12)
-    return {"q_t": u[:, 0], "q_u": u[:, 1], "z": ndtri(u[:, 2:2 + LAW_COMPONENTS]),
+    return {"q_t": u[:, 0], "q_u": u[:, 1], "z": noise_quantile(u[:, 2:2 + LAW_COMPONENTS]),
             "g": chi2.ppf(u[:, -1], df) / df, "df": df}
 
 
