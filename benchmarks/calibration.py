@@ -280,19 +280,12 @@ the same draw's log likelihood differed from chunk to chunk (summed over the 30 
 porian runs pooled, by 2.4 nats, sd) and the weights followed the luckiest chunk: importance
 ESS 49 of 16,000 for ``learn_discrepancy(porian, groups=...)`` however many adaptive stages
 ran.  Now one set per split serves every draw and stage (ESS 5,113 of 16,000 there).  The
-same three seeds on the same cached splits and priors (``/tmp/s29s/[po]{0,1,2}.csv``)::
-
-    prior updated ARE %       IS 80         IS 95        | study alone    | anchor
-    chinchilla    0.85 ±.00   .0332 ±.0002  .0571 ±.0009 | .0460 / .0920  | .0531 / .1025
-    datablations  11.32 ±.71  .8031 ±.0010  2.269 ±.020  | .8542 / 2.266  | 1.0604 / 2.0889
-    gadre_small   2.38 ±.01   .1440 ±.0003  .2666 ±.0013 | .1408 / .2613  | .1496 / .3191
-    misfitting    0.92 ±.04   .0857 ±.0035  .1519 ±.0126 | .0959 / .1724  | .0843 / .1458
-    porian        2.86 ±.01   .1403 ±.0006  .1868 ±.0093 | .1457 / .1878  | .2456 / .5491
-    pooled        3.23 ±.06   .1839 ±.0002  .3555 ±.0067 | .1915 / .3576  | .2712 / .5791
-    coverage 50 / 80 / 95, pooled: .452 ±.004 / .764 ±.002 / .947 ±.005; every study's 95% >= .89
-
-Within the seeds' spread of the table before, except porian (IS 95 .1868 against .1929, below
-the term as shipped before on average, by one sd) and chinchilla (.0571 against .0580).  But
+same three seeds on the same cached splits and priors (``/tmp/s29s/[po]{0,1,2}.csv``): pooled
+IS 80 / 95 .1839 / .3555 ±.0067, coverage .452 / .764 / .947, per study ARE and IS 95
+chinchilla 0.85%, .0571; datablations 11.32%, 2.269; gadre_small 2.38%, .2666; misfitting
+0.92%, .1519 ±.0126; porian 2.86%, .1868 ±.0093.  That is within the seeds' spread of the
+first three-seed table, except porian (IS 95 .1868 against .1929, below the term as shipped
+before on average, by one sd) and chinchilla (.0571 against .0580).  But
 shared per seed, the Monte Carlo error moved the whole update with the seed (misfitting IS 95
 .1452, .1664, .1440).  **Then from one scrambled Sobol sequence** (``_split_random``: the
 five coordinates of each split's 64 points jointly stratified; same cost), three seeds again

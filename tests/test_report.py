@@ -115,6 +115,18 @@ def test_report_contents(report, chinchilla_fit):
     assert "5.76&#8239;&times;&#8239;10<sup>23</sup></span> FLOPs" in report.html.read_text()
 
 
+def test_unreachable_target_with_the_discrepancy_says_why(chinchilla_fit):
+    """A target far below every draw's irreducible loss E: no budget gives a 90% chance, and
+    the warnings say why, the discrepancy's widening included (deterministic, unlike loss 2
+    in ``test_report_contents``, which sits where the chance levels off)."""
+    doc = build_report(chinchilla_fit, budgets=[5.76e23], target_loss=0.5)
+    lead = doc.blocks[0]
+    assert "no budget gives a 90% chance" in lead.text
+    warnings = next(b for b in doc.blocks if type(b).__name__ == "Bullets").items
+    target = next(w for w in warnings if w.startswith("Target: no budget reaches loss 0.5"))
+    assert "irreducible loss E in 100%" in target and "discrepancy widens" in target
+
+
 def test_loo_hook_names_influential_runs(chinchilla_fit):
     n = len(chinchilla_fit.runs)
     k = np.zeros(n)

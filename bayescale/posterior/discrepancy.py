@@ -1102,7 +1102,9 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
     from scipy.special import gammaln, logsumexp
 
     if crn is None:
-        crn = _split_random(rng if rng is not None else np.random.default_rng(), n_t)
+        if rng is None:
+            raise TypeError("_split_loglik needs crn= (the split's random numbers) or rng=")
+        crn = _split_random(rng, n_t)
     n_t = len(crn["q_t"])
     res = r["residual"].to_numpy(float)
     d_c, d_t = r["d_C"].to_numpy(float), r["d_T"].to_numpy(float)
