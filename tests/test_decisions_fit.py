@@ -37,7 +37,9 @@ def one_draw_fit(chinchilla_fit):
 
 def test_decision_draws_match_the_posterior(chinchilla_fit, draws):
     s = chinchilla_fit.diagnostics.chains * chinchilla_fit.diagnostics.draws
-    assert sorted(draws) == sorted([*chinchilla_fit.law.natural, "sigma", "nu"])
+    # with the two failed runs' chance and size (ScalingFit.run_failures)
+    assert sorted(draws) == sorted([*chinchilla_fit.law.natural, "sigma", "nu", "fail_p",
+                                    "fail_size"])
     assert all(v.shape == (s,) for v in draws.values())
     np.testing.assert_array_equal(draws["alpha"], chinchilla_fit.draws()["alpha"])
     assert chinchilla_fit.flops_per_token == 6.0

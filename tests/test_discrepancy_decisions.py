@@ -57,7 +57,8 @@ def test_discrepancy_false_reproduces_the_law_alone(fit, draws):
     c = np.array([1e21, BUDGET])
     # predict_optimal: the per-draw optimum's loss plus noise from the seed, as before
     opt = bd.compute_optimal(draws, c)
-    log_l = perturb(np.log(opt["loss"]), draws["sigma"], draws["nu"], np.random.default_rng(3))
+    log_l = perturb(np.log(opt["loss"]), draws["sigma"], draws["nu"], np.random.default_rng(3),
+                    fail_p=draws.get("fail_p"), fail_size=draws.get("fail_size"))
     got = predict_optimal(fit, c, noise=True, seed=3, discrepancy=False)
     np.testing.assert_array_equal(got["median"], np.median(np.exp(log_l), axis=0))
     tab = bs.allocate(fit, c, discrepancy=False)

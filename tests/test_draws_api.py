@@ -89,13 +89,21 @@ def test_draws_without_a_group(chinchilla_fit):
     fit = chinchilla_fit
     post = fit.tree["posterior"]
     d = fit.draws(noise=True)
-    assert sorted(d) == sorted([*fit.law.natural, "sigma", "nu"])
+    # the Chinchilla runs hold two failed runs (fit.run_failures()): their chance and size
+    assert fit.run_failures().k == 2
+    fail = ["fail_p", "fail_size"]
+    assert sorted(d) == sorted([*fit.law.natural, "sigma", "nu", *fail])
     for k, v in d.items():
+        if k in fail:
+            assert v.shape == d["sigma"].shape and np.all((v > 0) & (v < 1))
+            continue
         np.testing.assert_array_equal(v, np.asarray(post[k]).reshape(-1))
     assert d.law is fit.law and d.flops_per_token == 6.0 and d.group is None
     assert d.deviation is None
     assert sorted(fit.draws()) == sorted(fit.law.natural)
-    assert sorted(fit.draws(kind="noise")) == ["nu", "sigma"]
+    assert sorted(fit.draws(kind="noise")) == sorted(["nu", "sigma", *fail])
+    same({k: v for k, v in fit.draws(kind="noise").items() if k in fail},
+         {k: v for k, v in d.items() if k in fail})  # the same draws, every call
     same(fit.draws(group="all"), fit.draws())
     with pytest.warns(DeprecationWarning):
         same(api.decision_draws(fit), d)

@@ -253,6 +253,34 @@ def noise_draws(
     return s, v
 
 
+def failure_draws(draws: Any, n: int, noise: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """A new run's per-draw chance of failing and a failure's log-loss excess,
+    ``(draws["fail_p"], draws["fail_size"])`` validated, or None (no noise, or no failed runs;
+    see :meth:`bayescale.ScalingFit.run_failures`).
+
+    Examples
+    --------
+    >>> from bayescale.decisions._common import failure_draws
+    >>> failure_draws({"fail_p": [0.1, 0.2], "fail_size": [0.5, 0.6]}, 2, True)[0].tolist()
+    [0.1, 0.2]
+    >>> failure_draws({"sigma": [0.1, 0.2]}, 2, True) is None
+    True
+    """
+    if not noise:
+        return None
+    keys = _keys(draws)
+    if "fail_p" not in keys and "fail_size" not in keys:
+        return None
+    if "fail_p" not in keys or "fail_size" not in keys:
+        raise DecisionError("draws must hold both fail_p and fail_size (a new run's chance of "
+                            "failing and its log-loss excess) or neither")
+    p = per_draw(draws["fail_p"], "fail_p", n, positive=True, allow_zero=True)
+    if np.any(p > 1):
+        raise DecisionError(f"fail_p must be a probability in [0, 1]; got {float(p.max())!r}")
+    size = per_draw(draws["fail_size"], "fail_size", n, positive=True, allow_zero=True)
+    return p, size
+
+
 def sampled_params(law: Law, nat: Mapping[str, np.ndarray], extra_dims: int = 1) -> dict:
     """Law's sampled parameters (reference scales 1) reshaped to ``(S,) + (1,) * extra_dims``."""
     reference = {k: 1.0 for k in law.inputs}

@@ -40,6 +40,7 @@ from bayescale.decisions._common import (
     check_deviation,
     check_prob,
     deprecated_alias,
+    failure_draws,
     flop_model,
     is_nd_law,
     log_loss,
@@ -51,7 +52,7 @@ from bayescale.decisions._common import (
 )
 from bayescale.decisions.allocation import asymptotic_log_loss, optimal_log_loss
 from bayescale.laws import Law
-from bayescale.modeling.noise import noise_cdf, perturb
+from bayescale.modeling.noise import new_run_cdf, perturb
 
 __all__ = [
     "budget_for_target",
@@ -91,18 +92,26 @@ def _inputs(law: Law, N: Any, D: Any, C: Any) -> tuple[dict[str, np.ndarray], tu
 
 
 def _prob_from_log_loss(
-    log_l: np.ndarray, log_t: Any, sigma: np.ndarray | None, nu: np.ndarray | None
+    log_l: np.ndarray, log_t: Any, sigma: np.ndarray | None, nu: np.ndarray | None,
+    fail: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """``mean_s P(log L_s + eps_s <= log t)`` along axis 0 of ``log_l`` ``(S, ...)``."""
+    """``mean_s P(log L_s + eps_s (+ a failure) <= log t)`` along axis 0 of ``log_l``
+    ``(S, ...)``; ``fail`` is :func:`~bayescale.decisions._common.failure_draws`'s."""
     below = log_l <= log_t
     if sigma is None:
         return below.mean(axis=0)
     extra = (1,) * (log_l.ndim - 1)
     s = sigma.reshape(sigma.shape + extra)
+    fp = fs = None
+    if fail is not None:
+        fp, fs = (a.reshape(a.shape + extra) for a in fail)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (log_t - log_l) / s
-    # scipy is imported by noise_cdf only when called, which keeps importing this module light
-    cdf = noise_cdf(z, None if nu is None else nu.reshape(nu.shape + extra))
+        # scipy is imported by noise_cdf only when called, which keeps importing this module
+        # light
+        cdf = new_run_cdf(log_t - log_l, s, None if nu is None else nu.reshape(nu.shape + extra),
+                          fp, fs)
+    if fail is not None:
+        below = (1.0 - fp) * below + fp * (log_l + fs <= log_t)
     cdf = np.where(s > 0, cdf, below)
     return cdf.mean(axis=0)
 
@@ -112,7 +121,8 @@ def _common_setup(draws, law, flops_per_token, flops, sigma, nu, noise):
     fm = flop_model(flops_per_token, flops)
     nat, s = natural_draws(draws, law_obj)
     sig, v = noise_draws(draws, s, sigma, nu, noise)
-    return law_obj, fm, nat, s, sig, v
+    fail = failure_draws(draws, s, noise) if sig is not None else None
+    return law_obj, fm, nat, s, sig, v, fail
 
 
 def _check_target(target: Any, name: str = "target") -> tuple[np.ndarray, bool]:
@@ -182,7 +192,9 @@ def loss_draws(
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     if sig is None:
         return np.exp(log_l)
-    return np.exp(perturb(log_l, sig, v, as_generator(rng)))
+    fail = failure_draws(draws, s, noise)
+    fp, fs = (None, None) if fail is None else fail
+    return np.exp(perturb(log_l, sig, v, as_generator(rng), fail_p=fp, fail_size=fs))
 
 
 def _prob_below(
@@ -248,8 +260,8 @@ def _prob_below(
     """
     if (budget is None) == (plan is None):
         raise DecisionError("give exactly one of budget=C or plan=(N, D)")
-    law_obj, fm, nat, s, sig, v = _common_setup(draws, law, flops_per_token, flops, sigma, nu,
-                                                noise)
+    law_obj, fm, nat, s, sig, v, fail = _common_setup(draws, law, flops_per_token, flops, sigma,
+                                                      nu, noise)
     deviation = check_deviation(deviation, s)
     t, t_scalar = _check_target(target)
     if not t_scalar:
@@ -261,7 +273,7 @@ def _prob_below(
         step = max(1, MAX_ELEMENTS // s)  # bounded memory for many budgets
         p = np.concatenate([
             _prob_from_log_loss(optimal_log_loss(law_obj, nat, np.log(c[j : j + step]), fm,
-                                                 method, deviation), log_t, sig, v)
+                                                 method, deviation), log_t, sig, v, fail)
             for j in range(0, c.size, step)
         ])
         return float(p[0]) if scalar else p
@@ -281,7 +293,7 @@ def _prob_below(
         u, y = (np.broadcast_to(logs[k], shape).reshape(-1) for k in ("N", "D"))
         dev = deviation(np.exp(fm.log_budget(u, y)), np.exp(y - u))
         log_l = log_l + dev.reshape((s, *shape))
-    p = _prob_from_log_loss(log_l, log_t, sig, v)
+    p = _prob_from_log_loss(log_l, log_t, sig, v, fail)
     return float(p) if shape == () else p
 
 
@@ -356,8 +368,8 @@ def _budget_for_target(
     >>> budget_for(draws, 1.75, prob=0.9, on_unreachable="inf")
     inf
     """
-    law_obj, fm, nat, s, sig, v = _common_setup(draws, law, flops_per_token, flops, sigma, nu,
-                                                noise)
+    law_obj, fm, nat, s, sig, v, fail = _common_setup(draws, law, flops_per_token, flops, sigma,
+                                                      nu, noise)
     deviation = check_deviation(deviation, s)
     t, scalar = _check_target(target)
     prob = check_prob(prob, "prob")
@@ -371,12 +383,12 @@ def _budget_for_target(
     log_t = np.log(t)
     if deviation is not None:
         out = _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation,
-                           (math.log(br[0]), math.log(br[1])), rtol, on_unreachable)
+                           (math.log(br[0]), math.log(br[1])), rtol, on_unreachable, fail)
         return float(out[0]) if scalar else out
 
     def p_at(log_c: np.ndarray) -> np.ndarray:
         log_l = optimal_log_loss(law_obj, nat, log_c, fm, method)
-        return _prob_from_log_loss(log_l, log_t, sig, v)
+        return _prob_from_log_loss(log_l, log_t, sig, v, fail)
 
     lo = np.full(t.shape, math.log(br[0]))
     hi = np.full(t.shape, math.log(br[1]))
@@ -407,7 +419,7 @@ def _budget_for_target(
 
         def met(log_c):
             log_l = optimal_log_loss(law_obj, nat, log_c, fm, method)
-            return _prob_from_log_loss(log_l, log_t_all[idx], sig, v) >= prob
+            return _prob_from_log_loss(log_l, log_t_all[idx], sig, v, fail) >= prob
 
         res = bisect_increasing(met, lo[idx], hi[idx], tol=rtol)
         out[idx] = np.exp(res)
@@ -420,7 +432,7 @@ SCAN_DECADES = 0.05
 
 
 def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, bracket, rtol,
-                 on_unreachable) -> np.ndarray:
+                 on_unreachable, fail=None) -> np.ndarray:
     """Smallest budget meeting ``prob`` per target, by a scan of ``log C`` and bisection."""
     lo, hi = bracket
     n = max(2, math.ceil((hi - lo) / (SCAN_DECADES * math.log(10.0))) + 1)
@@ -430,10 +442,10 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                                              deviation) for j in range(0, n, step)], axis=1)
     out = np.full(log_t.shape, np.inf)
     for i, lt in enumerate(log_t):
-        met = _prob_from_log_loss(log_l, lt, sig, v) >= prob
+        met = _prob_from_log_loss(log_l, lt, sig, v, fail) >= prob
         if not met.any():
             if on_unreachable == "raise":
-                p_max = float(np.max(_prob_from_log_loss(log_l, lt, sig, v)))
+                p_max = float(np.max(_prob_from_log_loss(log_l, lt, sig, v, fail)))
                 asym = np.exp(asymptotic_log_loss(law_obj, nat))
                 n_floor = int(np.sum(asym >= math.exp(lt)))
                 floor = (f"; the target is at or below the irreducible loss (the law's limit at "
@@ -455,7 +467,7 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
 
         def ok(log_c, lt=lt):
             ll = optimal_log_loss(law_obj, nat, log_c, fm, method, deviation)
-            return _prob_from_log_loss(ll, lt, sig, v) >= prob
+            return _prob_from_log_loss(ll, lt, sig, v, fail) >= prob
 
         res = bisect_increasing(ok, np.array([grid[j - 1]]), np.array([grid[j]]), tol=rtol)
         out[i] = math.exp(float(res[0]))

@@ -27,6 +27,7 @@ from bayescale.decisions._common import (
     bisect_increasing,
     check_deviation,
     deprecated_alias,
+    failure_draws,
     flop_model,
     golden_minimize,
     log_loss,
@@ -46,7 +47,7 @@ from bayescale.decisions.allocation import (
 )
 from bayescale.decisions.risk import cvar, expected_loss, loss_quantile
 from bayescale.laws import Law
-from bayescale.modeling.noise import noise_eps
+from bayescale.modeling.noise import failure_shift, noise_eps
 
 __all__ = [
     "InferenceAwareAllocation",
@@ -213,6 +214,9 @@ def _risk_averse_allocation(
     if sig is not None:
         gen = as_generator(rng)
         log_factor = (sig * noise_eps(gen, (s,), v))[:, None]
+        fail = failure_draws(draws, s, noise)
+        if fail is not None:  # drawn after the noise, which therefore does not change
+            log_factor = log_factor + failure_shift(gen, (s, 1), *fail)
 
     u_star = optimal_log(law_obj, nat, np.array([log_c]), fm, method)[0][:, 0]
     lo, hi = float(np.min(u_star)) - 0.5, float(np.max(u_star)) + 0.5

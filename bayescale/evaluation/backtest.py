@@ -104,7 +104,7 @@ def _spec_of(item):
 
 
 def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=None,
-           distance=None, rng, levels, n_rep=8):
+           distance=None, rng, levels, n_rep=8, fail=None):
     """Metrics of a new-run predictive on held-out runs (log-scale draws ``log_mu``: S x n).
 
     ``disc`` (a :class:`~bayescale.posterior.discrepancy.Discrepancy`, at the values
@@ -113,11 +113,13 @@ def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=N
     as shipped before: independent normal per point) are a shorthand for
     ``Discrepancy(kappa, shared=False)``.  Draws of either, any number and any order, are
     resampled to the ``S`` posterior draws by
-    :func:`~bayescale.posterior.discrepancy.resample_draws`.
+    :func:`~bayescale.posterior.discrepancy.resample_draws`.  ``fail`` (the fit's noise
+    draws' ``fail_p`` and ``fail_size``, :meth:`bayescale.ScalingFit.run_failures`) makes each
+    held-out run fail as the training runs did, in the draws and in the density.
     """
     from scipy.special import logsumexp
 
-    from bayescale.modeling.noise import noise_eps, noise_logpdf
+    from bayescale.modeling.noise import failure_shift, noise_eps, noise_logpdf
     from bayescale.posterior.discrepancy import Discrepancy
 
     s, n = log_mu.shape
@@ -135,8 +137,13 @@ def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=N
         mu = log_mu[:, None, :] + dev
     else:
         mu = log_mu[:, None, :]
-    lp = noise_logpdf(y_log[None, None, :], mu, sigma.reshape(-1, 1, 1),
-                      None if nu is None else nu.reshape(-1, 1, 1))
+    nu3 = None if nu is None else nu.reshape(-1, 1, 1)
+    lp = noise_logpdf(y_log[None, None, :], mu, sigma.reshape(-1, 1, 1), nu3)
+    if fail is not None:  # drawn last, so that the rest does not change
+        p, size = (np.asarray(a, dtype=float).reshape(-1, 1, 1) for a in fail)
+        lp_fail = noise_logpdf(y_log[None, None, :], mu + size, sigma.reshape(-1, 1, 1), nu3)
+        lp = np.logaddexp(np.log1p(-p) + lp, np.log(p) + lp_fail)
+        draws = draws + failure_shift(rng, draws.shape, fail[0], fail[1])
     lp = lp.reshape(-1, n)
     lpd = logsumexp(lp, axis=0) - np.log(lp.shape[0])
     return _interval_metrics(draws, y_log, levels) | {"lpd": lpd}
@@ -336,7 +343,9 @@ def backtest(
                 "divergences": result.diagnostics.divergences,
                 "max_rhat": result.diagnostics.max_rhat,
             }
-            metrics = _score(log_mu, noise["sigma"], nu, y_log, rng=rng, levels=levels)
+            fail = (noise["fail_p"], noise["fail_size"]) if "fail_p" in noise else None
+            metrics = _score(log_mu, noise["sigma"], nu, y_log, rng=rng, levels=levels,
+                             fail=fail)
             rows.append(pd.DataFrame({"law": label, **base, **metrics, "kappa": np.nan}))
             if discrepancy:
                 disc = learn_discrepancy(train, spec=s, by=by, **disc_kw)
@@ -344,7 +353,7 @@ def backtest(
                     if {"N", "D"} <= set(test.columns) else None
                 metrics = _score(log_mu, noise["sigma"], nu, y_log, disc=disc,
                                  along=test[by].to_numpy(float), tpp=tpp, rng=rng,
-                                 levels=levels)
+                                 levels=levels, fail=fail)
                 rows.append(pd.DataFrame({"law": f"{label}+disc", **base, **metrics,
                                           "kappa": disc.kappa_median}))
         if baseline:

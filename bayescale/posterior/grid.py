@@ -168,7 +168,8 @@ def predict_grid(
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
         if noise:
-            log_mu = perturb(log_mu, sigma, nu, rng)
+            log_mu = perturb(log_mu, sigma, nu, rng, fail_p=nd.get("fail_p"),
+                             fail_size=nd.get("fail_size"))
         if sl.start == 0:  # after the first chunk's noise, as predict draws them: one chunk
             # = predict
             dev, along = frozen_discrepancy(fit, discrepancy, group, n_draws, rng, n, d, flops)

@@ -271,6 +271,7 @@ class ScalingFit:
         self.diagnostics = diagnostics
         self.meta = dict(meta)
         self._fit_discrepancy = None  # learned on first use (default_discrepancy)
+        self._run_failures: Any = False  # classified on first use (run_failures)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -397,6 +398,55 @@ class ScalingFit:
 
         return resolve_discrepancy(self, True, group)
 
+    def run_failures(self):
+        """The fit's failed runs, and the chance that a new run fails like them.
+
+        A run failed when its log loss sits more than
+        :data:`~bayescale.modeling.noise.FAIL_Z` robust standard deviations above the fitted
+        curve (its residual about the posterior median law, its own group's in a hierarchy).
+        A new run's loss (``noise=True`` in :meth:`predict`, :meth:`draws` and the decisions)
+        then fails with probability ``Beta(1/2 + k, 1/2 + n - k)`` by one of their excesses
+        (:class:`~bayescale.modeling.noise.RunFailures`); with no failed run, never.  None for
+        laws of a target other than the loss, and for a posterior without its observed runs.
+
+        Returns
+        -------
+        RunFailures or None
+
+        Examples
+        --------
+        >>> f = fit.run_failures()
+        >>> f.n == len(fit.runs)
+        True
+        """
+        if self._run_failures is False:
+            self._run_failures = None
+            if self.law.target == "loss" and "observed_data" in self.tree.children:
+                from bayescale.modeling.model import OBSERVED
+                from bayescale.modeling.noise import RunFailures
+                from bayescale.posterior.discrepancy import log_mu_draws
+
+                y = np.asarray(self.tree["observed_data"][OBSERVED], dtype=float).reshape(-1)
+                # the median law at each run, 500 runs at a time (bounded memory)
+                med = np.concatenate([
+                    np.median(log_mu_draws(self, self.runs.iloc[i:i + 500],
+                                           np.random.default_rng(0)), axis=0)
+                    for i in range(0, len(self.runs), 500)]) if len(self.runs) else y
+                self._run_failures = RunFailures.from_residuals(y - med)
+        return self._run_failures
+
+    def _failure_draws(self) -> dict[str, np.ndarray]:
+        """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty
+        when no run failed."""
+        failures = self.run_failures()
+        if failures is None:
+            return {}
+        try:
+            seed = abs(int(self.meta.get("seed")))
+        except (TypeError, ValueError):
+            seed = 0
+        return failures.draws(self._n_draws(), np.random.default_rng([seed, 3]))
+
     def draws(
         self,
         names: Sequence[str] | None = None,
@@ -421,7 +471,8 @@ class ScalingFit:
             when ``group`` is omitted: ``alpha_mu``, ``alpha_tau``... of a hierarchy).
         kind : {"natural", "sampled", "noise"}
             The law's natural (published) parameters, its sampled parameterisation, or only
-            the noise parameters (``sigma``, and ``nu`` for a Student-t likelihood).
+            the noise parameters (``sigma``, and ``nu`` for a Student-t likelihood; with
+            ``fail_p`` and ``fail_size`` when some runs failed, see ``noise``).
         group : str, number, mapping or None
             None: the fit's own posterior (for a hierarchical fit every group, on the last
             axis, shape ``(S, G)``).  For a hierarchical fit: a group label (``fit.groups``),
@@ -432,7 +483,9 @@ class ScalingFit:
             numeric labels.  A fit without groups takes only None (or ``"all"``).
         noise : bool, default False
             Also return the noise parameters' draws (``sigma``, ``nu``): what a question about
-            a *training run* (rather than the law) needs.
+            a *training run* (rather than the law) needs; and, when some of the fit's runs
+            failed (:meth:`run_failures`), ``fail_p`` and ``fail_size``, a new run's chance of
+            failing and by how much (log loss), per draw.
         discrepancy : bool or Discrepancy, default False
             Attach the extrapolation discrepancy frozen for these draws as ``.deviation``
             (True: the empirical prior, as in :meth:`predict`; a
@@ -475,7 +528,9 @@ class ScalingFit:
         >>> d["alpha"].shape                  # chains x draws
         (4000,)
         >>> sorted(fit.draws(noise=True))     # natural parameters and the noise's
-        ['A', 'B', 'E', 'alpha', 'beta', 'nu', 'sigma']
+        ['A', 'B', 'E', 'alpha', 'beta', 'fail_p', 'fail_size', 'nu', 'sigma']
+        >>> fit.run_failures().k              # two runs failed: hence fail_p and fail_size
+        2
         >>> fit.draws(kind="noise")["sigma"].shape
         (4000,)
         """
@@ -490,6 +545,7 @@ class ScalingFit:
                 raise ValueError(f"group={group!r} was given but this fit has no groups; omit "
                                  "group=")
             group = None
+        names_given = names
         if kind == "noise" or group is None:
             if names is None:
                 names = {"natural": self.law.natural, "sampled": self.law.param_names,
@@ -497,6 +553,8 @@ class ScalingFit:
                 if noise and kind != "noise":
                     names = [*names, *noise_names]
             out = self._posterior_arrays(names)
+            if (noise or kind == "noise") and names_given is None:
+                out.update(self._failure_draws())
         else:
             from bayescale.posterior.hierarchy import _group_draws
 
@@ -511,6 +569,7 @@ class ScalingFit:
                       if kind == "natural" else params[n] for n in order}
             if noise:
                 params.update(self._posterior_arrays(noise_names))
+                params.update(self._failure_draws())
             if names is None:
                 out = params
             else:
@@ -705,10 +764,12 @@ class ScalingFit:
             :meth:`draws`.
         noise : bool, default False
             False: the mean law (uncertainty about the curve).  True: a new run's loss,
-            including run-to-run noise from the likelihood.  The rule bayescale follows
-            everywhere: a question about *a training run* counts its noise (``noise=True``,
-            the default of :func:`bayescale.prob_target` and :func:`bayescale.budget_for`); a
-            question about *the law* does not (``noise=False``, the default here).
+            including run-to-run noise from the likelihood and, when some of the fit's runs
+            failed, the chance of failing like them (:meth:`run_failures`).  The rule
+            bayescale follows everywhere: a question about *a training run* counts its noise
+            (``noise=True``, the default of :func:`bayescale.prob_target` and
+            :func:`bayescale.budget_for`); a question about *the law* does not
+            (``noise=False``, the default here).
         ci : sequence of float
             Interval levels for the table.
         seed : int or None
@@ -738,7 +799,7 @@ class ScalingFit:
         >>> table = fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table
         >>> table[["N", "D", "extrapolation", "median", "lo_95", "hi_95"]].round(3)
                       N             D extrapolation  median  lo_95  hi_95
-        0  1.000000e+09  2.000000e+10        inside    2.53   2.49   2.56
+        0  1.000000e+09  2.000000e+10        inside    2.53   2.49   2.58
         1  1.000000e+10  2.000000e+11        inside    2.13   2.10   2.16
         """
         import xarray as xr
@@ -762,7 +823,8 @@ class ScalingFit:
 
             nd = self.draws(kind="noise")
             nu = nd["nu"] if self.spec.likelihood == "student_t" else None
-            log_mu = perturb(log_mu, nd["sigma"], nu, rng)
+            log_mu = perturb(log_mu, nd["sigma"], nu, rng, fail_p=nd.get("fail_p"),
+                             fail_size=nd.get("fail_size"))
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
         disc = resolve_discrepancy(self, discrepancy, group)

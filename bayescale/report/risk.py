@@ -206,14 +206,15 @@ def _check_args(budgets, target_loss, plan, prob, ci, k):
 
 
 def _noisy(loss: np.ndarray, draws: dict, rng: np.random.Generator) -> np.ndarray:
-    """One training run's loss per draw: the law's loss times exp(noise)."""
-    from bayescale.modeling.noise import noise_eps
+    """One training run's loss per draw: the law's loss times exp(noise), failing as the fit's
+    failed runs did (:meth:`bayescale.ScalingFit.run_failures`)."""
+    from bayescale.modeling.noise import perturb
 
     sigma, nu = draws.get("sigma"), draws.get("nu")
     if sigma is None:
         return loss
-    extra = (1,) * (loss.ndim - 1)
-    return loss * np.exp(sigma.reshape(sigma.shape + extra) * noise_eps(rng, loss.shape, nu))
+    return loss * np.exp(perturb(np.zeros(loss.shape), sigma, nu, rng,
+                                 fail_p=draws.get("fail_p"), fail_size=draws.get("fail_size")))
 
 
 def _loo(fit, loo) -> tuple[Any, str]:
@@ -574,6 +575,21 @@ def _distance_share(f: _Facts, j: int) -> str:
             f"the distance would contribute {share} of that interval.")
 
 
+def _span(x: np.ndarray) -> str:
+    """``'0.14'`` or ``'0.14 to 0.3'``: the range of log-loss excesses, two digits."""
+    lo, hi = f"{np.min(x):.2g}", f"{np.max(x):.2g}"
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def _failures(f: _Facts) -> Any:
+    """The fit's failed runs (:meth:`bayescale.ScalingFit.run_failures`), or None if none."""
+    try:
+        failures = f.fit.run_failures()
+    except Exception:  # a report is never lost to an optional sentence
+        return None
+    return failures if failures is not None and failures.k > 0 else None
+
+
 def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     """Plain-language warnings, most important first."""
     warn: list[str] = []
@@ -623,6 +639,15 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     # what the runs table raised when it was fitted (kept in the fit, so a report made from a
     # saved file still says it): mixed set-ups, duplicates, implausible units
     warn += [f"Runs table: {w['message']}" for w in f.fit.data_warnings]
+    failures = _failures(f)
+    if failures is not None:
+        warn.append(
+            f"Failed runs: {failures.k} of the {failures.n} runs sit far above the fitted "
+            f"curve (log loss more than {failures.threshold:g} robust standard deviations "
+            f"above it, by {_span(failures.sizes)}; diverged "
+            f"or overfitted runs fail upward).  One run's intervals and probabilities include "
+            f"a {_pct(failures.rate)} chance that the new run fails like them; the law's do "
+            f"not.")
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
@@ -654,6 +679,9 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                "the runs, so far beyond them the chance of reaching a target stops rising "
                "(discrepancy=False gives the law's posterior alone)"
                if f.discrepancy is not None else "")
+        if failures is not None and failures.rate > 1 - f.prob:
+            why += (f"; a run fails like {failures.k} of the {failures.n} runs with "
+                    f"probability {_pct(failures.rate)}, which no budget removes")
         warn.append(f"Target: no budget reaches loss {_target(f.target_loss)} with "
                     f"probability {_level(f.prob)}{floor}{why}.")
     return warn + [str(w) for w in extra]
@@ -825,8 +853,10 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
                            "P(the law's mean loss does)"]),
               caption="Each budget spent on its compute-optimal allocation"),
         Para("One run's probability includes run-to-run noise (the spread of the runs around "
-             "the law, from the likelihood); the law's probability is about the expected loss "
-             "only.", kind="note"),
+             "the law, from the likelihood" + (
+                 f", and a {_pct(_failures(f).rate)} chance that the run fails as "
+                 f"{_failures(f).k} of the {_failures(f).n} runs did" if _failures(f) else "")
+             + "); the law's probability is about the expected loss only.", kind="note"),
         Figure("probability", figure_png(
             plot_prob_target(f.fit, t, result=f.prob_curve), dpi=dpi),
             f"P(loss <= {_target(t)}) against the budget; dotted: {_level(f.prob)} and the "
