@@ -94,6 +94,13 @@ def test_report_contents(report, chinchilla_fit):
                    "Sampling diagnostics", "r_hat", "Reproducibility",
                    chinchilla_fit.meta["data_hash"]):
         assert needle in text, needle
+    # the two failed runs are named, with the chance that a new run fails like them
+    failures = chinchilla_fit.run_failures()
+    assert failures.k == 2
+    assert "Failed runs: 2 of the 240 runs" in text
+    for i in failures.rows:
+        assert f"row {int(i)}, N " in text
+    assert f"a {failures.rate:.0%} chance that the run fails as 2 of the 240 runs did" in text
     # the allocation table agrees with bs.allocate
     tab = bs.allocate(chinchilla_fit, 5.76e23, ci=(0.95,)).set_index("quantity")
     ratio = tab.loc["tokens_per_param", "median"]

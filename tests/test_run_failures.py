@@ -43,6 +43,7 @@ def test_flags_exactly_the_runs_far_above_the_curve():
     low[7] -= 0.5                                        # a run far *below* is not a failure
     f = RunFailures.from_residuals(low)
     assert (f.k, f.n) == (3, 300)
+    assert f.rows.tolist() == [200, 3, 50]                # which runs, smallest excess first
     np.testing.assert_allclose(np.sort(f.sizes),
                                np.sort(blown[[3, 50, 200]] - np.median(low)), atol=1e-12)
     d = f.draws(20000, np.random.default_rng(1))
@@ -121,7 +122,7 @@ def test_real_fit_flags_failed_runs_and_covers_new_ones():
     fit = bs.fit(runs, "chinchilla", draws=TEST_DRAWS, tune=TEST_DRAWS, seed=4,
                  progressbar=False, prior_draws=0)
     f = fit.run_failures()
-    assert f.k == 4 and f.n == 40
+    assert f.k == 4 and f.n == 40 and sorted(f.rows.tolist()) == bad.tolist()
     nd = fit.draws(kind="noise")
     assert {"fail_p", "fail_size"} <= set(nd)
     assert np.mean(nd["fail_p"]) == pytest.approx(4.5 / 41, rel=0.05)

@@ -40,7 +40,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -203,11 +203,13 @@ class RunFailures:
     k, n : int
         Failed runs and all runs.
     sizes : numpy.ndarray
-        The failed runs' excesses (log loss), ``(k,)``.
+        The failed runs' excesses (log loss), ``(k,)``, smallest first.
     scale : float
         The robust standard deviation of the residuals (log loss).
     threshold : float
         :data:`FAIL_Z` unless given.
+    rows : numpy.ndarray
+        Positions of the failed runs among the residuals given, in the order of ``sizes``.
 
     Examples
     --------
@@ -215,8 +217,8 @@ class RunFailures:
     >>> from bayescale.modeling.noise import RunFailures
     >>> r = np.r_[np.random.default_rng(0).normal(0, 0.01, 99), 0.8]
     >>> f = RunFailures.from_residuals(r)
-    >>> f.k, f.n, round(float(f.sizes[0]), 1)
-    (1, 100, 0.8)
+    >>> f.k, f.n, round(float(f.sizes[0]), 1), f.rows.tolist()   # which run: the last
+    (1, 100, 0.8, [99])
     >>> d = f.draws(4000, np.random.default_rng(1))
     >>> round(float(np.mean(d["fail_p"])), 3)       # (1/2 + 1) / (1 + 100)
     0.015
@@ -227,6 +229,7 @@ class RunFailures:
     sizes: np.ndarray
     scale: float
     threshold: float = FAIL_Z
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z) -> RunFailures:
@@ -238,8 +241,9 @@ class RunFailures:
         >>> RunFailures.from_residuals([0.0, 0.01, -0.01, 0.02, -0.02]).k
         0
         """
-        r = np.asarray(residuals, dtype=float)
-        r = r[np.isfinite(r)]
+        full = np.asarray(residuals, dtype=float).reshape(-1)
+        keep = np.flatnonzero(np.isfinite(full))
+        r = full[keep]
         if r.size == 0:
             return cls(0, 0, np.zeros(0), float("nan"), float(threshold))
         centre = float(np.median(r))
@@ -247,8 +251,9 @@ class RunFailures:
         if not scale > 0:
             return cls(0, int(r.size), np.zeros(0), scale, float(threshold))
         excess = r - centre
-        sizes = np.sort(excess[excess > threshold * scale])
-        return cls(int(sizes.size), int(r.size), sizes, scale, float(threshold))
+        hit = np.flatnonzero(excess > threshold * scale)
+        hit = hit[np.argsort(excess[hit], kind="stable")]
+        return cls(int(hit.size), int(r.size), excess[hit], scale, float(threshold), keep[hit])
 
     def draws(self, n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Per posterior draw: the chance of failing (``fail_p``) and a failure's excess

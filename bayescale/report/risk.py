@@ -644,10 +644,15 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
         warn.append(
             f"Failed runs: {failures.k} of the {failures.n} runs sit far above the fitted "
             f"curve (log loss more than {failures.threshold:g} robust standard deviations "
-            f"above it, by {_span(failures.sizes)}; diverged "
-            f"or overfitted runs fail upward).  One run's intervals and probabilities include "
-            f"a {_pct(failures.rate)} chance that the new run fails like them; the law's do "
-            f"not.")
+            f"above it, by {_span(failures.sizes)}; diverged or overfitted runs fail upward; "
+            f"largest first: " + "; ".join(
+                _failed_label(f.fit.runs, int(i), float(e))
+                for i, e in zip(failures.rows[::-1][:5], failures.sizes[::-1][:5], strict=True))
+            + (f" and {failures.k - 5} more" if failures.k > 5 else "") + ").  One run's "
+            f"intervals and probabilities include a {_pct(failures.rate)} chance that the new "
+            f"run fails like them; the law's do not.  Check them: a run that did not fail but "
+            f"sits there because the law misses a set-up it does not model (many epochs of "
+            f"repeated data, another learning rate) is not noise.")
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
@@ -970,6 +975,15 @@ def _run_label(runs: pd.DataFrame, i: int, kval: float) -> str:
         if col in row.index and pd.notna(row[col]):
             parts.append(f"{col} {fmt(float(row[col]))}")
     return ", ".join(parts) + f" (k {kval:.2f})"
+
+
+def _failed_label(runs: pd.DataFrame, i: int, excess: float) -> str:
+    row = runs.iloc[int(i)]
+    parts = [f"row {int(i)}"]
+    for col, fmt in (("N", _count), ("D", _count), ("loss", _loss)):
+        if col in row.index and pd.notna(row[col]):
+            parts.append(f"{col} {fmt(float(row[col]))}")
+    return ", ".join(parts) + f" (+{excess:.2g})"
 
 
 def _prior_dominated(fit) -> list[str]:
