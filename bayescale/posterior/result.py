@@ -1059,7 +1059,13 @@ class ScalingFit:
         cols = ["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]
         data = "".join(f"\n{line}" for line in self.data_warning_lines()) if data_warnings \
             else ""
-        return f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}{data}"
+        try:
+            failures = self.run_failures()
+        except Exception:  # a repr is never lost to an optional line
+            failures = None
+        failed = f"\nfailed runs: {failures}" if failures is not None and failures.k else ""
+        return (f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}{failed}"
+                f"{data}")
 
     def _repr_html_(self) -> str:
         s = self.summary(ci=0.95)[["median", "lo_95", "hi_95", "r_hat", "ess_bulk"]]
