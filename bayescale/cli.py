@@ -442,6 +442,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         # Gopher's budget, and Chinchilla's own choice (70B parameters on 1.4T tokens) as the plan
         write_report(fit, out / "report.html", budgets=[5.76e23], plan=(70e9, 1.4e12))
     pred = fit.predict(N=[70e9], D=[1.4e12], noise=True).table
+    failed = fit.run_failures()
     summary = fit.summary()
     text = "\n".join([
         "# bayescale demo: Chinchilla law, Hoffmann et al. (2022) runs",
@@ -463,6 +464,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         "```",
         pred.to_string(index=False),
         "```",
+        "",
+        "Noise included: the spread of the runs around the law and, where some of them failed "
+        f"(far above the curve), the chance that the new run fails like them: {failed}.",
         "",
         f"## Sampling diagnostics\n\n{fit.diagnostics}",
         "",
