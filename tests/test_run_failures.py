@@ -92,6 +92,8 @@ def test_prob_target_integrates_the_failures_the_draws_hold():
     from bayescale.decisions import budget_for
 
     assert budget_for(d, 2.5, prob=0.95, on_unreachable="inf") == np.inf
+    with pytest.raises(ValueError, match=r"fails .* with probability 0\.1, which no budget"):
+        budget_for(d, 2.5, prob=0.95)
     assert np.isfinite(budget_for(plain, 2.5, prob=0.95))
     with pytest.raises(ValueError, match="fail_size"):
         prob_target({k: v for k, v in d.items() if k != "fail_size"}, 2.0, plan=plan)

@@ -116,6 +116,15 @@ def _prob_from_log_loss(
     return cdf.mean(axis=0)
 
 
+def _failure_cap(fail: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """Clause of an unreachable-target error: failed runs cap the chance at ``1 - fail_p``."""
+    if fail is None:
+        return ""
+    return (f"; a new run fails (as some of the fit's runs did, fit.run_failures()) with "
+            f"probability {float(np.mean(fail[0])):.3g}, which no budget removes (noise=False "
+            f"asks about the law's loss instead)")
+
+
 def _common_setup(draws, law, flops_per_token, flops, sigma, nu, noise):
     law_obj = resolve_law(law)
     fm = flop_model(flops_per_token, flops)
@@ -406,8 +415,9 @@ def _budget_for_target(
         )
         raise UnreachableTargetError(
             f"target {t[i]:.6g} is not reached with probability {prob:g} at any budget up to "
-            f"{br[1]:.3g} FLOPs: P(loss <= target) is only {p_hi[i]:.4g} there{floor}.  Lower "
-            f"prob, raise the target, widen bracket, or pass on_unreachable='inf'"
+            f"{br[1]:.3g} FLOPs: P(loss <= target) is only {p_hi[i]:.4g} there{floor}"
+            f"{_failure_cap(fail)}.  Lower prob, raise the target, widen bracket, or pass "
+            f"on_unreachable='inf'"
         )
     out = np.full(t.shape, np.inf)
     met_low = reach & (p_at(lo) >= prob)
@@ -455,9 +465,9 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                     f"target {math.exp(lt):.6g} is not reached with probability {prob:g} at any "
                     f"budget up to {math.exp(hi):.3g} FLOPs with the extrapolation discrepancy "
                     f"(which widens with every decade beyond the runs): P(loss <= target) is "
-                    f"at most {p_max:.4g}{floor}.  Lower prob, raise the target, widen "
-                    f"bracket, pass discrepancy=False for the law's posterior alone, or pass "
-                    f"on_unreachable='inf'"
+                    f"at most {p_max:.4g}{floor}{_failure_cap(fail)}.  Lower prob, raise the "
+                    f"target, widen bracket, pass discrepancy=False for the law's posterior "
+                    f"alone, or pass on_unreachable='inf'"
                 )
             continue
         j = int(np.argmax(met))
