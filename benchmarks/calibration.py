@@ -428,6 +428,15 @@ def ladder_cutoffs(table: pd.DataFrame, law, n_min: int) -> list[float]:
     return sorted(out)
 
 
+def _cell_table(runs: pd.DataFrame, law: str) -> pd.DataFrame:
+    """One cell's runs as the fits read them (``prepare_runs``, its warnings silenced)."""
+    from bayescale.sampling.fit import prepare_runs, resolve_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return prepare_runs(runs, resolve_spec(law), None, 6.0)
+
+
 def _slug(s: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)
 
@@ -435,21 +444,31 @@ def _slug(s: str) -> str:
 # --------------------------------------------------------------------------- one split
 
 
-def _anchor(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-    """Huber point fit + bootstrap curves + resampled training residuals: new-run draws."""
+def _huber_point(train: pd.DataFrame):
+    """The anchor's Huber point fit of ``train`` and the training runs' log residuals about it."""
     from bayescale.evaluation.backtest import _BASELINE_GRID
-    from bayescale.evaluation.baselines import bootstrap, huber_fit
+    from bayescale.evaluation.baselines import huber_fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         point = huber_fit(train["N"], train["D"], train["loss"], grid=_BASELINE_GRID)
+    resid = np.log(train["loss"].to_numpy(float)) - np.log(point.predict(train["N"], train["D"]))
+    return point, resid
+
+
+def _anchor(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """Huber point fit + bootstrap curves + resampled training residuals: new-run draws."""
+    from bayescale.evaluation.baselines import bootstrap
+
+    point, resid = _huber_point(train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         boot = bootstrap(train["N"], train["D"], train["loss"], n_boot=ANCHOR_BOOT, seed=seed,
                          start=point)
     N = test["N"].to_numpy(dtype=float)[None, :]
     D = test["D"].to_numpy(dtype=float)[None, :]
     b = {k: boot[k].to_numpy(dtype=float)[:, None] for k in ("E", "A", "B", "alpha", "beta")}
     curves = np.log(b["E"] + b["A"] / N ** b["alpha"] + b["B"] / D ** b["beta"])
-    resid = np.log(train["loss"].to_numpy(float)) - np.log(point.predict(train["N"], train["D"]))
     rng = np.random.default_rng(seed)
     reps = np.repeat(curves, ANCHOR_RESID, axis=0)
     draws = reps + rng.choice(resid, size=(reps.shape[0], 1))
@@ -612,7 +631,7 @@ def collect(cache: Path = DEFAULT_CACHE, only: list[str] | None = None,
 
     With ``first`` (a list), the inner splits of each cell's first rung
     (:func:`first_rung_cuts`) are fitted too and their paths appended to it."""
-    from bayescale.sampling.fit import prepare_runs, resolve_spec
+    from bayescale.sampling.fit import resolve_spec
 
     paths = []
     start = time.perf_counter()
@@ -626,9 +645,7 @@ def collect(cache: Path = DEFAULT_CACHE, only: list[str] | None = None,
         spec = resolve_spec(law)
         n_min = 3 * len(spec.law_obj.params) + 2
         for cell, runs in cells():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                table = prepare_runs(runs, spec, None, 6.0)
+            table = _cell_table(runs, law)
             cuts = ladder_cutoffs(table, spec.law_obj, n_min)
             if first is not None and cuts:
                 train = table[table["C"] <= cuts[0]]
@@ -946,10 +963,7 @@ def _train_residuals(path: Path) -> np.ndarray:
     law; the cached splits do not keep the training runs' posterior, so the benchmark uses the
     Huber point fit of the same runs (the anchor's), the same curve within a few parts per
     thousand where the runs agree with it."""
-    from bayescale.evaluation.backtest import _BASELINE_GRID
-    from bayescale.evaluation.baselines import huber_fit
     from bayescale.files import atomic_path
-    from bayescale.sampling.fit import prepare_runs, resolve_spec
 
     out = path.with_name(path.stem + "__train.npz")
     if out.exists():
@@ -960,15 +974,9 @@ def _train_residuals(path: Path) -> np.ndarray:
     if key not in _TABLES:
         law, cells, _ = STUDIES[m["study"]]
         for cell, runs in cells():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _TABLES[(m["study"], cell)] = prepare_runs(runs, resolve_spec(law), None, 6.0)
+            _TABLES[(m["study"], cell)] = _cell_table(runs, law)
     table = _TABLES[key]
-    train = table[table["C"] <= m["cutoff"]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        point = huber_fit(train["N"], train["D"], train["loss"], grid=_BASELINE_GRID)
-    r = np.log(train["loss"].to_numpy(float)) - np.log(point.predict(train["N"], train["D"]))
+    _, r = _huber_point(table[table["C"] <= m["cutoff"]])
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, residual=r)

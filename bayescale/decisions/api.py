@@ -485,7 +485,7 @@ def predict_optimal(
     0  1.000000e+22  9.0e+09   2.138   2.11   2.17
     1  5.760000e+23  7.1e+10    1.90    1.8    2.2
     """
-    from bayescale.modeling.noise import perturb
+    from bayescale.modeling.noise import new_run
     from bayescale.posterior.result import frozen_deviation, interval_table
 
     _check_fit(fit)
@@ -496,8 +496,7 @@ def predict_optimal(
     log_loss = np.log(opt["loss"])
     rng = np.random.default_rng(seed)
     if noise:
-        log_loss = perturb(log_loss, draws["sigma"], draws.get("nu"), rng,
-                           fail_p=draws.get("fail_p"), fail_size=draws.get("fail_size"))
+        log_loss = new_run(log_loss, draws, rng)
     try:  # after the noise, from the same generator, as fit.predict draws them
         dev = frozen_deviation(fit, discrepancy, group, log_loss.shape[0], rng,
                                opts["flops_per_token"])

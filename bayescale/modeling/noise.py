@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "RunFailures", "new_run_cdf", "noise_cdf",
+__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "RunFailures", "new_run", "new_run_cdf", "noise_cdf",
            "noise_eps", "noise_logpdf", "noise_quantile", "observe", "perturb"]
 
 #: Lower bound of the Student-t degrees of freedom: the predictive mean and variance exist.
@@ -57,11 +57,9 @@ EPS_CLIP = 30.0
 
 #: A run whose log loss sits more than this many robust standard deviations above the fitted
 #: curve counts as a failed run (:class:`RunFailures`).  Under the fits' own Student-t noise
-#: (nu about 2) 0.5% of runs would pass it by chance; under Normal noise none.
+#: with nu = 2, 0.5% of runs would pass it by chance (the MAD of t_2 is 0.816 sigma, so 8
+#: robust sd are 9.7 sigma, and P(t_2 > 9.7) = 0.0052); under Normal noise 6e-16.
 FAIL_Z = 8.0
-
-#: The draws' keys of the failure component (per posterior draw, ``(S,)``).
-FAIL_KEYS = ("fail_p", "fail_size")
 
 
 def _shaped(v: Any, ndim: int) -> np.ndarray:
@@ -147,6 +145,26 @@ def perturb(log_mu: np.ndarray, sigma: Any, nu: Any, rng: np.random.Generator, *
     if fail_p is not None:
         out = out + failure_shift(rng, log_mu.shape, fail_p, fail_size)
     return out
+
+
+def new_run(log_mu: np.ndarray, noise: Any, rng: np.random.Generator) -> np.ndarray:
+    """:func:`perturb` with every noise parameter read from one mapping of per-draw arrays
+    (``fit.draws(kind="noise")`` or a decision's draws: ``sigma``, and ``nu``, ``fail_p``,
+    ``fail_size`` where present): a new run's log loss, failures included.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import new_run, perturb
+    >>> nd = {"sigma": np.full(3, 0.01), "fail_p": np.full(3, 0.5), "fail_size": np.ones(3)}
+    >>> a = new_run(np.zeros((3, 2)), nd, np.random.default_rng(0))
+    >>> b = perturb(np.zeros((3, 2)), nd["sigma"], None, np.random.default_rng(0),
+    ...             fail_p=nd["fail_p"], fail_size=nd["fail_size"])
+    >>> bool(np.array_equal(a, b))
+    True
+    """
+    return perturb(log_mu, noise["sigma"], noise.get("nu"), rng, fail_p=noise.get("fail_p"),
+                   fail_size=noise.get("fail_size"))
 
 
 def failure_shift(rng: np.random.Generator, shape: tuple[int, ...], fail_p: Any,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.modeling.noise import perturb
+from bayescale.modeling.noise import new_run
 from bayescale.posterior.result import DEFAULT_CI, ci_columns
 
 __all__ = ["DEFAULT_MAX_BYTES", "chunks", "frozen_discrepancy", "grid_distance",
@@ -159,17 +159,13 @@ def predict_grid(
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._curve_draws(group, rng).items()}
     n_draws = next(iter(params.values())).shape[0]
     dev, along = None, None
-    if noise:
-        nd = fit.draws(kind="noise")
-        sigma = nd["sigma"]
-        nu = nd["nu"] if fit.spec.likelihood == "student_t" else None
+    nd = fit.draws(kind="noise") if noise else None
     parts = []
     for sl in chunks(len(n), n_draws, max_bytes, arrays=3):
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
         if noise:
-            log_mu = perturb(log_mu, sigma, nu, rng, fail_p=nd.get("fail_p"),
-                             fail_size=nd.get("fail_size"))
+            log_mu = new_run(log_mu, nd, rng)
         if sl.start == 0:  # after the first chunk's noise, as predict draws them: one chunk
             # = predict
             dev, along = frozen_discrepancy(fit, discrepancy, group, n_draws, rng, n, d, flops)

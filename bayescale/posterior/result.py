@@ -819,12 +819,9 @@ class ScalingFit:
                                    self.reference)
         log_mu = np.broadcast_to(log_mu, (chains * ndraw, n_points)).copy()
         if noise:
-            from bayescale.modeling.noise import perturb
+            from bayescale.modeling.noise import new_run
 
-            nd = self.draws(kind="noise")
-            nu = nd["nu"] if self.spec.likelihood == "student_t" else None
-            log_mu = perturb(log_mu, nd["sigma"], nu, rng, fail_p=nd.get("fail_p"),
-                             fail_size=nd.get("fail_size"))
+            log_mu = new_run(log_mu, self.draws(kind="noise"), rng)
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
         disc = resolve_discrepancy(self, discrepancy, group)

@@ -208,13 +208,11 @@ def _check_args(budgets, target_loss, plan, prob, ci, k):
 def _noisy(loss: np.ndarray, draws: dict, rng: np.random.Generator) -> np.ndarray:
     """One training run's loss per draw: the law's loss times exp(noise), failing as the fit's
     failed runs did (:meth:`bayescale.ScalingFit.run_failures`)."""
-    from bayescale.modeling.noise import perturb
+    from bayescale.modeling.noise import new_run
 
-    sigma, nu = draws.get("sigma"), draws.get("nu")
-    if sigma is None:
+    if draws.get("sigma") is None:
         return loss
-    return loss * np.exp(perturb(np.zeros(loss.shape), sigma, nu, rng,
-                                 fail_p=draws.get("fail_p"), fail_size=draws.get("fail_size")))
+    return loss * np.exp(new_run(np.zeros(loss.shape), draws, rng))
 
 
 def _loo(fit, loo) -> tuple[Any, str]:
@@ -846,6 +844,7 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
     from bayescale.plots import plot_prob_target
 
     t = f.target_loss
+    failures = _failures(f)
     rows = [[_sci(c), _pct(p), _pct(pm)]
             for c, p, pm in zip(f.budgets, f.p_target, f.p_target_mean, strict=True)]
     for c, level in ((f.c_half, "even odds"), (f.c_req, _level(f.prob))):
@@ -859,8 +858,8 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
               caption="Each budget spent on its compute-optimal allocation"),
         Para("One run's probability includes run-to-run noise (the spread of the runs around "
              "the law, from the likelihood" + (
-                 f", and a {_pct(_failures(f).rate)} chance that the run fails as "
-                 f"{_failures(f).k} of the {_failures(f).n} runs did" if _failures(f) else "")
+                 f", and a {_pct(failures.rate)} chance that the run fails as "
+                 f"{failures.k} of the {failures.n} runs did" if failures else "")
              + "); the law's probability is about the expected loss only.", kind="note"),
         Figure("probability", figure_png(
             plot_prob_target(f.fit, t, result=f.prob_curve), dpi=dpi),
