@@ -348,6 +348,23 @@ against .1439 / .2656), porian's within its spread; misfitting has no failed run
 move.  Still short: misfitting against the anchor, gadre_small against the term as shipped
 before (IS 80 by 12 sd, IS 95 by 2), porian level with it, and datablations' ARE.
 
+Tried, not kept (2026-12-03, seed 0, ``/tmp/s31/hb_experiment.diff``): pooling a sweep's
+failure rate with published sweeps'.  Every cell's failed runs about the Huber fit of all its
+runs (chinchilla 2 of 240, datablations 13 of 229, gadre_small 5 of 664 in 5 of 24 cells,
+porian 1 of 1024 in 1 of 15, misfitting 0 of 81) make a hierarchical beta-binomial
+(:class:`bayescale.modeling.noise.FailureRatePrior`, hyperprior (a + b)^(-5/2)), learned
+without the study scored; a split's rate is its posterior given its training runs' count (one
+failure in twenty: 2.7% against Jeffreys' 7.1%).  Prior updated, IS 80 / 95 against the
+shipped Jeffreys rate on the same streams: chinchilla .0331 / .0572 (.0331 / .0567),
+datablations .7912 / 1.506 (.7866 / 1.387; 95% coverage .94 against .96), gadre_small .1443 /
+.2652 (.1457 / .2645), porian .1384 / .1859 (.1379 / .1862), pooled .1818 / .2956 (.1815 /
+.2864).  Datablations' held-out runs fail more often than its training runs (many epochs of
+repetition come with the larger runs), so a rate pulled toward the population's 1% is
+optimistic.  A type-II maximum-likelihood Beta prior did worse: without datablations its
+concentration runs off to 10^8 (every sweep at the pooled 0.4%) and datablations' IS 95 was
+2.24.  The same beta-binomial, across a hierarchical fit's own groups, is what the package uses
+for a group's rate (:meth:`bayescale.ScalingFit.group_failures`).
+
 The full table is what the default run prints.
 
 Usage::

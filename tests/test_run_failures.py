@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bayescale.modeling.noise import (
+    FailureRatePrior,
     RunFailures,
     failure_shift,
     new_run_cdf,
@@ -48,6 +49,43 @@ def test_flags_exactly_the_runs_far_above_the_curve():
     d = f.draws(20000, np.random.default_rng(1))
     assert np.mean(d["fail_p"]) == pytest.approx(3.5 / 301, rel=0.03)   # Beta(1/2 + k, ...)
     assert set(np.round(d["fail_size"], 12)) <= set(np.round(f.sizes, 12))
+
+
+def test_group_rates_pool_across_groups_and_recover_known_rates():
+    """The beta-binomial across groups recovers a known population of rates, and a group's
+    posterior mean is closer to its true rate than its own count under Jeffreys' prior."""
+    rng = np.random.default_rng(4)
+    n = rng.integers(20, 300, 300)
+    known = FailureRatePrior(rng.binomial(n, rng.beta(0.5, 40.0, 300)), n)
+    assert known.mean(0, 0) == pytest.approx(0.5 / 40.5, rel=0.25)
+    new_n = rng.integers(15, 40, 400)
+    new_rate = rng.beta(0.5, 40.0, 400)
+    new_k = rng.binomial(new_n, new_rate)
+    pooled = np.array([known.mean(k, m) for k, m in zip(new_k, new_n, strict=True)])
+    jeffreys = (new_k + 0.5) / (new_n + 1.0)
+    assert np.mean((pooled - new_rate) ** 2) < 0.5 * np.mean((jeffreys - new_rate) ** 2)
+    d = known.draws(3, 30, 20000, np.random.default_rng(0))
+    assert np.mean(d) == pytest.approx(known.mean(3, 30), rel=0.03)
+    f = RunFailures(3, 30, np.full(3, 0.5), 0.01, prior=known)
+    assert f.rate == pytest.approx(known.mean(3, 30))
+    assert RunFailures(3, 30, np.full(3, 0.5), 0.01).rate == pytest.approx(3.5 / 31)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        FailureRatePrior([3], [2])
+
+
+def test_within_counts_a_groups_own_runs():
+    rng = np.random.default_rng(0)
+    r = 0.01 * rng.standard_normal(60)
+    r[[45, 50, 55]] += [0.5, 0.6, 0.7]            # every failure in the last 20 runs
+    f = RunFailures.from_residuals(r)
+    g, h = f.within(np.arange(60) >= 40), f.within(np.arange(40))
+    assert (f.k, f.n, g.k, g.n, h.k, h.n) == (3, 60, 3, 20, 0, 40)
+    assert g.rate > f.rate > h.rate > 0
+    # the group without failures still resamples the fit's failure sizes
+    d = h.draws(1000, np.random.default_rng(1))
+    assert set(np.round(d["fail_size"], 12)) <= set(np.round(f.sizes, 12))
+    assert "none of these 40 runs failed" in str(h) and "3 of 20 runs failed" in str(g)
+    assert RunFailures.from_residuals(r[:40]).draws(10, np.random.default_rng(0)) == {}
 
 
 def test_perturb_keeps_the_noise_and_fails_at_the_rate():
@@ -137,6 +175,7 @@ def test_real_fit_flags_failed_runs_and_covers_new_ones():
                                          rng.choice([0.3, 0.5, 0.8, 0.4], (reps, N.size)), 0.0))
     pred = fit.predict(N=N, D=D, noise=True, ci=(0.95,), seed=1).table
     cov = np.mean((pred["lo_95"].to_numpy() <= y) & (y <= pred["hi_95"].to_numpy()))
+    print(f"coverage {cov:.3f}")
     assert 0.93 <= cov <= 0.99, cov
     # the same fit's noise without the failure component misses the failed new runs
     mean = np.log(fit.predict(N=N, D=D, noise=False, seed=1).draws.values.reshape(-1, N.size))
@@ -151,3 +190,47 @@ def test_real_fit_flags_failed_runs_and_covers_new_ones():
                    draws=TEST_DRAWS, tune=TEST_DRAWS, seed=4, progressbar=False, prior_draws=0)
     assert clean.run_failures().k == 0
     assert "fail_p" not in clean.draws(noise=True)
+
+
+@pytest.mark.slow
+def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
+    """Four groups, three blow-ups all in one: that group's new runs fail at its own rate
+    (3 of 20, pooled with the clean groups), the others' at far less, a new group at the fit's
+    pooled rate; the failing group's new-run intervals reach up to the failures, the others'
+    do not."""
+    import bayescale as bs
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    runs = simulate_hierarchy(4, seed=11).runs.reset_index(drop=True)
+    own = np.flatnonzero(runs["family"] == "g02")
+    bad = own[[3, 9, 15]]
+    runs.loc[bad, "loss"] *= np.exp([0.4, 0.6, 0.5])
+    fit = bs.fit(runs, "chinchilla", groups=["family"], draws=TEST_DRAWS, tune=TEST_DRAWS,
+                 seed=2, progressbar=False, prior_draws=0, warn=False)
+    f = fit.run_failures()
+    assert sorted(f.rows.tolist()) == sorted(bad.tolist())
+    g, other = fit.group_failures("g02"), fit.group_failures("g03")
+    n_other = int((runs["family"] == "g03").sum())
+    assert (g.k, g.n, other.k, other.n) == (3, own.size, 0, n_other)
+    clean = [int((runs["family"] == c).sum()) for c in ("g00", "g01", "g03")]
+    p_bad = np.mean(fit.draws(group="g02", noise=True)["fail_p"])
+    p_other = np.mean(fit.draws(group="g03", noise=True)["fail_p"])
+    assert p_bad == pytest.approx(FailureRatePrior([0, 0, 0], clean).mean(3, own.size),
+                                  rel=0.05)
+    assert p_bad > 0.08 and p_other < 0.01            # Jeffreys per group: 0.17 and 0.024
+    p_new = fit.group_failures("new").rate            # (the law's draws need pooled A0, B0)
+    assert p_new == pytest.approx(3.5 / (len(runs) + 1))
+    assert fit.group_failures({"family": "g02"}).k == 3
+    # the groups' new-run intervals inside the data: the failing group's reach further up
+    width = {}
+    for grp in ("g02", "g03"):
+        t = fit.predict(N=1e8, D=2e9, group=grp, noise=True, ci=(0.95,), seed=1).table
+        width[grp] = float(np.log(t["hi_95"].iloc[0] / t["median"].iloc[0]))
+    assert width["g02"] > width["g03"] + 0.05, width
+    # and the report for that group says whose rate it gives
+    from bayescale.report import write_report
+
+    files = write_report(fit, tmp_path / "g02.html", budgets=[1e20], group="g02", loo=False,
+                         dpi=50)
+    text = " ".join(files.markdown.read_text().split())
+    assert f"this group's rate: 3 of its {own.size} runs failed" in text

@@ -159,7 +159,7 @@ def predict_grid(
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._curve_draws(group, rng).items()}
     n_draws = next(iter(params.values())).shape[0]
     dev, along = None, None
-    nd = fit.draws(kind="noise") if noise else None
+    nd = fit.draws(kind="noise", group=group) if noise else None
     parts = []
     for sl in chunks(len(n), n_draws, max_bytes, arrays=3):
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)

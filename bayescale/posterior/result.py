@@ -405,9 +405,12 @@ class ScalingFit:
         :data:`~bayescale.modeling.noise.FAIL_Z` robust standard deviations above the fitted
         curve (its residual about the posterior median law, its own group's in a hierarchy).
         A new run's loss (``noise=True`` in :meth:`predict`, :meth:`draws` and the decisions)
-        then fails with probability ``Beta(1/2 + k, 1/2 + n - k)`` by one of their excesses
-        (:class:`~bayescale.modeling.noise.RunFailures`); with no failed run, never.  None for
-        laws of a target other than the loss, and for a posterior without its observed runs.
+        then fails with probability ``Beta(a + k, b + n - k)`` by one of their excesses
+        (:class:`~bayescale.modeling.noise.RunFailures`; ``(a, b)`` the empirical prior
+        :func:`~bayescale.modeling.noise.failure_rate_prior`, a mean rate near 0.7% learned
+        across published sweeps; a group of a hierarchy counts its own runs,
+        :meth:`group_failures`); with no failed run, never.  None for laws of a target other
+        than the loss, and for a posterior without its observed runs.
 
         Returns
         -------
@@ -435,10 +438,66 @@ class ScalingFit:
                 self._run_failures = RunFailures.from_residuals(y - med)
         return self._run_failures
 
-    def _failure_draws(self) -> dict[str, np.ndarray]:
-        """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty
-        when no run failed."""
+    def group_failures(self, group: Any):
+        """A group's failed runs and the chance that its next run fails (hierarchical fits).
+
+        The group's own count (``k_g`` of its ``n_g`` runs) partially pooled with the fit's
+        other groups' (:class:`~bayescale.modeling.noise.FailureRatePrior`, a beta-binomial
+        across the groups): failures concentrated in one training set-up raise that set-up's
+        rate, and a group without a failed run borrows the others' low rate.  A failure's size
+        is resampled from every failed run of the fit
+        (:meth:`~bayescale.modeling.noise.RunFailures.within`).  A new group (``"new"``, or a
+        mapping with a ``"new"`` value) gets the fit's pooled rate, :meth:`run_failures`.
+        What :meth:`draws` returns as ``fail_p`` and ``fail_size`` with ``group=`` and
+        ``noise=True``, and so predictions and decisions for that group.
+
+        Parameters
+        ----------
+        group : str, number or mapping
+            As in :meth:`draws`.
+
+        Returns
+        -------
+        RunFailures or None
+            As :meth:`run_failures` (the fit's own for a fit without groups).
+
+        Examples
+        --------
+        >>> f = fit.group_failures("all")       # a fit without groups: its own
+        >>> f.n == len(fit.runs)
+        True
+        """
         failures = self.run_failures()
+        if failures is None or not self.groups or group is None or group == "all":
+            return failures
+        from bayescale.modeling.groups import group_labels, label_of
+        from bayescale.modeling.noise import FailureRatePrior
+        from bayescale.posterior.hierarchy import resolve_group, structure_of
+
+        group = resolve_group(self, group)
+        if isinstance(group, Mapping):
+            if any(str(v) == "new" for v in group.values()):
+                return failures
+            group = label_of(group[c] for c in structure_of(self).columns)
+        if group not in self.groups:
+            return failures                       # "new"
+        cache = self.__dict__.setdefault("_group_failures", {})
+        if group in cache:
+            return cache[group]
+        labels = group_labels(self.runs, tuple(self.spec.groups)).to_numpy(dtype=str)
+        failed = np.zeros(len(self.runs), dtype=bool)
+        failed[failures.rows] = True
+        others = [g for g in self.groups if g != group]
+        prior = FailureRatePrior([int(failed[labels == g].sum()) for g in others],
+                                 [int((labels == g).sum()) for g in others])
+        cache[group] = failures.within(labels == group, prior=prior)
+        return cache[group]
+
+    def _failure_draws(self, group: Any = None) -> dict[str, np.ndarray]:
+        """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty
+        when no run failed.  With a group of a hierarchical fit, its own rate
+        (:meth:`group_failures`)."""
+        failures = self.group_failures(group)
         if failures is None:
             return {}
         try:
@@ -554,7 +613,7 @@ class ScalingFit:
                     names = [*names, *noise_names]
             out = self._posterior_arrays(names)
             if (noise or kind == "noise") and names_given is None:
-                out.update(self._failure_draws())
+                out.update(self._failure_draws(group))
         else:
             from bayescale.posterior.hierarchy import _group_draws
 
@@ -569,7 +628,7 @@ class ScalingFit:
                       if kind == "natural" else params[n] for n in order}
             if noise:
                 params.update(self._posterior_arrays(noise_names))
-                params.update(self._failure_draws())
+                params.update(self._failure_draws(group))
             if names is None:
                 out = params
             else:
@@ -821,7 +880,7 @@ class ScalingFit:
         if noise:
             from bayescale.modeling.noise import new_run
 
-            log_mu = new_run(log_mu, self.draws(kind="noise"), rng)
+            log_mu = new_run(log_mu, self.draws(kind="noise", group=group), rng)
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
         disc = resolve_discrepancy(self, discrepancy, group)

@@ -588,6 +588,21 @@ def _failures(f: _Facts) -> Any:
     return failures if failures is not None and failures.k > 0 else None
 
 
+def _failure_rate(f: _Facts, failures: Any) -> tuple[float, str]:
+    """A new run's chance of failing for the report's group (its own runs' rate in a hierarchy,
+    :meth:`bayescale.ScalingFit.group_failures`) and a clause saying whose rate it is."""
+    if f.group is None or not f.fit.groups:
+        return failures.rate, ""
+    try:
+        g = f.fit.group_failures(f.group)
+    except Exception:  # a report is never lost to an optional clause
+        return failures.rate, ""
+    if g is failures:  # a new group: the fit's pooled rate
+        return failures.rate, " (a new group: the fit's pooled rate)"
+    return g.rate, (f" (this group's rate: {g.k} of its {g.n} runs failed, pooled with the "
+                    f"other groups')")
+
+
 def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     """Plain-language warnings, most important first."""
     warn: list[str] = []
@@ -638,6 +653,7 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
     # saved file still says it): mixed set-ups, duplicates, implausible units
     warn += [f"Runs table: {w['message']}" for w in f.fit.data_warnings]
     failures = _failures(f)
+    rate, whose = _failure_rate(f, failures) if failures is not None else (0.0, "")
     if failures is not None:
         warn.append(
             f"Failed runs: {failures.k} of the {failures.n} runs sit far above the fitted "
@@ -647,10 +663,10 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                 _failed_label(f.fit.runs, int(i), float(e))
                 for i, e in zip(failures.rows[::-1][:5], failures.sizes[::-1][:5], strict=True))
             + (f" and {failures.k - 5} more" if failures.k > 5 else "") + ").  One run's "
-            f"intervals and probabilities include a {_pct(failures.rate)} chance that the new "
-            f"run fails like them; the law's do not.  Check them: a run that did not fail but "
-            f"sits there because the law misses a set-up it does not model (many epochs of "
-            f"repeated data, another learning rate) is not noise.")
+            f"intervals and probabilities include a {_pct(rate)} chance that the new "
+            f"run fails like them{whose}; the law's do not.  Check them: a run that did not "
+            f"fail but sits there because the law misses a set-up it does not model (many "
+            f"epochs of repeated data, another learning rate) is not noise.")
     if loo_res is not None:
         kvals = np.asarray(loo_res.pareto_k, dtype=float).ravel()
         bad = np.nonzero(kvals > LOO_K_MAX)[0]
@@ -682,9 +698,9 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
                "the runs, so far beyond them the chance of reaching a target stops rising "
                "(discrepancy=False gives the law's posterior alone)"
                if f.discrepancy is not None else "")
-        if failures is not None and failures.rate > 1 - f.prob:
+        if failures is not None and rate > 1 - f.prob:
             why += (f"; a run fails like {failures.k} of the {failures.n} runs with "
-                    f"probability {_pct(failures.rate)}, which no budget removes")
+                    f"probability {_pct(rate)}, which no budget removes")
         warn.append(f"Target: no budget reaches loss {_target(f.target_loss)} with "
                     f"probability {_level(f.prob)}{floor}{why}.")
     return warn + [str(w) for w in extra]
@@ -858,7 +874,7 @@ def _target_blocks(f: _Facts, dpi: int) -> list:
               caption="Each budget spent on its compute-optimal allocation"),
         Para("One run's probability includes run-to-run noise (the spread of the runs around "
              "the law, from the likelihood" + (
-                 f", and a {_pct(failures.rate)} chance that the run fails as "
+                 f", and a {_pct(_failure_rate(f, failures)[0])} chance that the run fails as "
                  f"{failures.k} of the {failures.n} runs did" if failures else "")
              + "); the law's probability is about the expected loss only.", kind="note"),
         Figure("probability", figure_png(
