@@ -1029,12 +1029,15 @@ class ScalingFit:
         nullable = [c for c in runs.columns if isinstance(runs[c].dtype, pd.api.extensions
                                                           .ExtensionDtype)
                     and pd.api.types.is_integer_dtype(runs[c].dtype)]
+        text = [c for c in runs.columns if _is_text(runs[c].dtype)]
         for c in runs.columns:
             if c in nullable:
                 runs[c] = runs[c].astype("float64")
-            elif runs[c].dtype == object or str(runs[c].dtype).startswith(("string",
-                                                                          "category")):
-                runs[c] = runs[c].astype(str)
+            elif c in text:
+                # each value as the data hash reads it (str(v): "nan" for a missing one; pandas
+                # 3's astype(str) keeps NaN, which netCDF cannot store in a text variable)
+                runs[c] = pd.Series([str(v) for v in runs[c].to_numpy()], index=runs.index,
+                                    dtype=object)
             elif runs[c].dtype == bool:
                 runs[c] = runs[c].astype("int8")
         ds = xr.Dataset.from_dataframe(runs.rename_axis("row"))
@@ -1042,9 +1045,7 @@ class ScalingFit:
             [c for c in self.runs.columns if self.runs[c].dtype == bool])
         ds.attrs["nullable_int_columns"] = json.dumps(nullable)
         # text columns come back from netCDF as floats when all empty: restored on load
-        ds.attrs["text_columns"] = json.dumps(
-            [c for c in self.runs.columns if self.runs[c].dtype == object
-             or str(self.runs[c].dtype).startswith("string")])
+        ds.attrs["text_columns"] = json.dumps(text)
         # Text metadata of the runs (dataset name, citation, provenance) travels with the fit.
         ds.attrs["runs_attrs"] = json.dumps(
             {str(k): v for k, v in self.runs.attrs.items() if isinstance(v, str)})
@@ -1175,6 +1176,12 @@ def _posterior_predictive(fit: ScalingFit):
                "run's inputs plus run-to-run noise, one draw per posterior draw (numpy, "
                "bayescale.modeling.noise.perturb)"},
     )
+
+
+def _is_text(dtype: Any) -> bool:
+    """A runs column stored as text: object, pandas string (``str`` in pandas 3) or category."""
+    return (pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(dtype))
 
 
 def _fmt(x: float) -> str:
