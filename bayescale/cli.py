@@ -206,6 +206,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None, help="group label, or 'new' (hierarchical fits)")
     p.add_argument("--flops-per-token", type=float, default=None,
                    help="k in C = k N D (default: the fit's own convention)")
+    p.add_argument("--unique-tokens", type=_floats, default=None,
+                   help="cap on unique tokens (one, or one per budget): the compute-optimal "
+                        "plan of a data-constrained fit (--law datablations) when data must "
+                        "repeat (bayescale.allocate_capped)")
     _add_discrepancy(p)
 
     p = sub.add_parser("design", help="which pilot runs to train next (value per FLOP)",
@@ -629,6 +633,11 @@ def _cmd_report(a: argparse.Namespace) -> int:
                              "own: drop it, or give the runs table instead")
         fit = bs.load_fit(a.source)
     else:
+        from bayescale.report.risk import check_report_law
+        from bayescale.sampling.fit import resolve_spec
+
+        # before the fit: a law the report cannot plan with fails now, not after sampling
+        check_report_law(resolve_spec(a.law, a.spec).law_obj)
         groups = a.groups.split(",") if a.groups else None
         runs, columns = _runs_for_fit(a.source, a, groups)
         fit = bs.fit(runs, a.law, spec=a.spec, columns=columns, groups=groups,
@@ -659,6 +668,11 @@ def _cmd_allocate(a: argparse.Namespace) -> int:
     from bayescale.decisions import extrapolation
 
     fit = bs.load_fit(a.fit)
+    if a.unique_tokens is not None:
+        res = bs.allocate_capped(fit, a.budget, a.unique_tokens, ci=a.ci, group=a.group,
+                                 flops_per_token=a.flops_per_token)
+        print(res)
+        return 0
     table = bs.allocate(fit, a.budget, ci=a.ci, group=a.group,
                         flops_per_token=a.flops_per_token, discrepancy=_discrepancy(a, fit))
     with pd.option_context("display.width", 200, "display.max_columns", 50):

@@ -146,3 +146,23 @@ def test_fit_errors(datablations_fit, chinchilla_fit):
         allocate_capped(datablations_fit, 1e22, 2e10, ci=95)
     with pytest.raises(DecisionError, match="has no groups"):
         allocate_capped(datablations_fit, 1e22, 2e10, group="g01")
+
+
+def test_cli_allocates_under_a_cap_and_the_report_says_what_to_use(datablations_fit, tmp_path,
+                                                                   capsys):
+    """``bayescale allocate FIT --unique-tokens U`` prints the capped plan of a saved
+    data-constrained fit; ``bayescale report`` with that law stops before fitting and says
+    what to run instead (it cannot plan a budget for a law that also reads U)."""
+    from bayescale.cli import main
+
+    path = datablations_fit.save(tmp_path / "db.nc")
+    assert main(["allocate", str(path), "--budget", "1e22", "--unique-tokens", "2e10"]) == 0
+    out = capsys.readouterr().out
+    want = allocate_capped(datablations_fit, 1e22, 2e10).row(1e22, "epochs")["median"]
+    assert "epochs" in out and f"{want:.3g}"[:3] in out
+    csv = tmp_path / "runs.csv"
+    csv.write_text("N,D,U,loss\n1e8,2e9,1e9,3.1\n")
+    assert main(["report", str(csv), "--law", "datablations", "--budget", "1e22",
+                 "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "--unique-tokens" in err and "'U'" in err and "sampling" not in err

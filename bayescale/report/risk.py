@@ -175,6 +175,37 @@ def _spec_num(v: float) -> str:
 
 
 # --------------------------------------------------------------------------- checks
+def check_report_law(law: Any) -> None:
+    """Raise a clear :class:`~bayescale.decisions._common.DecisionError` for a law the report
+    cannot plan a budget with: it needs a loss law of ``N`` and ``D`` (or of ``C`` alone).
+
+    A budget fixes ``C = k N D``; an input it does not fix (``U``, the unique tokens of the
+    data-constrained law) has no value to report at.
+
+    Examples
+    --------
+    >>> from bayescale.laws import get_law
+    >>> from bayescale.report.risk import check_report_law
+    >>> check_report_law(get_law("chinchilla"))           # fine: nothing raised
+    >>> try:
+    ...     check_report_law(get_law("datablations"))
+    ... except Exception as e:
+    ...     print(str(e)[:60])
+    the report plans a budget with a loss law of N and D (or of
+    """
+    extra = [x for x in law.inputs if x not in ("N", "D", "C")]
+    if extra or getattr(law, "target", "loss") != "loss":
+        hint = (" For a budget under a cap on unique tokens use `bayescale allocate FIT "
+                "--budget C --unique-tokens U` (bayescale.allocate_capped: the capped "
+                "optimum, its epochs and the loss the cap costs), or fit --law chinchilla "
+                "to runs without repeated data for the report." if "U" in extra else "")
+        raise DecisionError(
+            f"the report plans a budget with a loss law of N and D (or of C alone); law "
+            f"{law.name!r} reads {list(law.inputs)}"
+            + (f", and {extra} is not fixed by a budget" if extra else
+               f" and predicts {law.target!r}, not the loss") + "." + hint)
+
+
 def _check_args(budgets, target_loss, plan, prob, ci, k):
     if plan is not None:
         try:
@@ -325,6 +356,7 @@ def _facts(fit, budgets, target_loss, plan, prob, ci, group, seed, discrepancy=T
     k = fit.flops_per_token
     budgets, target_loss, plan = _check_args(budgets, target_loss, plan, prob, ci, k)
     law = fit.law
+    check_report_law(law)
     nd = set(law.inputs) == {"N", "D"}
     if plan is not None and not nd:
         raise DecisionError(
