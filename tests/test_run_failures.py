@@ -221,6 +221,8 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
     p_new = fit.group_failures("new").rate            # (the law's draws need pooled A0, B0)
     assert p_new == pytest.approx(3.5 / (len(runs) + 1))
     assert fit.group_failures({"family": "g02"}).k == 3
+    assert f"by group, each its own rate (fit.group_failures): g02 3 of {own.size}" in \
+        fit.describe()
     # the groups' new-run intervals inside the data: the failing group's reach further up
     width = {}
     for grp in ("g02", "g03"):

@@ -1121,6 +1121,16 @@ class ScalingFit:
         except Exception:  # a repr is never lost to an optional line
             failures = None
         failed = f"\nfailed runs: {failures}" if failures is not None and failures.k else ""
+        if failed and self.groups:
+            try:
+                by = sorted(((self.group_failures(g), g) for g in self.groups),
+                            key=lambda fg: -fg[0].rate)
+                hit = [f"{g} {f.k} of {f.n} ({f.rate:.1%})" for f, g in by if f.k][:5]
+                failed += "; by group, each its own rate (fit.group_failures): " + ", ".join(hit)
+                if len(by) > len(hit):
+                    failed += f"; the other groups at most {by[len(hit)][0].rate:.1%}"
+            except Exception:  # a repr is never lost to an optional line
+                pass
         return (f"{head}\n{s[cols].to_string(float_format=_fmt)}\n{self.diagnostics}{failed}"
                 f"{data}")
 
