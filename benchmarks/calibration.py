@@ -365,6 +365,16 @@ concentration runs off to 10^8 (every sweep at the pooled 0.4%) and datablations
 2.24.  The same beta-binomial, across a hierarchical fit's own groups, is what the package uses
 for a group's rate (:meth:`bayescale.ScalingFit.group_failures`).
 
+Measured, not built (2026-12-03, seed 0, ``/tmp/s31/excl.py``): a failure-aware update, in
+which a held-out run of an inner split that failed (more than 8 robust sd of the inner fit's
+training residuals above its forecast) would count as a failure rather than as a bend of the
+curve.  Dropping those runs from the update (what a failure mixture in the update's likelihood
+comes to for blow-ups that far out) moved nothing beyond Monte Carlo error: IS 80 / 95
+chinchilla .0331 / .0567 (.0331 / .0567), datablations .7866 / 1.387 (.7866 / 1.387; 12 inner
+runs dropped in each of its two upper splits), gadre_small .1461 / .2664 (.1457 / .2645),
+porian .1377 / .1861 (.1379 / .1862; up to 26 inner runs dropped per split), misfitting
+unchanged (none dropped); pooled .1815 / .2868 (.1815 / .2864).
+
 The full table is what the default run prints.
 
 Usage::
