@@ -405,12 +405,11 @@ class ScalingFit:
         :data:`~bayescale.modeling.noise.FAIL_Z` robust standard deviations above the fitted
         curve (its residual about the posterior median law, its own group's in a hierarchy).
         A new run's loss (``noise=True`` in :meth:`predict`, :meth:`draws` and the decisions)
-        then fails with probability ``Beta(a + k, b + n - k)`` by one of their excesses
-        (:class:`~bayescale.modeling.noise.RunFailures`; ``(a, b)`` the empirical prior
-        :func:`~bayescale.modeling.noise.failure_rate_prior`, a mean rate near 0.7% learned
-        across published sweeps; a group of a hierarchy counts its own runs,
-        :meth:`group_failures`); with no failed run, never.  None for laws of a target other
-        than the loss, and for a posterior without its observed runs.
+        then fails with probability ``Beta(1/2 + k, 1/2 + n - k)`` by one of their excesses
+        (:class:`~bayescale.modeling.noise.RunFailures`; a group of a hierarchy at its own
+        rate, pooled with the other groups', :meth:`group_failures`); with no failed run,
+        never.  None for laws of a target other than the loss, and for a posterior without its
+        observed runs.
 
         Returns
         -------
