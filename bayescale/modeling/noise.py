@@ -115,27 +115,43 @@ class FailureRatePrior:
     n: np.ndarray
 
     def __post_init__(self) -> None:
-        k = np.asarray(self.k, dtype=float).reshape(-1)
-        n = np.asarray(self.n, dtype=float).reshape(-1)
-        if k.shape != n.shape or np.any(k < 0) or np.any(k > n):
-            raise ValueError("k and n must be equally long, with 0 <= k <= n per sweep")
+        k, n = _counts(self.k, self.n)
         object.__setattr__(self, "k", k)
         object.__setattr__(self, "n", n)
-        from scipy.special import betaln, expit
-
-        m, c = np.meshgrid(expit(_LOGIT_MEAN), np.exp(_LOG_CONC), indexing="ij")
-        a, b = (m * c).ravel(), ((1.0 - m) * c).ravel()
-        # log hyperprior in these coordinates (log(a / b), log(a + b)): a b (a + b)^(-5/2)
-        logp = np.log(a) + np.log(b) - 2.5 * np.log(a + b)
+        a, b, logp = _hyper_grid()
         for i in range(k.size):
-            logp += betaln(a + k[i], b + n[i] - k[i]) - betaln(a, b)
+            logp = logp + _cell_term(a, b, k[i], n[i])
         object.__setattr__(self, "_grid", (a, b, logp))
 
-    def _weights(self, k: float, n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from scipy.special import betaln
+    @classmethod
+    def leave_one_out(cls, k: Any, n: Any) -> list[FailureRatePrior]:
+        """One prior per cell, learned from every *other* cell: what each group of a
+        hierarchy gets (each cell's grid term computed once, not once per other cell).
 
+        Examples
+        --------
+        >>> from bayescale.modeling.noise import FailureRatePrior
+        >>> loo = FailureRatePrior.leave_one_out([0, 0, 2], [50, 50, 50])
+        >>> round(loo[2].mean(2, 50), 6) == round(FailureRatePrior([0, 0], [50, 50]).mean(2, 50), 6)
+        True
+        """
+        k, n = _counts(k, n)
+        a, b, logp = _hyper_grid()
+        terms = [_cell_term(a, b, k[i], n[i]) for i in range(k.size)]
+        total = logp + np.sum(terms, axis=0) if terms else logp
+        out = []
+        for i in range(k.size):
+            prior = object.__new__(cls)
+            keep = np.arange(k.size) != i
+            object.__setattr__(prior, "k", k[keep])
+            object.__setattr__(prior, "n", n[keep])
+            object.__setattr__(prior, "_grid", (a, b, total - terms[i]))
+            out.append(prior)
+        return out
+
+    def _weights(self, k: float, n: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, b, logp = self._grid
-        lp = logp + betaln(a + k, b + n - k) - betaln(a, b)
+        lp = logp + _cell_term(a, b, k, n)
         w = np.exp(lp - lp.max())
         return a, b, w / w.sum()
 
@@ -167,6 +183,31 @@ class FailureRatePrior:
         a, b, w = self._weights(k, n)
         g = rng.choice(a.size, size=size, p=w)
         return rng.beta(a[g] + k, b[g] + n - k)
+
+
+def _counts(k: Any, n: Any) -> tuple[np.ndarray, np.ndarray]:
+    k = np.asarray(k, dtype=float).reshape(-1)
+    n = np.asarray(n, dtype=float).reshape(-1)
+    if k.shape != n.shape or np.any(k < 0) or np.any(k > n):
+        raise ValueError("k and n must be equally long, with 0 <= k <= n per sweep")
+    return k, n
+
+
+def _hyper_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid's ``a``, ``b`` and log hyperprior: in the coordinates (log(a / b), log(a + b))
+    the density a b (a + b)^(-5/2)."""
+    from scipy.special import expit
+
+    m, c = np.meshgrid(expit(_LOGIT_MEAN), np.exp(_LOG_CONC), indexing="ij")
+    a, b = (m * c).ravel(), ((1.0 - m) * c).ravel()
+    return a, b, np.log(a) + np.log(b) - 2.5 * np.log(a + b)
+
+
+def _cell_term(a: np.ndarray, b: np.ndarray, k: float, n: float) -> np.ndarray:
+    """Log beta-binomial likelihood of ``k`` of ``n`` at every grid point (up to a constant)."""
+    from scipy.special import betaln
+
+    return betaln(a + k, b + n - k) - betaln(a, b)
 
 
 def _shaped(v: Any, ndim: int) -> np.ndarray:

@@ -272,6 +272,7 @@ class ScalingFit:
         self.meta = dict(meta)
         self._fit_discrepancy = None  # learned on first use (default_discrepancy)
         self._run_failures: Any = False  # classified on first use (run_failures)
+        self._group_failures: dict[str, Any] = {}  # per group, on first use (group_failures)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -480,17 +481,16 @@ class ScalingFit:
             group = label_of(group[c] for c in structure_of(self).columns)
         if group not in self.groups:
             return failures                       # "new"
-        cache = self.__dict__.setdefault("_group_failures", {})
-        if group in cache:
-            return cache[group]
-        labels = group_labels(self.runs, tuple(self.spec.groups)).to_numpy(dtype=str)
-        failed = np.zeros(len(self.runs), dtype=bool)
-        failed[failures.rows] = True
-        others = [g for g in self.groups if g != group]
-        prior = FailureRatePrior([int(failed[labels == g].sum()) for g in others],
-                                 [int((labels == g).sum()) for g in others])
-        cache[group] = failures.within(labels == group, prior=prior)
-        return cache[group]
+        if not self._group_failures:  # every group at once: one grid term per group
+            labels = group_labels(self.runs, tuple(self.spec.groups)).to_numpy(dtype=str)
+            failed = np.zeros(len(self.runs), dtype=bool)
+            failed[failures.rows] = True
+            own = [labels == g for g in self.groups]
+            priors = FailureRatePrior.leave_one_out([int(failed[m].sum()) for m in own],
+                                                    [int(m.sum()) for m in own])
+            self._group_failures = {g: failures.within(m, prior=p)
+                                    for g, m, p in zip(self.groups, own, priors, strict=True)}
+        return self._group_failures[group]
 
     def _failure_draws(self, group: Any = None) -> dict[str, np.ndarray]:
         """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty

@@ -194,7 +194,7 @@ def check_report_law(law: Any) -> None:
     the report plans a budget with a loss law of N and D (or of
     """
     extra = [x for x in law.inputs if x not in ("N", "D", "C")]
-    if extra or getattr(law, "target", "loss") != "loss":
+    if extra or law.target != "loss":
         hint = (" For a budget under a cap on unique tokens use `bayescale allocate FIT "
                 "--budget C --unique-tokens U` (bayescale.allocate_capped: the capped "
                 "optimum, its epochs and the loss the cap costs), or fit --law chinchilla "
