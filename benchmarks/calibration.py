@@ -1084,7 +1084,7 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     alt_law = ALT_LAW.get(m["study"], "kaplan")
     if _alt_path(path, alt_law).exists():
         rows["law mixture"] = _metrics(_mixture(path, alt_law, res, upd, rng("law mixture"), s,
-                                                tpp), y)
+                                                tpp, fail), y)
     rows["anchor"] = _metrics(s["anchor_log_pred"], y, median=s["anchor_point"])
     out = []
     for method, met in rows.items():
@@ -1094,11 +1094,15 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     return pd.concat(out, ignore_index=True)
 
 
-def _mixture(path, alt_law, res, disc, rng, s, tpp) -> np.ndarray:
+def _mixture(path, alt_law, res, disc, rng, s, tpp, fail=None) -> np.ndarray:
     """The two laws mixed by stacking weights learned on the inner splits (their held-out
     runs inside the outer training set; equal weights without inner splits), each law's
-    draws with the prior updated by the study (``disc``)."""
+    draws with the prior updated by the study (``disc``).  ``fail`` (the split's failure
+    draws, :meth:`~bayescale.modeling.noise.RunFailures.draws`): the second law's draws fail
+    as the main law's do (``s["log_pred"]`` already holds their failures): a run fails
+    whichever law describes its curve (before 2026-12-03 only the main law's draws did)."""
     from bayescale.evaluation.backtest import stacking_weights
+    from bayescale.modeling.noise import failure_shift
 
     m = s["meta"]
     same = [p for p in path.parent.glob(f"{_slug(m['cell'])}__*.npz")
@@ -1124,8 +1128,11 @@ def _mixture(path, alt_law, res, disc, rng, s, tpp) -> np.ndarray:
         alt_pred = z["log_pred"]
     n = s["log_pred"].shape[0]
     pick = rng.uniform(size=n) < w["alt"]
-    draws = np.where(pick[:, None], alt_pred[rng.integers(0, alt_pred.shape[0], n)],
-                     s["log_pred"])
+    alt_draws = alt_pred[rng.integers(0, alt_pred.shape[0], n)]
+    if fail:
+        alt_draws = alt_draws + failure_shift(rng, alt_draws.shape, fail["fail_p"],
+                                              fail["fail_size"])
+    draws = np.where(pick[:, None], alt_draws, s["log_pred"])
     return disc.perturb(draws, s["C"], rng, tpp=tpp)
 
 

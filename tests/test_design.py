@@ -117,6 +117,39 @@ def test_noisier_runs_are_worth_less():
     assert quiet.expected_reduction > noisy.expected_reduction > -0.01
 
 
+def test_a_pilot_that_may_fail_is_worth_less_by_its_chance_of_failing():
+    """A fit whose runs failed: each simulated pilot fails with the draws' fail_p and then
+    tells nothing, so a candidate's expected reduction falls by about that chance (exactly in
+    expectation; 256 paths here), a certain failure is worth nothing and is not chosen, and a
+    zero chance changes nothing at all."""
+    base = alpha_draws()
+    plain = design_runs(base, CANDS, pilot=None, budget=BUDGET, fixed=True, n_outcomes=256,
+                        seed=4)
+    assert not any("fails" in n for n in plain.notes) and "fail_p" not in plain.settings
+    s = base["sigma"].size
+
+    def with_failures(p: float):
+        draws = {**base, "fail_p": np.full(s, p), "fail_size": np.full(s, 0.5)}
+        return design_runs(draws, CANDS, pilot=None, budget=BUDGET, fixed=True,
+                           n_outcomes=256, seed=4)
+
+    zero = with_failures(0.0)
+    np.testing.assert_array_equal(zero.candidates["expected_reduction"],
+                                  plain.candidates["expected_reduction"])
+    half = with_failures(0.5)
+    ratio = half.candidates["expected_reduction"] / plain.candidates["expected_reduction"]
+    assert ratio.between(0.35, 0.65).all(), ratio.tolist()
+    # the batch of five loses less: its runs are partly redundant, so the ones that succeed
+    # still tell most of it
+    assert 0.5 * plain.expected_reduction < half.expected_reduction < plain.expected_reduction
+    assert half.settings["fail_p"] == pytest.approx(0.5)
+    assert any("fails as some of the fit's runs did, with probability 50%" in n
+               for n in half.notes)
+    doomed = design_runs({**base, "fail_p": np.ones(s), "fail_size": np.full(s, 0.5)}, CANDS,
+                         pilot=1e21, budget=BUDGET, n_outcomes=64, seed=4)
+    assert (doomed.candidates["expected_reduction"] == 0).all() and doomed.table.empty
+
+
 def test_max_runs_prob_target_and_forecast():
     d = alpha_draws()
     res = design_runs(d, CANDS, pilot=1e21, budget=BUDGET, max_runs=1, n_outcomes=32)
@@ -320,7 +353,8 @@ def test_fixed_run_cost_counts_against_the_pilot_and_the_value_per_flop():
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), "big"])
 def test_run_cost_errors_name_the_value(bad):
-    with pytest.raises(DecisionError, match=r"run_cost must be a number of FLOPs >= 0 \(a fixed cost per run\); got"):
+    with pytest.raises(DecisionError, match=r"run_cost must be a number of FLOPs >= 0 "
+                                            r"\(a fixed cost per run\); got"):
         design_runs(alpha_draws(), CANDS, pilot=1e20, budget=BUDGET, n_outcomes=16,
                     run_cost=bad)
 
@@ -336,6 +370,11 @@ def test_run_cost_and_refit_arguments_on_a_fit(chinchilla_fit):
                        max_draws=200)
     assert (res.candidates["flops"] <= 9e20 * (1 + 1e-9)).all()  # pilot minus the fixed cost
     assert res.spent <= 1e21 * (1 + 1e-9) and (res.table["cost"] >= 1e20).all()
+    # two of the bundled runs failed: a pilot may fail too, at the fit's rate
+    f = chinchilla_fit.run_failures()
+    assert f.k == 2
+    assert res.settings["fail_p"] == pytest.approx((f.k + 0.5) / (f.n + 1), rel=0.25)
+    assert any("a pilot run fails as some of the fit's runs did" in n for n in res.notes)
 
 
 # --------------------------------------------------------------------------- refit where degenerate

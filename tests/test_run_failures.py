@@ -236,3 +236,8 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
                          dpi=50)
     text = " ".join(files.markdown.read_text().split())
     assert f"this group's rate: 3 of its {own.size} runs failed" in text
+    # a pilot is valued knowing it may fail, at its group's rate (bs.next_runs)
+    res = bs.next_runs(fit, 1e21, pilot=1e18, max_runs=1, n_outcomes=16, max_draws=200)
+    note = next(n for n in res.notes if "a pilot run fails" in n)
+    assert "by the candidate's group (g02 " in note, note
+    assert p_other < res.settings["fail_p"] < p_bad

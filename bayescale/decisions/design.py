@@ -15,6 +15,13 @@ draws the fit already has:
    truth draw ``s_m`` gets weight 0 (it is a draw of the prior of the experiment, not of the
    sample that approximates the posterior; keeping it makes very informative runs look better
    than they are, as the weights collapse onto it).
+   **A pilot can fail.**  When some of the fit's runs failed (diverged or overfitted runs far
+   above the curve, :meth:`bayescale.ScalingFit.run_failures`), each simulated run fails with
+   the fit's chance of a new run failing (``fail_p`` per draw; in a hierarchy its group's,
+   :meth:`~bayescale.ScalingFit.group_failures`).  A failed run tells nothing about the law
+   (the fit flags it and its heavy-tailed likelihood all but ignores it), so on that path it
+   leaves the weights as they were and its FLOPs are spent all the same: the expected
+   reduction falls by the chance of failing, more in a set-up whose runs fail often.
 3. The decision's *spread* under the weights (the width of the weighted 95% or 80% interval of
    the decision quantity, or its weighted sd) is averaged over the paths: the expected spread
    after the run.  Expected reduction = spread now - expected spread after.
@@ -58,6 +65,7 @@ import pandas as pd
 from bayescale.decisions._common import (
     DecisionError,
     FlopModel,
+    failure_draws,
     flop_model,
     log_loss,
     natural_draws,
@@ -439,6 +447,7 @@ class _Problem:
     cost: np.ndarray                # (K,)
     regret_loss: np.ndarray | None  # (F, S, G) loss on the budget line's grid of N
     regret_best: np.ndarray | None  # (F, S) each draw's optimal loss
+    fail_p: np.ndarray | None = None  # (S, K) chance that the candidate's run fails, per draw
 
 
 def _normalise(lw: np.ndarray) -> np.ndarray:
@@ -514,6 +523,13 @@ def _run(prob: _Problem, *, pilot: float | None, spread: str, n_outcomes: int, e
     with np.errstate(divide="ignore", under="ignore"):
         for j in range(k):
             loglik[j] = noise_logpdf(y[:, j : j + 1], prob.mu[None, :, j], sig, nu)
+    if prob.fail_p is not None:
+        # a pilot fails as the fit's runs did, with the truth draw's chance: it then tells
+        # nothing (the fit flags it; its heavy-tailed likelihood all but ignores it), so on
+        # that path it leaves the weights alone, and its FLOPs are spent all the same
+        failed = rng.uniform(size=(m, k)) < prob.fail_p[truth]        # (M, K)
+        for j in np.flatnonzero(failed.any(axis=0)):
+            loglik[j][failed[:, j]] = 0.0
     base = np.zeros((m, s))
     base[np.arange(m), truth] = -np.inf     # a path's truth is not one of its posterior draws
     spread_of = _Spread(prob.q, spread)
@@ -921,6 +937,7 @@ def design_runs(
             "draws need 'sigma' (the noise scale of a run's log loss, and 'nu' for Student-t "
             "noise) to simulate pilot outcomes: pass {**fit.draws(), **fit.draws(kind='noise')}"
         )
+    fail = failure_draws(draws, s, True)
     cands = _check_candidates(candidates, fm, False, None)
     rng = np.random.default_rng(seed)
     idx = _subsample(s, int(max_draws), rng)
@@ -928,23 +945,60 @@ def design_runs(
     sig = sig[idx]
     nu = None if nu is None else nu[idx]
     rc = _check_run_cost(run_cost)
+    fp = _fail_matrix([None if fail is None else fail[0][idx]], [0] * len(cands))
     prob = _problem(law_obj, fm, [nat], [nat], [0] * len(cands), sig, nu, cands, decision, b,
-                    t, pl, regret, rc)
+                    t, pl, regret, rc, fail_p=fp)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,
                max_runs=max_runs, rng=rng, fixed=fixed)
     settings = {"budget": b, "target": t, "plan": pl, "groups": None, "n_draws": idx.size,
                 "n_outcomes": int(n_outcomes), "seed": seed, "flops_per_token": fm.k,
                 "max_runs": max_runs, "run_cost": rc}
-    return _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, [None]),
-                   spread=spread, pilot=p, ess_min=float(ess_min), focus=[None],
-                   settings=settings)
+    res = _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, [None]),
+                  spread=spread, pilot=p, ess_min=float(ess_min), focus=[None],
+                  settings=settings)
+    _note_failures(res, prob, cands)
+    return res
+
+
+def _fail_matrix(per_group: Sequence[np.ndarray | None], gidx: Sequence[int]
+                 ) -> np.ndarray | None:
+    """Each candidate's per-draw chance of failing, ``(S, K)``, from its group's draws; None
+    when no candidate can fail (no failed run in the fit, or in the candidates' groups)."""
+    if all(f is None or not np.any(f > 0) for f in per_group):
+        return None
+    s = next(f.size for f in per_group if f is not None)
+    cols = [np.zeros(s) if per_group[g] is None else np.asarray(per_group[g], dtype=float)
+            for g in gidx]
+    return np.column_stack(cols) if cols else None
+
+
+def _note_failures(res: DesignResult, prob: _Problem, cands: pd.DataFrame) -> None:
+    """Say in the result's notes how often a pilot is expected to fail (none: nothing)."""
+    from bayescale.formatting import fmt_pct
+
+    if prob.fail_p is None:
+        return
+    rate = prob.fail_p.mean(axis=0)                                      # (K,)
+    res.settings["fail_p"] = float(rate.mean())
+    if "group" in cands and cands["group"].nunique() > 1:
+        by = pd.Series(rate, index=cands["group"].to_numpy()).groupby(level=0).mean()
+        hi = by.sort_values(ascending=False)
+        said = ", ".join(f"{g} {fmt_pct(v)}" for g, v in hi.head(3).items())
+        what = f"by the candidate's group ({said}{', ...' if len(hi) > 3 else ''})"
+    else:
+        what = fmt_pct(float(rate.mean()))
+    res.notes.append(
+        f"a pilot run fails as some of the fit's runs did, with probability {what}; a failed "
+        "run is valued as telling nothing and its FLOPs as spent, so the expected reductions "
+        "allow for it")
 
 
 def _problem(law: Law, fm: FlopModel, cand_nats: list[dict[str, np.ndarray]],
              focus_nats: list[dict[str, np.ndarray]], cand_group_idx: Sequence[int],
              sigma: np.ndarray, nu: np.ndarray | None, cands: pd.DataFrame, decision: str,
              budget: float | None, target: float | None, plan: tuple[float, float] | None,
-             regret: bool, run_cost: float = 0.0) -> _Problem:
+             regret: bool, run_cost: float = 0.0,
+             fail_p: np.ndarray | None = None) -> _Problem:
     s = sigma.size
     k = len(cands)
     ln = np.log(cands["N"].to_numpy(dtype=float))
@@ -981,6 +1035,7 @@ def _problem(law: Law, fm: FlopModel, cand_nats: list[dict[str, np.ndarray]],
         cost=cands["flops"].to_numpy(dtype=float) + run_cost,
         regret_loss=np.stack([x[keep] for x in losses]) if has else None,
         regret_best=np.stack([x[keep] for x in bests]) if has else None,
+        fail_p=None if fail_p is None else fail_p[keep],
     )
 
 
@@ -1183,8 +1238,14 @@ def next_runs(
         focus_nats = [nat_of(g) for g in focus]
     sig = sig_all[idx]
     nu = None if nu_all is None else nu_all[idx]
+    if not hierarchical:
+        fails = [noise.get("fail_p")]
+    else:  # each candidate's group fails at its own rate (ScalingFit.group_failures)
+        fails = [fit.draws(kind="noise", group=g).get("fail_p") for g in cgroups]
+    fp = _fail_matrix([None if f is None else np.asarray(f, dtype=float).reshape(-1)[idx]
+                       for f in fails], gidx)
     prob = _problem(law, fm, cand_nats, focus_nats, gidx, sig, nu, cands, decision, b, t, pl,
-                    regret, rc)
+                    regret, rc, fail_p=fp)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,
                max_runs=max_runs, rng=rng, fixed=fixed)
     settings = {"budget": b, "target": t, "plan": pl,
@@ -1194,6 +1255,7 @@ def next_runs(
     res = _finish(out, cands, decision=decision, quantity=_describe(decision, b, t, pl, focus),
                   spread=spread, pilot=p, ess_min=float(ess_min), focus=focus,
                   settings=settings)
+    _note_failures(res, prob, cands)
     if refit:
         _refit_degenerate(fit, res, int(refit), fm=fm, flops=flops, ess_min=float(ess_min),
                           regret=regret, max_draws=int(max_draws), seed=seed)
