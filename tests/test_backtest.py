@@ -228,3 +228,25 @@ def test_mixture_forecast_of_two_laws(chinchilla_runs):
                                               for f in fits.values())
     with pytest.raises(ValueError, match="non-negative"):
         mixture_predict(fits, {"chinchilla": -1.0}, **point)
+
+
+def test_a_split_does_not_repeat_the_runs_tables_warnings():
+    """A sweep of two learning rates per (N, D) is a mixed set-up: the backtest says so once,
+    for the table, not again for each split's fit of a subset of the same runs."""
+    import warnings
+
+    from bayescale.data.runs import MixedSetupWarning
+    from conftest import TRUTH as LAWS
+    from conftest import simulate_runs
+
+    good = simulate_runs("chinchilla", LAWS["chinchilla"], seed=5).assign(lr=1e-3)
+    sweep = pd.concat([good, good.assign(lr=3e-3, loss=good["loss"] * 1.05)],
+                      ignore_index=True)
+    cut = float(np.quantile(6 * sweep["N"] * sweep["D"], 0.7))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bt = bs.backtest(sweep, ["chinchilla"], cutoffs=[cut], draws=100, tune=100, chains=2,
+                         seed=0, baseline=False)
+    mixed = [w for w in caught if issubclass(w.category, MixedSetupWarning)]
+    assert len(mixed) == 1, [str(w.message)[:80] for w in mixed]
+    assert len(bt) > 0

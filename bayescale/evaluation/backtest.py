@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import DataWarning
+
 __all__ = ["backtest", "backtest_summary", "default_cutoffs", "mixture_predict",
            "stacking_weights"]
 
@@ -327,7 +329,11 @@ def backtest(
                 )
             train_max = float(train[by].max())
             rng = np.random.default_rng([seed, ci])
-            result = _fit(train, spec=s, seed=seed, **kw)
+            # the table's warnings were given once, for all its runs; a split's fit (a
+            # subset of them) would repeat them with other counts
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataWarning)
+                result = _fit(train, spec=s, seed=seed, **kw)
             law = result.law
             log_mu = log_mu_draws(result, test, rng)
             noise = result.draws(kind="noise")

@@ -261,8 +261,18 @@ def forecast_draws(train: pd.DataFrame, test: pd.DataFrame, *, spec: Any, seed: 
 
 
 def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group, seed):
-    """Fit below an inner cutoff, return standardised errors of the held-out larger runs."""
-    fc = forecast_draws(train, test, spec=law_spec, seed=seed, by=by, **fit_kwargs)
+    """Fit below an inner cutoff, return standardised errors of the held-out larger runs.
+
+    The runs table's warnings (duplicates, mixed set-ups) were given once for the whole table;
+    the inner fit, of a subset of the same runs, would repeat them with other counts, so they
+    are silenced here."""
+    import warnings
+
+    from bayescale.errors import DataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        fc = forecast_draws(train, test, spec=law_spec, seed=seed, by=by, **fit_kwargs)
     return pd.DataFrame({
         "split": split_name,
         "group": group,
