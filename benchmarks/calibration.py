@@ -1010,6 +1010,23 @@ def _train_residuals(path: Path) -> np.ndarray:
     return r
 
 
+def _epochs(meta: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Epochs ``D / U`` of a split's training and held-out runs (in the cached order), or
+    ``(None, None)`` for a study without unique tokens ``U``: what the package's failure rate
+    by epochs reads (:meth:`~bayescale.modeling.noise.RunFailures.with_epochs`)."""
+    key = (meta["study"], meta["cell"])
+    if key not in _TABLES:
+        law, cells, _ = STUDIES[meta["study"]]
+        for cell, runs in cells():
+            _TABLES[(meta["study"], cell)] = _cell_table(runs, law)
+    table = _TABLES[key]
+    if "U" not in table.columns:
+        return None, None
+    epochs = (table["D"] / table["U"]).to_numpy(float)
+    below = (table["C"] <= meta["cutoff"]).to_numpy()
+    return epochs[below], epochs[~below]
+
+
 def _method_rng(seed: int, meta: dict):
     """One independent random stream per method and split: a method's numbers do not depend on
     which other methods were scored before it on the same split (they shared one stream
@@ -1044,8 +1061,12 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     before = base
     # a new run fails like the training runs that failed (the package's noise=True): every
     # bayescale row but the term as shipped before gets the same failure draws
-    fail = RunFailures.from_residuals(_train_residuals(path)).draws(
-        base.shape[0], np.random.default_rng([seed, 99, m["split_index"]]))
+    failures = RunFailures.from_residuals(_train_residuals(path))
+    train_epochs, test_epochs = _epochs(m)
+    if train_epochs is not None:  # runs of repeated data fail at their epochs' rate
+        failures = failures.with_epochs(train_epochs)
+    fail = failures.draws(base.shape[0], np.random.default_rng([seed, 99, m["split_index"]]),
+                          epochs=test_epochs)
     if fail:
         base = base + failure_shift(np.random.default_rng([seed, 98, m["split_index"]]),
                                     base.shape, fail["fail_p"], fail["fail_size"])

@@ -11,6 +11,7 @@ restores the new-run predictive's coverage, which without it is too low.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayescale.modeling.noise import (
@@ -241,3 +242,105 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
     note = next(n for n in res.notes if "a pilot run fails" in n)
     assert "by the candidate's group (g02 " in note, note
     assert p_other < res.settings["fail_p"] < p_bad
+
+
+# --------------------------------------------------------------------------- rate by epochs
+def _logistic_runs(rng, n=200, a=-5.29, b=1.95):
+    """Epochs log-uniform on [1, 300]; failure chance logit p = a + b log10(epochs) (0.5% at
+    one epoch, 20% at 100)."""
+    from scipy.special import expit
+
+    epochs = 10 ** rng.uniform(0, np.log10(300), n)
+    failed = rng.uniform(size=n) < expit(a + b * np.log10(epochs))
+    return epochs, failed
+
+
+def test_rate_by_epochs_recovers_a_known_curve_with_calibrated_intervals():
+    """60 data sets of 200 runs from a known logistic curve: the posterior mean tracks the
+    truth at 1, 10 and 100 epochs, and the central 90% intervals of the draws cover the truth
+    at about 90%."""
+    from scipy.special import expit
+
+    from bayescale.modeling.noise import EpochsFailureRate
+
+    rng = np.random.default_rng(0)
+    at = np.array([1.0, 10.0, 100.0])
+    truth = expit(-5.29 + 1.95 * np.log10(at))
+    hits, means = [], []
+    for _ in range(60):
+        epochs, failed = _logistic_runs(rng)
+        if not failed.any():
+            continue
+        m = EpochsFailureRate(epochs, failed)
+        d = m.draws(2000, rng, at)
+        lo, hi = np.quantile(d, [0.05, 0.95], axis=0)
+        hits.append((lo <= truth) & (truth <= hi))
+        means.append(m.mean(at))
+    cover = np.mean(hits, axis=0)
+    print("coverage of the 90% intervals at 1, 10, 100 epochs:", cover)
+    assert np.all((0.8 <= cover) & (cover <= 0.98)), cover
+    ratio = np.median(np.asarray(means), axis=0) / truth
+    assert np.all((0.6 < ratio) & (ratio < 1.6)), ratio
+
+
+def test_separated_failures_give_a_finite_slope_and_a_small_rate_at_one_epoch():
+    """Muennighoff et al.'s pattern: every failed run had more epochs than every run that did
+    not.  Maximum likelihood puts the slope at infinity; the Cauchy prior keeps it finite,
+    the rate at one epoch small and the rate at many epochs that of the runs there."""
+    from bayescale.modeling.noise import EpochsFailureRate
+
+    epochs = np.r_[np.geomspace(1, 50, 200), np.geomspace(60, 600, 30)]
+    failed = np.r_[np.zeros(200, bool), np.arange(30) % 3 == 0]          # 10 of the 30
+    m = EpochsFailureRate(epochs, failed)
+    p1, p300 = m.mean([1.0, 300.0])
+    assert p1 < 0.01 and 0.15 < p300 < 0.6, (p1, p300)
+    d = m.draws(4000, np.random.default_rng(1), [1.0, 300.0])
+    assert np.all(np.isfinite(d)) and np.all(d[:, 1] >= d[:, 0] - 1e-12)
+    with pytest.raises(ValueError, match="do not vary"):
+        EpochsFailureRate(np.full(5, 2.0), np.r_[True, False, False, False, False])
+    with pytest.raises(ValueError, match="positive and finite"):
+        m.mean([0.0])
+
+
+def test_a_fit_of_repeated_data_fails_at_each_points_epochs():
+    """Real sampler, the data-constrained law: 80 runs from its published C4 fit, a third of
+    those beyond 40 epochs blown up.  The fit learns a rate by epochs, a new run at one epoch
+    gets a 95% interval that does not reach the blow-ups while one at 200 epochs does, and
+    new runs from the same process are covered at both."""
+    import warnings
+
+    import bayescale as bs
+
+    law = bs.laws.get_law("datablations")
+    truth = dict(E=1.869, A=520.8, B=1487.7, alpha=0.3527, beta=0.3527, R_D_star=15.39,
+                 R_N_star=5.31)
+    rng = np.random.default_rng(5)
+    N = np.repeat(np.geomspace(1e7, 1e9, 8), 10)
+    D = N * np.tile(np.geomspace(10, 100, 10), 8)
+    epochs = np.tile(np.geomspace(1, 400, 10), 8)[rng.permutation(80)]
+    U = D / epochs
+
+    def sample(n_epochs):
+        mu = law.loss(truth, N=N, D=D, U=D / n_epochs)
+        blow = (n_epochs > 40) & (rng.uniform(size=N.size) < 1 / 3)
+        return mu * np.exp(0.01 * rng.standard_normal(N.size) + np.where(blow, 0.6, 0.0))
+
+    runs = pd.DataFrame({"N": N, "D": D, "U": U, "loss": sample(epochs)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bs.fit(runs, "datablations", draws=TEST_DRAWS, tune=TEST_DRAWS, seed=2,
+                     progressbar=False, prior_draws=0, warn=False)
+    f = fit.run_failures()
+    assert f.k >= 5 and f.by_epochs is not None
+    assert np.all(epochs[f.rows] > 40)
+    p1, p200 = f.rate_at([1.0, 200.0])
+    assert p1 < 0.02 < f.rate < p200, (p1, f.rate, p200)
+    assert "it depends on the epochs of repeated data" in str(f)
+    widths = {}
+    for e in (1.0, 200.0):
+        pred = fit.predict(N=N, D=D, U=D / e, noise=True, ci=(0.95,), seed=1).table
+        widths[e] = float(np.median(np.log(pred["hi_95"] / pred["median"])))
+        y = np.stack([sample(np.full(N.size, e)) for _ in range(20)])
+        cov = np.mean((pred["lo_95"].to_numpy() <= y) & (y <= pred["hi_95"].to_numpy()))
+        assert cov >= 0.9, (e, cov)
+    assert widths[1.0] < 0.2 < widths[200.0], widths

@@ -142,7 +142,10 @@ def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=N
     nu3 = None if nu is None else nu.reshape(-1, 1, 1)
     lp = noise_logpdf(y_log[None, None, :], mu, sigma.reshape(-1, 1, 1), nu3)
     if fail is not None:  # drawn last, so that the rest does not change
-        p, size = (np.asarray(a, dtype=float).reshape(-1, 1, 1) for a in fail)
+        # per draw (S,), or per draw and held-out run (S, n): a rate by epochs
+        p = np.asarray(fail[0], dtype=float)
+        p = p.reshape(-1, 1, 1) if p.ndim == 1 else p[:, None, :]
+        size = np.asarray(fail[1], dtype=float).reshape(-1, 1, 1)
         lp_fail = noise_logpdf(y_log[None, None, :], mu + size, sigma.reshape(-1, 1, 1), nu3)
         lp = np.logaddexp(np.log1p(-p) + lp, np.log(p) + lp_fail)
         draws = draws + failure_shift(rng, draws.shape, fail[0], fail[1])
@@ -350,6 +353,10 @@ def backtest(
                 "max_rhat": result.diagnostics.max_rhat,
             }
             fail = (noise["fail_p"], noise["fail_size"]) if "fail_p" in noise else None
+            if fail is not None and {"D", "U"} <= set(test.columns) and "U" in law.inputs:
+                # runs of repeated data: each held-out run fails at its own epochs' rate
+                fd = result._failure_draws(epochs=(test["D"] / test["U"]).to_numpy(float))
+                fail = (fd["fail_p"], fd["fail_size"])
             metrics = _score(log_mu, noise["sigma"], nu, y_log, rng=rng, levels=levels,
                              fail=fail)
             rows.append(pd.DataFrame({"law": label, **base, **metrics, "kappa": np.nan}))

@@ -35,6 +35,14 @@ fit's other groups (:class:`FailureRatePrior`, a beta-binomial across the groups
 rate, not every group's, and a group without a failed run borrows the others' low rate rather
 than Jeffreys' 1/2 failure in a handful of runs.  A new group gets the fit's pooled rate.
 
+For laws of repeated data (inputs with unique tokens ``U``) the rate depends on the epochs
+``D / U`` (:class:`EpochsFailureRate`): runs blow up after many epochs of repetition (all 12
+failed runs of Muennighoff et al.'s 229 main runs had 59-660 epochs, none of the 217 others),
+and a flat rate gave a new run at half an epoch a 95% interval reaching twice its loss.  The
+failed flags are regressed on log epochs (Bayesian logistic regression with the weakly
+informative default priors of Gelman et al. 2008), and a forecast's failure chance is read
+at its own epochs (:meth:`bayescale.ScalingFit.predict`, the backtests).
+
 Pooling a single sweep's rate with published sweeps' the same way (a beta-binomial over the
 failed runs of the 42 cells of the project's real datasets) was tried and not kept: left out
 study by study, it lowered the next run's chance of failing (one failure in twenty: 2.7%
@@ -58,7 +66,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "FailureRatePrior", "RunFailures", "new_run",
+__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRatePrior",
+           "RunFailures", "new_run",
            "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile", "observe",
            "perturb"]
 
@@ -356,6 +365,137 @@ def new_run_cdf(d: Any, sigma: Any, nu: Any = None, fail_p: Any = None,
     return (1.0 - fail_p) * cdf + fail_p * failed
 
 
+#: Range of the logistic regression's intercept and slope (:class:`EpochsFailureRate`, on the
+#: standardised input): wide enough for a rate from 1e-9 to 1 - 1e-9 and for separated data,
+#: whose slope only the Cauchy prior bounds.  Integrated on a coarse grid of
+#: ``_EPOCHS_N`` x ``_EPOCHS_N`` points over it, then a fine one over where the mass is.
+_EPOCHS_A = (-20.0, 12.0)
+_EPOCHS_B = (-25.0, 25.0)
+_EPOCHS_N = 81
+
+
+@dataclass(frozen=True, eq=False)
+class EpochsFailureRate:
+    """The chance that a run fails as a function of its epochs of repeated data.
+
+    ``logit p = a + b x`` with ``x`` the run's log10 epochs standardised to mean 0 and standard
+    deviation 1/2 over the fit's runs, and the weakly informative default priors of Gelman,
+    Jakulin, Pittau & Su (2008, *Annals of Applied Statistics* 2(4)): ``a ~ Cauchy(0, 10)``,
+    ``b ~ Cauchy(0, 2.5)``.  Those priors keep the slope finite when the data separate (every
+    failed run had more epochs than every run that did not, as in Muennighoff et al.'s), where
+    maximum likelihood runs off to infinity.  The posterior is integrated on a grid over
+    ``(a, b)``; a run at epochs far below every failure gets a small rate, one at many epochs
+    the rate of the runs that had as many.
+
+    Attributes
+    ----------
+    epochs : numpy.ndarray
+        The classified runs' epochs.
+    failed : numpy.ndarray
+        Whether each failed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import EpochsFailureRate
+    >>> epochs = np.r_[np.full(100, 1.0), np.full(50, 100.0)]
+    >>> failed = np.r_[np.zeros(100, bool), np.arange(50) < 10]     # 10 of the 50 at 100
+    >>> m = EpochsFailureRate(epochs, failed)
+    >>> bool(m.mean([1.0])[0] < 0.01), round(float(m.mean([100.0])[0]), 1)
+    (True, 0.2)
+    """
+
+    epochs: np.ndarray
+    failed: np.ndarray
+
+    def __post_init__(self) -> None:
+        from scipy.special import log_expit
+
+        e = np.asarray(self.epochs, dtype=float).reshape(-1)
+        f = np.asarray(self.failed, dtype=bool).reshape(-1)
+        if e.shape != f.shape or not np.all(np.isfinite(e)) or np.any(e <= 0):
+            raise ValueError("epochs must be positive and finite, one per run of failed")
+        x = np.log10(e)
+        sd = float(np.std(x))
+        if not sd > 0:
+            raise ValueError("the runs' epochs do not vary: a rate by epochs is not defined")
+        centre, scale = float(np.mean(x)), 2.0 * sd
+        z = (x - centre) / scale
+        zu, inv = np.unique(z, return_inverse=True)
+        ku = np.bincount(inv, weights=f.astype(float), minlength=zu.size)
+        nu_ = np.bincount(inv, minlength=zu.size).astype(float)
+
+        def log_post(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = -np.log1p((a / 10.0) ** 2) - np.log1p((b / 2.5) ** 2)
+            for i in range(0, zu.size, 64):  # bounded memory: 64 distinct epochs at a time
+                eta = a[:, None] + b[:, None] * zu[None, i:i + 64]
+                out = out + (ku[i:i + 64] * log_expit(eta)
+                             + (nu_[i:i + 64] - ku[i:i + 64]) * log_expit(-eta)).sum(axis=1)
+            return out
+
+        # a coarse grid over the whole range, then a fine one over where its mass is
+        ga, gb = np.linspace(*_EPOCHS_A, _EPOCHS_N), np.linspace(*_EPOCHS_B, _EPOCHS_N)
+        a, b = (v.ravel() for v in np.meshgrid(ga, gb, indexing="ij"))
+        lp = log_post(a, b)
+        live = lp > lp.max() - 20.0
+        da, db = ga[1] - ga[0], gb[1] - gb[0]
+        ga = np.linspace(a[live].min() - da, a[live].max() + da, _EPOCHS_N)
+        gb = np.linspace(b[live].min() - db, b[live].max() + db, _EPOCHS_N)
+        a, b = (v.ravel() for v in np.meshgrid(ga, gb, indexing="ij"))
+        lp = log_post(a, b)
+        w = np.exp(lp - lp.max())
+        cell = (ga[1] - ga[0], gb[1] - gb[0])
+        object.__setattr__(self, "epochs", e)
+        object.__setattr__(self, "failed", f)
+        object.__setattr__(self, "_grid", (a, b, w / w.sum(), centre, scale, cell))
+
+    def _z(self, epochs: Any) -> np.ndarray:
+        _, _, _, centre, scale, _ = self._grid
+        e = np.asarray(epochs, dtype=float)
+        if not np.all(np.isfinite(e) & (e > 0)):
+            bad = np.atleast_1d(e)[~(np.isfinite(np.atleast_1d(e)) & (np.atleast_1d(e) > 0))]
+            raise ValueError(f"epochs must be positive and finite; got {bad[:3].tolist()}")
+        return (np.log10(e) - centre) / scale
+
+    def mean(self, epochs: Any) -> np.ndarray:
+        """Posterior mean chance of failing at each of ``epochs``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import EpochsFailureRate
+        >>> m = EpochsFailureRate([1.0, 2.0, 50.0, 80.0], [False, False, True, False])
+        >>> bool(m.mean([80.0])[0] > m.mean([1.0])[0])
+        True
+        """
+        from scipy.special import expit
+
+        a, b, w, _, _, _ = self._grid
+        z = np.atleast_1d(self._z(epochs))
+        return w @ expit(a[:, None] + b[:, None] * z.reshape(1, -1))
+
+    def draws(self, size: int, rng: np.random.Generator, epochs: Any) -> np.ndarray:
+        """Draws ``(size, P)`` of the chance of failing at each of the ``P`` ``epochs``: one
+        ``(a, b)`` per draw (a grid point, jittered within its cell), shared by the points.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import EpochsFailureRate
+        >>> m = EpochsFailureRate([1.0, 2.0, 50.0, 80.0], [False, False, True, False])
+        >>> m.draws(5, np.random.default_rng(0), [1.0, 80.0]).shape
+        (5, 2)
+        """
+        from scipy.special import expit
+
+        a, b, w, _, _, (da, db) = self._grid
+        g = rng.choice(a.size, size=int(size), p=w)
+        ag = a[g] + da * (rng.uniform(size=g.size) - 0.5)
+        bg = b[g] + db * (rng.uniform(size=g.size) - 0.5)
+        z = np.atleast_1d(self._z(epochs)).reshape(1, -1)
+        return expit(ag[:, None] + bg[:, None] * z)
+
+
 @dataclass(frozen=True)
 class RunFailures:
     """Failed runs among a fit's runs, and the chance that a new run fails like them.
@@ -383,6 +523,10 @@ class RunFailures:
         The rate's prior: None (default) for Jeffreys' ``(1/2, 1/2)``, ``(a, b)`` of another
         Beta prior (the rate is then ``Beta(a + k, b + n - k)``), or a
         :class:`FailureRatePrior` of other groups' counts.
+    by_epochs : EpochsFailureRate or None
+        For runs of repeated data, the rate as a function of epochs (:meth:`with_epochs`):
+        :meth:`draws` and :meth:`rate_at` given ``epochs`` read it there; without ``epochs``
+        the flat rate ``Beta(1/2 + k, 1/2 + n - k)`` of all the runs still applies.
 
     Examples
     --------
@@ -404,6 +548,7 @@ class RunFailures:
     threshold: float = FAIL_Z
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     prior: FailureRatePrior | tuple[float, float] | None = None
+    by_epochs: EpochsFailureRate | None = None
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z,
@@ -482,11 +627,57 @@ class RunFailures:
         idx = idx.astype(int)
         # rows index the residuals given; only finite ones were classified (n counts those)
         return replace(self, k=int(np.isin(self.rows, idx).sum()),
-                       n=int(min(self.n, idx.size)), prior=prior)
+                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None)
 
-    def draws(self, n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def with_epochs(self, epochs: Any) -> RunFailures:
+        """The same failures, their chance depending on the runs' epochs of repeated data.
+
+        ``epochs`` is one value per residual classified (as given to :meth:`from_residuals`,
+        non-finite residuals included).  Unchanged when no run failed or the epochs do not
+        vary.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> rng = np.random.default_rng(0)
+        >>> r = np.r_[rng.normal(0, 0.01, 90), 0.8, 0.6, 0.9, rng.normal(0, 0.01, 7)]
+        >>> epochs = np.r_[np.full(60, 1.0), np.full(40, 100.0)]  # the failures at 100 epochs
+        >>> f = RunFailures.from_residuals(r).with_epochs(epochs)
+        >>> bool(f.rate_at([1.0])[0] < 0.01 < f.rate < f.rate_at([100.0])[0])
+        True
+        """
+        if self.sizes.size == 0:
+            return self
+        e = np.asarray(epochs, dtype=float).reshape(-1)
+        failed = np.zeros(e.size, dtype=bool)
+        failed[self.rows] = True
+        ok = np.isfinite(e) & (e > 0)
+        if ok.sum() < self.n or np.ptp(np.log10(e[ok])) == 0:
+            return self
+        return replace(self, by_epochs=EpochsFailureRate(e[ok], failed[ok]))
+
+    def rate_at(self, epochs: Any) -> np.ndarray:
+        """Posterior mean chance that a new run at each of ``epochs`` fails (the flat
+        :attr:`rate` at every point without :attr:`by_epochs`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> RunFailures.from_residuals(np.r_[np.zeros(9), 1.0]).rate_at([1.0, 2.0]).shape
+        (2,)
+        """
+        e = np.atleast_1d(np.asarray(epochs, dtype=float))
+        if self.by_epochs is None or self.sizes.size == 0:
+            return np.full(e.shape, self.rate)
+        return self.by_epochs.mean(e)
+
+    def draws(self, n_draws: int, rng: np.random.Generator, epochs: Any = None
+              ) -> dict[str, np.ndarray]:
         """Per posterior draw: the chance of failing (``fail_p``) and a failure's excess
-        (``fail_size``); an empty dict when no run failed.
+        (``fail_size``); an empty dict when no run failed.  With ``epochs`` (``P`` points) and
+        :attr:`by_epochs`, ``fail_p`` is ``(n_draws, P)``: each point's chance at its epochs.
 
         Examples
         --------
@@ -497,7 +688,10 @@ class RunFailures:
         """
         if self.sizes.size == 0:
             return {}
-        p = self.rate_draws(n_draws, rng)
+        if epochs is not None and self.by_epochs is not None:
+            p = self.by_epochs.draws(n_draws, rng, epochs)
+        else:
+            p = self.rate_draws(n_draws, rng)
         return {"fail_p": p, "fail_size": rng.choice(self.sizes, size=n_draws)}
 
     @property
@@ -519,9 +713,22 @@ class RunFailures:
         by = f"{lo:.2g}" if f"{lo:.2g}" == f"{hi:.2g}" else f"{lo:.2g}-{hi:.2g}"
         head = (f"{self.k} of {self.n} runs failed" if self.k
                 else f"none of these {self.n} runs failed (other runs of the fit did")
-        return (f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
+        text = (f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
                 f"{')' if not self.k else ''}; a new run fails with probability "
                 f"{self.rate:.1%}")
+        if self.by_epochs is not None:
+            from bayescale.formatting import fmt_num, fmt_pct
+
+            at = np.array([1.0, 10.0, 100.0, 1000.0])
+            e = self.by_epochs.epochs
+            at = at[(at >= np.min(e)) & (at <= np.max(e))]
+            if at.size < 2:
+                at = np.array([float(np.min(e)), float(np.max(e))])
+            said = ", ".join(f"{fmt_pct(p)} at {fmt_num(x)}" for p, x in
+                             zip(self.rate_at(at), at, strict=True))
+            text += (f" over all the runs, but it depends on the epochs of repeated data (the "
+                     f"chance each forecast uses): {said} epochs")
+        return text
 
 
 def noise_logpdf(y: Any, mu: Any, sigma: Any, nu: Any = None) -> np.ndarray:

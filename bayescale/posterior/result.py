@@ -409,8 +409,12 @@ class ScalingFit:
         then fails with probability ``Beta(1/2 + k, 1/2 + n - k)`` by one of their excesses
         (:class:`~bayescale.modeling.noise.RunFailures`; a group of a hierarchy at its own
         rate, pooled with the other groups', :meth:`group_failures`); with no failed run,
-        never.  None for laws of a target other than the loss, and for a posterior without its
-        observed runs.
+        never.  For a law of repeated data (inputs with unique tokens ``U``) the chance
+        depends on the run's epochs ``D / U`` (:class:`~bayescale.modeling.noise.
+        EpochsFailureRate`: runs blow up after many epochs, not after one), and
+        :meth:`predict` reads it at each point's epochs; :meth:`draws` gives the flat rate of
+        all the runs.  None for laws of a target other than the loss, and for a posterior
+        without its observed runs.
 
         Returns
         -------
@@ -435,7 +439,13 @@ class ScalingFit:
                     np.median(log_mu_draws(self, self.runs.iloc[i:i + 500],
                                            np.random.default_rng(0)), axis=0)
                     for i in range(0, len(self.runs), 500)]) if len(self.runs) else y
-                self._run_failures = RunFailures.from_residuals(y - med)
+                failures = RunFailures.from_residuals(y - med)
+                if "U" in self.law.inputs and {"D", "U"} <= set(self.runs.columns):
+                    # runs of repeated data fail after many epochs: the rate by epochs
+                    epochs = (self.runs["D"].to_numpy(dtype=float)
+                              / self.runs["U"].to_numpy(dtype=float))
+                    failures = failures.with_epochs(epochs)
+                self._run_failures = failures
         return self._run_failures
 
     def group_failures(self, group: Any):
@@ -492,10 +502,11 @@ class ScalingFit:
                                     for g, m, p in zip(self.groups, own, priors, strict=True)}
         return self._group_failures[group]
 
-    def _failure_draws(self, group: Any = None) -> dict[str, np.ndarray]:
+    def _failure_draws(self, group: Any = None, epochs: Any = None) -> dict[str, np.ndarray]:
         """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty
         when no run failed.  With a group of a hierarchical fit, its own rate
-        (:meth:`group_failures`)."""
+        (:meth:`group_failures`); with ``epochs`` (points) and a rate by epochs, ``fail_p``
+        per draw and point."""
         failures = self.group_failures(group)
         if failures is None:
             return {}
@@ -503,7 +514,7 @@ class ScalingFit:
             seed = abs(int(self.meta.get("seed")))
         except (TypeError, ValueError):
             seed = 0
-        return failures.draws(self._n_draws(), np.random.default_rng([seed, 3]))
+        return failures.draws(self._n_draws(), np.random.default_rng([seed, 3]), epochs=epochs)
 
     def draws(
         self,
@@ -879,7 +890,13 @@ class ScalingFit:
         if noise:
             from bayescale.modeling.noise import new_run
 
-            log_mu = new_run(log_mu, self.draws(kind="noise", group=group), rng)
+            noise_draws = self.draws(kind="noise", group=group)
+            if "fail_p" in noise_draws and "U" in inputs and "D" in inputs:
+                # a law of repeated data: each point fails at the rate of its own epochs
+                noise_draws.update(self._failure_draws(
+                    group, epochs=np.asarray(inputs["D"], float) / np.asarray(inputs["U"],
+                                                                              float)))
+            log_mu = new_run(log_mu, noise_draws, rng)
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
         disc = resolve_discrepancy(self, discrepancy, group)
