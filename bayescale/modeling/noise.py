@@ -413,8 +413,13 @@ class EpochsFailureRate:
 
         e = np.asarray(self.epochs, dtype=float).reshape(-1)
         f = np.asarray(self.failed, dtype=bool).reshape(-1)
-        if e.shape != f.shape or not np.all(np.isfinite(e)) or np.any(e <= 0):
-            raise ValueError("epochs must be positive and finite, one per run of failed")
+        if e.shape != f.shape:
+            raise ValueError(f"epochs ({e.size}) and failed ({f.size}) must give one value per "
+                             "run")
+        if not np.all(np.isfinite(e) & (e > 0)):
+            bad = np.flatnonzero(~(np.isfinite(e) & (e > 0)))
+            raise ValueError(f"epochs must be positive and finite; run(s) {bad[:3].tolist()} "
+                             f"have {e[bad[:3]].tolist()} (epochs = D / U: check D and U)")
         x = np.log10(e)
         sd = float(np.std(x))
         if not sd > 0:
@@ -422,15 +427,15 @@ class EpochsFailureRate:
         centre, scale = float(np.mean(x)), 2.0 * sd
         z = (x - centre) / scale
         zu, inv = np.unique(z, return_inverse=True)
-        ku = np.bincount(inv, weights=f.astype(float), minlength=zu.size)
-        nu_ = np.bincount(inv, minlength=zu.size).astype(float)
+        k_at = np.bincount(inv, weights=f.astype(float), minlength=zu.size)
+        n_at = np.bincount(inv, minlength=zu.size).astype(float)
 
         def log_post(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             out = -np.log1p((a / 10.0) ** 2) - np.log1p((b / 2.5) ** 2)
             for i in range(0, zu.size, 64):  # bounded memory: 64 distinct epochs at a time
                 eta = a[:, None] + b[:, None] * zu[None, i:i + 64]
-                out = out + (ku[i:i + 64] * log_expit(eta)
-                             + (nu_[i:i + 64] - ku[i:i + 64]) * log_expit(-eta)).sum(axis=1)
+                out = out + (k_at[i:i + 64] * log_expit(eta)
+                             + (n_at[i:i + 64] - k_at[i:i + 64]) * log_expit(-eta)).sum(axis=1)
             return out
 
         # a coarse grid over the whole range, then a fine one over where its mass is
@@ -633,8 +638,8 @@ class RunFailures:
         """The same failures, their chance depending on the runs' epochs of repeated data.
 
         ``epochs`` is one value per residual classified (as given to :meth:`from_residuals`,
-        non-finite residuals included).  Unchanged when no run failed or the epochs do not
-        vary.
+        non-finite residuals included).  Unchanged when no run failed, when some run's epochs
+        are missing or not positive, or when the epochs do not vary.
 
         Examples
         --------
