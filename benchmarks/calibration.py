@@ -1023,6 +1023,16 @@ def _inner(res: pd.DataFrame, meta: dict, first: pd.DataFrame | None = None) -> 
 _TABLES: dict[tuple[str, str], pd.DataFrame] = {}
 
 
+def _table_of(meta: dict) -> pd.DataFrame:
+    """The runs table of a split's cell (every cell of its study read once, then kept)."""
+    key = (meta["study"], meta["cell"])
+    if key not in _TABLES:
+        law, cells, _ = STUDIES[meta["study"]]
+        for cell, runs in cells():
+            _TABLES[(meta["study"], cell)] = _cell_table(runs, law)
+    return _TABLES[key]
+
+
 def _train_residuals(path: Path) -> np.ndarray:
     """Log residuals of a split's training runs about a robust point fit of them (cached
     beside the split as ``<split>__train.npz``): what :class:`~bayescale.modeling.noise.
@@ -1037,12 +1047,7 @@ def _train_residuals(path: Path) -> np.ndarray:
         with np.load(out, allow_pickle=False) as z:
             return z["residual"]
     m = load_split(path)["meta"]
-    key = (m["study"], m["cell"])
-    if key not in _TABLES:
-        law, cells, _ = STUDIES[m["study"]]
-        for cell, runs in cells():
-            _TABLES[(m["study"], cell)] = _cell_table(runs, law)
-    table = _TABLES[key]
+    table = _table_of(m)
     _, r = _huber_point(table[table["C"] <= m["cutoff"]])
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
@@ -1054,12 +1059,7 @@ def _epochs(meta: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Epochs ``D / U`` of a split's training and held-out runs (in the cached order), or
     ``(None, None)`` for a study without unique tokens ``U``: what the package's failure rate
     by epochs reads (:meth:`~bayescale.modeling.noise.RunFailures.with_epochs`)."""
-    key = (meta["study"], meta["cell"])
-    if key not in _TABLES:
-        law, cells, _ = STUDIES[meta["study"]]
-        for cell, runs in cells():
-            _TABLES[(meta["study"], cell)] = _cell_table(runs, law)
-    table = _TABLES[key]
+    table = _table_of(meta)
     if "U" not in table.columns:
         return None, None
     epochs = (table["D"] / table["U"]).to_numpy(float)
