@@ -537,7 +537,7 @@ def mixture_predict(fits: Mapping[str, Any], weights: Mapping[str, float] | pd.S
     >>> pred = mixture_predict(fits, w, N=7e10, D=1.4e12, noise=True)
     >>> pred.table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0    1.89    1.6    2.1
+    0     1.9    1.6    2.1
     """
     import xarray as xr
 

@@ -259,7 +259,7 @@ class ScalingFit:
     nu         2.8      2.1      4.3
     >>> fit.predict(N=70e9, D=1.4e12).table[["median", "lo_95", "hi_95"]].round(2)
        median  lo_95  hi_95
-    0     1.9   1.77   2.14
+    0     1.9    1.8    2.1
     """
 
     def __init__(self, tree, spec: ModelSpec, runs: pd.DataFrame, reference: Mapping[str, float],
@@ -868,7 +868,7 @@ class ScalingFit:
         >>> table = fit.predict(N=[1e9, 1e10], D=[2e10, 2e11], noise=True).table
         >>> table[["N", "D", "extrapolation", "median", "lo_95", "hi_95"]].round(3)
                       N             D extrapolation  median  lo_95  hi_95
-        0  1.000000e+09  2.000000e+10        inside    2.53   2.49   2.58
+        0  1.000000e+09  2.000000e+10        inside    2.53   2.49   2.57
         1  1.000000e+10  2.000000e+11        inside    2.13   2.10   2.16
         """
         import xarray as xr
