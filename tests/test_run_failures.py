@@ -344,3 +344,13 @@ def test_a_fit_of_repeated_data_fails_at_each_points_epochs():
         cov = np.mean((pred["lo_95"].to_numpy() <= y) & (y <= pred["hi_95"].to_numpy()))
         assert cov >= 0.9, (e, cov)
     assert widths[1.0] < 0.2 < widths[200.0], widths
+    # the public per-draw failures that predict and backtest use: per point with epochs,
+    # reproducible from the fit's seed, one check of the epochs naming the point
+    fd = fit.failure_draws(epochs=[1.0, 200.0], size=500)
+    assert fd["fail_p"].shape == (500, 2) and fd["fail_size"].shape == (500,)
+    assert fd["fail_p"][:, 0].mean() < f.rate < fd["fail_p"][:, 1].mean()
+    again = fit.failure_draws(epochs=[1.0, 200.0], size=500)
+    assert np.array_equal(fd["fail_p"], again["fail_p"])
+    assert fit.failure_draws()["fail_p"].shape == (fit.draws(kind="noise")["sigma"].size,)
+    with pytest.raises(ValueError, match=r"point\(s\) \[1\] have \[-1.0\]"):
+        fit.failure_draws(epochs=[1.0, -1.0])

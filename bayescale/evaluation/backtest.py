@@ -355,9 +355,9 @@ def backtest(
             fail = (noise["fail_p"], noise["fail_size"]) if "fail_p" in noise else None
             if fail is not None and {"D", "U"} <= set(test.columns) and "U" in law.inputs:
                 # runs of repeated data: each held-out run fails at its own epochs' rate
-                fd = result.run_failures().draws(
-                    log_mu.shape[0], np.random.default_rng([seed, ci, 3]),
-                    epochs=(test["D"] / test["U"]).to_numpy(float))
+                fd = result.failure_draws(
+                    epochs=(test["D"] / test["U"]).to_numpy(float), size=log_mu.shape[0],
+                    rng=np.random.default_rng([seed, ci, 3]))
                 fail = (fd["fail_p"], fd["fail_size"])
             metrics = _score(log_mu, noise["sigma"], nu, y_log, rng=rng, levels=levels,
                              fail=fail)

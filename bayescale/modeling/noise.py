@@ -377,6 +377,17 @@ _EPOCHS_N = 41
 _EPOCHS_NC = 25
 
 
+def _log10_epochs(epochs: Any, what: str) -> np.ndarray:
+    """``log10(epochs)``, refusing epochs that are not positive and finite (naming which)."""
+    e = np.asarray(epochs, dtype=float)
+    ok = np.isfinite(e) & (e > 0)
+    if not np.all(ok):
+        bad = np.flatnonzero(~ok.reshape(-1))[:3]
+        raise ValueError(f"epochs must be positive and finite; {what} {bad.tolist()} have "
+                         f"{e.reshape(-1)[bad].tolist()} (epochs = D / U: check D and U)")
+    return np.log10(e)
+
+
 @dataclass(frozen=True, eq=False)
 class EpochsFailureRate:
     """The chance that a run fails as a function of its epochs of repeated data.
@@ -422,11 +433,7 @@ class EpochsFailureRate:
         if e.shape != f.shape:
             raise ValueError(f"epochs ({e.size}) and failed ({f.size}) must give one value per "
                              "run")
-        if not np.all(np.isfinite(e) & (e > 0)):
-            bad = np.flatnonzero(~(np.isfinite(e) & (e > 0)))
-            raise ValueError(f"epochs must be positive and finite; run(s) {bad[:3].tolist()} "
-                             f"have {e[bad[:3]].tolist()} (epochs = D / U: check D and U)")
-        x = np.log10(e)
+        x = _log10_epochs(e, "run(s)")
         sd = float(np.std(x))
         if not sd > 0:
             raise ValueError("the runs' epochs do not vary: a rate by epochs is not defined")
@@ -469,11 +476,7 @@ class EpochsFailureRate:
 
     def _z(self, epochs: Any) -> np.ndarray:
         centre, scale = self._grid[4], self._grid[5]
-        e = np.asarray(epochs, dtype=float)
-        if not np.all(np.isfinite(e) & (e > 0)):
-            bad = np.atleast_1d(e)[~(np.isfinite(np.atleast_1d(e)) & (np.atleast_1d(e) > 0))]
-            raise ValueError(f"epochs must be positive and finite; got {bad[:3].tolist()}")
-        return (np.log10(e) - centre) / scale
+        return (_log10_epochs(epochs, "point(s)") - centre) / scale
 
     def mean(self, epochs: Any) -> np.ndarray:
         """Posterior mean chance of failing at each of ``epochs``.

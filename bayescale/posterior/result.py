@@ -502,19 +502,53 @@ class ScalingFit:
                                     for g, m, p in zip(self.groups, own, priors, strict=True)}
         return self._group_failures[group]
 
-    def _failure_draws(self, group: Any = None, epochs: Any = None) -> dict[str, np.ndarray]:
-        """Per-draw failure chance and size (``fail_p``, ``fail_size``), reproducible; empty
-        when no run failed.  With a group of a hierarchical fit, its own rate
-        (:meth:`group_failures`); with ``epochs`` (points) and a rate by epochs, ``fail_p``
-        per draw and point."""
+    def failure_draws(self, group: Any = None, epochs: Any = None, *, size: int | None = None,
+                      rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """Per draw, a new run's chance of failing and a failure's size, as predictions use.
+
+        The chance (``fail_p``) is drawn from the posterior of the failure rate of
+        :meth:`group_failures` (the fit's own, :meth:`run_failures`, without groups), and the
+        size (``fail_size``, in log loss) is resampled from the failed runs' excesses.  For a
+        law of repeated data and ``epochs`` given, ``fail_p`` is per draw and point: each
+        point's chance at its own epochs (:class:`~bayescale.modeling.noise.
+        EpochsFailureRate`).  What :meth:`predict` adds to a new run's loss with
+        ``noise=True`` and :func:`bayescale.backtest` to its held-out runs.
+
+        Parameters
+        ----------
+        group : str, number or mapping, optional
+            A group of a hierarchical fit, as in :meth:`draws`.
+        epochs : array-like, optional
+            Epochs of repeated data (``D / U``) of the points to predict; ignored unless the
+            rate depends on them.
+        size : int, optional
+            Number of draws; the posterior's draw count by default.
+        rng : numpy.random.Generator, optional
+            By default one seeded from the fit's seed, so that the draws reproduce.
+
+        Returns
+        -------
+        dict
+            ``fail_p`` (``(size,)``, or ``(size, P)`` with ``epochs``) and ``fail_size``
+            (``(size,)``); empty when no run failed.
+
+        Examples
+        --------
+        >>> fd = fit.failure_draws(size=100)
+        >>> sorted(fd) in ([], ["fail_p", "fail_size"])
+        True
+        """
         failures = self.group_failures(group)
         if failures is None:
             return {}
-        try:
-            seed = abs(int(self.meta.get("seed")))
-        except (TypeError, ValueError):
-            seed = 0
-        return failures.draws(self._n_draws(), np.random.default_rng([seed, 3]), epochs=epochs)
+        if rng is None:
+            try:
+                seed = abs(int(self.meta.get("seed")))
+            except (TypeError, ValueError):
+                seed = 0
+            rng = np.random.default_rng([seed, 3])
+        return failures.draws(self._n_draws() if size is None else int(size), rng,
+                              epochs=epochs)
 
     def draws(
         self,
@@ -623,7 +657,7 @@ class ScalingFit:
                     names = [*names, *noise_names]
             out = self._posterior_arrays(names)
             if (noise or kind == "noise") and names_given is None:
-                out.update(self._failure_draws(group))
+                out.update(self.failure_draws(group))
         else:
             from bayescale.posterior.hierarchy import _group_draws
 
@@ -638,7 +672,7 @@ class ScalingFit:
                       if kind == "natural" else params[n] for n in order}
             if noise:
                 params.update(self._posterior_arrays(noise_names))
-                params.update(self._failure_draws(group))
+                params.update(self.failure_draws(group))
             if names is None:
                 out = params
             else:
@@ -889,13 +923,17 @@ class ScalingFit:
         log_mu = np.broadcast_to(log_mu, (chains * ndraw, n_points)).copy()
         if noise:
             from bayescale.modeling.noise import new_run
+            from bayescale.modeling.spec import NOISE_PARAMS
 
-            noise_draws = self.draws(kind="noise", group=group)
-            if "fail_p" in noise_draws and "U" in inputs and "D" in inputs:
+            epochs = (np.asarray(inputs["D"], float) / np.asarray(inputs["U"], float)
+                      if "U" in inputs and "D" in inputs else None)
+            if epochs is None:
+                noise_draws = self.draws(kind="noise", group=group)
+            else:
                 # a law of repeated data: each point fails at the rate of its own epochs
-                noise_draws.update(self._failure_draws(
-                    group, epochs=np.asarray(inputs["D"], float) / np.asarray(inputs["U"],
-                                                                              float)))
+                noise_draws = self.draws(kind="noise", group=group,
+                                         names=list(NOISE_PARAMS[self.spec.likelihood]))
+                noise_draws.update(self.failure_draws(group, epochs=epochs))
             log_mu = new_run(log_mu, noise_draws, rng)
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 
