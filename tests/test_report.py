@@ -100,7 +100,11 @@ def test_report_contents(report, chinchilla_fit):
     assert "Failed runs: 2 of the 240 runs" in text
     for i in failures.rows:
         assert f"row {int(i)}, N " in text
-    assert f"a {failures.rate:.0%} chance that the run fails as 2 of the 240 runs did" in text
+    # both at the lowest tokens per parameter (0.46-0.51): a regime the law misses, so a run
+    # at the report's allocations (about 20) hardly ever fails like them
+    assert "They sit at the lowest tokens per parameter (0.456 to 0.506;" in text
+    assert failures.tpp_weight > 0.9 and failures.rate < 0.005
+    assert "a <1% chance that the run fails as 2 of the 240 runs did" in text
     # the allocation table agrees with bs.allocate
     tab = bs.allocate(chinchilla_fit, 5.76e23, ci=(0.95,)).set_index("quantity")
     ratio = tab.loc["tokens_per_param", "median"]

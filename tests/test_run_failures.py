@@ -220,7 +220,10 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
                                   rel=0.05)
     assert p_bad > 0.08 and p_other < 0.01            # Jeffreys per group: 0.17 and 0.024
     p_new = fit.group_failures("new").rate            # (the law's draws need pooled A0, B0)
-    assert p_new == pytest.approx(3.5 / (len(runs) + 1))
+    assert p_new == pytest.approx(f.rate)
+    # the pooled rate: three failures spread over the runs' tokens per parameter weigh the
+    # flat Jeffreys rate above a curve in tokens per parameter, so it stays near it
+    assert f.tpp_weight < 0.5 and p_new == pytest.approx(3.5 / (len(runs) + 1), rel=0.1)
     assert fit.group_failures({"family": "g02"}).k == 3
     assert f"by group, each its own rate (fit.group_failures): g02 3 of {own.size}" in \
         fit.describe()
@@ -354,3 +357,85 @@ def test_a_fit_of_repeated_data_fails_at_each_points_epochs():
     assert fit.failure_draws()["fail_p"].shape == (fit.draws(kind="noise")["sigma"].size,)
     with pytest.raises(ValueError, match=r"point\(s\) \[1\] have \[-1.0\]"):
         fit.failure_draws(epochs=[1.0, -1.0])
+
+
+# --------------------------------------------------------------------------- by tokens per param
+def _tpp_sweep(kind, seed, n=300):
+    """``n`` runs, tokens per parameter log-uniform over 0.05-1,000; failures either at the
+    under-trained end only (40% of the runs below 0.6: a regime the law misses) or anywhere
+    (2% of all runs)."""
+    rng = np.random.default_rng(seed)
+    tpp = np.exp(rng.uniform(np.log(0.05), np.log(1000), n))
+    p = np.where(tpp < 0.6, 0.4, 0.0) if kind == "edge" else np.full(n, 0.02)
+    fail = rng.uniform(size=n) < p
+    r = rng.normal(0, 0.01, n) + np.where(fail, rng.uniform(0.1, 0.4, n), 0.0)
+    return RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+
+
+def test_rate_by_tokens_per_param_tells_an_under_trained_end_from_failures_anywhere():
+    """Known truth, 40 sweeps of each kind.  Failures at the under-trained end: the curve in
+    tokens per parameter takes all the weight, the rate at 0.1 is the true 40% and at 20 and
+    1,000 next to nothing.  Failures anywhere: the flat rate keeps most of the weight, and the
+    rate is the true 2% at both ends and in the middle, its 90% intervals covering it."""
+    at = [0.1, 20.0, 1000.0]
+    for kind in ("edge", "flat"):
+        weight, mean, cover = [], [], []
+        for seed in range(40):
+            f = _tpp_sweep(kind, seed)
+            assert f.by_tpp is not None and f.k > 0
+            d = f.draws(4000, np.random.default_rng(seed), tpp=at)["fail_p"]
+            assert d.shape == (4000, 3)
+            lo, hi = np.quantile(d, [0.05, 0.95], axis=0)
+            weight.append(f.tpp_weight)
+            mean.append(f.rate_at(tpp=at))
+            cover.append((lo <= 0.02) & (0.02 <= hi))
+            if kind == "edge":
+                assert hi[1] < 0.01 and hi[2] < 0.01, (seed, hi)
+        weight, mean = np.array(weight), np.mean(mean, axis=0)
+        if kind == "edge":
+            assert np.all(weight > 0.9), weight
+            assert 0.3 < mean[0] < 0.55 and mean[1] < 0.001 and mean[2] < 0.001, mean
+        else:
+            assert np.median(weight) < 0.5 and np.mean(weight > 0.5) <= 0.2, weight
+            assert np.all((mean > 0.015) & (mean < 0.03)), mean
+            assert np.all(np.mean(cover, axis=0) >= 0.85), np.mean(cover, axis=0)
+    with pytest.raises(ValueError, match=r"tokens per parameter must be positive and finite; "
+                                         r"point\(s\) \[0\]"):
+        f.rate_at(tpp=[0.0])
+    # within a group of a hierarchy, the flat rate
+    assert _tpp_sweep("edge", 0).within(np.arange(100)).by_tpp is None
+
+
+@pytest.mark.slow
+def test_chinchillas_most_under_trained_runs_do_not_widen_forecasts_at_20_tokens_per_param():
+    """Real sampler, Hoffmann et al.'s 245 runs with the five that Besiroglu et al. (2024)
+    drop: the fit flags the seven most under-trained runs (below 0.6 tokens per parameter).
+    A flat rate gave every new run their 3% chance of failing by up to 0.3 in log loss, and a
+    new run's 95% interval at 1B parameters and 20B tokens (inside the data) reached 2.67
+    instead of 2.57.  Now the rate depends on tokens per parameter: that interval is the one
+    the fit without the five gives, while a run as under-trained as the flagged ones still
+    gets their chance."""
+    import warnings
+
+    import bayescale as bs
+
+    hi = {}
+    for drop in (False, True):
+        runs = bs.datasets.load("chinchilla", drop_outliers=drop)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = bs.fit(runs, "chinchilla", draws=TEST_DRAWS, tune=TEST_DRAWS, seed=3,
+                         progressbar=False, prior_draws=0, warn=False)
+        f = fit.run_failures()
+        tpp = (fit.runs["D"] / fit.runs["N"]).to_numpy()
+        assert f.by_tpp is not None and f.tpp_weight > 0.9
+        assert np.all(tpp[f.rows] < 0.6) and f.rate < 0.005
+        assert "they sit at the lowest tokens per parameter" in str(f)
+        pred = fit.predict(N=[1e9, 2e9], D=[2e10, 1e9], noise=True, discrepancy=False,
+                           ci=(0.95,), seed=1).table
+        hi[drop] = np.log(pred["hi_95"] / pred["median"]).to_numpy()
+        if not drop:
+            assert f.k >= 5
+            assert f.rate_at(tpp=[0.5])[0] > 0.05                # as under-trained as they
+            assert hi[drop][1] > 0.1                             # ... reaches up to them
+    assert abs(hi[False][0] - hi[True][0]) < 0.01, hi

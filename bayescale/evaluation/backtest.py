@@ -353,11 +353,16 @@ def backtest(
                 "max_rhat": result.diagnostics.max_rhat,
             }
             fail = (noise["fail_p"], noise["fail_size"]) if "fail_p" in noise else None
-            if fail is not None and {"D", "U"} <= set(test.columns) and "U" in law.inputs:
+            at = {}
+            if {"D", "U"} <= set(test.columns) and "U" in law.inputs:
                 # runs of repeated data: each held-out run fails at its own epochs' rate
-                fd = result.failure_draws(
-                    epochs=(test["D"] / test["U"]).to_numpy(float), size=log_mu.shape[0],
-                    rng=np.random.default_rng([seed, ci, 3]))
+                at["epochs"] = (test["D"] / test["U"]).to_numpy(float)
+            elif {"N", "D"} <= set(test.columns) and {"N", "D"} <= set(law.inputs):
+                # ... or at its tokens per parameter's, where the rate depends on them
+                at["tpp"] = (test["D"] / test["N"]).to_numpy(float)
+            if fail is not None and at:
+                fd = result.failure_draws(size=log_mu.shape[0],
+                                          rng=np.random.default_rng([seed, ci, 3]), **at)
                 fail = (fd["fail_p"], fd["fail_size"])
             metrics = _score(log_mu, noise["sigma"], nu, y_log, rng=rng, levels=levels,
                              fail=fail)

@@ -66,7 +66,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRatePrior",
+__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRateCurve",
+           "FailureRatePrior",
            "RunFailures", "new_run",
            "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile", "observe",
            "perturb"]
@@ -377,20 +378,27 @@ _EPOCHS_N = 41
 _EPOCHS_NC = 25
 
 
-def _log10_epochs(epochs: Any, what: str) -> np.ndarray:
-    """``log10(epochs)``, refusing epochs that are not positive and finite (naming which)."""
-    e = np.asarray(epochs, dtype=float)
+#: What each covariate of a failure-rate curve is, for error messages.
+_COVARIATE_HINT = {"epochs": "epochs = D / U: check D and U",
+                   "tokens per parameter": "tokens per parameter = D / N: check D and N"}
+
+
+def _log10_positive(values: Any, what: str, covariate: str = "epochs") -> np.ndarray:
+    """``log10(values)``, refusing values that are not positive and finite (naming which)."""
+    e = np.asarray(values, dtype=float)
     ok = np.isfinite(e) & (e > 0)
     if not np.all(ok):
         bad = np.flatnonzero(~ok.reshape(-1))[:3]
-        raise ValueError(f"epochs must be positive and finite; {what} {bad.tolist()} have "
-                         f"{e.reshape(-1)[bad].tolist()} (epochs = D / U: check D and U)")
+        hint = _COVARIATE_HINT.get(covariate, f"check {covariate}")
+        raise ValueError(f"{covariate} must be positive and finite; {what} {bad.tolist()} "
+                         f"have {e.reshape(-1)[bad].tolist()} ({hint})")
     return np.log10(e)
 
 
 @dataclass(frozen=True, eq=False)
-class EpochsFailureRate:
-    """The chance that a run fails as a function of its epochs of repeated data.
+class FailureRateCurve:
+    """The chance that a run fails as a function of one covariate: its epochs of repeated data
+    (the default), or its tokens per parameter.
 
     ``p = c * expit(a + b x)``: a logistic curve in ``x``, the run's log10 epochs standardised
     to mean 0 and standard deviation 1/2 over the fit's runs, that rises to a ceiling ``c``
@@ -404,39 +412,55 @@ class EpochsFailureRate:
     plateau of the many-epoch runs forced a shallow slope: 1.1% at one epoch, where none of 65
     runs at four epochs or fewer failed, and 6.5% at 100, where one in seven did.
 
+    The same curve in tokens per parameter (``covariate="tokens per parameter"``) tells runs
+    that fail at one end of a sweep's tokens per parameter, where the law misses a regime
+    (Hoffmann et al.'s most under-trained runs, Besiroglu et al. 2024's outliers), from runs
+    that fail anywhere (:meth:`RunFailures.with_tokens_per_param`).  :attr:`log_evidence`,
+    the log marginal likelihood of the failed flags under the curve, weighs it against the
+    flat rate there.
+
     Attributes
     ----------
-    epochs : numpy.ndarray
-        The classified runs' epochs.
+    values : numpy.ndarray
+        The classified runs' values of the covariate (their epochs by default).
     failed : numpy.ndarray
         Whether each failed.
+    covariate : str
+        ``"epochs"`` or ``"tokens per parameter"``.
+    log_evidence : float
+        ``log p(failed | values)`` under the curve and its priors, integrated on the grid
+        (the flat-looking curves with ``a`` above the grid's 12 left out, so it leans
+        towards the flat rate when weighed against it).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from bayescale.modeling.noise import EpochsFailureRate
+    >>> from bayescale.modeling.noise import FailureRateCurve
     >>> epochs = np.r_[np.full(100, 1.0), np.full(50, 100.0)]
     >>> failed = np.r_[np.zeros(100, bool), np.arange(50) < 10]     # 10 of the 50 at 100
-    >>> m = EpochsFailureRate(epochs, failed)
+    >>> m = FailureRateCurve(epochs, failed)
     >>> bool(m.mean([1.0])[0] < 0.01), round(float(m.mean([100.0])[0]), 1)
     (True, 0.2)
     """
 
-    epochs: np.ndarray
+    values: np.ndarray
     failed: np.ndarray
+    covariate: str = "epochs"
+    log_evidence: float = field(default=float("nan"), init=False)
 
     def __post_init__(self) -> None:
         from scipy.special import expit
 
-        e = np.asarray(self.epochs, dtype=float).reshape(-1)
+        e = np.asarray(self.values, dtype=float).reshape(-1)
         f = np.asarray(self.failed, dtype=bool).reshape(-1)
+        what = self.covariate
         if e.shape != f.shape:
-            raise ValueError(f"epochs ({e.size}) and failed ({f.size}) must give one value per "
+            raise ValueError(f"{what} ({e.size}) and failed ({f.size}) must give one value per "
                              "run")
-        x = _log10_epochs(e, "run(s)")
+        x = _log10_positive(e, "run(s)", what)
         sd = float(np.std(x))
         if not sd > 0:
-            raise ValueError("the runs' epochs do not vary: a rate by epochs is not defined")
+            raise ValueError(f"the runs' {what} do not vary: a rate by {what} is not defined")
         centre, scale = float(np.mean(x)), 2.0 * sd
         z = (x - centre) / scale
         zu, inv = np.unique(z, return_inverse=True)
@@ -444,7 +468,9 @@ class EpochsFailureRate:
         n_at = np.bincount(inv, minlength=zu.size).astype(float)
 
         def log_post(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-            out = -np.log1p((a / 10.0) ** 2) - np.log1p((b / 2.5) ** 2)
+            # log prior densities, Cauchy(0, 10) x Cauchy(0, 2.5) x Uniform(0, 1), normalised
+            out = (-np.log1p((a / 10.0) ** 2) - np.log1p((b / 2.5) ** 2)
+                   - np.log(10.0 * np.pi) - np.log(2.5 * np.pi))
             for i in range(0, zu.size, 16):  # bounded memory: 16 distinct epochs at a time
                 p = c[:, None] * expit(a[:, None] + b[:, None] * zu[None, i:i + 16])
                 p = np.clip(p, 1e-300, 1.0 - 1e-12)
@@ -470,16 +496,18 @@ class EpochsFailureRate:
         lp = log_post(a, b, c)
         w = np.exp(lp - lp.max())
         cell = (ga[1] - ga[0], gb[1] - gb[0], gc[1] - gc[0])
-        object.__setattr__(self, "epochs", e)
+        object.__setattr__(self, "values", e)
         object.__setattr__(self, "failed", f)
+        object.__setattr__(self, "log_evidence",
+                           float(lp.max() + np.log(w.sum() * cell[0] * cell[1] * cell[2])))
         object.__setattr__(self, "_grid", (a, b, c, w / w.sum(), centre, scale, cell))
 
-    def _z(self, epochs: Any) -> np.ndarray:
+    def _z(self, values: Any) -> np.ndarray:
         centre, scale = self._grid[4], self._grid[5]
-        return (_log10_epochs(epochs, "point(s)") - centre) / scale
+        return (_log10_positive(values, "point(s)", self.covariate) - centre) / scale
 
-    def mean(self, epochs: Any) -> np.ndarray:
-        """Posterior mean chance of failing at each of ``epochs``.
+    def mean(self, values: Any) -> np.ndarray:
+        """Posterior mean chance of failing at each of ``values`` (of the covariate).
 
         Examples
         --------
@@ -492,12 +520,13 @@ class EpochsFailureRate:
         from scipy.special import expit
 
         a, b, c, w = self._grid[:4]
-        z = np.atleast_1d(self._z(epochs)).reshape(1, -1)
+        z = np.atleast_1d(self._z(values)).reshape(1, -1)
         return w @ (c[:, None] * expit(a[:, None] + b[:, None] * z))
 
-    def draws(self, size: int, rng: np.random.Generator, epochs: Any) -> np.ndarray:
-        """Draws ``(size, P)`` of the chance of failing at each of the ``P`` ``epochs``: one
-        ``(a, b, c)`` per draw (a grid point, jittered within its cell), shared by the points.
+    def draws(self, size: int, rng: np.random.Generator, values: Any) -> np.ndarray:
+        """Draws ``(size, P)`` of the chance of failing at each of the ``P`` ``values`` of the
+        covariate: one ``(a, b, c)`` per draw (a grid point, jittered within its cell), shared
+        by the points.
 
         Examples
         --------
@@ -514,8 +543,12 @@ class EpochsFailureRate:
         ag = a[g] + da * (rng.uniform(size=g.size) - 0.5)
         bg = b[g] + db * (rng.uniform(size=g.size) - 0.5)
         cg = np.clip(c[g] + dc * (rng.uniform(size=g.size) - 0.5), 0.0, 1.0)
-        z = np.atleast_1d(self._z(epochs)).reshape(1, -1)
+        z = np.atleast_1d(self._z(values)).reshape(1, -1)
         return cg[:, None] * expit(ag[:, None] + bg[:, None] * z)
+
+
+#: The curve by epochs of repeated data (the name it had before it took other covariates).
+EpochsFailureRate = FailureRateCurve
 
 
 @dataclass(frozen=True)
@@ -545,10 +578,18 @@ class RunFailures:
         The rate's prior: None (default) for Jeffreys' ``(1/2, 1/2)``, ``(a, b)`` of another
         Beta prior (the rate is then ``Beta(a + k, b + n - k)``), or a
         :class:`FailureRatePrior` of other groups' counts.
-    by_epochs : EpochsFailureRate or None
+    by_epochs : FailureRateCurve or None
         For runs of repeated data, the rate as a function of epochs (:meth:`with_epochs`):
         :meth:`draws` and :meth:`rate_at` given ``epochs`` read it there; without ``epochs``
         the flat rate ``Beta(1/2 + k, 1/2 + n - k)`` of all the runs still applies.
+    by_tpp : FailureRateCurve or None
+        The rate as a function of tokens per parameter (:meth:`with_tokens_per_param`),
+        averaged with the flat rate by ``tpp_weight``: :meth:`draws` and :meth:`rate_at` given
+        ``tpp`` read the average at each point; without it, and :attr:`rate`, at the runs'
+        median tokens per parameter.
+    tpp_weight : float
+        Posterior probability that the rate depends on tokens per parameter rather than being
+        flat (equal prior odds; the two models' marginal likelihoods).
 
     Examples
     --------
@@ -570,7 +611,9 @@ class RunFailures:
     threshold: float = FAIL_Z
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     prior: FailureRatePrior | tuple[float, float] | None = None
-    by_epochs: EpochsFailureRate | None = None
+    by_epochs: FailureRateCurve | None = None
+    by_tpp: FailureRateCurve | None = None
+    tpp_weight: float = 0.0
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z,
@@ -613,11 +656,35 @@ class RunFailures:
         >>> round(float(np.mean(f.rate_draws(20000, np.random.default_rng(0)))), 2)
         0.1
         """
+        if self.by_tpp is not None:
+            return self._tpp_draws(size, rng, [self._typical_tpp()])[:, 0]
+        return self._flat_draws(size, rng)
+
+    def _flat_draws(self, size: int, rng: np.random.Generator) -> np.ndarray:
         prior = self._rate_prior()
         if isinstance(prior, FailureRatePrior):
             return prior.draws(self.k, self.n, size, rng)
         a, b = prior
         return rng.beta(a + self.k, b + self.n - self.k, size=size)
+
+    def _flat_rate(self) -> float:
+        prior = self._rate_prior()
+        if isinstance(prior, FailureRatePrior):
+            return prior.mean(self.k, self.n)
+        a, b = prior
+        return (a + self.k) / (a + b + self.n)
+
+    def _typical_tpp(self) -> float:
+        """The runs' median tokens per parameter: where :attr:`rate` reads :attr:`by_tpp`."""
+        return float(np.median(self.by_tpp.values))
+
+    def _tpp_draws(self, size: int, rng: np.random.Generator, tpp: Any) -> np.ndarray:
+        """``(size, P)``: per draw, the curve by tokens per parameter (probability
+        :attr:`tpp_weight`) or the flat rate."""
+        curve = self.by_tpp.draws(size, rng, tpp)
+        flat = self._flat_draws(size, rng)
+        use = rng.uniform(size=size) < self.tpp_weight
+        return np.where(use[:, None], curve, flat[:, None])
 
     def within(self, rows: Any, prior: FailureRatePrior | tuple[float, float] | None = None
                ) -> RunFailures:
@@ -649,7 +716,8 @@ class RunFailures:
         idx = idx.astype(int)
         # rows index the residuals given; only finite ones were classified (n counts those)
         return replace(self, k=int(np.isin(self.rows, idx).sum()),
-                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None)
+                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None, by_tpp=None,
+                       tpp_weight=0.0)
 
     def with_epochs(self, epochs: Any) -> RunFailures:
         """The same failures, their chance depending on the runs' epochs of repeated data.
@@ -677,11 +745,53 @@ class RunFailures:
         ok = np.isfinite(e) & (e > 0)
         if ok.sum() < self.n or np.ptp(np.log10(e[ok])) == 0:
             return self
-        return replace(self, by_epochs=EpochsFailureRate(e[ok], failed[ok]))
+        return replace(self, by_epochs=FailureRateCurve(e[ok], failed[ok]))
 
-    def rate_at(self, epochs: Any) -> np.ndarray:
-        """Posterior mean chance that a new run at each of ``epochs`` fails (the flat
-        :attr:`rate` at every point without :attr:`by_epochs`).
+    def with_tokens_per_param(self, tpp: Any) -> RunFailures:
+        """The same failures, their chance possibly depending on the runs' tokens per parameter.
+
+        A sweep's failed runs may all sit at one end of its tokens per parameter: Hoffmann et
+        al.'s runs that the Chinchilla law misses most are its seven most under-trained, below
+        0.6 tokens per parameter (Besiroglu et al. 2024 drop five of them as outliers).  A run
+        at 20 tokens per parameter does not fail like them.  The flat rate and the curve in
+        tokens per parameter (:class:`FailureRateCurve`) are averaged by their marginal
+        likelihoods, with equal prior odds (:attr:`tpp_weight`): failures at one end give the
+        curve most of the weight, failures spread over the sweep the flat rate.  ``tpp`` is
+        one value per residual classified.  Unchanged when no run failed, when some run's
+        value is missing or not positive, or when they do not vary.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> rng = np.random.default_rng(0)
+        >>> tpp = np.geomspace(0.1, 1000, 200)
+        >>> r = np.r_[0.3, 0.2, 0.25, rng.normal(0, 0.01, 197)]   # the 3 most under-trained
+        >>> f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+        >>> at_20, at_01 = f.rate_at(tpp=[20.0, 0.1])
+        >>> bool(f.tpp_weight > 0.9), bool(at_20 < 0.002 < at_01)
+        (True, True)
+        """
+        if self.sizes.size == 0:
+            return self
+        t = np.asarray(tpp, dtype=float).reshape(-1)
+        failed = np.zeros(t.size, dtype=bool)
+        failed[self.rows] = True
+        ok = np.isfinite(t) & (t > 0)
+        if ok.sum() < self.n or np.ptp(np.log10(t[ok])) == 0:
+            return self
+        from scipy.special import betaln
+
+        curve = FailureRateCurve(t[ok], failed[ok], covariate="tokens per parameter")
+        k, n = int(failed[ok].sum()), int(ok.sum())
+        log_flat = float(betaln(0.5 + k, 0.5 + n - k) - betaln(0.5, 0.5))
+        weight = float(1.0 / (1.0 + np.exp(np.clip(log_flat - curve.log_evidence, -700, 700))))
+        return replace(self, by_tpp=curve, tpp_weight=weight)
+
+    def rate_at(self, epochs: Any = None, *, tpp: Any = None) -> np.ndarray:
+        """Posterior mean chance that a new run at each of ``epochs`` (or ``tpp``, tokens per
+        parameter) fails (the flat :attr:`rate` at every point without :attr:`by_epochs` or
+        :attr:`by_tpp`).
 
         Examples
         --------
@@ -690,16 +800,23 @@ class RunFailures:
         >>> RunFailures.from_residuals(np.r_[np.zeros(9), 1.0]).rate_at([1.0, 2.0]).shape
         (2,)
         """
+        if tpp is not None:
+            t = np.atleast_1d(np.asarray(tpp, dtype=float))
+            if self.by_tpp is None or self.sizes.size == 0:
+                return np.full(t.shape, self.rate)
+            w = self.tpp_weight
+            return w * self.by_tpp.mean(t) + (1.0 - w) * self._flat_rate()
         e = np.atleast_1d(np.asarray(epochs, dtype=float))
         if self.by_epochs is None or self.sizes.size == 0:
             return np.full(e.shape, self.rate)
         return self.by_epochs.mean(e)
 
-    def draws(self, n_draws: int, rng: np.random.Generator, epochs: Any = None
-              ) -> dict[str, np.ndarray]:
+    def draws(self, n_draws: int, rng: np.random.Generator, epochs: Any = None,
+              tpp: Any = None) -> dict[str, np.ndarray]:
         """Per posterior draw: the chance of failing (``fail_p``) and a failure's excess
         (``fail_size``); an empty dict when no run failed.  With ``epochs`` (``P`` points) and
-        :attr:`by_epochs`, ``fail_p`` is ``(n_draws, P)``: each point's chance at its epochs.
+        :attr:`by_epochs`, ``fail_p`` is ``(n_draws, P)``: each point's chance at its epochs;
+        likewise with ``tpp`` (tokens per parameter) and :attr:`by_tpp`.
 
         Examples
         --------
@@ -712,20 +829,21 @@ class RunFailures:
             return {}
         if epochs is not None and self.by_epochs is not None:
             p = self.by_epochs.draws(n_draws, rng, epochs)
+        elif tpp is not None and self.by_tpp is not None:
+            p = self._tpp_draws(n_draws, rng, tpp)
         else:
             p = self.rate_draws(n_draws, rng)
         return {"fail_p": p, "fail_size": rng.choice(self.sizes, size=n_draws)}
 
     @property
     def rate(self) -> float:
-        """Posterior mean chance that a new run fails; 0 when the fit has no failed run."""
+        """Posterior mean chance that a new run fails; 0 when the fit has no failed run.  With
+        :attr:`by_tpp`, at the runs' median tokens per parameter."""
         if self.sizes.size == 0:
             return 0.0
-        prior = self._rate_prior()
-        if isinstance(prior, FailureRatePrior):
-            return prior.mean(self.k, self.n)
-        a, b = prior
-        return (a + self.k) / (a + b + self.n)
+        if self.by_tpp is not None:
+            return float(self.rate_at(tpp=[self._typical_tpp()])[0])
+        return self._flat_rate()
 
     def __str__(self) -> str:
         if self.sizes.size == 0:
@@ -735,14 +853,18 @@ class RunFailures:
         by = f"{lo:.2g}" if f"{lo:.2g}" == f"{hi:.2g}" else f"{lo:.2g}-{hi:.2g}"
         head = (f"{self.k} of {self.n} runs failed" if self.k
                 else f"none of these {self.n} runs failed (other runs of the fit did")
+        from bayescale.formatting import fmt_num, fmt_pct
+
         text = (f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
                 f"{')' if not self.k else ''}; a new run fails with probability "
-                f"{self.rate:.1%}")
+                f"{self.rate:.1%}" if self.by_tpp is None or self.tpp_weight < 0.5 else
+                f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
+                f"{')' if not self.k else ''}")
         if self.by_epochs is not None:
             from bayescale.formatting import fmt_num, fmt_pct
 
             at = np.array([1.0, 10.0, 100.0, 1000.0])
-            e = self.by_epochs.epochs
+            e = self.by_epochs.values
             at = at[(at >= np.min(e)) & (at <= np.max(e))]
             if at.size < 2:
                 at = np.array([float(np.min(e)), float(np.max(e))])
@@ -750,6 +872,20 @@ class RunFailures:
                              zip(self.rate_at(at), at, strict=True))
             text += (f" over all the runs, but it depends on the epochs of repeated data (the "
                      f"chance each forecast uses): {said} epochs")
+        if self.by_tpp is not None and self.tpp_weight >= 0.5:
+            t = self.by_tpp.values
+            at = np.array([float(np.min(t)), 1.0, 20.0, 100.0, float(np.max(t))])
+            at = np.unique(at[(at >= np.min(t)) & (at <= np.max(t))])
+            said = ", ".join(f"{fmt_pct(p)} at {fmt_num(x)}" for p, x in
+                             zip(self.rate_at(tpp=at), at, strict=True))
+            ft = np.sort(t[self.by_tpp.failed])
+            end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
+                   "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
+            text += (f"; they sit at {end}tokens per parameter ({fmt_num(ft[0])} to "
+                     f"{fmt_num(ft[-1])}), more likely a regime the law misses than runs that "
+                     f"fail anywhere (probability {self.tpp_weight:.2f} against a flat rate): a "
+                     f"new run fails with probability {said} tokens per parameter "
+                     f"({fmt_pct(self.rate)} at the runs' median, {fmt_num(self._typical_tpp())})")
         return text
 
 

@@ -413,8 +413,13 @@ class ScalingFit:
         depends on the run's epochs ``D / U`` (:class:`~bayescale.modeling.noise.
         EpochsFailureRate`: runs blow up after many epochs, not after one), and
         :meth:`predict` reads it at each point's epochs; :meth:`draws` gives the flat rate of
-        all the runs.  None for laws of a target other than the loss, and for a posterior
-        without its observed runs.
+        all the runs.  For a law of ``N`` and ``D`` the chance may depend on the run's tokens
+        per parameter (:meth:`~bayescale.modeling.noise.RunFailures.with_tokens_per_param`:
+        failed runs at one end of a sweep, such as its most under-trained models, are more
+        likely a regime the law misses than runs that fail anywhere), weighed against a flat
+        rate by their marginal likelihoods: :meth:`predict` reads it at each point's tokens
+        per parameter, :meth:`draws` and the decisions at the runs' median.  None for laws of
+        a target other than the loss, and for a posterior without its observed runs.
 
         Returns
         -------
@@ -445,6 +450,13 @@ class ScalingFit:
                     epochs = (self.runs["D"].to_numpy(dtype=float)
                               / self.runs["U"].to_numpy(dtype=float))
                     failures = failures.with_epochs(epochs)
+                elif {"N", "D"} <= set(self.law.inputs) and {"N", "D"} <= set(
+                        self.runs.columns):
+                    # failures at one end of the runs' tokens per parameter: a regime the law
+                    # misses rather than runs failing anywhere (weighed against a flat rate)
+                    failures = failures.with_tokens_per_param(
+                        self.runs["D"].to_numpy(dtype=float)
+                        / self.runs["N"].to_numpy(dtype=float))
                 self._run_failures = failures
         return self._run_failures
 
@@ -502,8 +514,9 @@ class ScalingFit:
                                     for g, m, p in zip(self.groups, own, priors, strict=True)}
         return self._group_failures[group]
 
-    def failure_draws(self, group: Any = None, epochs: Any = None, *, size: int | None = None,
-                      rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+    def failure_draws(self, group: Any = None, epochs: Any = None, *, tpp: Any = None,
+                      size: int | None = None, rng: np.random.Generator | None = None
+                      ) -> dict[str, np.ndarray]:
         """Per draw, a new run's chance of failing and a failure's size, as predictions use.
 
         The chance (``fail_p``) is drawn from the posterior of the failure rate of
@@ -512,7 +525,9 @@ class ScalingFit:
         law of repeated data and ``epochs`` given, ``fail_p`` is per draw and point: each
         point's chance at its own epochs (:class:`~bayescale.modeling.noise.
         EpochsFailureRate`).  What :meth:`predict` adds to a new run's loss with
-        ``noise=True`` and :func:`bayescale.backtest` to its held-out runs.
+        ``noise=True`` and :func:`bayescale.backtest` to its held-out runs.  Likewise with
+        ``tpp`` (tokens per parameter) where the rate depends on it
+        (:meth:`run_failures`).
 
         Parameters
         ----------
@@ -521,6 +536,9 @@ class ScalingFit:
         epochs : array-like, optional
             Epochs of repeated data (``D / U``) of the points to predict; ignored unless the
             rate depends on them.
+        tpp : array-like, optional
+            Tokens per parameter (``D / N``) of the points to predict; ignored unless the rate
+            depends on them.
         size : int, optional
             Number of draws; the posterior's draw count by default.
         rng : numpy.random.Generator, optional
@@ -529,7 +547,7 @@ class ScalingFit:
         Returns
         -------
         dict
-            ``fail_p`` (``(size,)``, or ``(size, P)`` with ``epochs``) and ``fail_size``
+            ``fail_p`` (``(size,)``, or ``(size, P)`` with ``epochs`` or ``tpp``) and ``fail_size``
             (``(size,)``); empty when no run failed.
 
         Examples
@@ -548,7 +566,7 @@ class ScalingFit:
                 seed = 0
             rng = np.random.default_rng([seed, 3])
         return failures.draws(self._n_draws() if size is None else int(size), rng,
-                              epochs=epochs)
+                              epochs=epochs, tpp=tpp)
 
     def draws(
         self,
@@ -925,15 +943,19 @@ class ScalingFit:
             from bayescale.modeling.noise import new_run
             from bayescale.modeling.spec import NOISE_PARAMS
 
-            epochs = (np.asarray(inputs["D"], float) / np.asarray(inputs["U"], float)
-                      if "U" in inputs and "D" in inputs else None)
-            if epochs is None:
+            at: dict[str, np.ndarray] = {}
+            if "U" in inputs and "D" in inputs:
+                # a law of repeated data: each point fails at the rate of its own epochs
+                at["epochs"] = np.asarray(inputs["D"], float) / np.asarray(inputs["U"], float)
+            elif "N" in inputs and "D" in inputs:
+                # ... or at its tokens per parameter, where the rate depends on them
+                at["tpp"] = np.asarray(inputs["D"], float) / np.asarray(inputs["N"], float)
+            if not at:
                 noise_draws = self.draws(kind="noise", group=group)
             else:
-                # a law of repeated data: each point fails at the rate of its own epochs
                 noise_draws = self.draws(kind="noise", group=group,
                                          names=list(NOISE_PARAMS[self.spec.likelihood]))
-                noise_draws.update(self.failure_draws(group, epochs=epochs))
+                noise_draws.update(self.failure_draws(group, **at))
             log_mu = new_run(log_mu, noise_draws, rng)
         from bayescale.posterior.discrepancy import forecast_distance, resolve_discrepancy
 

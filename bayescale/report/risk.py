@@ -620,6 +620,26 @@ def _failures(f: _Facts) -> Any:
     return failures if failures is not None and failures.k > 0 else None
 
 
+def _failures_where(failures: Any) -> str:
+    """A sentence when the failed runs sit at one end of the runs' tokens per parameter
+    (:meth:`bayescale.modeling.noise.RunFailures.with_tokens_per_param`), else ``''``."""
+    if getattr(failures, "by_tpp", None) is None or failures.tpp_weight < 0.5:
+        return ""
+    from bayescale.formatting import fmt_num
+
+    t = failures.by_tpp.values
+    ft = np.sort(t[failures.by_tpp.failed])
+    end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
+           "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
+    near, far = failures.rate_at(tpp=[float(np.median(ft)), 20.0])
+    return (f"They sit at {end}tokens per parameter ({fmt_num(ft[0])} to {fmt_num(ft[-1])}; "
+            f"the runs' median is {fmt_num(float(np.median(t)))}): more likely a regime the law "
+            f"misses than runs that fail anywhere (probability {failures.tpp_weight:.2f} "
+            f"against a flat rate), so a new run's chance of failing like them depends on its "
+            f"tokens per parameter: {_pct(near)} at {fmt_num(float(np.median(ft)))}, "
+            f"{_pct(far)} at 20.  ")
+
+
 def _failure_rate(f: _Facts, failures: Any) -> tuple[float, str]:
     """A new run's chance of failing for the report's group (its own runs' rate in a hierarchy,
     :meth:`bayescale.ScalingFit.group_failures`) and a clause saying whose rate it is."""
@@ -694,7 +714,8 @@ def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
             f"largest first: " + "; ".join(
                 _failed_label(f.fit.runs, int(i), float(e))
                 for i, e in zip(failures.rows[::-1][:5], failures.sizes[::-1][:5], strict=True))
-            + (f" and {failures.k - 5} more" if failures.k > 5 else "") + ").  One run's "
+            + (f" and {failures.k - 5} more" if failures.k > 5 else "") + ").  "
+            + _failures_where(failures) + "One run's "
             f"intervals and probabilities include a {_pct(rate)} chance that the new "
             f"run fails like them{whose}; the law's do not.  Check them: a run that did not "
             f"fail but sits there because the law misses a set-up it does not model (many "
