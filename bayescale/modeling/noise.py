@@ -881,8 +881,10 @@ class RunFailures:
             ft = np.sort(t[self.by_tpp.failed])
             end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
                    "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
-            text += (f"; they sit at {end}tokens per parameter ({fmt_num(ft[0])} to "
-                     f"{fmt_num(ft[-1])}), more likely a regime the law misses than runs that "
+            span = (fmt_num(ft[0]) if fmt_num(ft[0]) == fmt_num(ft[-1]) else
+                    f"{fmt_num(ft[0])} to {fmt_num(ft[-1])}")
+            text += (f"; {'it sits' if ft.size == 1 else 'they sit'} at {end}tokens per "
+                     f"parameter ({span}), more likely a regime the law misses than runs that "
                      f"fail anywhere (probability {self.tpp_weight:.2f} against a flat rate): a "
                      f"new run fails with probability {said} tokens per parameter "
                      f"({fmt_pct(self.rate)} at the runs' median, {fmt_num(self._typical_tpp())})")

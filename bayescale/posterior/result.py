@@ -606,7 +606,9 @@ class ScalingFit:
             Also return the noise parameters' draws (``sigma``, ``nu``): what a question about
             a *training run* (rather than the law) needs; and, when some of the fit's runs
             failed (:meth:`run_failures`), ``fail_p`` and ``fail_size``, a new run's chance of
-            failing and by how much (log loss), per draw.
+            failing and by how much (log loss), per draw: the flat rate, or where it depends
+            on tokens per parameter, the rate at the runs' median (:meth:`failure_draws`
+            gives it at given points).
         discrepancy : bool or Discrepancy, default False
             Attach the extrapolation discrepancy frozen for these draws as ``.deviation``
             (True: the empirical prior, as in :meth:`predict`; a
