@@ -856,13 +856,10 @@ class RunFailures:
         from bayescale.formatting import fmt_num, fmt_pct
 
         text = (f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
-                f"{')' if not self.k else ''}; a new run fails with probability "
-                f"{self.rate:.1%}" if self.by_tpp is None or self.tpp_weight < 0.5 else
-                f"{head} (log loss {self.threshold:g}+ robust sd above the curve, by {by})"
                 f"{')' if not self.k else ''}")
+        if self.by_tpp is None or self.tpp_weight < 0.5:  # else said by tokens per parameter
+            text += f"; a new run fails with probability {self.rate:.1%}"
         if self.by_epochs is not None:
-            from bayescale.formatting import fmt_num, fmt_pct
-
             at = np.array([1.0, 10.0, 100.0, 1000.0])
             e = self.by_epochs.values
             at = at[(at >= np.min(e)) & (at <= np.max(e))]
