@@ -383,7 +383,7 @@ forecasts were too wide and many-epoch ones too narrow.  For studies with unique
 failed flags of a split's training runs are now regressed on log epochs
 (:class:`bayescale.modeling.noise.EpochsFailureRate`, as the package does for laws with ``U``:
 a logistic curve rising to a ceiling) and each held-out run fails at its own epochs' rate
-(``_epochs``).  The second law of the law
+(``_failure_covariate``).  The second law of the law
 mixture now fails as the first does (before, only the main law's draws had failures).  Three
 seeds (``/tmp/s32/sc/[op]{0,1,2}.csv``, ``/tmp/s32/db3/d{0,1,2}.csv``); only datablations and
 the law mixture move, every other row is the same bit for bit::
@@ -1055,16 +1055,21 @@ def _train_residuals(path: Path) -> np.ndarray:
     return r
 
 
-def _epochs(meta: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Epochs ``D / U`` of a split's training and held-out runs (in the cached order), or
-    ``(None, None)`` for a study without unique tokens ``U``: what the package's failure rate
-    by epochs reads (:meth:`~bayescale.modeling.noise.RunFailures.with_epochs`)."""
+def _failure_covariate(meta: dict) -> tuple[str | None, np.ndarray | None, np.ndarray | None]:
+    """What a split's failure rate depends on, as the package's does, and its values for the
+    training and held-out runs (in the cached order): ``"epochs"`` ``D / U`` for a study with
+    unique tokens ``U`` (:meth:`~bayescale.modeling.noise.RunFailures.with_epochs`), else
+    ``"tpp"``, tokens per parameter ``D / N``
+    (:meth:`~bayescale.modeling.noise.RunFailures.with_tokens_per_param`), else nothing."""
     table = _table_of(meta)
-    if "U" not in table.columns:
-        return None, None
-    epochs = (table["D"] / table["U"]).to_numpy(float)
     below = (table["C"] <= meta["cutoff"]).to_numpy()
-    return epochs[below], epochs[~below]
+    if "U" in table.columns:
+        x, kind = (table["D"] / table["U"]).to_numpy(float), "epochs"
+    elif {"N", "D"} <= set(table.columns):
+        x, kind = (table["D"] / table["N"]).to_numpy(float), "tpp"
+    else:
+        return None, None, None
+    return kind, x[below], x[~below]
 
 
 def _method_rng(seed: int, meta: dict):
@@ -1102,11 +1107,13 @@ def evaluate_split(path: Path, res: pd.DataFrame, prior, seed: int = 0,
     # a new run fails like the training runs that failed (the package's noise=True): every
     # bayescale row but the term as shipped before gets the same failure draws
     failures = RunFailures.from_residuals(_train_residuals(path))
-    train_epochs, test_epochs = _epochs(m)
-    if train_epochs is not None:  # runs of repeated data fail at their epochs' rate
-        failures = failures.with_epochs(train_epochs)
+    kind, train_x, test_x = _failure_covariate(m)
+    if kind == "epochs":  # runs of repeated data fail at their epochs' rate
+        failures = failures.with_epochs(train_x)
+    elif kind == "tpp":   # ... others perhaps at their tokens per parameter's
+        failures = failures.with_tokens_per_param(train_x)
     fail = failures.draws(base.shape[0], np.random.default_rng([seed, 99, m["split_index"]]),
-                          epochs=test_epochs)
+                          **({kind: test_x} if kind else {}))
     if fail:
         base = base + failure_shift(np.random.default_rng([seed, 98, m["split_index"]]),
                                     base.shape, fail["fail_p"], fail["fail_size"])
