@@ -788,6 +788,32 @@ class RunFailures:
         weight = float(1.0 / (1.0 + np.exp(np.clip(log_flat - curve.log_evidence, -700, 700))))
         return replace(self, by_tpp=curve, tpp_weight=weight)
 
+    def where_failed(self) -> str:
+        """Where the failed runs sit in tokens per parameter (:attr:`by_tpp`): ``'the lowest
+        tokens per parameter (0.456 to 0.506)'``, ``'the highest ...'`` or ``'tokens per
+        parameter (...)'`` when they are not all in the lowest or highest quarter of the runs;
+        ``''`` without :attr:`by_tpp`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> r = np.r_[0.3, np.random.default_rng(0).normal(0, 0.01, 99)]
+        >>> f = RunFailures.from_residuals(r).with_tokens_per_param(np.geomspace(1, 100, 100))
+        >>> f.where_failed()
+        'the lowest tokens per parameter (1)'
+        """
+        if self.by_tpp is None or self.sizes.size == 0:
+            return ""
+        from bayescale.formatting import fmt_num
+
+        t = self.by_tpp.values
+        ft = np.sort(t[self.by_tpp.failed])
+        end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
+               "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
+        lo, hi = fmt_num(float(ft[0])), fmt_num(float(ft[-1]))
+        return f"{end}tokens per parameter ({lo if lo == hi else f'{lo} to {hi}'})"
+
     def rate_at(self, epochs: Any = None, *, tpp: Any = None) -> np.ndarray:
         """Posterior mean chance that a new run at each of ``epochs`` (or ``tpp``, tokens per
         parameter) fails (the flat :attr:`rate` at every point without :attr:`by_epochs` or
@@ -875,13 +901,8 @@ class RunFailures:
             at = np.unique(at[(at >= np.min(t)) & (at <= np.max(t))])
             said = ", ".join(f"{fmt_pct(p)} at {fmt_num(x)}" for p, x in
                              zip(self.rate_at(tpp=at), at, strict=True))
-            ft = np.sort(t[self.by_tpp.failed])
-            end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
-                   "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
-            span = (fmt_num(ft[0]) if fmt_num(ft[0]) == fmt_num(ft[-1]) else
-                    f"{fmt_num(ft[0])} to {fmt_num(ft[-1])}")
-            text += (f"; {'it sits' if ft.size == 1 else 'they sit'} at {end}tokens per "
-                     f"parameter ({span}), more likely a regime the law misses than runs that "
+            text += (f"; {'it sits' if self.k == 1 else 'they sit'} at "
+                     f"{self.where_failed()}, more likely a regime the law misses than runs that "
                      f"fail anywhere (probability {self.tpp_weight:.2f} against a flat rate): a "
                      f"new run fails with probability {said} tokens per parameter "
                      f"({fmt_pct(self.rate)} at the runs' median, {fmt_num(self._typical_tpp())})")

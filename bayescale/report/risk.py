@@ -628,13 +628,9 @@ def _failures_where(failures: Any) -> str:
     from bayescale.formatting import fmt_num
 
     t = failures.by_tpp.values
-    ft = np.sort(t[failures.by_tpp.failed])
-    end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
-           "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
+    ft = t[failures.by_tpp.failed]
     near, far = failures.rate_at(tpp=[float(np.median(ft)), 20.0])
-    span = (fmt_num(ft[0]) if fmt_num(ft[0]) == fmt_num(ft[-1]) else
-            f"{fmt_num(ft[0])} to {fmt_num(ft[-1])}")
-    return (f"{'It sits' if ft.size == 1 else 'They sit'} at {end}tokens per parameter ({span}; "
+    return (f"{'It sits' if ft.size == 1 else 'They sit'} at {failures.where_failed()[:-1]}; "
             f"the runs' median is {fmt_num(float(np.median(t)))}): more likely a regime the law "
             f"misses than runs that fail anywhere (probability {failures.tpp_weight:.2f} "
             f"against a flat rate), so a new run's chance of failing like them depends on its "
