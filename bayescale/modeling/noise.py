@@ -737,15 +737,24 @@ class RunFailures:
         >>> bool(f.rate_at([1.0])[0] < 0.01 < f.rate < f.rate_at([100.0])[0])
         True
         """
+        flags = self._flags_by(epochs)
+        if flags is None:
+            return self
+        return replace(self, by_epochs=FailureRateCurve(*flags))
+
+    def _flags_by(self, values: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """The runs' values of a covariate (one per residual classified) and their failed
+        flags, those with a finite residual; None when no run failed, when a classified run's
+        value is missing or not positive, or when the values do not vary."""
         if self.sizes.size == 0:
-            return self
-        e = np.asarray(epochs, dtype=float).reshape(-1)
-        failed = np.zeros(e.size, dtype=bool)
+            return None
+        x = np.asarray(values, dtype=float).reshape(-1)
+        failed = np.zeros(x.size, dtype=bool)
         failed[self.rows] = True
-        ok = np.isfinite(e) & (e > 0)
-        if ok.sum() < self.n or np.ptp(np.log10(e[ok])) == 0:
-            return self
-        return replace(self, by_epochs=FailureRateCurve(e[ok], failed[ok]))
+        ok = np.isfinite(x) & (x > 0)
+        if ok.sum() < self.n or np.ptp(np.log10(x[ok])) == 0:
+            return None
+        return x[ok], failed[ok]
 
     def with_tokens_per_param(self, tpp: Any) -> RunFailures:
         """The same failures, their chance possibly depending on the runs' tokens per parameter.
@@ -772,18 +781,13 @@ class RunFailures:
         >>> bool(f.tpp_weight > 0.9), bool(at_20 < 0.002 < at_01)
         (True, True)
         """
-        if self.sizes.size == 0:
-            return self
-        t = np.asarray(tpp, dtype=float).reshape(-1)
-        failed = np.zeros(t.size, dtype=bool)
-        failed[self.rows] = True
-        ok = np.isfinite(t) & (t > 0)
-        if ok.sum() < self.n or np.ptp(np.log10(t[ok])) == 0:
+        flags = self._flags_by(tpp)
+        if flags is None:
             return self
         from scipy.special import betaln
 
-        curve = FailureRateCurve(t[ok], failed[ok], covariate="tokens per parameter")
-        k, n = int(failed[ok].sum()), int(ok.sum())
+        curve = FailureRateCurve(*flags, covariate="tokens per parameter")
+        k, n = int(flags[1].sum()), int(flags[1].size)
         log_flat = float(betaln(0.5 + k, 0.5 + n - k) - betaln(0.5, 0.5))
         weight = float(1.0 / (1.0 + np.exp(np.clip(log_flat - curve.log_evidence, -700, 700))))
         return replace(self, by_tpp=curve, tpp_weight=weight)
