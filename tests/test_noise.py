@@ -126,8 +126,11 @@ def test_predict_and_predict_grid_draw_the_same_noise(chinchilla_fit):
     new = chinchilla_fit.predict(N=N, D=D, noise=True, seed=4,
                                  discrepancy=False).draws.values.reshape(-1, 2)
     nd = chinchilla_fit.draws(kind="noise")
+    # failures at each point's tokens per parameter (the fit's rate depends on them)
+    fd = chinchilla_fit.failure_draws(tpp=D / N)
+    assert fd["fail_p"].shape == (nd["sigma"].size, 2)
     want = np.exp(perturb(np.log(mean), nd["sigma"], nd.get("nu"), np.random.default_rng(4),
-                          fail_p=nd.get("fail_p"), fail_size=nd.get("fail_size")))
+                          fail_p=fd["fail_p"], fail_size=fd["fail_size"]))
     np.testing.assert_allclose(new, want, rtol=1e-12)
     grid = predict_grid(chinchilla_fit, N[:1], D[:1], noise=True, seed=4, max_bytes=10**9)
     ref = chinchilla_fit.predict(N=N[:1], D=D[:1], noise=True, seed=4, discrepancy=False).table

@@ -159,13 +159,18 @@ def predict_grid(
     params = {k: np.asarray(v).reshape(-1, 1) for k, v in fit._curve_draws(group, rng).items()}
     n_draws = next(iter(params.values())).shape[0]
     dev, along = None, None
-    nd = fit.draws(kind="noise", group=group) if noise else None
+    if noise:  # failures per point below: their rate may depend on tokens per parameter
+        from bayescale.modeling.spec import NOISE_PARAMS
+
+        nd = fit.draws(kind="noise", group=group,
+                       names=list(NOISE_PARAMS[fit.spec.likelihood]))
     parts = []
     for sl in chunks(len(n), n_draws, max_bytes, arrays=3):
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
-        if noise:
-            log_mu = new_run(log_mu, nd, rng)
+        if noise:  # the same failure draws per draw in every chunk (seeded by the fit)
+            log_mu = new_run(log_mu, {**nd, **fit.failure_draws(group, tpp=d[sl] / n[sl])},
+                             rng)
         if sl.start == 0:  # after the first chunk's noise, as predict draws them: one chunk
             # = predict
             dev, along = frozen_discrepancy(fit, discrepancy, group, n_draws, rng, n, d, flops)
