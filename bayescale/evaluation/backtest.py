@@ -353,13 +353,10 @@ def backtest(
                 "max_rhat": result.diagnostics.max_rhat,
             }
             fail = (noise["fail_p"], noise["fail_size"]) if "fail_p" in noise else None
-            at = {}
-            if {"D", "U"} <= set(test.columns) and "U" in law.inputs:
-                # runs of repeated data: each held-out run fails at its own epochs' rate
-                at["epochs"] = (test["D"] / test["U"]).to_numpy(float)
-            elif {"N", "D"} <= set(test.columns) and {"N", "D"} <= set(law.inputs):
-                # ... or at its tokens per parameter's, where the rate depends on them
-                at["tpp"] = (test["D"] / test["N"]).to_numpy(float)
+            # each held-out run fails at its own epochs' or tokens per parameter's rate
+            from bayescale.modeling.noise import failure_covariate
+
+            at = failure_covariate(law.inputs, test)
             if fail is not None and at:
                 fd = result.failure_draws(size=log_mu.shape[0],
                                           rng=np.random.default_rng([seed, ci, 3]), **at)

@@ -67,8 +67,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRateCurve",
-           "FailureRatePrior",
-           "RunFailures", "new_run",
+           "FailureRatePrior", "RunFailures", "failure_covariate", "new_run",
            "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile", "observe",
            "perturb"]
 
@@ -303,6 +302,35 @@ def perturb(log_mu: np.ndarray, sigma: Any, nu: Any, rng: np.random.Generator, *
     if fail_p is not None:
         out = out + failure_shift(rng, log_mu.shape, fail_p, fail_size)
     return out
+
+
+def failure_covariate(inputs: Any, values: Any) -> dict[str, np.ndarray]:
+    """What a law's failure rate is read at, for runs or points with ``values``.
+
+    ``{"epochs": D / U}`` for a law of repeated data (inputs with ``U``), ``{"tpp": D / N}``
+    for another law of ``N`` and ``D``, else ``{}``: the keyword :meth:`RunFailures.draws`
+    takes (and, for a fit's runs, :meth:`RunFailures.with_epochs` or
+    :meth:`RunFailures.with_tokens_per_param` reads).  ``values`` maps column names to arrays
+    (a DataFrame does).
+
+    Examples
+    --------
+    >>> from bayescale.modeling.noise import failure_covariate
+    >>> failure_covariate(("N", "D"), {"N": [1e9], "D": [2e10]})
+    {'tpp': array([20.])}
+    >>> failure_covariate(("C",), {"C": [1e20]})
+    {}
+    """
+    inputs, have = set(inputs), set(values.keys())
+
+    def col(k: str) -> np.ndarray:
+        return np.asarray(values[k], dtype=float)
+
+    if "U" in inputs and {"D", "U"} <= have:
+        return {"epochs": col("D") / col("U")}
+    if {"N", "D"} <= inputs and {"N", "D"} <= have:
+        return {"tpp": col("D") / col("N")}
+    return {}
 
 
 def new_run(log_mu: np.ndarray, noise: Any, rng: np.random.Generator) -> np.ndarray:

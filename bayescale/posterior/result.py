@@ -435,7 +435,7 @@ class ScalingFit:
             self._run_failures = None
             if self.law.target == "loss" and "observed_data" in self.tree.children:
                 from bayescale.modeling.model import OBSERVED
-                from bayescale.modeling.noise import RunFailures
+                from bayescale.modeling.noise import RunFailures, failure_covariate
                 from bayescale.posterior.discrepancy import log_mu_draws
 
                 y = np.asarray(self.tree["observed_data"][OBSERVED], dtype=float).reshape(-1)
@@ -445,18 +445,12 @@ class ScalingFit:
                                            np.random.default_rng(0)), axis=0)
                     for i in range(0, len(self.runs), 500)]) if len(self.runs) else y
                 failures = RunFailures.from_residuals(y - med)
-                if "U" in self.law.inputs and {"D", "U"} <= set(self.runs.columns):
-                    # runs of repeated data fail after many epochs: the rate by epochs
-                    epochs = (self.runs["D"].to_numpy(dtype=float)
-                              / self.runs["U"].to_numpy(dtype=float))
-                    failures = failures.with_epochs(epochs)
-                elif {"N", "D"} <= set(self.law.inputs) and {"N", "D"} <= set(
-                        self.runs.columns):
-                    # failures at one end of the runs' tokens per parameter: a regime the law
-                    # misses rather than runs failing anywhere (weighed against a flat rate)
-                    failures = failures.with_tokens_per_param(
-                        self.runs["D"].to_numpy(dtype=float)
-                        / self.runs["N"].to_numpy(dtype=float))
+                at = failure_covariate(self.law.inputs, self.runs)
+                if "epochs" in at:  # runs of repeated data fail after many epochs
+                    failures = failures.with_epochs(at["epochs"])
+                elif "tpp" in at:  # ... or perhaps at one end of the tokens per parameter:
+                    # a regime the law misses rather than runs failing anywhere
+                    failures = failures.with_tokens_per_param(at["tpp"])
                 self._run_failures = failures
         return self._run_failures
 
@@ -942,16 +936,11 @@ class ScalingFit:
                                    self.reference)
         log_mu = np.broadcast_to(log_mu, (chains * ndraw, n_points)).copy()
         if noise:
-            from bayescale.modeling.noise import new_run
+            from bayescale.modeling.noise import failure_covariate, new_run
             from bayescale.modeling.spec import NOISE_PARAMS
 
-            at: dict[str, np.ndarray] = {}
-            if "U" in inputs and "D" in inputs:
-                # a law of repeated data: each point fails at the rate of its own epochs
-                at["epochs"] = np.asarray(inputs["D"], float) / np.asarray(inputs["U"], float)
-            elif "N" in inputs and "D" in inputs:
-                # ... or at its tokens per parameter, where the rate depends on them
-                at["tpp"] = np.asarray(inputs["D"], float) / np.asarray(inputs["N"], float)
+            # each point fails at its own epochs' or tokens per parameter's rate
+            at = failure_covariate(self.law.inputs, inputs)
             if not at:
                 noise_draws = self.draws(kind="noise", group=group)
             else:
