@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRateCurve",
-           "FailureRatePrior", "RunFailures", "failure_covariate", "new_run",
+           "FailureRatePrior", "FrozenFailures", "RunFailures", "failure_covariate", "new_run",
            "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile", "observe",
            "perturb"]
 
@@ -564,19 +564,133 @@ class FailureRateCurve:
         >>> m.draws(5, np.random.default_rng(0), [1.0, 80.0]).shape
         (5, 2)
         """
-        from scipy.special import expit
+        z = np.atleast_1d(self._z(values)).reshape(1, -1)
+        return self.at(self.param_draws(size, rng), z, standardised=True)
 
+    def param_draws(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws ``(size, 3)`` of the curve's ``(a, b, c)``: a grid point per draw, jittered
+        within its cell (what :meth:`draws` evaluates; :meth:`at` reads them anywhere).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import FailureRateCurve
+        >>> m = FailureRateCurve([1.0, 2.0, 50.0, 80.0], [False, False, True, False])
+        >>> m.param_draws(4, np.random.default_rng(0)).shape
+        (4, 3)
+        """
         a, b, c, w, _, _, (da, db, dc) = self._grid
         g = rng.choice(a.size, size=int(size), p=w)
         ag = a[g] + da * (rng.uniform(size=g.size) - 0.5)
         bg = b[g] + db * (rng.uniform(size=g.size) - 0.5)
         cg = np.clip(c[g] + dc * (rng.uniform(size=g.size) - 0.5), 0.0, 1.0)
-        z = np.atleast_1d(self._z(values)).reshape(1, -1)
-        return cg[:, None] * expit(ag[:, None] + bg[:, None] * z)
+        return np.column_stack([ag, bg, cg])
+
+    def at(self, params: np.ndarray, values: Any, *, standardised: bool = False) -> np.ndarray:
+        """Each draw's chance of failing at ``values`` of the covariate.
+
+        ``params`` are :meth:`param_draws` (``(S, 3)``); ``values`` is ``(P,)`` (the same
+        points for every draw: ``(S, P)`` out) or ``(S, P, ...)`` (each draw its own points, as
+        a decision's per-draw optimal tokens per parameter: the same shape out).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import FailureRateCurve
+        >>> m = FailureRateCurve([1.0, 2.0, 50.0, 80.0], [False, False, True, False])
+        >>> th = m.param_draws(3, np.random.default_rng(0))
+        >>> m.at(th, [1.0, 80.0]).shape, m.at(th, np.full((3, 5, 2), 9.0)).shape
+        ((3, 2), (3, 5, 2))
+        """
+        from scipy.special import expit
+
+        th = np.asarray(params, dtype=float)
+        v = np.asarray(values, dtype=float)
+        z = v if standardised else self._z(v.reshape(-1)).reshape(v.shape)
+        if z.ndim <= 1:
+            z = np.atleast_1d(z).reshape(1, -1)
+        extra = (1,) * (z.ndim - 1)
+        ag, bg, cg = (th[:, i].reshape((-1, *extra)) for i in range(3))
+        return cg * expit(ag + bg * z)
 
 
 #: The curve by epochs of repeated data (the name it had before it took other covariates).
 EpochsFailureRate = FailureRateCurve
+
+
+@dataclass(frozen=True, eq=False)
+class FrozenFailures:
+    """A new run's chance of failing and a failure's size, drawn once per posterior draw
+    (:meth:`RunFailures.frozen`): the chance at any tokens per parameter, from one draw of the
+    curve's parameters per posterior draw, so that a decision reads it at each draw's own
+    allocation.
+
+    Attributes
+    ----------
+    flat : numpy.ndarray
+        ``(S,)``: each draw's flat rate (the rate of a fit whose failures do not depend on
+        tokens per parameter).
+    fail_size : numpy.ndarray
+        ``(S,)``: a failure's log-loss excess per draw.
+    curve : FailureRateCurve or None
+        The rate by tokens per parameter (:attr:`RunFailures.by_tpp`), or None.
+    params : numpy.ndarray or None
+        ``(S, 3)``: each draw's ``(a, b, c)`` of ``curve``.
+    use : numpy.ndarray
+        ``(S,)``: whether the draw takes the curve (probability :attr:`RunFailures.tpp_weight`)
+        rather than the flat rate.
+    typical : float or None
+        The runs' median tokens per parameter: where :meth:`p` reads without ``tpp``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import RunFailures
+    >>> r = np.r_[np.random.default_rng(0).normal(0, 0.01, 99), 0.8]
+    >>> fr = RunFailures.from_residuals(r).frozen(3, np.random.default_rng(1))
+    >>> fr.p().shape, fr.p([1.0, 20.0]).shape                 # a flat rate: the same anywhere
+    ((3,), (3, 2))
+    """
+
+    flat: np.ndarray
+    fail_size: np.ndarray
+    curve: FailureRateCurve | None
+    params: np.ndarray | None
+    use: np.ndarray
+    typical: float | None
+
+    @property
+    def by_tpp(self) -> bool:
+        """Whether the chance depends on tokens per parameter in any draw."""
+        return self.curve is not None and bool(np.any(self.use))
+
+    def p(self, tpp: Any = None) -> np.ndarray:
+        """Each draw's chance of failing: ``(S,)`` without ``tpp`` (at :attr:`typical`);
+        ``(S, P)`` for ``P`` points shared by the draws; the shape of ``tpp`` for per-draw
+        points ``(S, P, ...)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> fr = RunFailures.from_residuals(np.r_[np.zeros(9), 1.0]).frozen(
+        ...     4, np.random.default_rng(0))
+        >>> fr.p(np.ones((4, 3, 2))).shape
+        (4, 3, 2)
+        """
+        if tpp is None:
+            if self.curve is None:
+                return self.flat
+            return self.p(np.array([self.typical]))[:, 0]
+        t = np.asarray(tpp, dtype=float)
+        shared = t.ndim <= 1
+        shape = (self.flat.size, max(t.size, 1)) if shared else t.shape
+        extra = (1,) * (len(shape) - 1)
+        flat = np.broadcast_to(self.flat.reshape((-1, *extra)), shape)
+        if self.curve is None:
+            return np.array(flat)
+        curve = self.curve.at(self.params, t)
+        return np.where(self.use.reshape((-1, *extra)), curve, flat)
 
 
 @dataclass(frozen=True)
@@ -709,10 +823,11 @@ class RunFailures:
     def _tpp_draws(self, size: int, rng: np.random.Generator, tpp: Any) -> np.ndarray:
         """``(size, P)``: per draw, the curve by tokens per parameter (probability
         :attr:`tpp_weight`) or the flat rate."""
-        curve = self.by_tpp.draws(size, rng, tpp)
+        curve = self.by_tpp.param_draws(size, rng)
         flat = self._flat_draws(size, rng)
         use = rng.uniform(size=size) < self.tpp_weight
-        return np.where(use[:, None], curve, flat[:, None])
+        return FrozenFailures(flat, flat, self.by_tpp, curve, use, None).p(
+            np.atleast_1d(np.asarray(tpp, dtype=float)))
 
     def within(self, rows: Any, prior: FailureRatePrior | tuple[float, float] | None = None
                ) -> RunFailures:
@@ -887,11 +1002,43 @@ class RunFailures:
             return {}
         if epochs is not None and self.by_epochs is not None:
             p = self.by_epochs.draws(n_draws, rng, epochs)
-        elif tpp is not None and self.by_tpp is not None:
-            p = self._tpp_draws(n_draws, rng, tpp)
+            return {"fail_p": p, "fail_size": rng.choice(self.sizes, size=n_draws)}
+        fr = self.frozen(n_draws, rng)
+        return {"fail_p": fr.p(tpp), "fail_size": fr.fail_size}
+
+    def frozen(self, n_draws: int, rng: np.random.Generator) -> FrozenFailures:
+        """Per posterior draw, a new run's chance of failing at any tokens per parameter, and
+        a failure's size, drawn once: what a decision reads at each draw's own allocation.
+
+        :meth:`draws` without ``epochs`` is ``frozen(...).p(tpp)`` with the same generator
+        (the same draws, bit for bit).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> tpp = np.r_[np.full(5, 0.5), np.geomspace(1, 100, 95)]
+        >>> r = np.r_[np.full(5, 0.5), np.random.default_rng(0).normal(0, 0.01, 95)]
+        >>> f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+        >>> fr = f.frozen(2000, np.random.default_rng(1))
+        >>> p = fr.p(np.array([[0.5, 20.0]] * 2000))          # each draw its own points
+        >>> bool(p[:, 0].mean() > 0.3 > 0.01 > p[:, 1].mean())
+        True
+        """
+        if self.sizes.size == 0:
+            z = np.zeros(int(n_draws))
+            return FrozenFailures(z, z, None, None, z.astype(bool), None)
+        if self.by_tpp is not None:
+            curve = self.by_tpp.param_draws(n_draws, rng)
+            flat = self._flat_draws(n_draws, rng)
+            use = rng.uniform(size=n_draws) < self.tpp_weight
+            typical = self._typical_tpp()
         else:
-            p = self.rate_draws(n_draws, rng)
-        return {"fail_p": p, "fail_size": rng.choice(self.sizes, size=n_draws)}
+            curve, typical = None, None
+            flat = self.rate_draws(n_draws, rng)
+            use = np.zeros(int(n_draws), dtype=bool)
+        size = rng.choice(self.sizes, size=n_draws)
+        return FrozenFailures(flat, size, self.by_tpp, curve, use, typical)
 
     @property
     def rate(self) -> float:
