@@ -105,6 +105,12 @@ class PosteriorDraws(dict):
         The extrapolation discrepancy frozen for these draws (``discrepancy=`` of
         :meth:`ScalingFit.draws`): ``deviation(C, tokens_per_param)``, one log-loss deviation
         per draw; None when off.
+    failures : FrozenFailures or None
+        With ``noise=True`` and failed runs (:meth:`ScalingFit.run_failures`): each draw's
+        chance that a new run fails at any tokens per parameter
+        (:class:`~bayescale.modeling.noise.FrozenFailures`), of which ``fail_p`` is the value
+        at the runs' median; a decision reads it at each draw's own allocation.  None
+        otherwise.
 
     Examples
     --------
@@ -115,12 +121,13 @@ class PosteriorDraws(dict):
 
     def __init__(self, arrays: Mapping[str, np.ndarray] = (), *, law: Any = None,
                  flops_per_token: float = DEFAULT_FLOPS_PER_TOKEN, group: Any = None,
-                 deviation: Any = None):
+                 deviation: Any = None, failures: Any = None):
         super().__init__(arrays)
         self.law = law
         self.flops_per_token = float(flops_per_token)
         self.group = group
         self.deviation = deviation
+        self.failures = failures
 
 
 class _AlongN:
@@ -418,7 +425,8 @@ class ScalingFit:
         failed runs at one end of a sweep, such as its most under-trained models, are more
         likely a regime the law misses than runs that fail anywhere), weighed against a flat
         rate by their marginal likelihoods: :meth:`predict` reads it at each point's tokens
-        per parameter, :meth:`draws` and the decisions at the runs' median.  None for laws of
+        per parameter, :meth:`draws` at the runs' median (with each draw's curve kept, for
+        the decisions to read at each plan's and each draw's own optimal split).  None for laws of
         a target other than the loss, and for a posterior without its observed runs.
 
         Returns
@@ -553,14 +561,48 @@ class ScalingFit:
         failures = self.group_failures(group)
         if failures is None:
             return {}
-        if rng is None:
-            try:
-                seed = abs(int(self.meta.get("seed")))
-            except (TypeError, ValueError):
-                seed = 0
-            rng = np.random.default_rng([seed, 3])
-        return failures.draws(self._n_draws() if size is None else int(size), rng,
-                              epochs=epochs, tpp=tpp)
+        return failures.draws(self._n_draws() if size is None else int(size),
+                              self._failure_rng(rng), epochs=epochs, tpp=tpp)
+
+    def frozen_failures(self, group: Any = None, *, size: int | None = None,
+                        rng: np.random.Generator | None = None) -> Any:
+        """Per draw, a new run's chance of failing at any tokens per parameter, drawn once.
+
+        The draws of :meth:`failure_draws` (the same ones, from the same generator), kept so
+        that the chance can be read at each draw's own ``(N, D)``: what the decisions do
+        (:class:`~bayescale.modeling.noise.FrozenFailures`; :attr:`PosteriorDraws.failures`).
+
+        Parameters
+        ----------
+        group, size, rng
+            As in :meth:`failure_draws`.
+
+        Returns
+        -------
+        FrozenFailures or None
+            None when no run failed.
+
+        Examples
+        --------
+        >>> fr = fit.frozen_failures(size=100)
+        >>> fr is None or fr.p([1.0, 20.0]).shape == (100, 2)
+        True
+        """
+        failures = self.group_failures(group)
+        if failures is None or failures.sizes.size == 0:
+            return None
+        return failures.frozen(self._n_draws() if size is None else int(size),
+                               self._failure_rng(rng))
+
+    def _failure_rng(self, rng: np.random.Generator | None) -> np.random.Generator:
+        """``rng``, or one seeded from the fit's seed, so that failure draws reproduce."""
+        if rng is not None:
+            return rng
+        try:
+            seed = abs(int(self.meta.get("seed")))
+        except (TypeError, ValueError):
+            seed = 0
+        return np.random.default_rng([seed, 3])
 
     def draws(
         self,
@@ -602,7 +644,8 @@ class ScalingFit:
             failed (:meth:`run_failures`), ``fail_p`` and ``fail_size``, a new run's chance of
             failing and by how much (log loss), per draw: the flat rate, or where it depends
             on tokens per parameter, the rate at the runs' median (:meth:`failure_draws`
-            gives it at given points).
+            gives it at given points; the draws' ``.failures`` anywhere, which the decisions
+            read at each plan's or draw's own tokens per parameter).
         discrepancy : bool or Discrepancy, default False
             Attach the extrapolation discrepancy frozen for these draws as ``.deviation``
             (True: the empirical prior, as in :meth:`predict`; a
@@ -663,6 +706,7 @@ class ScalingFit:
                                  "group=")
             group = None
         names_given = names
+        failures = None
         if kind == "noise" or group is None:
             if names is None:
                 names = {"natural": self.law.natural, "sampled": self.law.param_names,
@@ -671,7 +715,7 @@ class ScalingFit:
                     names = [*names, *noise_names]
             out = self._posterior_arrays(names)
             if (noise or kind == "noise") and names_given is None:
-                out.update(self.failure_draws(group))
+                failures = self._failures_into(out, group)
         else:
             from bayescale.posterior.hierarchy import _group_draws
 
@@ -686,7 +730,7 @@ class ScalingFit:
                       if kind == "natural" else params[n] for n in order}
             if noise:
                 params.update(self._posterior_arrays(noise_names))
-                params.update(self.failure_draws(group))
+                failures = self._failures_into(params, group)
             if names is None:
                 out = params
             else:
@@ -704,7 +748,16 @@ class ScalingFit:
             deviation = frozen_deviation(self, discrepancy, group, n_draws,
                                          np.random.default_rng(seed), k)
         return PosteriorDraws(out, law=self.law, flops_per_token=k, group=group,
-                              deviation=deviation)
+                              deviation=deviation,
+                              failures=failures if set(out) >= {"fail_p", "fail_size"} else None)
+
+    def _failures_into(self, out: dict, group: Any) -> Any:
+        """Add ``fail_p`` (at the runs' median) and ``fail_size`` to ``out``; the frozen
+        failures they come from, or None."""
+        fr = self.frozen_failures(group)
+        if fr is not None:
+            out.update({"fail_p": fr.p(), "fail_size": fr.fail_size})
+        return fr
 
     def _posterior_arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
         """The posterior variables ``names``, flattened over chains."""
