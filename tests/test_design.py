@@ -370,11 +370,13 @@ def test_run_cost_and_refit_arguments_on_a_fit(chinchilla_fit):
                        max_draws=200)
     assert (res.candidates["flops"] <= 9e20 * (1 + 1e-9)).all()  # pilot minus the fixed cost
     assert res.spent <= 1e21 * (1 + 1e-9) and (res.table["cost"] >= 1e20).all()
-    # two of the bundled runs failed: a pilot may fail too, at the fit's rate (at the runs'
-    # median tokens per parameter: the two sit at the lowest, where the law misses a regime)
+    # two of the bundled runs failed: a pilot may fail too, at the fit's rate at the pilot's
+    # own tokens per parameter (the two sit at the lowest, where the law misses a regime)
     f = chinchilla_fit.run_failures()
     assert f.k == 2 and f.by_tpp is not None
-    assert res.settings["fail_p"] == pytest.approx(f.rate, rel=0.25)
+    tpp = (res.candidates["D"] / res.candidates["N"]).to_numpy()
+    assert res.settings["fail_p"] == pytest.approx(np.mean(f.rate_at(tpp=tpp)), rel=0.25)
+    assert tpp.min() < 1.0 and f.rate_at(tpp=[tpp.min()])[0] > 10 * f.rate  # not the median's
     assert any("a pilot run fails as some of the fit's runs did" in n for n in res.notes)
 
 

@@ -438,4 +438,88 @@ def test_chinchillas_most_under_trained_runs_do_not_widen_forecasts_at_20_tokens
             assert f.k >= 5
             assert f.rate_at(tpp=[0.5])[0] > 0.05                # as under-trained as they
             assert hi[drop][1] > 0.1                             # ... reaches up to them
+            # and a decision on a plan that under-trained counts that chance (not the rate
+            # at the runs' median, which a 20-tokens-per-parameter plan gets)
+            for plan, rate in (((2e9, 1e9), f.rate_at(tpp=[0.5])[0]), ((1e9, 2e10), f.rate)):
+                law_hi = fit.predict(N=plan[0], D=plan[1], discrepancy=False,
+                                     ci=(0.99,)).table["hi_99"].iloc[0]
+                p = bs.prob_target(fit, 1.05 * law_hi, plan=plan, discrepancy=False)
+                assert 1.0 - p > 0.5 * rate and (1.0 - p < 0.01) == (rate < 0.005), (plan, p)
     assert abs(hi[False][0] - hi[True][0]) < 0.01, hi
+
+
+def test_decisions_read_the_failure_rate_at_each_plans_own_tokens_per_param():
+    """Known truth: failures only below 0.6 tokens per parameter (40% of the runs there).
+    A decision on a plan at 0.1 tokens per parameter counts that 40% chance of failing, one at
+    20 next to none, and a budget's chance counts the rate at each draw's own optimal split
+    (about 20 for this law), which ``fail_p`` at the sweep's median would not say.  Before,
+    every plan got the rate at the runs' median tokens per parameter."""
+    from bayescale.decisions import budget_for, design_runs, loss_draws, prob_target
+    from bayescale.laws import get_law
+    from bayescale.posterior.result import PosteriorDraws
+
+    f = _tpp_sweep("edge", 0)
+    fr = f.frozen(S, np.random.default_rng(3))
+    arrays = {k: v for k, v in _draws().items() if not k.startswith("fail")}
+    arrays.update(sigma=np.full(S, 0.001), fail_p=fr.p(), fail_size=fr.fail_size)
+    d = PosteriorDraws(arrays, law=get_law("chinchilla"), failures=fr)
+    plain = dict(d)                                   # the median rate for every plan, as before
+    truth = f.rate_at(tpp=[0.1, 20.0])
+    assert truth[0] > 0.3 and truth[1] < 0.001
+    hoffmann = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    plans = [(1e10, 1e9), (7e10, 1.4e12)]            # 0.1 and 20 tokens per parameter
+    for (n, dd), rate in zip(plans, truth, strict=True):
+        law_loss = get_law("chinchilla").loss(hoffmann, N=n, D=dd)
+        target = float(law_loss) * 1.02                # the law meets it; a failed run does not
+        p = prob_target(d, target, plan=(n, dd))
+        assert p == pytest.approx(1.0 - rate, abs=0.02), (n, dd, p, rate)
+        sim = loss_draws(d, n, dd, rng=0)                       # the same, simulated
+        assert np.mean(sim > target) == pytest.approx(rate, abs=0.02)
+        assert loss_draws(d, [n, n], [dd, dd], rng=0).shape == (S, 2)
+        assert prob_target(plain, target, plan=(n, dd)) == pytest.approx(
+            1.0 - fr.p().mean(), abs=0.02)
+    vec = prob_target(d, 2.0, plan=(np.array([1e10, 7e10]), np.array([1e9, 1.4e12])))
+    assert vec.shape == (2,)
+    # a budget: each draw's optimum is near 20 tokens per parameter, where none fail
+    c = 5.88e23
+    assert prob_target(d, 2.0, budgets=c) == pytest.approx(1.0, abs=0.005)
+    c90 = budget_for(d, 2.0, prob=0.9)
+    assert prob_target(d, 2.0, budgets=c90) == pytest.approx(0.9, abs=0.01)
+    # the same frozen draws read anywhere: fail_p is the curve at the runs' median
+    assert np.array_equal(fr.p(), fr.p(np.full((S, 1), f._typical_tpp()))[:, 0])
+    # a design's pilot candidates: each fails at its own tokens per parameter
+    cands = pd.DataFrame({"N": [1e8, 1e8], "D": [1e7, 2e9]})           # 0.1 and 20
+    res = design_runs(d, cands, pilot=1e19, budget=c, n_outcomes=8, max_draws=1000, seed=0)
+    assert res.settings["fail_p"] == pytest.approx(np.mean(truth), abs=0.03)
+    flat = design_runs(plain, cands, pilot=1e19, budget=c, n_outcomes=8, max_draws=1000, seed=0)
+    assert flat.settings["fail_p"] == pytest.approx(fr.p().mean(), abs=0.002)
+
+
+def test_a_risk_averse_split_avoids_the_tokens_per_param_where_runs_fail():
+    """Known truth: 40% of the runs above 40 tokens per parameter fail by 0.1-0.4 in log loss,
+    none below.  With noise the risk-averse split at a budget whose optimum lies up there
+    moves below 40 tokens per parameter, where none fail; with the rate at the runs' median
+    (a plain dict of the draws: the same chance at every split) it stays at the optimum."""
+    from bayescale.decisions import risk_averse
+    from bayescale.laws import get_law
+    from bayescale.posterior.result import PosteriorDraws
+
+    rng = np.random.default_rng(4)
+    tpp = np.exp(rng.uniform(np.log(0.5), np.log(1000), 300))
+    fail = rng.uniform(size=300) < np.where(tpp > 40, 0.4, 0.0)
+    r = rng.normal(0, 0.01, 300) + np.where(fail, rng.uniform(0.1, 0.4, 300), 0.0)
+    f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+    assert f.tpp_weight > 0.9
+    fr = f.frozen(S, np.random.default_rng(3))
+    # a law whose compute-optimal split is 60 tokens per parameter ((B / A)^(1 / 0.34))
+    arrays = dict(E=np.full(S, 1.69), A=np.full(S, 406.4), B=np.full(S, 1634.0),
+                  alpha=np.full(S, 0.34), beta=np.full(S, 0.34), sigma=np.full(S, 0.001),
+                  fail_p=fr.p(), fail_size=fr.fail_size)
+    d = PosteriorDraws(arrays, law=get_law("chinchilla"), failures=fr)
+    kw = dict(utility="cvar", level=0.9, noise=True, seed=0, law="chinchilla")
+    law_only = risk_averse(dict(d), 1e21, **{**kw, "noise": False})
+    assert law_only.tokens_per_param == pytest.approx(60, rel=0.05)
+    median = risk_averse(dict(d), 1e21, **kw)
+    own = risk_averse(d, 1e21, **kw)
+    assert median.tokens_per_param == pytest.approx(law_only.tokens_per_param, rel=0.05)
+    assert own.tokens_per_param < 40 < median.tokens_per_param, (own, median)

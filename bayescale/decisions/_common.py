@@ -281,6 +281,24 @@ def failure_draws(draws: Any, n: int, noise: bool) -> tuple[np.ndarray, np.ndarr
     return p, size
 
 
+def failure_curve(draws: Any, n: int, noise: bool) -> Any:
+    """The draws' :attr:`~bayescale.posterior.result.PosteriorDraws.failures` when a new
+    run's chance of failing depends on its tokens per parameter (a
+    :class:`~bayescale.modeling.noise.FrozenFailures` of ``n`` draws), else None: a decision
+    then reads the chance at each draw's own allocation instead of ``fail_p``.
+
+    Examples
+    --------
+    >>> from bayescale.decisions._common import failure_curve
+    >>> failure_curve({"fail_p": [0.1], "fail_size": [0.5]}, 1, True) is None   # a plain dict
+    True
+    """
+    fr = getattr(draws, "failures", None)
+    if not noise or fr is None or not getattr(fr, "by_tpp", False):
+        return None
+    return fr if np.asarray(fr.flat).size == n else None
+
+
 def sampled_params(law: Law, nat: Mapping[str, np.ndarray], extra_dims: int = 1) -> dict:
     """Law's sampled parameters (reference scales 1) reshaped to ``(S,) + (1,) * extra_dims``."""
     reference = {k: 1.0 for k in law.inputs}

@@ -168,12 +168,14 @@ def optimal_log(
 
 def optimal_log_loss(
     law: Law, nat: dict[str, np.ndarray], log_c: Any, fm: FlopModel, method: str = "auto",
-    deviation: Deviation | None = None,
-) -> np.ndarray:
+    deviation: Deviation | None = None, *, with_tpp: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """Per-draw ``log L*(C)`` ``(S, B)``; for the compute law simply ``log L(C)``.
 
     With ``deviation`` (a frozen discrepancy) each draw's deviation at the budget and at its
-    own optimal tokens per parameter is added; the optimum itself is the mean law's.
+    own optimal tokens per parameter is added; the optimum itself is the mean law's.  With
+    ``with_tpp``, ``(log L*, tokens per parameter of each draw's optimum (S, B))``, the second
+    None for the compute law.
     """
     if tuple(law.inputs) == ("C",):
         log_c = np.asarray(log_c, dtype=float)
@@ -182,13 +184,14 @@ def optimal_log_loss(
         s = next(iter(nat.values())).size
         out = log_loss(law, sampled_params(law, nat, 1), C=log_c)
         out = np.broadcast_to(out, (s, log_c.shape[1]))
-        return out if deviation is None else out + deviation(np.exp(log_c), None)
+        out = out if deviation is None else out + deviation(np.exp(log_c), None)
+        return (out, None) if with_tpp else out
     u, y, ll = optimal_log(law, nat, log_c, fm, method)
-    if deviation is None:
-        return ll
-    log_c = np.asarray(log_c, dtype=float)
-    return ll + deviation(np.exp(log_c.reshape(1, -1) if log_c.ndim <= 1 else log_c),
-                          np.exp(y - u))
+    tpp = np.exp(y - u)
+    if deviation is not None:
+        log_c = np.asarray(log_c, dtype=float)
+        ll = ll + deviation(np.exp(log_c.reshape(1, -1) if log_c.ndim <= 1 else log_c), tpp)
+    return (ll, tpp) if with_tpp else ll
 
 
 def asymptotic_log_loss(law: Law, nat: dict[str, np.ndarray]) -> np.ndarray:

@@ -64,6 +64,8 @@ import pandas as pd
 
 from bayescale.decisions._common import (
     DecisionError,
+    failure_curve,
+    is_nd_law,
     positive_values,
     summarise,
     warn_deprecated,
@@ -496,7 +498,9 @@ def predict_optimal(
     log_loss = np.log(opt["loss"])
     rng = np.random.default_rng(seed)
     if noise:
-        log_loss = new_run(log_loss, draws, rng)
+        fr = failure_curve(draws, log_loss.shape[0], True) if is_nd_law(fit.law) else None
+        nd = draws if fr is None else {**draws, "fail_p": fr.p(opt["tokens_per_param"])}
+        log_loss = new_run(log_loss, nd, rng)      # failures at each draw's own optimal split
     try:  # after the noise, from the same generator, as fit.predict draws them
         dev = frozen_deviation(fit, discrepancy, group, log_loss.shape[0], rng,
                                opts["flops_per_token"])
@@ -552,7 +556,10 @@ def prob_target(
         A fixed allocation (``N`` and ``D`` may be arrays).
     noise : bool, default True
         Include run-to-run noise (the probability for *one* training run), integrated
-        analytically from the fit's ``sigma`` (and ``nu``).  ``False`` gives the probability
+        analytically from the fit's ``sigma`` (and ``nu``), and the chance that the run fails
+        as some of the fit's runs did (:meth:`ScalingFit.run_failures
+        <bayescale.ScalingFit.run_failures>`; where it depends on tokens per parameter, at
+        the plan's, or at each draw's own optimal split).  ``False`` gives the probability
         that the law's mean loss is below the target.  The rule of every decision: a question
         about *a training run* counts its noise (True: this function, :func:`budget_for`); a
         question about *the law* does not (False: ``fit.predict``, :func:`predict_optimal`,
@@ -807,7 +814,10 @@ def risk_averse(
         Include run-to-run noise in the loss distribution.  False by the rule of every
         decision (a question about *the law* leaves the noise out, one about *a training
         run* counts it; see :func:`prob_target`): the choice of split is a question about the
-        law, since one run's noise is the same whichever split it trains.
+        law, since one run's noise is the same whichever split it trains.  With True, a run
+        fails as some of the fit's runs did (:meth:`ScalingFit.run_failures
+        <bayescale.ScalingFit.run_failures>`), and where that chance depends on tokens per
+        parameter each split is valued at its own: such a split is worth avoiding.
     group, flops_per_token, flops, method
         As in :func:`allocate`.
     seed : int, default 0

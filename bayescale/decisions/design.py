@@ -65,6 +65,7 @@ import pandas as pd
 from bayescale.decisions._common import (
     DecisionError,
     FlopModel,
+    failure_curve,
     failure_draws,
     flop_model,
     log_loss,
@@ -945,7 +946,11 @@ def design_runs(
     sig = sig[idx]
     nu = None if nu is None else nu[idx]
     rc = _check_run_cost(run_cost)
-    fp = _fail_matrix([None if fail is None else fail[0][idx]], [0] * len(cands))
+    curve = failure_curve(draws, s, True)
+    if curve is not None:  # each candidate fails at its own tokens per parameter
+        fp = _fail_matrix([curve.p(_cand_tpp(cands))[idx]], [0] * len(cands))
+    else:
+        fp = _fail_matrix([None if fail is None else fail[0][idx]], [0] * len(cands))
     prob = _problem(law_obj, fm, [nat], [nat], [0] * len(cands), sig, nu, cands, decision, b,
                     t, pl, regret, rc, fail_p=fp)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,
@@ -962,14 +967,23 @@ def design_runs(
 
 def _fail_matrix(per_group: Sequence[np.ndarray | None], gidx: Sequence[int]
                  ) -> np.ndarray | None:
-    """Each candidate's per-draw chance of failing, ``(S, K)``, from its group's draws; None
-    when no candidate can fail (no failed run in the fit, or in the candidates' groups)."""
+    """Each candidate's per-draw chance of failing, ``(S, K)``, from its group's draws
+    (``(S,)``: the same for each of the group's candidates; ``(S, K)``: each candidate's own
+    column); None when no candidate can fail (no failed run in the fit, or in the candidates'
+    groups)."""
     if all(f is None or not np.any(f > 0) for f in per_group):
         return None
-    s = next(f.size for f in per_group if f is not None)
-    cols = [np.zeros(s) if per_group[g] is None else np.asarray(per_group[g], dtype=float)
-            for g in gidx]
+    s = next(f.shape[0] for f in per_group if f is not None)
+    cols = [np.zeros(s) if per_group[g] is None
+            else (per_group[g][:, k] if np.ndim(per_group[g]) == 2
+                  else np.asarray(per_group[g], dtype=float))
+            for k, g in enumerate(gidx)]
     return np.column_stack(cols) if cols else None
+
+
+def _cand_tpp(cands: pd.DataFrame) -> np.ndarray:
+    """Each candidate's tokens per parameter, ``D / N``."""
+    return cands["D"].to_numpy(dtype=float) / cands["N"].to_numpy(dtype=float)
 
 
 def _note_failures(res: DesignResult, prob: _Problem, cands: pd.DataFrame) -> None:
@@ -1238,12 +1252,11 @@ def next_runs(
         focus_nats = [nat_of(g) for g in focus]
     sig = sig_all[idx]
     nu = None if nu_all is None else nu_all[idx]
-    if not hierarchical:
-        fails = [noise.get("fail_p")]
-    else:  # each candidate's group fails at its own rate (ScalingFit.group_failures)
-        fails = [fit.draws(kind="noise", group=g).get("fail_p") for g in cgroups]
-    fp = _fail_matrix([None if f is None else np.asarray(f, dtype=float).reshape(-1)[idx]
-                       for f in fails], gidx)
+    # each candidate's group fails at its own rate (ScalingFit.group_failures), and where
+    # that rate depends on tokens per parameter, each candidate at its own
+    frozen = [fit.frozen_failures(g) for g in ([None] if not hierarchical else cgroups)]
+    tpp = _cand_tpp(cands)
+    fp = _fail_matrix([None if fr is None else fr.p(tpp)[idx] for fr in frozen], gidx)
     prob = _problem(law, fm, cand_nats, focus_nats, gidx, sig, nu, cands, decision, b, t, pl,
                     regret, rc, fail_p=fp)
     out = _run(prob, pilot=p, spread=spread, n_outcomes=int(n_outcomes), ess_min=ess_min,

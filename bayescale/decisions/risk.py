@@ -40,6 +40,7 @@ from bayescale.decisions._common import (
     check_deviation,
     check_prob,
     deprecated_alias,
+    failure_curve,
     failure_draws,
     flop_model,
     is_nd_law,
@@ -103,8 +104,8 @@ def _prob_from_log_loss(
     extra = (1,) * (log_l.ndim - 1)
     s = sigma.reshape(sigma.shape + extra)
     fp = fs = None
-    if fail is not None:
-        fp, fs = (a.reshape(a.shape + extra) for a in fail)
+    if fail is not None:  # fail_p per draw, or per draw and point (at each one's own split)
+        fp, fs = (a if a.ndim == log_l.ndim else a.reshape(a.shape + extra) for a in fail[:2])
     with np.errstate(divide="ignore", invalid="ignore"):
         # scipy is imported by noise_cdf only when called, which keeps importing this module
         # light
@@ -126,12 +127,35 @@ def _failure_cap(fail: tuple[np.ndarray, np.ndarray] | None) -> str:
 
 
 def _common_setup(draws, law, flops_per_token, flops, sigma, nu, noise):
+    """``fail`` is ``(fail_p, fail_size, curve)``: ``curve`` (the draws' frozen failures, or
+    None) gives the chance at each draw's own tokens per parameter (:func:`_optimal`)."""
     law_obj = resolve_law(law)
     fm = flop_model(flops_per_token, flops)
     nat, s = natural_draws(draws, law_obj)
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     fail = failure_draws(draws, s, noise) if sig is not None else None
+    if fail is not None:
+        fail = (*fail, failure_curve(draws, s, noise) if is_nd_law(law_obj) else None)
     return law_obj, fm, nat, s, sig, v, fail
+
+
+def _prob_at_budgets(law_obj, nat, log_c, fm, method, deviation, log_t, sig, v, fail):
+    """:func:`_prob_from_log_loss` at each draw's optimal split of each budget."""
+    ll, f = _optimal(law_obj, nat, log_c, fm, method, deviation, fail)
+    return _prob_from_log_loss(ll, log_t, sig, v, f)
+
+
+def _fail_at(fail, tpp):
+    """``fail`` with its chance read at ``tpp`` (per draw and point) where it has a curve."""
+    if fail is None or fail[2] is None or tpp is None:
+        return fail
+    return fail[2].p(tpp), fail[1], None
+
+
+def _optimal(law_obj, nat, log_c, fm, method, deviation, fail):
+    """Per-draw optimal log loss ``(S, B)`` and ``fail`` read at each draw's optimum."""
+    ll, tpp = optimal_log_loss(law_obj, nat, log_c, fm, method, deviation, with_tpp=True)
+    return ll, _fail_at(fail, tpp)
 
 
 def _check_target(target: Any, name: str = "target") -> tuple[np.ndarray, bool]:
@@ -203,6 +227,12 @@ def loss_draws(
         return np.exp(log_l)
     fail = failure_draws(draws, s, noise)
     fp, fs = (None, None) if fail is None else fail
+    curve = failure_curve(draws, s, noise) if fail is not None and is_nd_law(law_obj) else None
+    if curve is not None and shape:  # each point fails at its own tokens per parameter
+        fp = curve.p(np.exp(np.broadcast_to(logs["D"] - logs["N"], shape)).reshape(-1))
+        fp = fp.reshape((s, *shape))
+    elif curve is not None:
+        fp = curve.p(np.exp(np.reshape(logs["D"] - logs["N"], (1,))))[:, 0]
     return np.exp(perturb(log_l, sig, v, as_generator(rng), fail_p=fp, fail_size=fs))
 
 
@@ -281,8 +311,8 @@ def _prob_below(
         c, scalar = positive_values(budget, "budget", unit=" (FLOPs)")
         step = max(1, MAX_ELEMENTS // s)  # bounded memory for many budgets
         p = np.concatenate([
-            _prob_from_log_loss(optimal_log_loss(law_obj, nat, np.log(c[j : j + step]), fm,
-                                                 method, deviation), log_t, sig, v, fail)
+            _prob_at_budgets(law_obj, nat, np.log(c[j : j + step]), fm, method, deviation,
+                             log_t, sig, v, fail)
             for j in range(0, c.size, step)
         ])
         return float(p[0]) if scalar else p
@@ -302,6 +332,12 @@ def _prob_below(
         u, y = (np.broadcast_to(logs[k], shape).reshape(-1) for k in ("N", "D"))
         dev = deviation(np.exp(fm.log_budget(u, y)), np.exp(y - u))
         log_l = log_l + dev.reshape((s, *shape))
+    if fail is not None and fail[2] is not None:  # each plan fails at its own ratio
+        t_plan = np.exp(np.broadcast_to(logs["D"] - logs["N"], shape))
+        fail = _fail_at(fail, np.broadcast_to(t_plan.reshape(1, *shape), (s, *shape))
+                        if shape else np.full((s, 1), float(t_plan)))
+        if not shape:
+            fail = (fail[0][:, 0], fail[1], None)
     p = _prob_from_log_loss(log_l, log_t, sig, v, fail)
     return float(p) if shape == () else p
 
@@ -396,8 +432,7 @@ def _budget_for_target(
         return float(out[0]) if scalar else out
 
     def p_at(log_c: np.ndarray) -> np.ndarray:
-        log_l = optimal_log_loss(law_obj, nat, log_c, fm, method)
-        return _prob_from_log_loss(log_l, log_t, sig, v, fail)
+        return _prob_at_budgets(law_obj, nat, log_c, fm, method, None, log_t, sig, v, fail)
 
     lo = np.full(t.shape, math.log(br[0]))
     hi = np.full(t.shape, math.log(br[1]))
@@ -428,8 +463,8 @@ def _budget_for_target(
         log_t_all = log_t
 
         def met(log_c):
-            log_l = optimal_log_loss(law_obj, nat, log_c, fm, method)
-            return _prob_from_log_loss(log_l, log_t_all[idx], sig, v, fail) >= prob
+            return _prob_at_budgets(law_obj, nat, log_c, fm, method, None, log_t_all[idx], sig,
+                                    v, fail) >= prob
 
         res = bisect_increasing(met, lo[idx], hi[idx], tol=rtol)
         out[idx] = np.exp(res)
@@ -445,11 +480,15 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                  on_unreachable, fail=None) -> np.ndarray:
     """Smallest budget meeting ``prob`` per target, by a scan of ``log C`` and bisection."""
     lo, hi = bracket
+    fail0 = fail
     n = max(2, math.ceil((hi - lo) / (SCAN_DECADES * math.log(10.0))) + 1)
     grid = np.linspace(lo, hi, n)
     step = max(1, MAX_ELEMENTS // next(iter(nat.values())).size)
-    log_l = np.concatenate([optimal_log_loss(law_obj, nat, grid[j : j + step], fm, method,
-                                             deviation) for j in range(0, n, step)], axis=1)
+    parts = [_optimal(law_obj, nat, grid[j : j + step], fm, method, deviation, fail)
+             for j in range(0, n, step)]
+    log_l = np.concatenate([ll for ll, _ in parts], axis=1)
+    if fail is not None and fail[2] is not None:  # the chance at each draw's own split
+        fail = (np.concatenate([f[0] for _, f in parts], axis=1), fail[1], None)
     out = np.full(log_t.shape, np.inf)
     for i, lt in enumerate(log_t):
         met = _prob_from_log_loss(log_l, lt, sig, v, fail) >= prob
@@ -476,8 +515,8 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
             continue
 
         def ok(log_c, lt=lt):
-            ll = optimal_log_loss(law_obj, nat, log_c, fm, method, deviation)
-            return _prob_from_log_loss(ll, lt, sig, v, fail) >= prob
+            return _prob_at_budgets(law_obj, nat, log_c, fm, method, deviation, lt, sig, v,
+                                    fail0) >= prob
 
         res = bisect_increasing(ok, np.array([grid[j - 1]]), np.array([grid[j]]), tol=rtol)
         out[i] = math.exp(float(res[0]))

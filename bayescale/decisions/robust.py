@@ -27,6 +27,7 @@ from bayescale.decisions._common import (
     bisect_increasing,
     check_deviation,
     deprecated_alias,
+    failure_curve,
     failure_draws,
     flop_model,
     golden_minimize,
@@ -211,11 +212,16 @@ def _risk_averse_allocation(
     log_c = float(np.log(c[0]))
     sig, v = noise_draws(draws, s, sigma, nu, noise)
     log_factor = np.zeros((s, 1))
+    fail_u = curve = None
     if sig is not None:
         gen = as_generator(rng)
         log_factor = (sig * noise_eps(gen, (s,), v))[:, None]
         fail = failure_draws(draws, s, noise)
-        if fail is not None:  # drawn after the noise, which therefore does not change
+        curve = failure_curve(draws, s, noise) if fail is not None else None
+        if curve is not None:  # the chance depends on the split: one uniform per draw, read
+            fail_u = gen.uniform(size=(s, 1))   # against each split's chance (as below)
+            fail_size = fail[1][:, None]
+        elif fail is not None:  # drawn after the noise, which therefore does not change
             log_factor = log_factor + failure_shift(gen, (s, 1), *fail)
 
     u_star = optimal_log(law_obj, nat, np.array([log_c]), fm, method)[0][:, 0]
@@ -226,6 +232,9 @@ def _risk_averse_allocation(
         u = np.asarray(u, dtype=float).reshape(1, -1)
         y = fm.log_tokens(u, np.array([[log_c]]))
         log_l = log_loss(law_obj, params, N=u, D=y) + log_factor
+        if curve is not None:  # a run fails at its split's own tokens per parameter
+            t = np.broadcast_to(np.exp(y - u), (s, u.shape[1]))
+            log_l = log_l + np.where(fail_u < curve.p(t), fail_size, 0.0)
         if deviation is not None:
             log_l = log_l + deviation(np.full(u.shape, c[0]), np.exp(y - u))
         return np.exp(log_l)
