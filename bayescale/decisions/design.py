@@ -18,7 +18,9 @@ draws the fit already has:
    **A pilot can fail.**  When some of the fit's runs failed (diverged or overfitted runs far
    above the curve, :meth:`bayescale.ScalingFit.run_failures`), each simulated run fails with
    the fit's chance of a new run failing (``fail_p`` per draw; in a hierarchy its group's,
-   :meth:`~bayescale.ScalingFit.group_failures`).  A failed run tells nothing about the law
+   :meth:`~bayescale.ScalingFit.group_failures`; where the chance depends on tokens per
+   parameter, as when the failed runs are a sweep's most under-trained, at the candidate's
+   own, from the draws' ``.failures``).  A failed run tells nothing about the law
    (the fit flags it and its heavy-tailed likelihood all but ignores it), so on that path it
    leaves the weights as they were and its FLOPs are spent all the same: the expected
    reduction falls by the chance of failing, more in a set-up whose runs fail often.
