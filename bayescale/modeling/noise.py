@@ -799,7 +799,7 @@ class RunFailures:
         0.1
         """
         if self.by_tpp is not None:
-            return self._tpp_draws(size, rng, [self._typical_tpp()])[:, 0]
+            return self._frozen_rate(size, rng).p()
         return self._flat_draws(size, rng)
 
     def _flat_draws(self, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -820,14 +820,18 @@ class RunFailures:
         """The runs' median tokens per parameter: where :attr:`rate` reads :attr:`by_tpp`."""
         return float(np.median(self.by_tpp.values))
 
-    def _tpp_draws(self, size: int, rng: np.random.Generator, tpp: Any) -> np.ndarray:
-        """``(size, P)``: per draw, the curve by tokens per parameter (probability
-        :attr:`tpp_weight`) or the flat rate."""
-        curve = self.by_tpp.param_draws(size, rng)
+    def _frozen_rate(self, size: int, rng: np.random.Generator) -> FrozenFailures:
+        """Each draw's rate, drawn once (``fail_size`` left at 0): with :attr:`by_tpp` the
+        curve's parameters, the flat rate and which of the two the draw takes (probability
+        :attr:`tpp_weight`), in that order from ``rng``; else the flat rate."""
+        none = np.zeros(int(size))
+        if self.by_tpp is None:
+            return FrozenFailures(self.rate_draws(size, rng), none, None, None,
+                                  none.astype(bool), None)
+        params = self.by_tpp.param_draws(size, rng)
         flat = self._flat_draws(size, rng)
         use = rng.uniform(size=size) < self.tpp_weight
-        return FrozenFailures(flat, flat, self.by_tpp, curve, use, None).p(
-            np.atleast_1d(np.asarray(tpp, dtype=float)))
+        return FrozenFailures(flat, none, self.by_tpp, params, use, self._typical_tpp())
 
     def within(self, rows: Any, prior: FailureRatePrior | tuple[float, float] | None = None
                ) -> RunFailures:
@@ -1028,17 +1032,8 @@ class RunFailures:
         if self.sizes.size == 0:
             z = np.zeros(int(n_draws))
             return FrozenFailures(z, z, None, None, z.astype(bool), None)
-        if self.by_tpp is not None:
-            curve = self.by_tpp.param_draws(n_draws, rng)
-            flat = self._flat_draws(n_draws, rng)
-            use = rng.uniform(size=n_draws) < self.tpp_weight
-            typical = self._typical_tpp()
-        else:
-            curve, typical = None, None
-            flat = self.rate_draws(n_draws, rng)
-            use = np.zeros(int(n_draws), dtype=bool)
-        size = rng.choice(self.sizes, size=n_draws)
-        return FrozenFailures(flat, size, self.by_tpp, curve, use, typical)
+        rate = self._frozen_rate(n_draws, rng)
+        return replace(rate, fail_size=rng.choice(self.sizes, size=n_draws))
 
     @property
     def rate(self) -> float:
