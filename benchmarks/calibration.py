@@ -438,7 +438,12 @@ per parameter, weighed about evenly against a flat rate, and do not move.  Poria
 splits with a failed run) was not re-scored; datablations and misfitting do not change
 (epochs; no failed run).  In the same refitted cache gadre_small's IS 95 (.2575) is below the
 term as shipped before (.2602), where the three seeds of the last table had it above (.2641
-against .2613); one seed on refitted splits does not settle that.
+against .2613).  Seeds 1 and 2 on the same splits (2026-12-03, ``/tmp/s34/sc/g*.log``) settle
+it there: prior updated against study alone, IS 80 .1441 / .1439 / .1440 against .1408 / .1400 /
+.1403, IS 95 .2575 / .2583 / .2574 against .2602 / .2590 / .2591 (seeds 0 / 1 / 2).  The IS 95
+beats the term as shipped before in every seed; the IS 80 loses in every seed, by 2.5%: the
+central intervals are too wide there (50% coverage .65-.66 against .59-.60; 80% .86-.87
+against .85).
 
 The full table is what the default run prints.
 
