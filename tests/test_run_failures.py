@@ -495,6 +495,42 @@ def test_decisions_read_the_failure_rate_at_each_plans_own_tokens_per_param():
     assert flat.settings["fail_p"] == pytest.approx(fr.p().mean(), abs=0.002)
 
 
+def _over_trained_failures(above=40.0):
+    """Frozen failures of a sweep where 40% of the runs above ``above`` tokens per parameter
+    fail by 0.1-0.4 in log loss, none below."""
+    rng = np.random.default_rng(4)
+    tpp = np.exp(rng.uniform(np.log(0.5), np.log(1000), 300))
+    fail = rng.uniform(size=300) < np.where(tpp > above, 0.4, 0.0)
+    r = rng.normal(0, 0.01, 300) + np.where(fail, rng.uniform(0.1, 0.4, 300), 0.0)
+    f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+    assert f.tpp_weight > 0.9
+    return f.frozen(S, np.random.default_rng(3))
+
+
+def test_budget_for_finds_the_first_budget_when_failures_make_the_chance_fall():
+    """Known truth: runs above 300 tokens per parameter fail (40%).  With Hoffmann et al.'s
+    law the compute-optimal split grows with the budget (C^0.097: 98 at 1e24 FLOPs, 370 at
+    1e30), so P(loss <= 2) rises to 1 and then falls.  budget_for scans for the first budget
+    that meets 0.9 (a bisection from the top of the bracket called it unreachable), and says
+    where the chance is capped when no budget meets it."""
+    from bayescale.decisions import budget_for, prob_target
+    from bayescale.laws import get_law
+    from bayescale.posterior.result import PosteriorDraws
+
+    fr = _over_trained_failures(above=300.0)
+    arrays = {k: v for k, v in _draws().items() if not k.startswith("fail")}
+    arrays.update(sigma=np.full(S, 0.001), fail_p=fr.p(), fail_size=fr.fail_size)
+    d = PosteriorDraws(arrays, law=get_law("chinchilla"), failures=fr)
+    p = prob_target(d, 2.0, budgets=[1e24, 1e33])
+    assert p[0] > 0.99 and p[1] < 0.8, p
+    c = budget_for(d, 2.0, prob=0.9)
+    assert 1e22 < c < 1e24 and prob_target(d, 2.0, budgets=c) >= 0.9
+    assert c == pytest.approx(budget_for(dict(d), 2.0, prob=0.9), rel=1e-3)  # none fail there
+    with pytest.raises(ValueError, match=r"at any budget up to 1e\+40 FLOPs: .* fails .* with "
+                                         r"probability 0\.[3-5]\d* there"):
+        budget_for(d, 1.72, prob=0.9)
+
+
 def test_a_risk_averse_split_avoids_the_tokens_per_param_where_runs_fail():
     """Known truth: 40% of the runs above 40 tokens per parameter fail by 0.1-0.4 in log loss,
     none below.  With noise the risk-averse split at a budget whose optimum lies up there
@@ -504,13 +540,7 @@ def test_a_risk_averse_split_avoids_the_tokens_per_param_where_runs_fail():
     from bayescale.laws import get_law
     from bayescale.posterior.result import PosteriorDraws
 
-    rng = np.random.default_rng(4)
-    tpp = np.exp(rng.uniform(np.log(0.5), np.log(1000), 300))
-    fail = rng.uniform(size=300) < np.where(tpp > 40, 0.4, 0.0)
-    r = rng.normal(0, 0.01, 300) + np.where(fail, rng.uniform(0.1, 0.4, 300), 0.0)
-    f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
-    assert f.tpp_weight > 0.9
-    fr = f.frozen(S, np.random.default_rng(3))
+    fr = _over_trained_failures()
     # a law whose compute-optimal split is 60 tokens per parameter ((B / A)^(1 / 0.34))
     arrays = dict(E=np.full(S, 1.69), A=np.full(S, 406.4), B=np.full(S, 1634.0),
                   alpha=np.full(S, 0.34), beta=np.full(S, 0.34), sigma=np.full(S, 0.001),

@@ -121,9 +121,10 @@ def _failure_cap(fail: tuple[np.ndarray, np.ndarray] | None) -> str:
     """Clause of an unreachable-target error: failed runs cap the chance at ``1 - fail_p``."""
     if fail is None:
         return ""
+    p = fail[0][:, -1] if np.ndim(fail[0]) == 2 else fail[0]  # per budget: at the largest
     return (f"; a new run fails (as some of the fit's runs did, fit.run_failures()) with "
-            f"probability {float(np.mean(fail[0])):.3g}, which no budget removes (noise=False "
-            f"asks about the law's loss instead)")
+            f"probability {float(np.mean(p)):.3g}{' there' if np.ndim(fail[0]) == 2 else ''}, "
+            f"which no budget removes (noise=False asks about the law's loss instead)")
 
 
 def _common_setup(draws, law, flops_per_token, flops, sigma, nu, noise):
@@ -426,7 +427,9 @@ def _budget_for_target(
     if not 0 < rtol < 1:
         raise DecisionError(f"rtol must be in (0, 1); got {rtol!r}")
     log_t = np.log(t)
-    if deviation is not None:
+    # a discrepancy, or a failure chance that depends on each draw's split, can make the
+    # probability fall with the budget somewhere: scan for the first budget that meets it
+    if deviation is not None or (fail is not None and fail[2] is not None):
         out = _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation,
                            (math.log(br[0]), math.log(br[1])), rtol, on_unreachable, fail)
         return float(out[0]) if scalar else out
@@ -500,13 +503,16 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                 floor = (f"; the target is at or below the irreducible loss (the law's limit at "
                          f"infinite compute, median {np.median(asym):.4g}) in {n_floor} of "
                          f"{asym.size} draws" if n_floor else "")
+                disc = deviation is not None
                 raise UnreachableTargetError(
                     f"target {math.exp(lt):.6g} is not reached with probability {prob:g} at any "
-                    f"budget up to {math.exp(hi):.3g} FLOPs with the extrapolation discrepancy "
-                    f"(which widens with every decade beyond the runs): P(loss <= target) is "
-                    f"at most {p_max:.4g}{floor}{_failure_cap(fail)}.  Lower prob, raise the "
-                    f"target, widen bracket, pass discrepancy=False for the law's posterior "
-                    f"alone, or pass on_unreachable='inf'"
+                    f"budget up to {math.exp(hi):.3g} FLOPs"
+                    + (" with the extrapolation discrepancy (which widens with every decade "
+                       "beyond the runs)" if disc else "")
+                    + f": P(loss <= target) is at most {p_max:.4g}{floor}{_failure_cap(fail)}.  "
+                    f"Lower prob, raise the target, widen bracket, "
+                    + ("pass discrepancy=False for the law's posterior alone, " if disc else "")
+                    + "or pass on_unreachable='inf'"
                 )
             continue
         j = int(np.argmax(met))
