@@ -164,13 +164,15 @@ def predict_grid(
 
         nd = fit.draws(kind="noise", group=group,
                        names=list(NOISE_PARAMS[fit.spec.likelihood]))
+        frozen = fit.frozen_failures(group)      # drawn once, read at each chunk's points
     parts = []
     for sl in chunks(len(n), n_draws, max_bytes, arrays=3):
         log_mu = law.log_loss(params, {"N": n[None, sl], "D": d[None, sl]}, fit.reference)
         log_mu = np.broadcast_to(log_mu, (n_draws, sl.stop - sl.start))
         if noise:  # the same failure draws per draw in every chunk (seeded by the fit)
-            log_mu = new_run(log_mu, {**nd, **fit.failure_draws(group, tpp=d[sl] / n[sl])},
-                             rng)
+            fail = {} if frozen is None else {"fail_p": frozen.p(d[sl] / n[sl]),
+                                              "fail_size": frozen.fail_size}
+            log_mu = new_run(log_mu, {**nd, **fail}, rng)
         if sl.start == 0:  # after the first chunk's noise, as predict draws them: one chunk
             # = predict
             dev, along = frozen_discrepancy(fit, discrepancy, group, n_draws, rng, n, d, flops)
