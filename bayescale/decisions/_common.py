@@ -294,7 +294,7 @@ def failure_curve(draws: Any, n: int, noise: bool) -> Any:
     True
     """
     fr = getattr(draws, "failures", None)
-    if not noise or fr is None or not getattr(fr, "by_tpp", False):
+    if not noise or fr is None or not getattr(fr, "depends_on_tpp", False):
         return None
     return fr if np.asarray(fr.flat).size == n else None
 

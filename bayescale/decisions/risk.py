@@ -140,6 +140,13 @@ def _common_setup(draws, law, flops_per_token, flops, sigma, nu, noise):
     return law_obj, fm, nat, s, sig, v, fail
 
 
+def _chance_at_plan(curve: Any, logs: dict, shape: tuple[int, ...]) -> np.ndarray:
+    """Each draw's chance of failing at a plan's tokens per parameter, ``(S, *shape)``
+    (``(S,)`` for one plan); ``logs`` holds the plan's ``log N`` and ``log D``."""
+    t = np.exp(np.broadcast_to(logs["D"] - logs["N"], shape)).reshape(-1)
+    return curve.p(t).reshape((-1, *shape))
+
+
 def _prob_at_budgets(law_obj, nat, log_c, fm, method, deviation, log_t, sig, v, fail):
     """:func:`_prob_from_log_loss` at each draw's optimal split of each budget."""
     ll, f = _optimal(law_obj, nat, log_c, fm, method, deviation, fail)
@@ -229,11 +236,8 @@ def loss_draws(
     fail = failure_draws(draws, s, noise)
     fp, fs = (None, None) if fail is None else fail
     curve = failure_curve(draws, s, noise) if fail is not None and is_nd_law(law_obj) else None
-    if curve is not None and shape:  # each point fails at its own tokens per parameter
-        fp = curve.p(np.exp(np.broadcast_to(logs["D"] - logs["N"], shape)).reshape(-1))
-        fp = fp.reshape((s, *shape))
-    elif curve is not None:
-        fp = curve.p(np.exp(np.reshape(logs["D"] - logs["N"], (1,))))[:, 0]
+    if curve is not None:  # each point fails at its own tokens per parameter
+        fp = _chance_at_plan(curve, logs, shape)
     return np.exp(perturb(log_l, sig, v, as_generator(rng), fail_p=fp, fail_size=fs))
 
 
@@ -334,11 +338,7 @@ def _prob_below(
         dev = deviation(np.exp(fm.log_budget(u, y)), np.exp(y - u))
         log_l = log_l + dev.reshape((s, *shape))
     if fail is not None and fail[2] is not None:  # each plan fails at its own ratio
-        t_plan = np.exp(np.broadcast_to(logs["D"] - logs["N"], shape))
-        fail = _fail_at(fail, np.broadcast_to(t_plan.reshape(1, *shape), (s, *shape))
-                        if shape else np.full((s, 1), float(t_plan)))
-        if not shape:
-            fail = (fail[0][:, 0], fail[1], None)
+        fail = (_chance_at_plan(fail[2], logs, shape), fail[1], None)
     p = _prob_from_log_loss(log_l, log_t, sig, v, fail)
     return float(p) if shape == () else p
 
@@ -483,21 +483,21 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                  on_unreachable, fail=None) -> np.ndarray:
     """Smallest budget meeting ``prob`` per target, by a scan of ``log C`` and bisection."""
     lo, hi = bracket
-    fail0 = fail
     n = max(2, math.ceil((hi - lo) / (SCAN_DECADES * math.log(10.0))) + 1)
     grid = np.linspace(lo, hi, n)
     step = max(1, MAX_ELEMENTS // next(iter(nat.values())).size)
     parts = [_optimal(law_obj, nat, grid[j : j + step], fm, method, deviation, fail)
              for j in range(0, n, step)]
     log_l = np.concatenate([ll for ll, _ in parts], axis=1)
-    if fail is not None and fail[2] is not None:  # the chance at each draw's own split
-        fail = (np.concatenate([f[0] for _, f in parts], axis=1), fail[1], None)
+    on_grid = fail  # the chance at each draw's own split of each budget of the grid
+    if fail is not None and fail[2] is not None:
+        on_grid = (np.concatenate([f[0] for _, f in parts], axis=1), fail[1], None)
     out = np.full(log_t.shape, np.inf)
     for i, lt in enumerate(log_t):
-        met = _prob_from_log_loss(log_l, lt, sig, v, fail) >= prob
+        met = _prob_from_log_loss(log_l, lt, sig, v, on_grid) >= prob
         if not met.any():
             if on_unreachable == "raise":
-                p_max = float(np.max(_prob_from_log_loss(log_l, lt, sig, v, fail)))
+                p_max = float(np.max(_prob_from_log_loss(log_l, lt, sig, v, on_grid)))
                 asym = np.exp(asymptotic_log_loss(law_obj, nat))
                 n_floor = int(np.sum(asym >= math.exp(lt)))
                 floor = (f"; the target is at or below the irreducible loss (the law's limit at "
@@ -509,7 +509,8 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
                     f"budget up to {math.exp(hi):.3g} FLOPs"
                     + (" with the extrapolation discrepancy (which widens with every decade "
                        "beyond the runs)" if disc else "")
-                    + f": P(loss <= target) is at most {p_max:.4g}{floor}{_failure_cap(fail)}.  "
+                    + f": P(loss <= target) is at most {p_max:.4g}{floor}"
+                    f"{_failure_cap(on_grid)}.  "
                     f"Lower prob, raise the target, widen bracket, "
                     + ("pass discrepancy=False for the law's posterior alone, " if disc else "")
                     + "or pass on_unreachable='inf'"
@@ -522,7 +523,7 @@ def _budget_scan(law_obj, nat, log_t, prob, fm, method, sig, v, deviation, brack
 
         def ok(log_c, lt=lt):
             return _prob_at_budgets(law_obj, nat, log_c, fm, method, deviation, lt, sig, v,
-                                    fail0) >= prob
+                                    fail) >= prob
 
         res = bisect_increasing(ok, np.array([grid[j - 1]]), np.array([grid[j]]), tol=rtol)
         out[i] = math.exp(float(res[0]))

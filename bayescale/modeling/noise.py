@@ -660,7 +660,7 @@ class FrozenFailures:
     typical: float | None
 
     @property
-    def by_tpp(self) -> bool:
+    def depends_on_tpp(self) -> bool:
         """Whether the chance depends on tokens per parameter in any draw."""
         return self.curve is not None and bool(np.any(self.use))
 
