@@ -216,9 +216,16 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
     clean = [int((runs["family"] == c).sum()) for c in ("g00", "g01", "g03")]
     p_bad = np.mean(fit.draws(group="g02", noise=True)["fail_p"])
     p_other = np.mean(fit.draws(group="g03", noise=True)["fail_p"])
-    assert p_bad == pytest.approx(FailureRatePrior([0, 0, 0], clean).mean(3, own.size),
-                                  rel=0.05)
-    assert p_bad > 0.08 and p_other < 0.01            # Jeffreys per group: 0.17 and 0.024
+    p_flat = FailureRatePrior([0, 0, 0], clean).mean(3, own.size)
+    assert g._flat_rate() == pytest.approx(p_flat)
+    # the draws: that flat rate weighed (f.tpp_weight, below 0.5 here, as asserted below)
+    # against the fit's curve in tokens per parameter shifted by the group's own runs
+    assert p_bad == pytest.approx(g.rate, rel=0.08) and 0.7 * p_flat < p_bad < 1.3 * p_flat
+    # Jeffreys per group: 0.17 and 0.024.  The clean group's pooled flat rate is about 0.5%;
+    # its draws also take the fit's curve (weight about 0.4), which its 20 clean runs shift
+    # down to about 2% (they say little: the fit's curve gives them 4%), so about 1% in all
+    assert other._flat_rate() < 0.006
+    assert p_bad > 0.08 and p_other < 0.5 * 0.024 and p_other < p_bad / 10
     p_new = fit.group_failures("new").rate            # (the law's draws need pooled A0, B0)
     assert p_new == pytest.approx(f.rate)
     # the pooled rate: three failures spread over the runs' tokens per parameter weigh the
@@ -402,8 +409,75 @@ def test_rate_by_tokens_per_param_tells_an_under_trained_end_from_failures_anywh
     with pytest.raises(ValueError, match=r"tokens per parameter must be positive and finite; "
                                          r"point\(s\) \[0\]"):
         f.rate_at(tpp=[0.0])
-    # within a group of a hierarchy, the flat rate
-    assert _tpp_sweep("edge", 0).within(np.arange(100)).by_tpp is None
+    # a group of a hierarchy keeps the curve, shifted by its own runs (tested below)
+    g = _tpp_sweep("edge", 0).within(np.arange(100))
+    assert g.by_tpp is not None and g.by_tpp.values.size == 100
+
+
+def test_a_group_keeps_the_fits_curve_in_tokens_per_param_shifted_by_its_own_runs():
+    """Three groups of one sweep whose failures sit below 1 token per parameter.  Group A's
+    runs there failed (half of them), group B's did not, group C never ran there.  Each keeps
+    the fit's curve: at 20 tokens per parameter every group's chance is next to nothing
+    (a flat rate by group gave A its count, 1 in 10 or so, at any split); below 1, A's is
+    above the fit's, B's below, and C's the fit's, which its runs cannot move."""
+    rng = np.random.default_rng(3)
+    tpp = np.r_[np.geomspace(0.3, 100, 80), np.geomspace(0.3, 100, 80),
+                np.geomspace(5, 100, 80)]
+    group = np.repeat(np.array(["A", "B", "C"]), 80)
+    fail = (group == "A") & (tpp < 1) & (rng.uniform(size=tpp.size) < 0.5)
+    r = rng.normal(0, 0.01, tpp.size) + np.where(fail, rng.uniform(0.1, 0.4, tpp.size), 0.0)
+    f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+    assert f.k == fail.sum() > 3 and f.tpp_weight > 0.9
+    counts = [int(fail[group == g].sum()) for g in "ABC"]
+    priors = FailureRatePrior.leave_one_out(counts, [80, 80, 80])
+    shift = f.group_shift([group == g for g in "ABC"])  # as fit.group_failures learns it
+    by = {g: f.within(group == g, prior=p, shift=shift)
+          for g, p in zip("ABC", priors, strict=True)}
+    low, at_20 = {}, {}
+    for g, fg in by.items():
+        assert fg.by_tpp.values.size == 80 and fg.tpp_weight == f.tpp_weight
+        low[g], at_20[g] = fg.rate_at(tpp=[0.4, 20.0])
+    fit_low, fit_20 = f.rate_at(tpp=[0.4, 20.0])
+    print("at 0.4:", low, fit_low, "at 20:", at_20, fit_20)
+    assert low["A"] > 1.3 * fit_low and low["B"] < fit_low / 3, (low, fit_low)
+    assert fit_low / 1.5 < low["C"] < 1.5 * fit_low, (low, fit_low)
+    assert max(at_20.values()) < 0.01 < by["A"]._flat_rate(), at_20
+    # the draws the decisions read (frozen once per posterior draw) agree with the mean
+    fr = by["A"].frozen(4000, np.random.default_rng(0))
+    assert np.mean(fr.p([0.4, 20.0]), axis=0) == pytest.approx([low["A"], at_20["A"]],
+                                                               abs=0.03)
+    assert "none of these 80 runs failed" in str(by["C"]) and "0.3 to" in str(by["C"])
+
+
+def test_group_curves_cover_known_group_curves():
+    """Known truth: groups whose chance of failing is one curve in tokens per parameter,
+    shifted on the log odds by a Normal(0, 1) of each group's own.  Over 12 sweeps of 6
+    groups (the spread of the shifts learned from each sweep's groups, as a fit's are), each
+    group's central 90% interval of its chance at 0.5 and 1 token per parameter covers the
+    truth at about 90%."""
+    from scipy.special import expit
+
+    from bayescale.modeling.noise import FailureRateCurve, GroupFailureCurve, GroupShiftPrior
+
+    rng = np.random.default_rng(0)
+    at, hits = np.array([0.5, 1.0]), []
+    for _ in range(12):
+        true = rng.normal(0, 1.0, 6)
+        tpp = 10 ** rng.uniform(-0.5, 2.0, 6 * 60)
+        g = np.repeat(np.arange(6), 60)
+        x = np.log10(tpp)
+        z, z_at = ((v - x.mean()) / (2 * x.std()) for v in (x, np.log10(at)))
+        failed = rng.uniform(size=tpp.size) < 0.6 * expit(-1.0 + true[g] - 6.0 * z)
+        base = FailureRateCurve(tpp, failed, covariate="tokens per parameter")
+        shift = GroupShiftPrior.learn(base, [(tpp[g == j], failed[g == j]) for j in range(6)])
+        for j in range(6):
+            d = GroupFailureCurve(base, tpp[g == j], failed[g == j], shift).draws(2000, rng, at)
+            lo, hi = np.quantile(d, [0.05, 0.95], axis=0)
+            truth = 0.6 * expit(-1.0 + true[j] - 6.0 * z_at)
+            hits.append((lo <= truth) & (truth <= hi))
+    cover = np.mean(hits, axis=0)
+    print("coverage of the 90% intervals at 0.5 and 1 token per parameter:", cover)
+    assert np.all((0.78 <= cover) & (cover <= 0.99)), cover
 
 
 @pytest.mark.slow

@@ -61,15 +61,17 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-__all__ = ["EPS_CLIP", "FAIL_Z", "NU_MIN", "EpochsFailureRate", "FailureRateCurve",
-           "FailureRatePrior", "FrozenFailures", "RunFailures", "failure_covariate", "new_run",
-           "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf", "noise_quantile", "observe",
-           "perturb"]
+__all__ = ["EPS_CLIP", "FAIL_Z", "GROUP_SHIFT_SD", "NU_MIN", "EpochsFailureRate",
+           "FailureRateCurve", "FailureRatePrior", "FrozenFailures",
+           "GroupFailureCurve", "GroupShiftPrior", "RunFailures", "failure_covariate",
+           "new_run", "new_run_cdf", "noise_cdf", "noise_eps", "noise_logpdf",
+           "noise_quantile", "observe", "perturb"]
 
 #: Lower bound of the Student-t degrees of freedom: the predictive mean and variance exist.
 NU_MIN = 2.0
@@ -618,6 +620,251 @@ class FailureRateCurve:
 EpochsFailureRate = FailureRateCurve
 
 
+def _expit(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def _log_odds(th: Any, z: np.ndarray) -> np.ndarray:
+    """``logit(c * expit(a + b z))`` for a curve's ``th = (a, b, c)`` (arrays that broadcast
+    with ``z``, or the last axis of one array), computed on the log scale."""
+    from scipy.special import log_expit
+
+    a, b, c = (th[..., 0], th[..., 1], th[..., 2]) if isinstance(th, np.ndarray) else th
+    if isinstance(th, np.ndarray):
+        a, b, c = a[..., None], b[..., None], c[..., None]
+    u = a + b * z
+    log_p = np.log(np.maximum(c, 1e-300)) + log_expit(u)
+    return log_p - np.log1p(-np.minimum(np.exp(log_p), 1.0 - 1e-12))
+
+
+#: Scale of the half-Cauchy hyperprior on the spread ``tau`` of the groups' shifts of the
+#: fit-wide failure curve, on the log odds (:class:`GroupShiftPrior`): Gelman (2006)'s
+#: half-Cauchy for a group-level scale with few groups, at the scale of Gelman et al. (2008)'s
+#: Cauchy(0, 2.5) for logistic coefficients, which the curve's slope already takes.
+GROUP_SHIFT_SD = 2.5
+_SHIFT_GRID = np.linspace(-12.0, 12.0, 97)   # a group's shift delta, log odds
+_TAU_GRID = np.geomspace(0.05, 8.0, 40)      # the spread tau of the shifts
+
+
+def _shift_loglik(curve: FailureRateCurve, th: np.ndarray, values: np.ndarray,
+                  failed: np.ndarray) -> np.ndarray:
+    """``(S, len(_SHIFT_GRID))``: log likelihood of one group's failed flags at each draw
+    ``th`` of the curve's ``(a, b, c)`` and each shift of its log odds on the grid."""
+    out = np.zeros((th.shape[0], _SHIFT_GRID.size))
+    if values.size == 0:
+        return out
+    zu, inv = np.unique(curve._z(values), return_inverse=True)
+    k = np.bincount(inv, weights=failed.astype(float), minlength=zu.size)
+    n = np.bincount(inv, minlength=zu.size).astype(float)
+    for i in range(0, zu.size, 8):  # bounded memory: 8 distinct values at a time
+        lo = _log_odds(th[:, None, :], zu[None, i:i + 8])  # draws x 1 x values
+        p = np.clip(_expit(lo + _SHIFT_GRID[None, :, None]), 1e-300, 1.0 - 1e-12)
+        out += (k[i:i + 8] * np.log(p) + (n[i:i + 8] - k[i:i + 8]) * np.log1p(-p)).sum(axis=2)
+    return out
+
+
+def _log_half_cauchy(tau: np.ndarray) -> np.ndarray:
+    """Log weight of each ``tau`` of the log-spaced grid under the half-Cauchy(0,
+    :data:`GROUP_SHIFT_SD`) hyperprior (density times ``tau``: ``d tau = tau d log tau``)."""
+    return -np.log1p((tau / GROUP_SHIFT_SD) ** 2) + np.log(tau)
+
+
+def _shift_masses(tau: np.ndarray) -> np.ndarray:
+    """``(len(tau), len(_SHIFT_GRID))``: each Normal(0, tau)'s probability of each shift of
+    the grid, normalised over the grid (a ``tau`` below the grid's step is a point mass at 0,
+    not a density that a coarse grid would over-count)."""
+    m = np.exp(-0.5 * (_SHIFT_GRID[None, :] / np.asarray(tau, dtype=float)[:, None]) ** 2)
+    return m / m.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupShiftPrior:
+    """The prior of a group's shift of the fit-wide failure curve: ``delta_g ~ Normal(0,
+    tau)``, with ``tau`` a grid and its weights (:class:`GroupFailureCurve`).
+
+    :meth:`learn` weighs ``tau`` by the groups' own failed runs (their marginal likelihood,
+    with a half-Cauchy(0, :data:`GROUP_SHIFT_SD`) hyperprior): failures concentrated in a few
+    groups make the spread large, so a group whose runs did not fail moves far below the
+    fit's curve; failures spread evenly keep it small, so every group stays near the fit's
+    curve.  :meth:`hyperprior` is that hyperprior alone (a group on its own), :meth:`fixed`
+    one ``tau``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import FailureRateCurve, GroupShiftPrior
+    >>> tpp = np.tile(np.geomspace(0.5, 100, 40), 4)
+    >>> one = (tpp < 1) & (np.arange(160) < 40)                  # one group's low runs fail
+    >>> base = FailureRateCurve(tpp, one, covariate="tokens per parameter")
+    >>> groups = [(tpp[i:i + 40], one[i:i + 40]) for i in range(0, 160, 40)]
+    >>> bool(GroupShiftPrior.learn(base, groups).mean_tau > 1.5)
+    True
+    """
+
+    tau: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def fixed(cls, tau: float) -> GroupShiftPrior:
+        """One spread ``tau``."""
+        return cls(np.array([float(tau)]), np.array([1.0]))
+
+    @classmethod
+    def hyperprior(cls) -> GroupShiftPrior:
+        """``tau`` from its half-Cauchy(0, :data:`GROUP_SHIFT_SD`) hyperprior alone."""
+        w = np.exp(_log_half_cauchy(_TAU_GRID))
+        return cls(_TAU_GRID.copy(), w / w.sum())
+
+    @classmethod
+    def learn(cls, curve: FailureRateCurve,
+              groups: Sequence[tuple[Any, Any]], n_draws: int = 400) -> GroupShiftPrior:
+        """``tau`` weighed by the groups' runs: ``groups`` holds each group's ``(values,
+        failed)``; the curve's parameters are integrated over ``n_draws`` of its draws (seed
+        0: the same prior every call)."""
+        th = curve.param_draws(n_draws, np.random.default_rng(0))
+        dens = _shift_masses(_TAU_GRID)  # tau x shift
+        log_m = np.zeros((th.shape[0], _TAU_GRID.size))
+        for values, failed in groups:
+            ll = _shift_loglik(curve, th, np.asarray(values, dtype=float).reshape(-1),
+                               np.asarray(failed, dtype=bool).reshape(-1))
+            top = ll.max(axis=1, keepdims=True)
+            log_m += top + np.log(np.maximum(np.exp(ll - top) @ dens.T, 1e-300))
+        from scipy.special import logsumexp
+
+        log_tau = logsumexp(log_m, axis=0) - np.log(th.shape[0])
+        log_tau += _log_half_cauchy(_TAU_GRID)
+        w = np.exp(log_tau - log_tau.max())
+        return cls(_TAU_GRID.copy(), w / w.sum())
+
+    @property
+    def mean_tau(self) -> float:
+        """Posterior mean of ``tau``."""
+        return float(self.weight @ self.tau)
+
+    def log_masses(self) -> np.ndarray:
+        """Log prior probability of each shift of the grid the posterior is computed on
+        (``tau`` integrated out)."""
+        return np.log(np.maximum(self.weight @ _shift_masses(self.tau), 1e-300))
+
+
+@dataclass(frozen=True, eq=False)
+class GroupFailureCurve:
+    """One group's chance of failing by a covariate: the fit-wide curve shifted on the log odds.
+
+    ``logit p_g = logit p + delta_g``, where ``p = c * expit(a + b x)`` is the fit-wide
+    :class:`FailureRateCurve` (``base``), and ``delta_g ~ Normal(0, tau)`` is the group's own
+    shift (a random intercept on the log odds, as in a multilevel logistic regression; the
+    spread ``tau`` learned across the fit's groups, :class:`GroupShiftPrior`), learned from the
+    group's runs (``values`` and ``failed``) at each draw of the base curve's ``(a, b, c)``.
+    A group whose runs failed where the curve is high gets a higher curve, one whose runs at
+    the same tokens per parameter did not fail a lower one, and a group that never ran where
+    the curve is high keeps the fit's curve there (its runs say little about ``delta_g``),
+    rather than a flat rate that puts its failures at every tokens per parameter.  The base
+    curve was learned from every run, and ``tau`` from every group, the group's included (an
+    approximation that matters little with several groups).
+
+    Attributes
+    ----------
+    base : FailureRateCurve
+        The fit-wide curve.
+    values, failed : numpy.ndarray
+        The group's runs' covariate and failed flags.
+    shift : GroupShiftPrior or None
+        The prior of the group's shift (default: :meth:`GroupShiftPrior.hyperprior`, a group
+        on its own; :meth:`RunFailures.group_shift` learns it across a fit's groups).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayescale.modeling.noise import FailureRateCurve, GroupFailureCurve
+    >>> tpp = np.tile(np.geomspace(0.5, 100, 50), 2)
+    >>> failed = (tpp < 1) & (np.arange(100) < 50) & (np.arange(100) % 2 == 0)
+    >>> base = FailureRateCurve(tpp, failed, covariate="tokens per parameter")
+    >>> a = GroupFailureCurve(base, tpp[:50], failed[:50])      # its low runs failed
+    >>> b = GroupFailureCurve(base, tpp[50:], failed[50:])      # its low runs did not
+    >>> pa, pb = a.mean([0.5, 20.0]), b.mean([0.5, 20.0])
+    >>> bool(pa[0] > base.mean([0.5])[0] > pb[0]), bool(pa[1] < 0.01)
+    (True, True)
+    """
+
+    base: FailureRateCurve
+    values: np.ndarray
+    failed: np.ndarray
+    shift: GroupShiftPrior | None = None
+
+    def __post_init__(self) -> None:
+        if self.shift is None:
+            object.__setattr__(self, "shift", GroupShiftPrior.hyperprior())
+        v = np.asarray(self.values, dtype=float).reshape(-1)
+        f = np.asarray(self.failed, dtype=bool).reshape(-1)
+        if v.shape != f.shape:
+            raise ValueError(f"values ({v.size}) and failed ({f.size}) must give one value per "
+                             "run")
+        object.__setattr__(self, "values", v)
+        object.__setattr__(self, "failed", f)
+
+    @property
+    def covariate(self) -> str:
+        """The base curve's covariate."""
+        return self.base.covariate
+
+    def _z(self, values: Any) -> np.ndarray:
+        return self.base._z(values)
+
+    def param_draws(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """Draws ``(size, 4)`` of the group's ``(a, b, c, delta_g)``: the base curve's
+        :meth:`FailureRateCurve.param_draws`, then ``delta_g`` from its posterior given the
+        group's runs at each draw (on a grid, jittered within its cell).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import FailureRateCurve, GroupFailureCurve
+        >>> base = FailureRateCurve([1.0, 2.0, 50.0, 80.0], [True, False, False, False])
+        >>> GroupFailureCurve(base, [1.0, 2.0], [True, False]).param_draws(
+        ...     4, np.random.default_rng(0)).shape
+        (4, 4)
+        """
+        th = self.base.param_draws(size, rng)
+        shift = _SHIFT_GRID
+        logp = (_shift_loglik(self.base, th, self.values, self.failed)
+                + self.shift.log_masses()[None, :])
+        w = np.exp(logp - logp.max(axis=1, keepdims=True))
+        cum = np.cumsum(w, axis=1)
+        u = rng.uniform(size=(th.shape[0], 1)) * cum[:, -1:]
+        j = np.minimum((cum < u).sum(axis=1), shift.size - 1)
+        step = shift[1] - shift[0]
+        delta = shift[j] + step * (rng.uniform(size=j.size) - 0.5)
+        return np.column_stack([th, delta])
+
+    def at(self, params: np.ndarray, values: Any, *, standardised: bool = False) -> np.ndarray:
+        """As :meth:`FailureRateCurve.at`, with :meth:`param_draws`' parameters ``(S, 4)``."""
+        th = np.asarray(params, dtype=float)
+        v = np.asarray(values, dtype=float)
+        z = v if standardised else self._z(v.reshape(-1)).reshape(v.shape)
+        if z.ndim <= 1:
+            z = np.atleast_1d(z).reshape(1, -1)
+        extra = (1,) * (z.ndim - 1)
+        cols = [th[:, i].reshape((-1, *extra)) for i in range(4)]
+        return _expit(_log_odds(cols[:3], z) + cols[3])
+
+    def draws(self, size: int, rng: np.random.Generator, values: Any) -> np.ndarray:
+        """Draws ``(size, P)`` of the group's chance of failing at each of ``values``."""
+        z = np.atleast_1d(self._z(values)).reshape(1, -1)
+        return self.at(self.param_draws(size, rng), z, standardised=True)
+
+    def mean(self, values: Any) -> np.ndarray:
+        """Posterior mean chance of failing at each of ``values`` (2,000 draws, seed 0, drawn
+        on the first call and kept: the same numbers every call)."""
+        if not hasattr(self, "_mean_params"):
+            object.__setattr__(self, "_mean_params",
+                               self.param_draws(2000, np.random.default_rng(0)))
+        z = np.atleast_1d(self._z(values)).reshape(1, -1)
+        return self.at(self._mean_params, z, standardised=True).mean(axis=0)
+
+
 @dataclass(frozen=True, eq=False)
 class FrozenFailures:
     """A new run's chance of failing and a failure's size, drawn once per posterior draw
@@ -632,10 +879,11 @@ class FrozenFailures:
         tokens per parameter).
     fail_size : numpy.ndarray
         ``(S,)``: a failure's log-loss excess per draw.
-    curve : FailureRateCurve or None
+    curve : FailureRateCurve, GroupFailureCurve or None
         The rate by tokens per parameter (:attr:`RunFailures.by_tpp`), or None.
     params : numpy.ndarray or None
-        ``(S, 3)``: each draw's ``(a, b, c)`` of ``curve``.
+        ``(S, 3)``: each draw's ``(a, b, c)`` of ``curve`` (``(S, 4)`` with a group's shift
+        for a :class:`GroupFailureCurve`).
     use : numpy.ndarray
         ``(S,)``: whether the draw takes the curve (probability :attr:`RunFailures.tpp_weight`)
         rather than the flat rate.
@@ -654,7 +902,7 @@ class FrozenFailures:
 
     flat: np.ndarray
     fail_size: np.ndarray
-    curve: FailureRateCurve | None
+    curve: FailureRateCurve | GroupFailureCurve | None
     params: np.ndarray | None
     use: np.ndarray
     typical: float | None
@@ -732,6 +980,9 @@ class RunFailures:
     tpp_weight : float
         Posterior probability that the rate depends on tokens per parameter rather than being
         flat (equal prior odds; the two models' marginal likelihoods).
+    tpp_rows : numpy.ndarray or None
+        Positions among the residuals given of :attr:`by_tpp`'s runs (what :meth:`within`
+        selects a group's runs by).
 
     Examples
     --------
@@ -754,8 +1005,9 @@ class RunFailures:
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     prior: FailureRatePrior | tuple[float, float] | None = None
     by_epochs: FailureRateCurve | None = None
-    by_tpp: FailureRateCurve | None = None
+    by_tpp: FailureRateCurve | GroupFailureCurve | None = None
     tpp_weight: float = 0.0
+    tpp_rows: np.ndarray | None = None
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z,
@@ -833,15 +1085,20 @@ class RunFailures:
         use = rng.uniform(size=size) < self.tpp_weight
         return FrozenFailures(flat, none, self.by_tpp, params, use, self._typical_tpp())
 
-    def within(self, rows: Any, prior: FailureRatePrior | tuple[float, float] | None = None
-               ) -> RunFailures:
+    def within(self, rows: Any, prior: FailureRatePrior | tuple[float, float] | None = None,
+               shift: GroupShiftPrior | None = None) -> RunFailures:
         """The failures of some runs: ``k`` and ``n`` counted among ``rows`` (a boolean mask
         over the residuals classified, or their positions), the sizes still all the fit's.
 
         What a group of a hierarchical fit gets (:meth:`bayescale.ScalingFit.group_failures`):
         its own runs say how often its runs fail, partially pooled with the other groups'
         counts when ``prior`` is their :class:`FailureRatePrior`; every failed run of the fit
-        says how far a failure goes.
+        says how far a failure goes.  Where the rate depends on tokens per parameter
+        (:meth:`with_tokens_per_param`) the group keeps the fit's curve, shifted by its own
+        runs (:class:`GroupFailureCurve`; ``shift`` the prior of that shift, learned across the
+        groups by :meth:`group_shift`), and the fit's weight of the curve against the flat
+        rate; the flat rate is the group's own, as above.  A rate by epochs
+        (:meth:`with_epochs`) is not kept: a group's rate does not depend on epochs.
 
         Examples
         --------
@@ -861,10 +1118,46 @@ class RunFailures:
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         idx = idx.astype(int)
+        by_tpp, weight, rows = None, 0.0, None
+        if self.by_tpp is not None and self.tpp_rows is not None:
+            sel = np.isin(self.tpp_rows, idx)
+            base = getattr(self.by_tpp, "base", self.by_tpp)
+            by_tpp = GroupFailureCurve(base, self.by_tpp.values[sel], self.by_tpp.failed[sel],
+                                       shift)
+            weight, rows = self.tpp_weight, self.tpp_rows[sel]
         # rows index the residuals given; only finite ones were classified (n counts those)
         return replace(self, k=int(np.isin(self.rows, idx).sum()),
-                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None, by_tpp=None,
-                       tpp_weight=0.0)
+                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None,
+                       by_tpp=by_tpp, tpp_weight=weight, tpp_rows=rows)
+
+    def group_shift(self, groups: Sequence[Any]) -> GroupShiftPrior | None:
+        """The prior of each group's shift of :attr:`by_tpp`, its spread learned from the
+        groups' runs (:meth:`GroupShiftPrior.learn`); ``groups`` holds each group's ``rows``
+        as :meth:`within` takes them.  None without :attr:`by_tpp`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> tpp = np.tile(np.geomspace(0.5, 100, 40), 3)
+        >>> r = np.where((tpp < 1) & (np.arange(120) < 40), 0.5, 0.0)
+        >>> r = r + np.random.default_rng(0).normal(0, 0.01, 120)
+        >>> f = RunFailures.from_residuals(r).with_tokens_per_param(tpp)
+        >>> rows = [np.arange(i, i + 40) for i in (0, 40, 80)]
+        >>> shift = f.group_shift(rows)
+        >>> a, b = (f.within(m, shift=shift) for m in rows[:2])
+        >>> bool(a.rate_at(tpp=[0.6])[0] > 0.5 > 0.1 > b.rate_at(tpp=[0.6])[0])
+        True
+        """
+        if self.by_tpp is None or self.tpp_rows is None:
+            return None
+        parts = []
+        for rows in groups:
+            idx = np.asarray(rows)
+            idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(int)
+            sel = np.isin(self.tpp_rows, idx)
+            parts.append((self.by_tpp.values[sel], self.by_tpp.failed[sel]))
+        return GroupShiftPrior.learn(getattr(self.by_tpp, "base", self.by_tpp), parts)
 
     def with_epochs(self, epochs: Any) -> RunFailures:
         """The same failures, their chance depending on the runs' epochs of repeated data.
@@ -937,7 +1230,9 @@ class RunFailures:
         k, n = int(flags[1].sum()), int(flags[1].size)
         log_flat = float(betaln(0.5 + k, 0.5 + n - k) - betaln(0.5, 0.5))
         weight = float(1.0 / (1.0 + np.exp(np.clip(log_flat - curve.log_evidence, -700, 700))))
-        return replace(self, by_tpp=curve, tpp_weight=weight)
+        x = np.asarray(tpp, dtype=float).reshape(-1)
+        rows = np.flatnonzero(np.isfinite(x) & (x > 0))  # as _flags_by keeps them
+        return replace(self, by_tpp=curve, tpp_weight=weight, tpp_rows=rows)
 
     def where_failed(self) -> str:
         """Where the failed runs sit in tokens per parameter (:attr:`by_tpp`): ``'the lowest
@@ -958,8 +1253,11 @@ class RunFailures:
             return ""
         from bayescale.formatting import fmt_num
 
-        t = self.by_tpp.values
-        ft = np.sort(t[self.by_tpp.failed])
+        curve = self.by_tpp
+        if not curve.failed.any():  # a group without a failed run: where the fit's sit
+            curve = getattr(curve, "base", curve)
+        t = curve.values
+        ft = np.sort(t[curve.failed])
         end = ("the lowest " if ft[-1] <= np.quantile(t, 0.25) else
                "the highest " if ft[0] >= np.quantile(t, 0.75) else "")
         lo, hi = fmt_num(float(ft[0])), fmt_num(float(ft[-1]))

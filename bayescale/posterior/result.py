@@ -512,7 +512,8 @@ class ScalingFit:
             own = [labels == g for g in self.groups]
             priors = FailureRatePrior.leave_one_out([int(failed[m].sum()) for m in own],
                                                     [int(m.sum()) for m in own])
-            self._group_failures = {g: failures.within(m, prior=p)
+            shift = failures.group_shift(own)  # where the rate depends on tokens per parameter
+            self._group_failures = {g: failures.within(m, prior=p, shift=shift)
                                     for g, m, p in zip(self.groups, own, priors, strict=True)}
         return self._group_failures[group]
 
