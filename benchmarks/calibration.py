@@ -445,6 +445,25 @@ beats the term as shipped before in every seed; the IS 80 loses in every seed, b
 central intervals are too wide there (50% coverage .65-.66 against .59-.60; 80% .86-.87
 against .85).
 
+Porian and misfitting on the refitted cache (2026-12-03, stop 35, seed 0; misfitting's
+leave-one-study-out priors refitted from empty that day; ``/tmp/s35/base_[pm]0.csv``), prior
+updated against the term as shipped before and the anchor, IS 80 / 95: porian .1391 / .1844
+against .1459 / .1872 and .2455 / .5489 (ARE 2.84% against 3.79%; coverage .41 / .72 / .95);
+misfitting .0862 / .1523 against .0958 / .1723 and .0844 / .1456 (ARE 0.91% against 1.31%;
+coverage .86 / .96 / 1.00, the law alone .50 / .79 / .98 with IS .0685 / .0979).  Porian is
+now ahead of the term as shipped before at both levels (by about one seed sd at 95%);
+misfitting is where it was.
+
+Tried, not kept (stop 35, seed 0, same splits and streams): counting each held-out run once
+across a split's nested inner splits (a run held out by both the 0.5- and 1-decade inner fits
+weighs 1/2 in each, a composite likelihood; the update counted it twice).  Prior updated, IS
+80 / 95: gadre_small .1440 / .2573 (.1441 / .2575), chinchilla .0308 / .0512 (.0307 / .0515),
+misfitting .0887 / .1555 (.0862 / .1523): no gain anywhere.  The gap to the anchor on misfitting is
+the discrepancy's width itself: the law alone is calibrated there (.50 / .79 / .98), as it is
+on gadre_small's first rungs (.53 / .80 / .92, IS 80 / 95 .132 / .236 against the prior's
+.154 / .266), which have no inner split to update the prior; the later rungs, which do, beat
+the term as shipped before (.136 / .250 against .141 / .259).
+
 The full table is what the default run prints.
 
 Usage::
