@@ -254,6 +254,40 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
     assert p_other < res.settings["fail_p"] < p_bad
 
 
+@pytest.mark.slow
+def test_hierarchy_group_failures_follow_the_fits_curve_in_tokens_per_param(tmp_path):
+    """Real sampler: four groups, one of which blew up at its four most under-trained runs.
+    The fit reads the failures as a regime at low tokens per parameter; the failing group's
+    chance there is far above a clean group's, and more than ten times its own at the runs'
+    most over-trained end (a flat rate by group was the same at both), and the report for
+    the failing group says whose chance it gives."""
+    import bayescale as bs
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    runs = simulate_hierarchy(4, seed=11).runs.reset_index(drop=True)
+    tpp = (runs["D"] / runs["N"]).to_numpy()
+    own = np.flatnonzero(runs["family"] == "g02")
+    bad = own[np.argsort(tpp[own])[:4]]
+    runs.loc[bad, "loss"] *= np.exp([0.4, 0.6, 0.5, 0.45])
+    fit = bs.fit(runs, "chinchilla", groups=["family"], draws=TEST_DRAWS, tune=TEST_DRAWS,
+                 seed=2, progressbar=False, prior_draws=0, warn=False)
+    f = fit.run_failures()
+    assert sorted(f.rows.tolist()) == sorted(bad.tolist()) and f.tpp_weight > 0.5
+    low, high = float(tpp[bad].max()), float(tpp.max())
+    g, other = fit.group_failures("g02"), fit.group_failures("g03")
+    p_g, p_other = g.rate_at(tpp=[low, high]), other.rate_at(tpp=[low, high])
+    print("failing group", p_g, "clean group", p_other, "fit", f.rate_at(tpp=[low, high]))
+    assert p_g[0] > 0.1 and p_g[0] > 3 * p_other[0], (p_g, p_other)
+    assert p_g[1] < p_g[0] / 10 and p_other[1] < 0.01, (p_g, p_other)  # not a flat rate
+    from bayescale.report import write_report
+
+    files = write_report(fit, tmp_path / "g02.html", budgets=[1e20], group="g02", loo=False,
+                         dpi=50)
+    text = " ".join(files.markdown.read_text().split())
+    assert "this group's chance at the recommended split's " in text, text[:3000]
+    assert f"the fit's curve shifted by its own runs, 4 of its {own.size} failed" in text
+
+
 # --------------------------------------------------------------------------- rate by epochs
 def _curve(epochs, a=-4.0, b=2.5, c=0.3):
     """The true chance of failing: a logistic curve in log10 epochs rising to a ceiling ``c``

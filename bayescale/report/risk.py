@@ -640,17 +640,34 @@ def _failures_where(failures: Any) -> str:
 
 def _failure_rate(f: _Facts, failures: Any) -> tuple[float, str]:
     """A new run's chance of failing for the report's group (its own runs' rate in a hierarchy,
-    :meth:`bayescale.ScalingFit.group_failures`) and a clause saying whose rate it is."""
-    if f.group is None or not f.fit.groups:
-        return failures.rate, ""
-    try:
-        g = f.fit.group_failures(f.group)
-    except Exception:  # a report is never lost to an optional clause
-        return failures.rate, ""
-    if g is failures:  # a new group: the fit's pooled rate
-        return failures.rate, " (a new group: the fit's pooled rate)"
-    return g.rate, (f" (this group's rate: {g.k} of its {g.n} runs failed, pooled with the "
-                    f"other groups')")
+    :meth:`bayescale.ScalingFit.group_failures`) and a clause saying whose rate it is.  Where
+    the chance depends on tokens per parameter, it is read at the first budget's recommended
+    split (its median), where the decisions read it, not at the runs' median."""
+    g, whose = failures, ""
+    if f.group is not None and f.fit.groups:
+        try:
+            g = f.fit.group_failures(f.group)
+        except Exception:  # a report is never lost to an optional clause
+            return failures.rate, ""
+        if g is failures:  # a new group: the fit's pooled rate
+            return failures.rate, " (a new group: the fit's pooled rate)"
+        whose = (f" (this group's rate: {g.k} of its {g.n} runs failed, pooled with the "
+                 f"other groups')")
+    if getattr(g, "by_tpp", None) is None or g.tpp_weight < 0.5:
+        return g.rate, whose
+    from bayescale.formatting import fmt_num
+
+    if f.nd and "tokens_per_param" in f.q_of:
+        at = float(f.q_of["tokens_per_param"][1, 0])
+        where = f"at the recommended split's {fmt_num(at)} tokens per parameter"
+    else:
+        at = float(np.median(g.by_tpp.values))
+        where = f"at the runs' median tokens per parameter, {fmt_num(at)}"
+    rate = float(g.rate_at(tpp=[at])[0])
+    if g is failures:
+        return rate, f" ({where})"
+    return rate, (f" (this group's chance {where}: the fit's curve shifted by its own runs, "
+                  f"{g.k} of its {g.n} failed)")
 
 
 def _warnings(f: _Facts, loo_res: Any, extra: Sequence[str]) -> list[str]:
