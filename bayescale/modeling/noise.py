@@ -606,14 +606,22 @@ class FailureRateCurve:
         """
         from scipy.special import expit
 
-        th = np.asarray(params, dtype=float)
-        v = np.asarray(values, dtype=float)
-        z = v if standardised else self._z(v.reshape(-1)).reshape(v.shape)
-        if z.ndim <= 1:
-            z = np.atleast_1d(z).reshape(1, -1)
-        extra = (1,) * (z.ndim - 1)
-        ag, bg, cg = (th[:, i].reshape((-1, *extra)) for i in range(3))
+        (ag, bg, cg), z = _columns(self, params, values, standardised)
         return cg * expit(ag + bg * z)
+
+
+def _columns(curve: Any, params: np.ndarray, values: Any, standardised: bool
+             ) -> tuple[list[np.ndarray], np.ndarray]:
+    """A curve's parameter draws ``(S, k)`` as ``k`` columns shaped to broadcast with the
+    standardised ``values``: ``(P,)`` points shared by the draws (``(1, P)``) or each draw's
+    own ``(S, P, ...)``; and those values."""
+    th = np.asarray(params, dtype=float)
+    v = np.asarray(values, dtype=float)
+    z = v if standardised else curve._z(v.reshape(-1)).reshape(v.shape)
+    if z.ndim <= 1:
+        z = np.atleast_1d(z).reshape(1, -1)
+    extra = (1,) * (z.ndim - 1)
+    return [th[:, i].reshape((-1, *extra)) for i in range(th.shape[1])], z
 
 
 #: The curve by epochs of repeated data (the name it had before it took other covariates).
@@ -841,13 +849,7 @@ class GroupFailureCurve:
 
     def at(self, params: np.ndarray, values: Any, *, standardised: bool = False) -> np.ndarray:
         """As :meth:`FailureRateCurve.at`, with :meth:`param_draws`' parameters ``(S, 4)``."""
-        th = np.asarray(params, dtype=float)
-        v = np.asarray(values, dtype=float)
-        z = v if standardised else self._z(v.reshape(-1)).reshape(v.shape)
-        if z.ndim <= 1:
-            z = np.atleast_1d(z).reshape(1, -1)
-        extra = (1,) * (z.ndim - 1)
-        cols = [th[:, i].reshape((-1, *extra)) for i in range(4)]
+        cols, z = _columns(self, params, values, standardised)
         return _expit(_log_odds(cols[:3], z) + cols[3])
 
     def draws(self, size: int, rng: np.random.Generator, values: Any) -> np.ndarray:
