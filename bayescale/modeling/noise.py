@@ -974,8 +974,9 @@ class RunFailures:
         For runs of repeated data, the rate as a function of epochs (:meth:`with_epochs`):
         :meth:`draws` and :meth:`rate_at` given ``epochs`` read it there; without ``epochs``
         the flat rate ``Beta(1/2 + k, 1/2 + n - k)`` of all the runs still applies.
-    by_tpp : FailureRateCurve or None
-        The rate as a function of tokens per parameter (:meth:`with_tokens_per_param`),
+    by_tpp : FailureRateCurve, GroupFailureCurve or None
+        The rate as a function of tokens per parameter (:meth:`with_tokens_per_param`; a
+        group's, after :meth:`within`, the fit's curve shifted by the group's runs),
         averaged with the flat rate by ``tpp_weight``: :meth:`draws` and :meth:`rate_at` given
         ``tpp`` read the average at each point; without it, and :attr:`rate`, at the runs'
         median tokens per parameter.
