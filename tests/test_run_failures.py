@@ -485,7 +485,9 @@ def test_a_group_keeps_the_fits_curve_in_tokens_per_param_shifted_by_its_own_run
 
 def test_group_curves_cover_known_group_curves():
     """Known truth: groups whose chance of failing is one curve in tokens per parameter,
-    shifted on the log odds by a Normal(0, 1) of each group's own.  Over 12 sweeps of 6
+    ``0.6 expit(a_g - 6 z)``, its intercept ``a_g`` shifted by a Normal(0, 1) of each group's
+    own (inside the ceiling, where the model shifts the log odds of the chance itself, so the
+    truth is not exactly the model's).  Over 12 sweeps of 6
     groups (the spread of the shifts learned from each sweep's groups, as a fit's are), each
     group's central 90% interval of its chance at 0.5 and 1 token per parameter covers the
     truth at about 90%."""
