@@ -464,6 +464,39 @@ on gadre_small's first rungs (.53 / .80 / .92, IS 80 / 95 .132 / .236 against th
 .154 / .266), which have no inner split to update the prior; the later rungs, which do, beat
 the term as shipped before (.136 / .250 against .141 / .259).
 
+Porian at seeds 1 and 2 on the same refitted cache (stop 36, ``/tmp/s36/base_p{1,2}.csv``),
+prior updated against the term as shipped before, IS 80 / 95: seed 1 .1406 / .1867 against
+.1468 / .1875, seed 2 .1402 / .1850 against .1457 / .1878 (seed 0 above: .1391 / .1844 against
+.1459 / .1872).  Porian leads the term as shipped before at both levels in all three seeds; at
+95% by .0011-.0028, one to two seed standard deviations.
+
+Tried, not kept (stop 36, seed 0, same splits, priors and streams; ``/tmp/s36/max*.py``): letting
+the fit's own spread about the law count toward the discrepancy, so that a forecast's shared
+uncertainty is the larger of the two rather than their sum.  The law alone is over-dispersed
+where the fit is small (the first rung: median z^2 .37 on gadre_small, .16 on misfitting) and
+under-dispersed where it is large (rungs 2-3: 1.2-2.9 and 1.0-1.5), so a kappa added on top is a
+compromise, too wide for small fits.  Three ways, prior updated, IS 80 / 95 (the shipped method
+on the same streams: misfitting .0862 / .1523, gadre_small .1441 / .2575, chinchilla .0307 /
+.0515, datablations .6478 / .9117, porian .1391 / .1844):
+
+- every draw's deviation scaled by ``sqrt(max(0, 1 - v_law / v_dev))`` per point (``v_law``,
+  ``v_dev``: the law's and the deviation's squared 68% half-widths across draws): misfitting
+  .0754 / .1297 (beats the anchor's .0844 / .1456), gadre_small .1421 / .2582, chinchilla .0311
+  / .0500, datablations .6491 / .9065, but porian .1549 / .2309 with coverage .30 / .60 / .87:
+  porian's misses go beyond a law spread of the same size;
+- per draw, the random part's scale ``sqrt(max(0, kappa^2 d_C^2 + kappa_T^2 d_T^2 - v_law))``,
+  the mean miss kept (heavy tails kept): misfitting .0804 / .1441 (beats the anchor), gadre_small
+  .1425 / .2579, chinchilla .0306 / .0511, datablations .6473 / .9103, porian .1412 / .1874
+  (behind the term as shipped before at 95%, .1872);
+- the same in the update's split likelihood too (kappa learned beyond the inner fits' spread):
+  misfitting .0902 / .1628, gadre_small .1423 / .2597, chinchilla .0334 / .0465, datablations
+  .6751 / .8667, porian .1440 / .1909: the small inner fits' wide spread makes the update learn
+  a larger kappa, which the outer forecasts then get.
+
+None is better on every study; the second trades porian's lead for misfitting's, and narrower
+intervals are the wrong way to err on data the project does not have (issue 13's held-out
+blocks were over-confident).  Nothing shipped.
+
 The full table is what the default run prints.
 
 Usage::
