@@ -483,6 +483,38 @@ def test_a_group_keeps_the_fits_curve_in_tokens_per_param_shifted_by_its_own_run
     assert "none of these 80 runs failed" in str(by["C"]) and "0.3 to" in str(by["C"])
 
 
+def test_a_group_keeps_the_fits_curve_in_epochs_shifted_by_its_own_runs():
+    """The same for a rate by epochs of repeated data (laws with ``U``): before, a group's rate
+    was flat in epochs.  Group A's runs beyond 50 epochs failed (half of them), B's did not,
+    C never repeated its data more than 20 times.  At one epoch every group's chance is next
+    to nothing; at 300, A's is above the fit's, B's below, and C's the fit's."""
+    rng = np.random.default_rng(5)
+    epochs = np.r_[np.geomspace(1, 500, 60), np.geomspace(1, 500, 60), np.geomspace(1, 20, 60)]
+    group = np.repeat(np.array(["A", "B", "C"]), 60)
+    fail = (group == "A") & (epochs > 50) & (rng.uniform(size=epochs.size) < 0.5)
+    r = rng.normal(0, 0.01, epochs.size) + np.where(fail, rng.uniform(0.2, 0.6, epochs.size),
+                                                    0.0)
+    f = RunFailures.from_residuals(r).with_epochs(epochs)
+    assert f.k == fail.sum() > 3 and f.by_epochs is not None
+    shift = f.group_shift([group == g for g in "ABC"])  # the epochs curve's: no tpp curve
+    assert shift is not None and shift.mean_tau > 0.5
+    by = {g: f.within(group == g, shift=shift) for g in "ABC"}
+    one, far = {}, {}
+    for g, fg in by.items():
+        assert fg.by_epochs.values.size == 60 and fg.epochs_rows.size == 60
+        one[g], far[g] = fg.rate_at([1.0, 300.0])
+    fit_one, fit_far = f.rate_at([1.0, 300.0])
+    print("at 1:", one, fit_one, "at 300:", far, fit_far)
+    assert far["A"] > 1.3 * fit_far and far["B"] < fit_far / 3, (far, fit_far)
+    assert fit_far / 1.5 < far["C"] < 1.5 * fit_far, (far, fit_far)
+    assert max(one.values()) < 0.01, one
+    # what predictions read: each point's chance at its epochs, per draw
+    d = by["A"].draws(4000, np.random.default_rng(0), epochs=[1.0, 300.0])
+    assert d["fail_p"].shape == (4000, 2)
+    assert np.mean(d["fail_p"], axis=0) == pytest.approx([one["A"], far["A"]], abs=0.03)
+    assert "depends on the epochs" in str(by["C"])
+
+
 def test_group_curves_cover_known_group_curves():
     """Known truth: groups whose chance of failing is one curve in tokens per parameter,
     ``0.6 expit(a_g - 6 z)``, its intercept ``a_g`` shifted by a Normal(0, 1) of each group's

@@ -970,8 +970,9 @@ class RunFailures:
         The rate's prior: None (default) for Jeffreys' ``(1/2, 1/2)``, ``(a, b)`` of another
         Beta prior (the rate is then ``Beta(a + k, b + n - k)``), or a
         :class:`FailureRatePrior` of other groups' counts.
-    by_epochs : FailureRateCurve or None
-        For runs of repeated data, the rate as a function of epochs (:meth:`with_epochs`):
+    by_epochs : FailureRateCurve, GroupFailureCurve or None
+        For runs of repeated data, the rate as a function of epochs (:meth:`with_epochs`; a
+        group's, after :meth:`within`, the fit's curve shifted by the group's runs):
         :meth:`draws` and :meth:`rate_at` given ``epochs`` read it there; without ``epochs``
         the flat rate ``Beta(1/2 + k, 1/2 + n - k)`` of all the runs still applies.
     by_tpp : FailureRateCurve, GroupFailureCurve or None
@@ -983,9 +984,9 @@ class RunFailures:
     tpp_weight : float
         Posterior probability that the rate depends on tokens per parameter rather than being
         flat (equal prior odds; the two models' marginal likelihoods).
-    tpp_rows : numpy.ndarray or None
-        Positions among the residuals given of :attr:`by_tpp`'s runs (what :meth:`within`
-        selects a group's runs by).
+    tpp_rows, epochs_rows : numpy.ndarray or None
+        Positions among the residuals given of :attr:`by_tpp`'s and :attr:`by_epochs`' runs
+        (what :meth:`within` selects a group's runs by).
 
     Examples
     --------
@@ -1011,6 +1012,7 @@ class RunFailures:
     by_tpp: FailureRateCurve | GroupFailureCurve | None = None
     tpp_weight: float = 0.0
     tpp_rows: np.ndarray | None = None
+    epochs_rows: np.ndarray | None = None
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z,
@@ -1101,7 +1103,10 @@ class RunFailures:
         runs (:class:`GroupFailureCurve`; ``shift`` the prior of that shift, learned across the
         groups by :meth:`group_shift`), and the fit's weight of the curve against the flat
         rate; the flat rate is the group's own, as above.  A rate by epochs
-        (:meth:`with_epochs`) is not kept: a group's rate does not depend on epochs.
+        (:meth:`with_epochs`) is kept the same way: the fit's curve in epochs, shifted by the
+        group's runs (``shift`` is for that curve when the rate does not also depend on
+        tokens per parameter; else the epochs curve's shift has the hyperprior of a group on
+        its own, :meth:`GroupShiftPrior.hyperprior`).
 
         Examples
         --------
@@ -1123,20 +1128,21 @@ class RunFailures:
         idx = idx.astype(int)
         by_tpp, weight, rows = None, 0.0, None
         if self.by_tpp is not None and self.tpp_rows is not None:
-            sel = np.isin(self.tpp_rows, idx)
-            base = getattr(self.by_tpp, "base", self.by_tpp)
-            by_tpp = GroupFailureCurve(base, self.by_tpp.values[sel], self.by_tpp.failed[sel],
-                                       shift)
-            weight, rows = self.tpp_weight, self.tpp_rows[sel]
+            by_tpp, rows = _group_curve(self.by_tpp, self.tpp_rows, idx, shift)
+            weight = self.tpp_weight
+        by_epochs, e_rows = None, None
+        if self.by_epochs is not None and self.epochs_rows is not None:
+            by_epochs, e_rows = _group_curve(self.by_epochs, self.epochs_rows, idx,
+                                             shift if by_tpp is None else None)
         # rows index the residuals given; only finite ones were classified (n counts those)
         return replace(self, k=int(np.isin(self.rows, idx).sum()),
-                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=None,
-                       by_tpp=by_tpp, tpp_weight=weight, tpp_rows=rows)
+                       n=int(min(self.n, idx.size)), prior=prior, by_epochs=by_epochs,
+                       by_tpp=by_tpp, tpp_weight=weight, tpp_rows=rows, epochs_rows=e_rows)
 
     def group_shift(self, groups: Sequence[Any]) -> GroupShiftPrior | None:
-        """The prior of each group's shift of :attr:`by_tpp`, its spread learned from the
-        groups' runs (:meth:`GroupShiftPrior.learn`); ``groups`` holds each group's ``rows``
-        as :meth:`within` takes them.  None without :attr:`by_tpp`.
+        """The prior of each group's shift of :attr:`by_tpp` (else of :attr:`by_epochs`), its
+        spread learned from the groups' runs (:meth:`GroupShiftPrior.learn`); ``groups``
+        holds each group's ``rows`` as :meth:`within` takes them.  None without either.
 
         Examples
         --------
@@ -1152,15 +1158,19 @@ class RunFailures:
         >>> bool(a.rate_at(tpp=[0.6])[0] > 0.5 > 0.1 > b.rate_at(tpp=[0.6])[0])
         True
         """
-        if self.by_tpp is None or self.tpp_rows is None:
+        if self.by_tpp is not None and self.tpp_rows is not None:
+            curve, at = self.by_tpp, self.tpp_rows
+        elif self.by_epochs is not None and self.epochs_rows is not None:
+            curve, at = self.by_epochs, self.epochs_rows
+        else:
             return None
         parts = []
         for rows in groups:
             idx = np.asarray(rows)
             idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(int)
-            sel = np.isin(self.tpp_rows, idx)
-            parts.append((self.by_tpp.values[sel], self.by_tpp.failed[sel]))
-        return GroupShiftPrior.learn(getattr(self.by_tpp, "base", self.by_tpp), parts)
+            sel = np.isin(at, idx)
+            parts.append((curve.values[sel], curve.failed[sel]))
+        return GroupShiftPrior.learn(getattr(curve, "base", curve), parts)
 
     def with_epochs(self, epochs: Any) -> RunFailures:
         """The same failures, their chance depending on the runs' epochs of repeated data.
@@ -1183,7 +1193,8 @@ class RunFailures:
         flags = self._flags_by(epochs)
         if flags is None:
             return self
-        return replace(self, by_epochs=FailureRateCurve(*flags))
+        return replace(self, by_epochs=FailureRateCurve(*flags),
+                       epochs_rows=_positive_rows(epochs))
 
     def _flags_by(self, values: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """The runs' values of a covariate (one per residual classified) and their failed
@@ -1233,9 +1244,7 @@ class RunFailures:
         k, n = int(flags[1].sum()), int(flags[1].size)
         log_flat = float(betaln(0.5 + k, 0.5 + n - k) - betaln(0.5, 0.5))
         weight = float(1.0 / (1.0 + np.exp(np.clip(log_flat - curve.log_evidence, -700, 700))))
-        x = np.asarray(tpp, dtype=float).reshape(-1)
-        rows = np.flatnonzero(np.isfinite(x) & (x > 0))  # as _flags_by keeps them
-        return replace(self, by_tpp=curve, tpp_weight=weight, tpp_rows=rows)
+        return replace(self, by_tpp=curve, tpp_weight=weight, tpp_rows=_positive_rows(tpp))
 
     def where_failed(self) -> str:
         """Where the failed runs sit in tokens per parameter (:attr:`by_tpp`): ``'the lowest
@@ -1362,7 +1371,7 @@ class RunFailures:
             text += f"; a new run fails with probability {self.rate:.1%}"
         if self.by_epochs is not None:
             at = np.array([1.0, 10.0, 100.0, 1000.0])
-            e = self.by_epochs.values
+            e = getattr(self.by_epochs, "base", self.by_epochs).values   # the fit's range
             at = at[(at >= np.min(e)) & (at <= np.max(e))]
             if at.size < 2:
                 at = np.array([float(np.min(e)), float(np.max(e))])
@@ -1382,6 +1391,22 @@ class RunFailures:
                      f"new run fails with probability {said} tokens per parameter "
                      f"({fmt_pct(self.rate)} at the runs' median, {fmt_num(self._typical_tpp())})")
         return text
+
+
+def _positive_rows(values: Any) -> np.ndarray:
+    """Positions of the finite, positive ``values``: the runs :meth:`RunFailures._flags_by`
+    keeps, in its order."""
+    x = np.asarray(values, dtype=float).reshape(-1)
+    return np.flatnonzero(np.isfinite(x) & (x > 0))
+
+
+def _group_curve(curve: FailureRateCurve | GroupFailureCurve, at: np.ndarray, idx: np.ndarray,
+                 shift: GroupShiftPrior | None) -> tuple[GroupFailureCurve, np.ndarray]:
+    """A group's :class:`GroupFailureCurve` of the fit's ``curve`` (whose runs sit at
+    positions ``at``), from the runs at positions ``idx``, and those runs' positions."""
+    sel = np.isin(at, idx)
+    base = getattr(curve, "base", curve)
+    return GroupFailureCurve(base, curve.values[sel], curve.failed[sel], shift), at[sel]
 
 
 def noise_logpdf(y: Any, mu: Any, sigma: Any, nu: Any = None) -> np.ndarray:

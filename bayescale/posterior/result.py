@@ -469,10 +469,12 @@ class ScalingFit:
         other groups' (:class:`~bayescale.modeling.noise.FailureRatePrior`, a beta-binomial
         across the groups): failures concentrated in one training set-up raise that set-up's
         rate, and a group without a failed run borrows the others' low rate.  Where the fit's
-        rate depends on tokens per parameter (:meth:`run_failures`), the group keeps that
-        curve shifted on the log odds by its own runs, the shifts' spread learned across the
-        groups (:class:`~bayescale.modeling.noise.GroupFailureCurve`): a group whose
-        under-trained runs failed gets a higher curve, one that never trained there the fit's.
+        rate depends on tokens per parameter or on epochs of repeated data
+        (:meth:`run_failures`), the group keeps that curve shifted on the log odds by its own
+        runs, the shifts' spread learned across the groups
+        (:class:`~bayescale.modeling.noise.GroupFailureCurve`): a group whose under-trained
+        (or many-epoch) runs failed gets a higher curve, one that never trained there the
+        fit's.
         A failure's size is resampled from every failed run of the fit
         (:meth:`~bayescale.modeling.noise.RunFailures.within`).  A new group (``"new"``, or a
         mapping with a ``"new"`` value) gets the fit's pooled rate, :meth:`run_failures`.
