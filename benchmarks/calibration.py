@@ -758,8 +758,23 @@ def first_rung_residuals(paths: list[Path]) -> pd.DataFrame:
                 "cutoff": m["cutoff"], "C": z["C"], "d_C": z["d_C"], "d_T": z["d_T"],
                 "residual": z["y_log"] - z["median"], "sd": z["sd"], "scale": z["scale"],
                 **{c: z[c] for c in (*LAW_COLUMNS, "noise")},
-                "nu": float(z["nu"]), "z": (z["y_log"] - z["median"]) / z["sd"]}))
+                "nu": float(z["nu"]), "z": (z["y_log"] - z["median"]) / z["sd"],
+                "failed": _held_out_failed(p, z["y_log"] - z["median"], z["sd"])}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _held_out_failed(path: Path, residual: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Which held-out runs of a split failed by the rule of its training runs' failures
+    (:meth:`bayescale.modeling.noise.RunFailures.exceeds`, about the Huber fit's residuals,
+    :func:`_train_residuals`) and lie as many predictive sds above their forecast, as
+    :func:`bayescale.evaluation.discrepancy.forecast_draws` flags them: what the package's
+    update leaves to the failure model
+    (the ``failed`` column of
+    :func:`bayescale.posterior.discrepancy.update_discrepancy`)."""
+    from bayescale.modeling.noise import RunFailures
+
+    f = RunFailures.from_residuals(_train_residuals(path))
+    return f.exceeds(residual) & (residual / sd > f.threshold)
 
 
 def _lpd(s: dict) -> np.ndarray:
@@ -851,6 +866,7 @@ def residual_table(paths: list[Path]) -> pd.DataFrame:
             "median": s["median"], "sd": s["sd"], "residual": s["y_log"] - s["median"],
             "z": s["z"], "scale": _scale(s), **law_terms(s["log_mu"], s["sigma"]), "nu": _nu(s),
             "divergences": m["divergences"],
+            "failed": _held_out_failed(p, s["y_log"] - s["median"], s["sd"]),
         }))
     return pd.concat(rows, ignore_index=True)
 

@@ -165,3 +165,46 @@ def test_an_update_by_many_splits_goes_on_by_adaptive_importance_sampling():
     with pytest.raises(ValueError, match="not drawn from population"):
         update_discrepancy(pop.discrepancy(runs, n_draws=4000, seed=1), res, n_draws=1000,
                            seed=0, population=pop)
+
+
+def test_failed_held_out_runs_are_left_to_the_failure_model():
+    """A held-out run of an inner split that blew up (flagged ``failed``) does not teach the
+    update how the curve bends: the update equals the one without those rows, says how many
+    it left out, and keeps them in its record.  (Counted, Muennighoff et al.'s many-epoch
+    blow-ups left a hierarchy group's update at an effective sample size of 19 of 16,000.)"""
+    import pandas as pd
+
+    from bayescale.posterior.discrepancy import empirical_prior, update_discrepancy
+
+    rng = np.random.default_rng(1)
+    res = pd.DataFrame({"split": np.repeat(["s0", "s1"], 15),
+                        "d_C": np.tile(np.linspace(0.2, 1.2, 15), 2), "d_T": 0.0,
+                        "scale": 0.01, "noise": 0.01, "nu": 30.0, "law_1": 0.0, "law_2": 0.0})
+    res["residual"] = 0.01 * rng.standard_normal(len(res))
+    blown = res.iloc[[3, 9, 20]].assign(residual=1.0)
+    both = pd.concat([res.assign(failed=False), blown.assign(failed=True)],
+                     ignore_index=True)
+    pop = empirical_prior()
+    runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
+    start = pop.discrepancy(runs, n_draws=4000, seed=0)
+    clean = update_discrepancy(start, res, n_draws=1000, seed=0, population=pop)
+    flagged = update_discrepancy(start, both, n_draws=1000, seed=0, population=pop)
+    assert np.array_equal(flagged.kappa, clean.kappa)
+    assert "3 failed held-out runs left to the failure model" in flagged.source
+    assert len(flagged.residuals) == len(both)  # the record keeps them, flagged
+
+
+def test_forecast_draws_flags_held_out_runs_that_failed(chinchilla_runs):
+    """The inner fits' rule is the fit's own (more than 8 robust sd of its residuals above the
+    curve): two held-out runs lifted by 0.5 log loss are flagged, the rest are not."""
+    from bayescale.evaluation.discrepancy import forecast_draws
+    from bayescale.sampling.fit import resolve_spec
+
+    train = chinchilla_runs[chinchilla_runs["C"] <= 1e21]
+    test = chinchilla_runs[chinchilla_runs["C"] > 1e21].copy()
+    bump = np.zeros(len(test), dtype=bool)
+    bump[[0, len(test) - 1]] = True
+    test.loc[bump, "loss"] = test.loc[bump, "loss"] * np.exp(0.5)
+    fc = forecast_draws(train, test, spec=resolve_spec("chinchilla"), seed=0, draws=200,
+                        tune=200, chains=2, progressbar=False, prior_draws=0, warn=False)
+    assert fc["failed"].tolist() == bump.tolist()

@@ -138,12 +138,12 @@ def test_prob_target_integrates_the_failures_the_draws_hold():
 
 
 def test_risk_averse_counts_failures():
-    from bayescale.decisions import risk_averse_allocation
+    from bayescale.decisions import risk_averse
 
     d = _draws(p=0.3, size=0.5)
     plain = {k: v for k, v in d.items() if not k.startswith("fail")}
-    a = risk_averse_allocation(d, 1e23, noise=True, rng=7)
-    b = risk_averse_allocation(plain, 1e23, noise=True, rng=7)
+    a = risk_averse(d, 1e23, noise=True, seed=7)
+    b = risk_averse(plain, 1e23, noise=True, seed=7)
     # the same noise (drawn first), and 30% of the draws failed by exp(0.5)
     assert np.mean(a.losses > b.losses * 1.3) == pytest.approx(0.3, abs=0.03)
     assert np.all(a.losses >= b.losses * (1 - 1e-9))

@@ -223,8 +223,11 @@ def forecast_draws(train: pd.DataFrame, test: pd.DataFrame, *, spec: Any, seed: 
         ``log_mu``, ``log_pred`` (draws x runs), ``sigma``, ``nu`` (draws; ``nu`` None for
         normal noise), ``y_log`` (observed log loss), ``d_C``, ``d_T``, ``median``, ``sd``
         (predictive median and half the central 68% width of ``log_pred``), ``z`` =
-        ``(y_log - median) / sd``, the training range (``train_max``, ``tpp_min``,
-        ``tpp_max``), ``n_train``, ``divergences`` and ``max_rhat``.
+        ``(y_log - median) / sd``, ``failed`` (whether each held-out run failed by the rule
+        of the fit's own failed runs, :meth:`~bayescale.modeling.noise.RunFailures.exceeds`,
+        and lies as many predictive sds, ``z``, above its forecast),
+        the training range (``train_max``, ``tpp_min``, ``tpp_max``), ``n_train``,
+        ``divergences`` and ``max_rhat``.
 
     Examples
     --------
@@ -251,11 +254,21 @@ def forecast_draws(train: pd.DataFrame, test: pd.DataFrame, *, spec: Any, seed: 
     med = np.median(log_pred, axis=0)
     q16, q84 = np.quantile(log_pred, [0.16, 0.84], axis=0)
     sd = (q84 - q16) / 2.0
+    # a held-out run that failed as the fit's own failed runs did (far above the curve, by
+    # their rule) is the failure model's, not evidence of how the curve bends; but only if
+    # it is as far beyond the forecast's own spread too: a miss of an extrapolation exceeds
+    # the training runs' scatter long before it is a blow-up (Porian et al.'s forecasts 1-2
+    # decades out miss by 5-15 robust sd of their training runs, 1.5-3 of the forecast's)
+    failures = result.run_failures()
+    z = (y_log - med) / sd
+    failed = np.zeros(len(test), dtype=bool) if failures is None else \
+        failures.exceeds(y_log - np.median(log_mu, axis=0)) & (z > failures.threshold)
     return {
         "log_mu": log_mu, "log_pred": log_pred, "sigma": np.asarray(noise["sigma"], float),
         "nu": None if nu is None else np.asarray(nu, float), "y_log": y_log,
-        "d_C": d_c, "d_T": d_t, "median": med, "sd": sd, "z": (y_log - med) / sd,
-        **rng_, "n_train": len(train), "divergences": int(result.diagnostics.divergences),
+        "d_C": d_c, "d_T": d_t, "median": med, "sd": sd, "z": z, "failed": failed, **rng_,
+        "n_train": len(train),
+        "divergences": int(result.diagnostics.divergences),
         "max_rhat": float(result.diagnostics.max_rhat),
     }
 
@@ -288,6 +301,7 @@ def _split_residuals(train, test, *, law_spec, fit_kwargs, by, split_name, group
         **law_terms(fc["log_mu"], fc["sigma"]),
         "nu": np.inf if fc["nu"] is None else float(np.median(fc["nu"])),
         "divergences": fc["divergences"],
+        "failed": fc["failed"],
     })
 
 
@@ -763,8 +777,10 @@ def learn_discrepancy(
         weight = 1.0 / res.groupby("split")["residual"].transform("size").to_numpy(dtype=float)
     else:
         weight = np.ones(len(res))
-    kappa = estimate_kappa(res["residual"], res["sd"], res["distance"], weight=weight,
-                           prior_scale=prior_scale, n_draws=n_draws, seed=seed)
+    ok = ~res["failed"].to_numpy(dtype=bool)  # failed runs are the failure model's
+    kappa = estimate_kappa(res["residual"][ok], res["sd"][ok], res["distance"][ok],
+                           weight=weight[ok], prior_scale=prior_scale, n_draws=n_draws,
+                           seed=seed)
     return Discrepancy(kappa=kappa, train_max=float(table[by].max()), by=by, residuals=res,
                        prior_scale=prior_scale, shared=False,
                        source="half-normal prior updated by the runs' own splits")

@@ -987,6 +987,8 @@ class RunFailures:
     tpp_rows, epochs_rows : numpy.ndarray or None
         Positions among the residuals given of :attr:`by_tpp`'s and :attr:`by_epochs`' runs
         (what :meth:`within` selects a group's runs by).
+    centre : float
+        The median residual, from which the excesses are measured (:meth:`exceeds`).
 
     Examples
     --------
@@ -1013,6 +1015,7 @@ class RunFailures:
     tpp_weight: float = 0.0
     tpp_rows: np.ndarray | None = None
     epochs_rows: np.ndarray | None = None
+    centre: float = 0.0
 
     @classmethod
     def from_residuals(cls, residuals: Any, threshold: float = FAIL_Z,
@@ -1034,12 +1037,32 @@ class RunFailures:
         centre = float(np.median(r))
         scale = 1.4826 * float(np.median(np.abs(r - centre)))
         if not scale > 0:
-            return cls(0, int(r.size), np.zeros(0), scale, float(threshold), prior=prior)
+            return cls(0, int(r.size), np.zeros(0), scale, float(threshold), prior=prior,
+                       centre=centre)
         excess = r - centre
         hit = np.flatnonzero(excess > threshold * scale)
         hit = hit[np.argsort(excess[hit], kind="stable")]
         return cls(int(hit.size), int(r.size), excess[hit], scale, float(threshold), keep[hit],
-                   prior)
+                   prior, centre=centre)
+
+    def exceeds(self, residuals: Any) -> np.ndarray:
+        """Whether other runs' residuals about the same curve (e.g. held-out runs' errors of
+        its forecast) are failures by the same rule: more than :attr:`threshold` robust
+        standard deviations of the fit's own residuals above their median.  All False where
+        the scale is not positive.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayescale.modeling.noise import RunFailures
+        >>> f = RunFailures.from_residuals(np.random.default_rng(0).normal(0, 0.01, 100))
+        >>> f.exceeds([0.0, -0.5, 0.5]).tolist()
+        [False, False, True]
+        """
+        r = np.asarray(residuals, dtype=float)
+        if not self.scale > 0:
+            return np.zeros(r.shape, dtype=bool)
+        return (r - self.centre) > self.threshold * self.scale
 
     def _rate_prior(self) -> FailureRatePrior | tuple[float, float]:
         return (0.5, 0.5) if self.prior is None else self.prior
