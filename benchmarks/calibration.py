@@ -497,6 +497,25 @@ None is better on every study; the second trades porian's lead for misfitting's,
 intervals are the wrong way to err on data the project does not have (issue 13's held-out
 blocks were over-confident).  Nothing shipped.
 
+**Failed held-out runs left to the failure model (stop 36).**  The update read an inner
+split's blown-up held-out runs as a shared bend of the curve.  In the package that broke a
+hierarchy's update (Muennighoff et al.'s runs in two groups by unique tokens: one group's 18
+held-out runs held 12 many-epoch blow-ups, +0.35 to +1.1 log loss, and its update ended at an
+importance ESS of 19 of 16,000 after four adaptive stages; now 12,528).  A held-out run is now
+flagged ``failed`` when it fails by the inner fit's own rule (8 robust sd of its training
+residuals above their median) and lies 8 predictive sd above its forecast, and the update
+leaves it out.  The first condition alone flagged extrapolation misses (114 of porian's held-out
+runs, 5-15 training sd but 1.5-3 predictive sd out; chinchilla's first rung), which cost
+chinchilla's IS 95 (.0532 against .0515); with both, the splits here flag datablations' 12
+ladder and 14 first-rung blow-ups, one gadre_small run and one porian first-rung run.  The
+benchmark flags by the same rule about the Huber fit's training residuals (``_held_out_failed``).
+Seed 0, same streams (``/tmp/s36/fl2_*.csv``), prior updated, IS 80 / 95 against before:
+datablations .6402 / .8894 (.6478 / .9117; ARE 11.03% against 11.09%), porian .1388 / .1844
+(.1391 / .1844), gadre_small .1442 / .2575 (.1441 / .2575), chinchilla and misfitting the same
+to the digit; pooled coverage .46 / .77 / .96, IS .1702 / .2449, ARE 3.19%.  The prior itself
+was still fitted to every held-out run, blow-ups included (refitting it without them is the
+consistent next step, not done).
+
 The full table is what the default run prints.
 
 Usage::
