@@ -208,3 +208,27 @@ def test_forecast_draws_flags_held_out_runs_that_failed(chinchilla_runs):
     fc = forecast_draws(train, test, spec=resolve_spec("chinchilla"), seed=0, draws=200,
                         tune=200, chains=2, progressbar=False, prior_draws=0, warn=False)
     assert fc["failed"].tolist() == bump.tolist()
+
+
+def test_an_update_that_rests_on_few_draws_says_so():
+    """Thirty splits that agree on a tiny kappa, one importance step and no population to
+    refine from: the weights sit on a few prior draws, and the update warns, naming what to do
+    (measured ESS 1 of 4,000; 68 with the population's four adaptive stages, 30-63 with 8-12:
+    more stages stall there, so the warning does not offer them)."""
+    import pandas as pd
+
+    from bayescale.errors import ConvergenceWarning
+    from bayescale.posterior.discrepancy import MIN_UPDATE_ESS, empirical_prior, update_discrepancy
+
+    rng = np.random.default_rng(2)
+    n = 30 * 15
+    res = pd.DataFrame({"split": np.repeat([f"s{i:02d}" for i in range(30)], 15),
+                        "d_C": np.tile(np.linspace(0.2, 1.2, 15), 30), "d_T": 0.0,
+                        "scale": 0.002, "noise": 0.002, "nu": 30.0, "law_1": 0.0,
+                        "law_2": 0.0})
+    res["residual"] = 0.002 * rng.standard_normal(n)
+    runs = pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "C": [1.2e18, 1.2e20]})
+    start = empirical_prior().discrepancy(runs, n_draws=4000, seed=0)
+    with pytest.warns(ConvergenceWarning, match="rests on few draws .*discrepancy='prior'"):
+        post = update_discrepancy(start, res, n_draws=1000, seed=0)
+    assert float(post.source.split("ESS ")[1].split(" ")[0]) < MIN_UPDATE_ESS

@@ -1239,6 +1239,11 @@ def _refine(population: DiscrepancyPrior, i: np.ndarray, y: np.ndarray, logw: np
     return new_i, new_y, log_p + loglik(_study_params(a, new_i, new_y)) - log_q
 
 
+#: Importance effective sample size below which :func:`update_discrepancy` warns: fewer
+#: distinct draws than that leave a 95% interval's ends to a handful of them.
+MIN_UPDATE_ESS = 100
+
+
 def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: int = 4000,
                        n_t: int = 64, seed: int = 0, population: DiscrepancyPrior | None = None,
                        min_ess: float | None = None, max_stages: int = 4) -> Discrepancy:
@@ -1292,6 +1297,11 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
     -------
     Discrepancy
         ``source`` says how many runs updated it and the effective sample size of the weights.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the effective sample size ends below :data:`MIN_UPDATE_ESS`.
 
     Examples
     --------
@@ -1360,6 +1370,18 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
         f"{w[miss].sum():.2f}"
     how = f"importance ESS {ess:.0f} of {w.size}" if stages == 1 else \
         f"adaptive importance sampling, {stages} stages, ESS {ess:.0f} of {w.size}"
+    if ess < MIN_UPDATE_ESS:
+        import warnings
+
+        from bayescale.errors import ConvergenceWarning
+
+        warnings.warn(
+            f"the discrepancy's update by {n_runs} held-out runs in {n_splits} splits rests on "
+            f"few draws ({how}), so its intervals beyond the data are coarse: look at its "
+            f".residuals for held-out runs far above their forecast that did not count as "
+            f"failures, or splits that agree on a deviation far below what the prior expects; "
+            f"pass population= (adaptive stages) if you did not, or use discrepancy='prior'",
+            ConvergenceWarning, stacklevel=2)
     return replace(prior, kappa=draws["kappa"][idx], kappa_tpp=draws["kappa_tpp"][idx],
                    nu=draws["nu"][idx], bias=draws["bias"][idx], residuals=residuals,
                    source=f"{prior.source} updated by {n_runs} held-out runs in {n_splits} "
