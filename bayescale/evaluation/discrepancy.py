@@ -773,14 +773,13 @@ def learn_discrepancy(
             pop = empirical_prior() if prior == "empirical" else prior
             start = pop.discrepancy(table, by=by, n_draws=4 * n_draws, seed=seed)
         return update_discrepancy(start, res, n_draws=n_draws, seed=seed, population=pop)
-    if weighting == "split":
-        weight = 1.0 / res.groupby("split")["residual"].transform("size").to_numpy(dtype=float)
+    used = res[~res["failed"].to_numpy(dtype=bool)]  # failed runs are the failure model's
+    if weighting == "split":  # each split counts once
+        weight = 1.0 / used.groupby("split")["residual"].transform("size").to_numpy(dtype=float)
     else:
-        weight = np.ones(len(res))
-    ok = ~res["failed"].to_numpy(dtype=bool)  # failed runs are the failure model's
-    kappa = estimate_kappa(res["residual"][ok], res["sd"][ok], res["distance"][ok],
-                           weight=weight[ok], prior_scale=prior_scale, n_draws=n_draws,
-                           seed=seed)
+        weight = np.ones(len(used))
+    kappa = estimate_kappa(used["residual"], used["sd"], used["distance"], weight=weight,
+                           prior_scale=prior_scale, n_draws=n_draws, seed=seed)
     return Discrepancy(kappa=kappa, train_max=float(table[by].max()), by=by, residuals=res,
                        prior_scale=prior_scale, shared=False,
                        source="half-normal prior updated by the runs' own splits")

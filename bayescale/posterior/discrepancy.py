@@ -1271,11 +1271,13 @@ def update_discrepancy(prior: Discrepancy, residuals: pd.DataFrame, *, n_draws: 
         ``split``, ``residual``, ``scale``, ``nu``, ``d_C`` (or ``distance``) and ``d_T``
         (missing: 0) per held-out run, as in ``learn_discrepancy(...).residuals``.  Rows with
         a true ``failed`` (held-out runs that failed by the rule of the inner fit's own failed
-        runs, :meth:`~bayescale.modeling.noise.RunFailures.exceeds`) are left out of the
-        likelihood: a run that blew up is the failure model's, not a bend of the curve.  Left
-        in, Muennighoff et al.'s many-epoch runs (residuals +0.35 to +1.09 log loss, 7-22
-        robust sd) made the update of a hierarchy's group degenerate (effective sample size 19
-        of 16,000 after four adaptive stages) and its intervals wide everywhere.
+        runs, :meth:`~bayescale.modeling.noise.RunFailures.exceeds`, and lie as many
+        predictive sds above their forecast, as
+        :func:`~bayescale.evaluation.discrepancy.forecast_draws` flags them) are left out of
+        the likelihood: a run that blew up is the failure model's, not a bend of the curve.
+        Left in, Muennighoff et al.'s many-epoch runs (residuals +0.35 to +1.09 log loss,
+        7-22 predictive sd above their forecasts) left the update of a hierarchy's group at
+        an effective sample size of 19 of 16,000 after four adaptive stages.
     n_draws : int
         Draws returned.
     n_t : int
