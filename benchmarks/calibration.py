@@ -505,7 +505,8 @@ importance ESS of 19 of 16,000 after four adaptive stages; now 12,528).  A held-
 flagged ``failed`` when it fails by the inner fit's own rule (8 robust sd of its training
 residuals above their median) and lies 8 predictive sd above its forecast, and the update
 leaves it out.  The first condition alone flagged extrapolation misses (114 of porian's held-out
-runs, 5-15 training sd but 1.5-3 predictive sd out; chinchilla's first rung), which cost
+runs, 8-27 training sd, median 13, but 1.5-5 predictive sd out, ``/tmp/s36/ratio.py``;
+chinchilla's first rung), which cost
 chinchilla's IS 95 (.0532 against .0515); with both, the splits here flag datablations' 12
 ladder and 14 first-rung blow-ups, one gadre_small run and one porian first-rung run.  The
 benchmark flags by the same rule about the Huber fit's training residuals (``_held_out_failed``).
