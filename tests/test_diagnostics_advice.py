@@ -260,3 +260,30 @@ def test_the_retry_ladder_steps_in_order(monkeypatch):
     # nothing to do: no refit
     refit, asked = _scripted([])
     assert _retry_ladder(_diag(), refit, table=None, spec=spec, **kw) is None and not asked
+
+
+def test_outlier_note_offers_the_envelope_only_where_a_design_point_repeats():
+    """Heavy-tailed runs pin the Student-t nu near 2 and the fit names the worst runs.  Fitting
+    the best run per (N, D) is offered as a remedy only where some (N, D) holds several runs: a
+    sweep already reduced to its envelope (one run per point, as ``--envelope`` leaves it) is
+    not told to do it again."""
+    import warnings
+
+    runs = simulate_runs("chinchilla", TRUTH["chinchilla"], seed=4, sigma=0.004)
+    rng = np.random.default_rng(4)
+    bad = rng.choice(len(runs), 6, replace=False)
+    runs.loc[bad, "loss"] *= np.exp(rng.choice([-1.0, 1.0], 6) * rng.uniform(0.1, 0.3, 6))
+    twice = pd.concat([runs, runs.assign(loss=runs["loss"] * np.exp(
+        0.004 * rng.standard_normal(len(runs))))], ignore_index=True)
+    notes = {}
+    for name, table in (("one per point", runs), ("repeated", twice)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = bs.fit(table, "chinchilla", draws=TEST_DRAWS, tune=TEST_DRAWS, seed=3,
+                         progressbar=False, prior_draws=0, retry=False)
+        notes[name] = [n for n in fit.diagnostics.notes if "lower bound" in n]
+        assert len(notes[name]) == 1, (name, fit.diagnostics.notes)
+        assert any(f"row {b} " in notes[name][0] for b in bad), notes[name]  # names them
+    assert "envelope" not in notes["one per point"][0]
+    assert "drop them, or give the set-up column as groups=" in notes["one per point"][0]
+    assert "bayescale.data.runs.envelope" in notes["repeated"][0]

@@ -846,12 +846,18 @@ def _outlier_notes(result) -> list[str]:
     named = "; ".join(
         f"row {runs.index[i]} (" + ", ".join(f"{c} = {_sci(runs[c].iloc[i])}" for c in cols)
         + f", {law_target} = {float(runs[law_target].iloc[i]):.4g})" for i in order)
+    # the best run per design point is a remedy only where a design point holds several runs
+    # (a sweep already reduced to its envelope has one each)
+    design = [c for c in result.law.inputs if c in runs.columns]
+    repeated = bool(design) and bool(runs.duplicated(design).any())
+    remedy = ("drop them, fit the best run per (N, D) (bayescale.data.runs.envelope), or give "
+              "the set-up column as groups=" if repeated else
+              "drop them, or give the set-up column as groups=")
     return [
         f"the Student-t degrees of freedom nu = {nu:.2f} sit near their lower bound {NU_MIN:g}: "
         f"the likelihood treats several runs as outliers (noise scale {sigma:.3g} on log loss). "
         f"The runs the law fits worst: {named}. Check them (a diverged or unfinished run, a "
-        "different learning rate or set-up); drop them, fit the best run per (N, D) "
-        "(bayescale.data.runs.envelope), or give the set-up column as groups="
+        f"different learning rate or set-up); {remedy}"
     ]
 
 
