@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.data.runs import check_design, validate_runs
+from bayescale.data.runs import check_design, design_point, validate_runs
 from bayescale.errors import ConvergenceWarning, RunsTableError, SpecError
 from bayescale.modeling.model import (
     OBS_DIM,
@@ -847,8 +847,9 @@ def _outlier_notes(result) -> list[str]:
         f"row {runs.index[i]} (" + ", ".join(f"{c} = {_sci(runs[c].iloc[i])}" for c in cols)
         + f", {law_target} = {float(runs[law_target].iloc[i]):.4g})" for i in order)
     # the best run per design point is a remedy only where a design point holds several runs
-    # (a sweep already reduced to its envelope has one each; in a hierarchy, per group)
-    design = [c for c in (*result.law.inputs, *result.spec.groups) if c in runs.columns]
+    # (a sweep already reduced to its envelope has one each; in a hierarchy, per group): the
+    # design point of --envelope and of the mixed-set-up warning
+    design = [c for c in design_point(runs, result.spec.groups) if c in runs.columns]
     repeated = bool(design) and bool(runs.duplicated(design).any())
     remedy = ("drop them, fit the best run per (N, D) (bayescale.data.runs.envelope), or give "
               "the set-up column as groups=" if repeated else
