@@ -192,6 +192,13 @@ def test_envelope_by_group_and_errors():
         envelope(runs.assign(loss=np.nan))
     with pytest.raises(RunsTableError, match="DataFrame"):
         envelope([1, 2])
+    # a column named twice (found by tests/test_fuzz_runs.py: pandas' "Grouper for 'N' not
+    # 1-dimensional" before); a repeated column envelope does not read is no error
+    twice = pd.DataFrame([[1e8, 1e8, 3.0], [1e8, 1e8, 2.9]], columns=["N", "N", "loss"])
+    with pytest.raises(RunsTableError, match=r"duplicated column names \['N'\]"):
+        envelope(twice, by=("N",))
+    other = pd.DataFrame([[1e8, 1, 2, 3.0], [1e8, 1, 2, 2.9]], columns=["N", "x", "x", "loss"])
+    assert len(envelope(other, by=("N",))) == 1
 
 
 # ---------------------------------------------------------------------------- once per table

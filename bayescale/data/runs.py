@@ -965,7 +965,8 @@ def envelope(
     Raises
     ------
     RunsTableError
-        When a column of ``by`` or ``loss`` is missing, or no row has a numeric loss.
+        When a column of ``by`` or ``loss`` is missing or named twice, or no row has a
+        numeric loss.
 
     Examples
     --------
@@ -986,6 +987,12 @@ def envelope(
         raise RunsTableError(
             f"envelope needs column{'s' if len(missing) > 1 else ''} {missing}; the table's "
             f"columns are {[str(c) for c in runs.columns]} (pass by=[...] or loss=...)"
+        )
+    dup = sorted({str(c) for c in runs.columns[runs.columns.duplicated()] if c in (*by, loss)})
+    if dup:
+        raise RunsTableError(
+            f"the runs table has duplicated column names {dup}, which envelope groups by or "
+            f"reads the loss from; rename them so that each name is one column"
         )
     values = pd.to_numeric(runs[loss], errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(values)
