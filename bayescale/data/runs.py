@@ -374,8 +374,8 @@ def validate_runs(
     df.attrs = attrs
     if len(df) == 0:
         raise RunsTableError("the runs table is empty; it needs one row per training run")
-    if df.columns.duplicated().any():
-        dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    dup = _duplicated_columns(df)
+    if dup:
         raise RunsTableError(f"the runs table has duplicated column names {dup}; rename them")
 
     # Missing required columns, with suggestions.
@@ -933,6 +933,12 @@ def _mixed_setups_message(df: pd.DataFrame, groups: Sequence[str],
     )
 
 
+def _duplicated_columns(df: pd.DataFrame, among: Sequence[str] | None = None) -> list[str]:
+    """Column names that appear more than once (only those in ``among``, if given), sorted."""
+    names = df.columns[df.columns.duplicated()]
+    return sorted({str(c) for c in names if among is None or c in among})
+
+
 def envelope(
     runs: pd.DataFrame,
     by: Sequence[str] = ("N", "D"),
@@ -988,7 +994,7 @@ def envelope(
             f"envelope needs column{'s' if len(missing) > 1 else ''} {missing}; the table's "
             f"columns are {[str(c) for c in runs.columns]} (pass by=[...] or loss=...)"
         )
-    dup = sorted({str(c) for c in runs.columns[runs.columns.duplicated()] if c in (*by, loss)})
+    dup = _duplicated_columns(runs, among=(*by, loss))
     if dup:
         raise RunsTableError(
             f"the runs table has duplicated column names {dup}, which envelope groups by or "

@@ -979,19 +979,6 @@ def check_residuals(residuals: pd.DataFrame, needed: Sequence[str]) -> pd.DataFr
 PRIOR_SHARE = 0.25
 
 
-def _student_logpdf(x: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """Log density of the standard Student-t with ``nu`` (normal where infinite), elementwise
-    over broadcast ``x`` and ``nu``."""
-    from scipy.special import gammaln
-
-    x, nu = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(nu, dtype=float))
-    fin = np.isfinite(nu)
-    v = np.where(fin, nu, 1.0)
-    t = (gammaln((v + 1) / 2) - gammaln(v / 2) - 0.5 * np.log(np.pi * v)
-         - (v + 1) / 2 * np.log1p(x * x / v))
-    return np.where(fin, t, -0.5 * x * x - 0.5 * np.log(2 * np.pi))
-
-
 def _split_random(rng: np.random.Generator, n_t: int, df: float = 4.0) -> dict[str, Any]:
     """The random numbers of one split's likelihood estimate (:func:`_split_loglik`), drawn
     once per update and shared by every draw and every stage (common random numbers): the
@@ -1103,7 +1090,7 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
     df = float(crn["df"])
     # the points: the prior's for the first n_prior, the mode's multivariate t for the rest
     normal = np.column_stack([np.asarray(crn["z"])[:, j] for j in range(LAW_COMPONENTS)])
-    from bayescale.modeling.noise import noise_quantile
+    from bayescale.modeling.noise import noise_logpdf, noise_quantile
 
     zs = np.column_stack([noise_quantile(crn["q_t"]), noise_quantile(crn["q_u"])])
     z_mode = np.column_stack([zs[:, :n_s], normal[:, law]])[n_prior:]  # n_t - n_prior x m
@@ -1115,7 +1102,7 @@ def _split_loglik(r: pd.DataFrame, kappa: np.ndarray, kappa_tpp: np.ndarray, nu:
         v[:, :n_prior, k] = _common_student(q_s[k][:n_prior], nu)
     v[:, :n_prior, n_s:] = normal[:n_prior][:, law]
     # importance weights: prior over the mixture of prior and mode's t
-    log_p = (np.sum(_student_logpdf(v[..., :n_s], nu[:, None, None]), axis=-1)
+    log_p = (np.sum(noise_logpdf(v[..., :n_s], 0.0, 1.0, nu[:, None, None]), axis=-1)
              - 0.5 * np.sum(v[..., n_s:] ** 2, axis=-1) - (m - n_s) / 2 * np.log(2 * np.pi))
     std = np.einsum("nij,ntj->nti", np.linalg.inv(chol), v - mean[:, None, :])
     log_det = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)[:, None]
