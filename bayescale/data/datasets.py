@@ -212,7 +212,9 @@ _PORIAN_VALS = ("val", "train")
 
 
 def _porian_setup(raw: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    setup = raw[_PORIAN_SETUP_COLUMNS].astype(str).agg("/".join, axis=1)
+    values = raw[_PORIAN_SETUP_COLUMNS].astype(str)  # joined column by column: fast
+    setup = values.iloc[:, 0].str.cat([values[c].to_numpy() for c in values.columns[1:]],
+                                      sep="/")
     label = setup.map(_PORIAN_SETUP_LABELS).fillna(setup)
     return setup, label
 
