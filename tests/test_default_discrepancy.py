@@ -114,13 +114,25 @@ def test_an_unknown_discrepancy_names_the_choices(chinchilla_fit):
 
 def test_each_group_of_a_hierarchy_gets_its_own_and_a_new_group_the_prior(tmp_path):
     """The groups of a hierarchy are cells of one study: each observed group's default is the
-    prior updated by its own splits, a new group's the prior alone; a saved fit keeps them."""
+    prior updated by its own splits, learned when that group is first asked for (alone, the
+    same in any order), a new group's the prior alone; a saved fit keeps them."""
     from bayescale.data.synthetic import simulate_hierarchy
 
     runs = simulate_hierarchy(2, n_sizes=6, n_ratios=4, sizes=(1e7, 3e9), seed=2).runs
     fit = bs.fit(runs, "chinchilla", groups="family", draws=150, tune=150, chains=2, seed=1,
                  progressbar=False, retry=False, warn=False)
+    unlearned = bs.load_fit(fit.save(tmp_path / "unlearned.nc"))
+    # a group is learned when first asked for, alone, and in any order gives the same
+    first, second = fit.groups[1], fit.groups[0]
+    fit.default_discrepancy(first)
+    assert list(fit._fit_discrepancy) == [first]
+    fit.default_discrepancy("new")
+    assert list(fit._fit_discrepancy) == [first]
     own = {g: fit.default_discrepancy(g) for g in fit.groups}
+    assert list(fit._fit_discrepancy) == [second, first]  # kept in the fit's group order
+    unlearned.default_discrepancy()  # None learns every group, in order
+    for g, disc in own.items():
+        assert np.array_equal(unlearned.default_discrepancy(g).kappa, disc.kappa)
     for g, disc in own.items():
         assert disc.source.startswith("empirical prior updated by"), (g, disc.source)
         assert set(disc.residuals["split"].str.split(":").str[0]) == {"all"}  # its runs alone

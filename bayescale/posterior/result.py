@@ -387,8 +387,9 @@ class ScalingFit:
         ----------
         group : str, optional
             For hierarchical fits: an observed group gets the prior updated by its own splits
-            (the law refitted to that group's runs alone; every group is learned on the first
-            call), a new group (``"new"``) or None the prior alone.
+            (the law refitted to that group's runs alone, learned the first time that group
+            is asked for), a new group (``"new"``) or None the prior alone (None also learns
+            every observed group, so that ``fit.save`` writes them all).
 
         Returns
         -------
