@@ -239,9 +239,9 @@ def _group_tree(fit, cols: Sequence[str]):
             f"groups={list(cols)}: the runs have no column(s) {missing}; they have "
             f"{list(runs.columns)}"
         )
-    from bayescale.modeling.groups import labels_of
+    from bayescale.modeling.groups import group_labels
 
-    labels = labels_of(runs[list(cols)]).to_numpy()
+    labels = group_labels(runs, tuple(cols)).to_numpy()
     order = list(dict.fromkeys(labels))
     ll = fit.tree["log_likelihood"][OBSERVED]
     dim = next(d for d in ll.dims if d not in ("chain", "draw"))

@@ -232,29 +232,6 @@ def label_of(values) -> str:
     return SEP.join(str(v) for v in values)
 
 
-def labels_of(values: pd.DataFrame) -> pd.Series:
-    """Each row's label: its values joined by ``"/"``, in column order (:func:`label_of` per
-    row, vectorised).
-
-    Joined column by column: a row-wise ``agg("/".join, axis=1)`` took 0.27 s for 1,024 runs
-    of five grouping columns, and a hierarchical fit's summary rebuilds its groups' labels
-    once per group (porian's 15 set-ups: 4 s of labels for one table).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from bayescale.modeling.groups import labels_of
-    >>> labels_of(pd.DataFrame({"dataset": ["rw", "owt"], "lr": [0.002, 0.01]})).tolist()
-    ['rw/0.002', 'owt/0.01']
-    """
-    columns = list(values.columns)
-    first = values.iloc[:, 0].astype(str)
-    if len(columns) == 1:
-        return first
-    rest = [values.iloc[:, k].astype(str).to_numpy() for k in range(1, len(columns))]
-    return first.str.cat(rest, sep=SEP)
-
-
 def group_structure(
     runs: pd.DataFrame,
     columns: Sequence[str],
@@ -303,7 +280,7 @@ def group_structure(
         raise SpecError(f"grouping column(s) {missing} are not in the runs table")
     values = runs[list(columns)].astype(str)
     combos = values.drop_duplicates()
-    labels = labels_of(values)
+    labels = group_labels(values, columns)  # column by column: row-wise agg took 0.27 s
     if labels.nunique() != len(combos):
         raise SpecError(
             f"the values of grouping columns {list(columns)} contain '/' so that two different "
@@ -338,7 +315,7 @@ def group_structure(
         terms_list: list[Term] = []
         for k, col in enumerate(columns):
             cols = columns[: k + 1] if grouping == "nested" else (col,)
-            lab = labels_of(cell_levels[list(cols)])
+            lab = group_labels(cell_levels, tuple(cols))
             levels = tuple(sorted(lab.unique()))
             idx = pd.Categorical(lab, categories=levels).codes.astype("int64")
             parent = None
