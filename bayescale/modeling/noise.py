@@ -688,14 +688,26 @@ def _shift_loglik(curve: FailureRateCurve, th: np.ndarray, values: np.ndarray,
     n = np.bincount(inv, minlength=zu.size).astype(float)
     from scipy.special import log_expit
 
-    for i in range(0, zu.size, 8):  # bounded memory: 8 distinct values at a time
-        x = _log_odds(th[:, None, :], zu[None, i:i + 8]) + _SHIFT_GRID[None, :, None]
-        # log p and log(1 - p) from one log_expit (log(1 - p) = log p - x), p clipped to
-        # [1e-300, 1 - 1e-12] as before: 2.5x faster than expit, log and log1p
-        log_p = log_expit(x)
-        log_q = np.maximum(log_p - x, np.log(1e-12))
-        np.maximum(log_p, np.log(1e-300), out=log_p)
-        out += (k[i:i + 8] * log_p + (n[i:i + 8] - k[i:i + 8]) * log_q).sum(axis=2)
+    # One shift at a time over (draws x distinct values), the values summed by a matrix-vector
+    # product: 2x faster than (draws x shifts x 8 values) blocks summed over their last axis,
+    # the same numbers to 3e-13 of 540 nats (/tmp/s40/slb.py, 2026-12-04)
+    lo_p, lo_q = np.log(1e-300), np.log(1e-12)
+    for i in range(0, zu.size, 256):  # bounded memory: 256 distinct values at a time
+        lo = _log_odds(th[:, None, :], zu[None, i:i + 256])[:, 0, :]
+        k_i, rest = k[i:i + 256], n[i:i + 256] - k[i:i + 256]
+        x, log_p, log_q = (np.empty_like(lo) for _ in range(3))
+        for j, delta in enumerate(_SHIFT_GRID):
+            # log p and log(1 - p) from one log_expit (log(1 - p) = log p - x), p clipped to
+            # [1e-300, 1 - 1e-12] as before
+            np.add(lo, delta, out=x)
+            log_expit(x, out=log_p)
+            np.subtract(log_p, x, out=log_q)
+            np.maximum(log_q, lo_q, out=log_q)
+            col = log_q @ rest
+            if k_i.any():
+                np.maximum(log_p, lo_p, out=log_p)
+                col += log_p @ k_i
+            out[:, j] += col
     return out
 
 
