@@ -689,8 +689,8 @@ def _shift_loglik(curve: FailureRateCurve, th: np.ndarray, values: np.ndarray,
     from scipy.special import log_expit
 
     # One shift at a time over (draws x distinct values), the values summed by a matrix-vector
-    # product: 2x faster than (draws x shifts x 8 values) blocks summed over their last axis,
-    # the same numbers to 3e-13 of 540 nats (/tmp/s40/slb.py, 2026-12-04)
+    # product: 1.6x faster than (draws x shifts x 8 values) blocks summed over their last axis,
+    # the same numbers to 2e-13 of 458 nats (benchmarks/numerics_bench.py, 2026-12-04)
     lo_p, lo_q = np.log(1e-300), np.log(1e-12)
     for i in range(0, zu.size, 256):  # bounded memory: 256 distinct values at a time
         lo = _log_odds(th[:, None, :], zu[None, i:i + 256])[:, 0, :]
