@@ -696,6 +696,7 @@ def _shift_loglik(curve: FailureRateCurve, th: np.ndarray, values: np.ndarray,
         lo = _log_odds(th[:, None, :], zu[None, i:i + 256])[:, 0, :]
         k_i, rest = k[i:i + 256], n[i:i + 256] - k[i:i + 256]
         x, log_p, log_q = (np.empty_like(lo) for _ in range(3))
+        any_failed = bool(k_i.any())  # else only log(1 - p) is needed
         for j, delta in enumerate(_SHIFT_GRID):
             # log p and log(1 - p) from one log_expit (log(1 - p) = log p - x), p clipped to
             # [1e-300, 1 - 1e-12] as before
@@ -704,7 +705,7 @@ def _shift_loglik(curve: FailureRateCurve, th: np.ndarray, values: np.ndarray,
             np.subtract(log_p, x, out=log_q)
             np.maximum(log_q, lo_q, out=log_q)
             col = log_q @ rest
-            if k_i.any():
+            if any_failed:
                 np.maximum(log_p, lo_p, out=log_p)
                 col += log_p @ k_i
             out[:, j] += col
