@@ -259,9 +259,15 @@ def test_ctrl_c_during_sampling_leaves_no_output(tmp_path):
     csv = tmp_path / "runs.csv"
     simulate_runs("compute", TRUTH["compute"], seed=0).to_csv(csv, index=False)
     out = tmp_path / "fit.nc"
+    cli = [sys.executable, "-m", "bayescale.cli", "fit", str(csv), "--law", "compute", "--out",
+           str(out), "--draws", "1000000", "--tune", "200", "--no-progress"]
+    # started as a terminal starts it: SIGINT at its default disposition.  A test suite launched
+    # in the background (``cmd &`` from a script) inherits SIGINT ignored, and so would the
+    # command, which Python then leaves ignored: the fit would sample its million draws.
+    as_from_a_terminal = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                          "os.execv(sys.executable, sys.argv[1:])")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bayescale.cli", "fit", str(csv), "--law", "compute", "--out",
-         str(out), "--draws", "1000000", "--tune", "200", "--no-progress"],
+        [sys.executable, "-c", as_from_a_terminal, *cli],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     lines = []
