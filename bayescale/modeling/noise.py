@@ -648,12 +648,6 @@ def _columns(curve: Any, params: np.ndarray, values: Any, standardised: bool
 EpochsFailureRate = FailureRateCurve
 
 
-def _expit(x: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
-
-    return expit(x)
-
-
 def _log_odds(th: Any, z: np.ndarray) -> np.ndarray:
     """``logit(c * expit(a + b z))`` for a curve's ``th = (a, b, c)`` (arrays that broadcast
     with ``z``, or the last axis of one array), computed on the log scale."""
@@ -888,8 +882,10 @@ class GroupFailureCurve:
 
     def at(self, params: np.ndarray, values: Any, *, standardised: bool = False) -> np.ndarray:
         """As :meth:`FailureRateCurve.at`, with :meth:`param_draws`' parameters ``(S, 4)``."""
+        from scipy.special import expit
+
         cols, z = _columns(self, params, values, standardised)
-        return _expit(_log_odds(cols[:3], z) + cols[3])
+        return expit(_log_odds(cols[:3], z) + cols[3])
 
     def draws(self, size: int, rng: np.random.Generator, values: Any) -> np.ndarray:
         """Draws ``(size, P)`` of the group's chance of failing at each of ``values``."""
