@@ -202,6 +202,26 @@ def test_a_hierarchy_of_three_groups_that_still_diverges_is_refitted_in_natural_
     assert settings["coordinates"] == "natural" and fit.spec.centered == ()
 
 
+
+@pytest.mark.slow
+def test_a_hierarchy_of_eight_groups_diverging_where_e_tau_shrinks_passes_at_target_accept_099():
+    """Eight simulated families at the defaults: the centred fit diverges where the offset's
+    between-group scale shrinks; the retry's first step, the same coordinates at 0.99, passes
+    (the order before, non-centring an exponent first, still diverged here after the whole
+    ladder; benchmarks/retry_order.py), and nothing was non-centred."""
+    import json
+
+    from bayescale.data.synthetic import simulate_hierarchy
+
+    runs = simulate_hierarchy(8, seed=5).runs
+    fit = bs.fit(runs, "chinchilla", groups=["family"], seed=5, progressbar=False,
+                 prior_draws=0, warn=False)
+    assert fit.diagnostics.ok, fit.diagnostics
+    settings = json.loads(fit.meta["settings"])
+    assert settings["retried"]["divergences"] > 0 and settings["retried"]["target_accept"] < 0.99
+    assert settings["target_accept"] == 0.99 and settings["draws"] == 1000
+    assert set(fit.spec.centered) == {"E", "alpha", "beta"}
+
 def _diag(divergences=0, rhat=1.0, ess=5000.0):
     from types import SimpleNamespace
 
@@ -241,13 +261,17 @@ def test_the_retry_ladder_steps_in_order(monkeypatch):
     _retry_ladder(_diag(divergences=40), refit, table=few, spec=spec, **kw)
     assert asked[1:] == [{"coordinates": "natural", "centered": ()},
                          {"coordinates": "natural", "centered": (), "target_accept": 0.99}]
-    # 5+ groups: exponents non-centred; a few divergences left -> the same at 0.99
+    # 5+ groups: the same coordinates at 0.99 first; still diverging -> the weakly pinned
+    # exponents non-centred, at 0.99 and twice the draws
     monkeypatch.setattr("bayescale.modeling.model.noncentring_remedy", lambda t, s: ("E",))
     many = pd.DataFrame({"dataset": list("abcdef") * 5})
     refit, asked = _scripted([_diag(divergences=1), _diag()])
     _retry_ladder(_diag(divergences=40), refit, table=many, spec=spec, **kw)
-    assert asked == [{"centered": ("E",), "draws": 2000},
+    assert asked == [{"target_accept": 0.99},
                      {"centered": ("E",), "draws": 2000, "target_accept": 0.99}]
+    refit, asked = _scripted([_diag()])  # 0.99 was enough: nothing non-centred
+    _retry_ladder(_diag(divergences=40), refit, table=many, spec=spec, **kw)
+    assert asked == [{"target_accept": 0.99}]
     # mixing slowly -> twice the draws -> the draws the ESS asks for at 0.95 -> if those long
     # chains diverge, at 0.99
     refit, asked = _scripted([_diag(rhat=1.017, ess=363), _diag(divergences=1), _diag()])

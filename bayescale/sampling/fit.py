@@ -432,6 +432,13 @@ def fit(
     return result
 
 
+#: A diverging hierarchy of 5+ groups is refitted at target_accept 0.99 in the same coordinates
+#: before its weakly pinned exponents are non-centred (``_retry_ladder``'s step 2).  False gives
+#: the order before 2026-12-05 (non-centred first, at the fit's own target_accept), which
+#: ``benchmarks/retry_order.py`` measures against.
+TARGET_ACCEPT_BEFORE_NONCENTRING = True
+
+
 def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_accept: float,
                   draws: int, tune: int, max_draws: int) -> tuple[Any, Any, dict] | None:
     """Refit a failed fit with the remedies its failures call for, in order.
@@ -440,16 +447,25 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
     ``draws``, ``tune``, ``target_accept``) in place of the first attempt's.  The steps, each
     taken only while the fit still fails:
 
-    1. :func:`_remedy`: divergences -> ``target_accept`` 0.99, or in a hierarchy of
-       :data:`~bayescale.modeling.model.FEW_GROUPS` or more groups the weakly pinned exponents
-       non-centred at twice the draws (:func:`~bayescale.modeling.model.noncentring_remedy`);
-       slow mixing alone -> twice the draws.
-    2. Still diverging: a hierarchy of 2-4 groups -> natural coordinates, every group effect
-       non-centred (:func:`~bayescale.modeling.model.few_groups_remedy`).  Then, still
-       diverging below ``target_accept`` 0.99 (non-centred exponents, natural coordinates) ->
-       the same at 0.99.
+    1. :func:`_remedy`: divergences -> ``target_accept`` 0.99; slow mixing alone -> twice
+       the draws.
+    2. Still diverging: a hierarchy of :data:`~bayescale.modeling.model.FEW_GROUPS` or more
+       groups -> the exponents its groups pin weakly non-centred, at 0.99 and twice the draws
+       (:func:`~bayescale.modeling.model.noncentring_remedy`); a hierarchy of 2-4 groups ->
+       natural coordinates, every group effect non-centred
+       (:func:`~bayescale.modeling.model.few_groups_remedy`).  Then, still diverging below
+       ``target_accept`` 0.99 (natural coordinates) -> the same at 0.99.
     3. Free of divergences but mixing slowly -> the draws its ESS asks for
        (:func:`_mixing_remedy`); if those long chains diverge -> the same at 0.99.
+
+    The order in step 2 for 5+ groups (measured 2026-12-05 on ``simulate_hierarchy(8, seed)``,
+    seeds 1-8, package defaults): non-centring first, at 0.9, still diverged in all six seeds
+    where it was asked for (1-45 divergences), each then needed 0.99 anyway, and 2 of 8 fits
+    still failed at the end of the ladder; the same coordinates at 0.99 first passed at once
+    in 5 of the 7 seeds that retried (31-42 steps per draw; the divergences sit where the
+    offset's scale ``E_tau`` shrinks, which non-centring an exponent does not reach), and 7 of
+    8 passed in all.  On Li et al.'s sweep by learning rate (``benchmarks/robustness.py``),
+    where the exponent is what funnels, it costs a fit: 208 s against 129 s, both passing.
 
     Returns ``(final fit, first retry's fit, final remedy)``, or None when no remedy applies.
 
@@ -467,12 +483,17 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
     remedy = _remedy(diag, target_accept, draws, tune, max_draws)
     if remedy is None:
         return None
+    noncentre = None
     if diag.divergences and spec.groups:
         from bayescale.modeling.model import noncentring_remedy
 
         keep = noncentring_remedy(table, spec)
-        if keep is not None:  # the funnel of weakly pinned exponents: non-centre them instead
+        if keep is not None and not TARGET_ACCEPT_BEFORE_NONCENTRING:  # the order before
             remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
+        elif keep is not None:  # the funnel of weakly pinned exponents: non-centre them (at
+            # 0.99, twice the draws) if the same coordinates at 0.99 (the remedy) still diverge
+            noncentre = {"centered": keep, "draws": min(max_draws, 2 * draws),
+                         "target_accept": 0.99}
 
     def smaller_step(again: Any, remedy: dict) -> tuple[Any, dict]:
         """A refit that still diverges at a target_accept below 0.99, again at 0.99."""
@@ -486,6 +507,11 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
     _log.info("the fit failed its diagnostics (%s): refitting with %s",
               "; ".join(p.split(":")[0] for p in getattr(diag, "problems", [])), remedy)
     again = refit(remedy)
+    if again.diagnostics.divergences and noncentre is not None:
+        _log.info("the refit still diverged (%d divergences): refitting with %s",
+                  again.diagnostics.divergences, noncentre)
+        remedy = noncentre
+        again = refit(remedy)
     if again.diagnostics.divergences and spec.groups:
         from bayescale.modeling.model import few_groups_remedy
 
