@@ -202,7 +202,6 @@ def test_a_hierarchy_of_three_groups_that_still_diverges_is_refitted_in_natural_
     assert settings["coordinates"] == "natural" and fit.spec.centered == ()
 
 
-
 @pytest.mark.slow
 def test_a_hierarchy_of_eight_groups_diverging_where_e_tau_shrinks_passes_at_target_accept_099():
     """Eight simulated families at the defaults: the centred fit diverges where the offset's
@@ -221,6 +220,7 @@ def test_a_hierarchy_of_eight_groups_diverging_where_e_tau_shrinks_passes_at_tar
     assert settings["retried"]["divergences"] > 0 and settings["retried"]["target_accept"] < 0.99
     assert settings["target_accept"] == 0.99 and settings["draws"] == 1000
     assert set(fit.spec.centered) == {"E", "alpha", "beta"}
+
 
 def _diag(divergences=0, rhat=1.0, ess=5000.0):
     from types import SimpleNamespace

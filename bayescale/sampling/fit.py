@@ -483,17 +483,20 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
     remedy = _remedy(diag, target_accept, draws, tune, max_draws)
     if remedy is None:
         return None
-    noncentre = None
-    if diag.divergences and spec.groups:
+
+    def noncentring(**extra: Any) -> dict | None:
+        """The weakly pinned exponents of a 5+-group hierarchy non-centred at twice the draws
+        (the funnel of exponents the groups do not pin), or None; computed only when asked."""
         from bayescale.modeling.model import noncentring_remedy
 
         keep = noncentring_remedy(table, spec)
-        if keep is not None and not TARGET_ACCEPT_BEFORE_NONCENTRING:  # the order before
-            remedy = {"centered": keep, "draws": min(max_draws, 2 * draws)}
-        elif keep is not None:  # the funnel of weakly pinned exponents: non-centre them (at
-            # 0.99, twice the draws) if the same coordinates at 0.99 (the remedy) still diverge
-            noncentre = {"centered": keep, "draws": min(max_draws, 2 * draws),
-                         "target_accept": 0.99}
+        if keep is None:
+            return None
+        return {"centered": keep, "draws": min(max_draws, 2 * draws), **extra}
+
+    diverged = bool(diag.divergences and spec.groups)
+    if diverged and not TARGET_ACCEPT_BEFORE_NONCENTRING:  # the order before 2026-12-05
+        remedy = noncentring() or remedy
 
     def smaller_step(again: Any, remedy: dict) -> tuple[Any, dict]:
         """A refit that still diverges at a target_accept below 0.99, again at 0.99."""
@@ -507,11 +510,13 @@ def _retry_ladder(diag, refit, *, table: pd.DataFrame, spec: ModelSpec, target_a
     _log.info("the fit failed its diagnostics (%s): refitting with %s",
               "; ".join(p.split(":")[0] for p in getattr(diag, "problems", [])), remedy)
     again = refit(remedy)
-    if again.diagnostics.divergences and noncentre is not None:
-        _log.info("the refit still diverged (%d divergences): refitting with %s",
-                  again.diagnostics.divergences, noncentre)
-        remedy = noncentre
-        again = refit(remedy)
+    if diverged and TARGET_ACCEPT_BEFORE_NONCENTRING and again.diagnostics.divergences:
+        later = noncentring(target_accept=0.99)  # 0.99 in the same coordinates did not do
+        if later is not None:
+            _log.info("the refit still diverged (%d divergences): refitting with %s",
+                      again.diagnostics.divergences, later)
+            remedy = later
+            again = refit(remedy)
     if again.diagnostics.divergences and spec.groups:
         from bayescale.modeling.model import few_groups_remedy
 
