@@ -15,10 +15,12 @@ that ESS per second; then the ratios.
 Needs the cache of ``python benchmarks/calibration.py --collect-only`` (about 35-40 minutes
 from empty on 2 cores; ``--cache``).
 
-Measured 2026-12-05 (2 cores, chinchilla left out, the model with a mean miss, 4 x 200 draws,
-target_accept 0.99, separate processes, a short test beside one of them): before, 212 s,
-754 steps per draw, worst R-hat 1.36, smallest ESS 10 (``tau_C``); whitened, 67 s, 225 steps,
-1.10, 30.
+Measured 2026-12-05 07:50-07:55 UTC (2 cores, alone on the machine; ``python
+benchmarks/prior_geometry.py``: chinchilla left out, the model with a mean miss, 4 x 200 draws,
+target_accept 0.99): before, 229 s, 754 leapfrog steps per draw, 0 divergences, worst R-hat
+1.358, smallest ESS 10 (``tau_C``); whitened, 61 s, 225 steps, 0, 1.102, 30.  **Ratios: seconds
+0.26, steps 0.30, smallest ESS per second 11.4x.**  Neither passes at 200 draws; the
+leave-one-study-out priors use 4 x 1,000 (``calibration.LOSO_SAMPLING``).
 
 Usage::
 
