@@ -9,7 +9,8 @@ depend on how many draws a fit has (a 1,000-draw and a 4,000-draw fit, real samp
 ``fit.predict`` uses it by default (``discrepancy=False`` turns it off) and every predicted row
 carries its distance from the data; a study's own residuals update the prior in the right
 direction; the hierarchical model recovers a known kappa, and a known tail weight (Student-t
-nu = 3), from simulated residuals.
+nu = 3), from simulated residuals, and mixes where the law's own uncertainty grows with the
+distance as the deviation does (as on real splits).
 """
 
 from __future__ import annotations
