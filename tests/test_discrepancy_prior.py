@@ -256,7 +256,11 @@ def test_hierarchical_prior_learns_the_tail_weight():
         warnings.simplefilter("ignore")
         prior, _ = fit_discrepancy_prior(pd.concat(rows), draws=300, tune=300, chains=2)
     nu = prior.draws["nu"].to_numpy()
-    assert np.median(nu) < 12, np.median(nu)   # 7.6 here; normal deviations give 21 (prior: 19)
+    # 12.6-12.8 at seeds 0-2 (the 120 deviations drawn here have a maximum-likelihood nu of 6.3;
+    # their kurtosis is 1.0); the same splits with normal deviations give 22 [9, 46], the
+    # prior's median is 19.  (The 7.6 this asserted < 12 against came from the coordinates
+    # before 2026-12-05, whose nu had a bulk ESS of 3 here and medians of 2.1-5.3 by seed.)
+    assert np.median(nu) < 16, np.median(nu)
     k = prior.new_study(4000)
     assert 0.015 < np.median(k["kappa"]) < 0.06
 
