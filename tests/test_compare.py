@@ -72,7 +72,9 @@ def test_leave_one_group_out_sums_runs_before_psis(datablations_fits):
 
 def test_hierarchical_fits_pointwise_and_by_group():
     runs = bs.datasets.load("gadre_small")
-    pooled = bs.fit(runs, "chinchilla", groups="dataset", seed=2, **KW)
+    # the comparison, not convergence, is under test here (the retry ladder that a 4 x 400 fit
+    # of three groups walks, R-hat about 1.02, is tests/test_diagnostics_advice.py's): one fit
+    pooled = bs.fit(runs, "chinchilla", groups="dataset", seed=2, retry=False, **KW)
     # one curve through three training sets, on purpose (the comparison's point): it warns
     with pytest.warns(MixedSetupWarning, match="mixes data sets"):
         single = bs.fit(runs, "chinchilla", seed=2, **KW)
