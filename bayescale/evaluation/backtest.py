@@ -147,7 +147,8 @@ def _score(log_mu, sigma, nu, y_log, *, disc=None, along=None, tpp=None, kappa=N
         p = p.reshape(-1, 1, 1) if p.ndim == 1 else p[:, None, :]
         size = np.asarray(fail[1], dtype=float).reshape(-1, 1, 1)
         lp_fail = noise_logpdf(y_log[None, None, :], mu + size, sigma.reshape(-1, 1, 1), nu3)
-        lp = np.logaddexp(np.log1p(-p) + lp, np.log(p) + lp_fail)
+        with np.errstate(divide="ignore"):  # a rate of exactly 0 (or 1): log 0 = -inf is right
+            lp = np.logaddexp(np.log1p(-p) + lp, np.log(p) + lp_fail)
         draws = draws + failure_shift(rng, draws.shape, fail[0], fail[1])
     lp = lp.reshape(-1, n)
     lpd = logsumexp(lp, axis=0) - np.log(lp.shape[0])
