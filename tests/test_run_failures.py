@@ -27,8 +27,8 @@ S = 4000
 # The four-group hierarchies below test the failure model, not convergence: at 4 x 400 draws
 # their tau mix slowly (R-hat about 1.02) and the automatic retry refits them twice more (800
 # and 3,200 draws, about 90 s each test); the retry ladder has its own tests
-# (tests/test_diagnostics_advice.py).  One fit each.
-NO_LADDER = False
+# (tests/test_diagnostics_advice.py).  One fit each: retry=RETRY.
+RETRY = False
 
 
 def _draws(p=0.1, size=0.4, seed=0):
@@ -212,7 +212,7 @@ def test_hierarchy_gives_each_group_its_own_failure_rate(tmp_path):
     bad = own[[3, 9, 15]]
     runs.loc[bad, "loss"] *= np.exp([0.4, 0.6, 0.5])
     fit = bs.fit(runs, "chinchilla", groups=["family"], draws=TEST_DRAWS, tune=TEST_DRAWS,
-                 seed=2, progressbar=False, prior_draws=0, warn=False, retry=NO_LADDER)
+                 seed=2, progressbar=False, prior_draws=0, warn=False, retry=RETRY)
     f = fit.run_failures()
     assert sorted(f.rows.tolist()) == sorted(bad.tolist())
     g, other = fit.group_failures("g02"), fit.group_failures("g03")
@@ -275,7 +275,7 @@ def test_hierarchy_group_failures_follow_the_fits_curve_in_tokens_per_param(tmp_
     bad = own[np.argsort(tpp[own])[:4]]
     runs.loc[bad, "loss"] *= np.exp([0.4, 0.6, 0.5, 0.45])
     fit = bs.fit(runs, "chinchilla", groups=["family"], draws=TEST_DRAWS, tune=TEST_DRAWS,
-                 seed=2, progressbar=False, prior_draws=0, warn=False, retry=NO_LADDER)
+                 seed=2, progressbar=False, prior_draws=0, warn=False, retry=RETRY)
     f = fit.run_failures()
     assert sorted(f.rows.tolist()) == sorted(bad.tolist()) and f.tpp_weight > 0.5
     low, high = float(tpp[bad].max()), float(tpp.max())
